@@ -1,0 +1,12 @@
+//! Conformance tooling for the Payment HTTP authentication scheme: the cross-SDK adapter, header explanations, and (with the conformance issue) vectors and the black-box server suite.
+
+pub mod adapter;
+pub mod explain;
+
+/// The system clock, for the tools that run against the real world.
+pub fn system_now() -> mpp_core::time::UnixTime {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    mpp_core::time::UnixTime::from_secs(i64::try_from(secs).unwrap_or(i64::MAX))
+}

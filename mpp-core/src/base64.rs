@@ -1,0 +1,301 @@
+//! Base64 (RFC 4648): the url-safe alphabet without padding that the Payment scheme
+//! puts on the wire, and the standard alphabet RFC 9530 digests use.
+//!
+//! Decoding is strict: one alphabet, no whitespace, zero trailing bits, so every
+//! byte string has exactly one accepted encoding. Trailing `=` padding of the right
+//! length is tolerated, because the core grammar forbids sending it but the lightning
+//! drafts require receivers to accept it and deployed servers send it
+//! (spec-notes §6.11). The standard alphabet (`+`, `/`) is refused in url-safe input
+//! unless [`Alphabet::UrlSafeOrStandard`] is asked for: that is the leniency switch
+//! [`crate::ParseOptions::standard_base64`], off by default.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::error::{ParseError, ParseErrorKind};
+
+/// Which characters a decoder accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alphabet {
+    /// `A–Z a–z 0–9 - _` (RFC 4648 §5).
+    UrlSafe,
+    /// `A–Z a–z 0–9 + /` (RFC 4648 §4).
+    Standard,
+    /// Either alphabet, even mixed: legacy peers that send standard base64 where
+    /// base64url is required.
+    UrlSafeOrStandard,
+}
+
+pub(crate) const URL_SAFE: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+const INVALID: u8 = 0xFF;
+
+/// The 6-bit value of each character of either alphabet; [`accepts`] says which
+/// alphabet a character belongs to.
+const fn decode_table() -> [u8; 256] {
+    let mut t = [INVALID; 256];
+    let mut i = 0;
+    while i < 64 {
+        t[URL_SAFE[i] as usize] = i as u8;
+        t[STANDARD[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+}
+static DECODE: [u8; 256] = decode_table();
+
+fn accepts(alphabet: Alphabet, byte: u8) -> bool {
+    match byte {
+        b'-' | b'_' => alphabet != Alphabet::Standard,
+        b'+' | b'/' => alphabet != Alphabet::UrlSafe,
+        _ => DECODE[byte as usize] != INVALID,
+    }
+}
+
+/// Encodes `bytes` as base64url without padding.
+pub fn encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(encoded_len(bytes.len()));
+    encode_into(bytes, URL_SAFE, false, &mut out);
+    out
+}
+
+/// Encodes `bytes` as padded standard base64 (RFC 9530 / RFC 8941 byte sequences).
+pub fn encode_standard(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(encoded_len(bytes.len()) + 2);
+    encode_into(bytes, STANDARD, true, &mut out);
+    out
+}
+
+/// The length of the unpadded encoding of `n` bytes.
+pub const fn encoded_len(n: usize) -> usize {
+    (n / 3) * 4 + [0, 2, 3][n % 3]
+}
+
+/// Appends the encoding of `bytes` to `out`.
+pub(crate) fn encode_into(bytes: &[u8], table: &[u8; 64], pad: bool, out: &mut String) {
+    let mut chunks = bytes.chunks_exact(3);
+    for c in &mut chunks {
+        let n = (c[0] as u32) << 16 | (c[1] as u32) << 8 | c[2] as u32;
+        for shift in [18, 12, 6, 0] {
+            out.push(table[(n >> shift) as usize & 63] as char);
+        }
+    }
+    match *chunks.remainder() {
+        [a] => {
+            let n = (a as u32) << 16;
+            out.push(table[(n >> 18) as usize & 63] as char);
+            out.push(table[(n >> 12) as usize & 63] as char);
+            if pad {
+                out.push_str("==");
+            }
+        }
+        [a, b] => {
+            let n = (a as u32) << 16 | (b as u32) << 8;
+            out.push(table[(n >> 18) as usize & 63] as char);
+            out.push(table[(n >> 12) as usize & 63] as char);
+            out.push(table[(n >> 6) as usize & 63] as char);
+            if pad {
+                out.push('=');
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Encodes 32 bytes (an HMAC-SHA256 tag) into a fixed buffer, without allocating.
+pub(crate) fn encode_32(bytes: &[u8; 32]) -> [u8; 43] {
+    let mut out = [0u8; 43];
+    let mut o = 0;
+    for c in bytes[..30].chunks_exact(3) {
+        let n = (c[0] as u32) << 16 | (c[1] as u32) << 8 | c[2] as u32;
+        for shift in [18, 12, 6, 0] {
+            out[o] = URL_SAFE[(n >> shift) as usize & 63];
+            o += 1;
+        }
+    }
+    let n = (bytes[30] as u32) << 16 | (bytes[31] as u32) << 8;
+    out[40] = URL_SAFE[(n >> 18) as usize & 63];
+    out[41] = URL_SAFE[(n >> 12) as usize & 63];
+    out[42] = URL_SAFE[(n >> 6) as usize & 63];
+    out
+}
+
+/// Checks `text` and returns the length of its data part (without padding) and of the
+/// decoded bytes.
+fn check(text: &[u8], alphabet: Alphabet) -> Result<(usize, usize), ParseError> {
+    let data_len = text.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
+    let padding = text.len() - data_len;
+    if let Some(i) = text[..data_len].iter().position(|&b| !accepts(alphabet, b)) {
+        return Err(ParseError::new(ParseErrorKind::InvalidBase64, i));
+    }
+    let rem = data_len % 4;
+    if rem == 1 {
+        return Err(ParseError::new(
+            ParseErrorKind::NonCanonicalBase64,
+            data_len - 1,
+        ));
+    }
+    // Padding is tolerated only where it completes the last quantum.
+    if padding != 0 && (rem == 0 || rem + padding != 4) {
+        return Err(ParseError::new(ParseErrorKind::InvalidBase64, data_len));
+    }
+    // The unused low bits of the last character must be zero (canonical encoding).
+    if rem != 0 {
+        let last = DECODE[text[data_len - 1] as usize];
+        let unused = if rem == 2 { 0b1111 } else { 0b11 };
+        if last & unused != 0 {
+            return Err(ParseError::new(
+                ParseErrorKind::NonCanonicalBase64,
+                data_len - 1,
+            ));
+        }
+    }
+    Ok((data_len, data_len / 4 * 3 + rem.saturating_sub(1)))
+}
+
+/// The number of bytes `text` decodes to, after checking it.
+pub fn decoded_len(text: &[u8], alphabet: Alphabet) -> Result<usize, ParseError> {
+    check(text, alphabet).map(|(_, n)| n)
+}
+
+/// Decodes `text` into `out` (appending). The error offset is the byte in `text`.
+pub fn decode_into(text: &[u8], alphabet: Alphabet, out: &mut Vec<u8>) -> Result<(), ParseError> {
+    let (data_len, n) = check(text, alphabet)?;
+    out.reserve(n);
+    let mut chunks = text[..data_len].chunks_exact(4);
+    for c in &mut chunks {
+        let v = sextets(c);
+        out.extend_from_slice(&[(v >> 16) as u8, (v >> 8) as u8, v as u8]);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let v = sextets(rest) << (6 * (4 - rest.len()));
+        out.push((v >> 16) as u8);
+        if rest.len() == 3 {
+            out.push((v >> 8) as u8);
+        }
+    }
+    Ok(())
+}
+
+/// Decodes `text` into a caller-provided buffer, returning the filled prefix; for
+/// decoding without touching the heap. `buf` must hold [`decoded_len`] bytes.
+pub(crate) fn decode_to_slice<'b>(
+    text: &[u8],
+    alphabet: Alphabet,
+    buf: &'b mut [u8],
+) -> Result<&'b [u8], ParseError> {
+    let (data_len, n) = check(text, alphabet)?;
+    let buf = &mut buf[..n];
+    let mut o = 0;
+    for c in text[..data_len].chunks(4) {
+        let v = sextets(c) << (6 * (4 - c.len()));
+        let bytes = [(v >> 16) as u8, (v >> 8) as u8, v as u8];
+        let take = c.len() - 1;
+        buf[o..o + take].copy_from_slice(&bytes[..take]);
+        o += take;
+    }
+    Ok(buf)
+}
+
+fn sextets(chunk: &[u8]) -> u32 {
+    chunk
+        .iter()
+        .fold(0u32, |acc, &b| acc << 6 | DECODE[b as usize] as u32)
+}
+
+/// Decodes base64url text (url-safe alphabet; trailing padding tolerated).
+pub fn decode(text: &str) -> Result<Vec<u8>, ParseError> {
+    let mut out = Vec::new();
+    decode_into(text.as_bytes(), Alphabet::UrlSafe, &mut out)?;
+    Ok(out)
+}
+
+/// Decodes base64url text whose content must be UTF-8 text.
+pub fn decode_utf8(text: &str) -> Result<String, ParseError> {
+    let bytes = decode(text)?;
+    String::from_utf8(bytes)
+        .map_err(|e| ParseError::new(ParseErrorKind::InvalidUtf8, e.utf8_error().valid_up_to()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc4648_vectors_round_trip() {
+        // RFC 4648 §10, without padding.
+        for (plain, coded) in [
+            ("", ""),
+            ("f", "Zg"),
+            ("fo", "Zm8"),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg"),
+            ("fooba", "Zm9vYmE"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(encode(plain.as_bytes()), coded);
+            assert_eq!(decode(coded).unwrap(), plain.as_bytes());
+        }
+        assert_eq!(encode_standard(b"fo"), "Zm8=");
+    }
+
+    #[test]
+    fn url_safe_alphabet_only_by_default() {
+        assert_eq!(encode(&[0xfb, 0xff]), "-_8");
+        assert_eq!(decode("-_8").unwrap(), [0xfb, 0xff]);
+        let err = decode("+/8").unwrap_err();
+        assert_eq!(err.kind(), ParseErrorKind::InvalidBase64);
+        assert_eq!(err.offset(), 0);
+        let mut out = Vec::new();
+        decode_into(b"+/8", Alphabet::UrlSafeOrStandard, &mut out).unwrap();
+        assert_eq!(out, [0xfb, 0xff]);
+        assert!(decode_into(b"-_8", Alphabet::Standard, &mut out).is_err());
+    }
+
+    #[test]
+    fn padding_only_where_it_completes_the_quantum() {
+        assert_eq!(decode("Zm8=").unwrap(), b"fo");
+        assert_eq!(decode("Zg==").unwrap(), b"f");
+        for bad in ["Zm8==", "Zg=", "Zm9v=", "=", "Z=m8", "Zm=8"] {
+            assert!(decode(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rejects_stray_characters_impossible_lengths_and_trailing_bits() {
+        let e = decode("not-valid!!!").unwrap_err();
+        assert_eq!((e.kind(), e.offset()), (ParseErrorKind::InvalidBase64, 9));
+        assert_eq!(
+            decode("Zm9vY").unwrap_err().kind(),
+            ParseErrorKind::NonCanonicalBase64
+        );
+        // "Zh" has non-zero unused bits; "Zg" is the canonical encoding of "f".
+        assert_eq!(
+            decode("Zh").unwrap_err().kind(),
+            ParseErrorKind::NonCanonicalBase64
+        );
+        assert!(decode("Zm 8").is_err());
+    }
+
+    #[test]
+    fn decode_utf8_fails_on_invalid_utf8() {
+        assert_eq!(decode_utf8("aGk").unwrap(), "hi");
+        let e = decode_utf8("_w").unwrap_err();
+        assert_eq!(e.kind(), ParseErrorKind::InvalidUtf8);
+    }
+
+    #[test]
+    fn fixed_size_and_slice_decoders_agree_with_the_general_ones() {
+        let bytes: [u8; 32] = core::array::from_fn(|i| (i * 37 + 11) as u8);
+        assert_eq!(encode_32(&bytes).as_slice(), encode(&bytes).as_bytes());
+        let text = encode(&bytes);
+        let mut buf = [0u8; 40];
+        assert_eq!(
+            decode_to_slice(text.as_bytes(), Alphabet::UrlSafe, &mut buf).unwrap(),
+            bytes
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! Sans-I/O core of the "Payment" HTTP authentication scheme: grammar, typed values, challenge binding and decision engines.
+//!
+//! `mpp-core` implements draft-httpauth-payment-01 without doing any I/O, reading any
+//! clock or drawing any randomness: time and secrets are passed in. It is `no_std`
+//! (with `alloc`) and builds for `wasm32-unknown-unknown`.
+//!
+//! | Module | What it does |
+//! |---|---|
+//! | [`challenge`] | `WWW-Authenticate: Payment …` challenges: parse (borrowing), format |
+//! | [`credential`] | `Authorization: Payment …` credentials, and finding every one in a request |
+//! | [`receipt`] | `Payment-Receipt` values |
+//! | [`binding`] | HMAC-SHA256 challenge ids, several secrets for rotation |
+//! | [`digest`] | RFC 9530 `Content-Digest` for binding a request body |
+//! | [`accept`] | `Accept-Payment` preferences and ranking a server's offers |
+//! | [`problem`] | the eleven problem types and RFC 9457 bodies |
+//! | [`verify`] | checking a credential's echo against what a route offers |
+//! | [`grammar`] | RFC 9110 §11 authentication syntax for any scheme |
+//! | [`base64`], [`jcs`], [`json`] | the encodings the scheme is built on |
+//! | [`value`], [`time`] | validated identifiers, amounts and RFC 3339 timestamps |
+//!
+//! Parsing is strict by default (decision D4 of the project's design): every
+//! leniency is a named switch in [`ParseOptions`], off unless asked for. Every
+//! malformed input gets a [`ParseError`] naming what is wrong and at which byte, in
+//! time linear in the input.
+//!
+//! ```
+//! use mpp_core::challenge::Challenge;
+//!
+//! let header = br#"Payment id="x7Tg2pLq", realm="api.example.com", method="tempo", intent="charge", request="eyJhbW91bnQiOiIxMDAwIn0""#;
+//! let challenge = Challenge::parse(header).unwrap();
+//! assert_eq!(challenge.method, "tempo");
+//! assert_eq!(challenge.request.decode().unwrap()["amount"], "1000");
+//! ```
+#![no_std]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod accept;
+pub mod base64;
+pub mod binding;
+pub mod challenge;
+pub mod credential;
+pub mod digest;
+pub mod error;
+pub mod grammar;
+pub mod jcs;
+pub mod json;
+pub mod problem;
+pub mod receipt;
+pub mod time;
+pub mod value;
+pub mod verify;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
+pub use error::{BindingError, Fault, FormatError, Param, ParseError, ParseErrorKind};
+pub use problem::{Problem, ProblemType};
+
+/// Limits and leniency switches for parsing received headers.
+///
+/// The defaults are the strict behaviour this crate recommends. Each `bool` is a
+/// documented deviation from the grammar that some deployed peer needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// The longest field value accepted, in bytes (D11: 64 KiB).
+    pub max_field_len: usize,
+    /// The longest decoded `request` accepted, in bytes (D11: 16 KiB).
+    pub max_request_len: usize,
+    /// The most extension (unknown) parameters one challenge may carry. Bounding
+    /// them keeps duplicate detection linear without allocating.
+    pub max_extensions: usize,
+    /// Accept the standard base64 alphabet (`+`, `/`) where base64url is required,
+    /// as some deployed servers send it in `request`. Off: `+` and `/` are errors.
+    pub standard_base64: bool,
+    /// Read an unescaped `"` inside `description` the way the cross-SDK vector
+    /// `unescaped_quotes_in_description` does: the value ends at that quote and the
+    /// rest, up to the next parameter, is skipped. Off: it is a syntax error.
+    pub legacy_unescaped_quotes: bool,
+}
+
+impl ParseOptions {
+    /// The strict defaults.
+    pub const STRICT: ParseOptions = ParseOptions {
+        max_field_len: 64 * 1024,
+        max_request_len: 16 * 1024,
+        max_extensions: 32,
+        standard_base64: false,
+        legacy_unescaped_quotes: false,
+    };
+
+    pub(crate) fn base64_alphabet(&self) -> base64::Alphabet {
+        if self.standard_base64 {
+            base64::Alphabet::UrlSafeOrStandard
+        } else {
+            base64::Alphabet::UrlSafe
+        }
+    }
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        Self::STRICT
+    }
+}
