@@ -32,25 +32,32 @@ const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 
 const INVALID: u8 = 0xFF;
 
-/// The 6-bit value of each character of either alphabet; [`accepts`] says which
-/// alphabet a character belongs to.
-const fn decode_table() -> [u8; 256] {
+/// The 6-bit value of each character in the accepted alphabets, or [`INVALID`].
+const fn decode_table(url_safe: bool, standard: bool) -> [u8; 256] {
     let mut t = [INVALID; 256];
     let mut i = 0;
     while i < 64 {
-        t[URL_SAFE[i] as usize] = i as u8;
-        t[STANDARD[i] as usize] = i as u8;
+        if url_safe {
+            t[URL_SAFE[i] as usize] = i as u8;
+        }
+        if standard {
+            t[STANDARD[i] as usize] = i as u8;
+        }
         i += 1;
     }
     t
 }
-static DECODE: [u8; 256] = decode_table();
+static URL_SAFE_TABLE: [u8; 256] = decode_table(true, false);
+static STANDARD_TABLE: [u8; 256] = decode_table(false, true);
+static EITHER_TABLE: [u8; 256] = decode_table(true, true);
 
-fn accepts(alphabet: Alphabet, byte: u8) -> bool {
-    match byte {
-        b'-' | b'_' => alphabet != Alphabet::Standard,
-        b'+' | b'/' => alphabet != Alphabet::UrlSafe,
-        _ => DECODE[byte as usize] != INVALID,
+impl Alphabet {
+    fn table(self) -> &'static [u8; 256] {
+        match self {
+            Alphabet::UrlSafe => &URL_SAFE_TABLE,
+            Alphabet::Standard => &STANDARD_TABLE,
+            Alphabet::UrlSafeOrStandard => &EITHER_TABLE,
+        }
     }
 }
 
@@ -122,62 +129,118 @@ pub(crate) fn encode_32(bytes: &[u8; 32]) -> [u8; 43] {
     out
 }
 
-/// Checks `text` and returns the length of its data part (without padding) and of the
-/// decoded bytes.
-fn check(text: &[u8], alphabet: Alphabet) -> Result<(usize, usize), ParseError> {
+/// Checks the length and the padding of `text`; returns the length of its data part
+/// (without padding) and of the decoded bytes. Characters are checked by
+/// [`decode_data`], except that a bad character before a length error is reported
+/// first, as the first offending byte.
+fn layout(text: &[u8], table: &[u8; 256]) -> Result<(usize, usize), ParseError> {
     let data_len = text.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
     let padding = text.len() - data_len;
-    if let Some(i) = text[..data_len].iter().position(|&b| !accepts(alphabet, b)) {
-        return Err(ParseError::new(ParseErrorKind::InvalidBase64, i));
-    }
     let rem = data_len % 4;
+    let fail = |kind, at| {
+        let bad = text[..data_len]
+            .iter()
+            .position(|&b| table[b as usize] == INVALID);
+        Err(match bad {
+            Some(i) if i < at => ParseError::new(ParseErrorKind::InvalidBase64, i),
+            _ => ParseError::new(kind, at),
+        })
+    };
     if rem == 1 {
-        return Err(ParseError::new(
-            ParseErrorKind::NonCanonicalBase64,
-            data_len - 1,
-        ));
+        return fail(ParseErrorKind::NonCanonicalBase64, data_len - 1);
     }
     // Padding is tolerated only where it completes the last quantum.
     if padding != 0 && (rem == 0 || rem + padding != 4) {
-        return Err(ParseError::new(ParseErrorKind::InvalidBase64, data_len));
-    }
-    // The unused low bits of the last character must be zero (canonical encoding).
-    if rem != 0 {
-        let last = DECODE[text[data_len - 1] as usize];
-        let unused = if rem == 2 { 0b1111 } else { 0b11 };
-        if last & unused != 0 {
-            return Err(ParseError::new(
-                ParseErrorKind::NonCanonicalBase64,
-                data_len - 1,
-            ));
-        }
+        return fail(ParseErrorKind::InvalidBase64, data_len);
     }
     Ok((data_len, data_len / 4 * 3 + rem.saturating_sub(1)))
 }
 
-/// The number of bytes `text` decodes to, after checking it.
+/// Decodes the data part `data` (no padding) into `out`, which holds exactly the
+/// decoded length, checking every character in the same pass.
+fn decode_data(data: &[u8], table: &[u8; 256], out: &mut [u8]) -> Result<(), ParseError> {
+    let invalid = |from: usize| {
+        let bad = data[from..]
+            .iter()
+            .position(|&b| table[b as usize] == INVALID);
+        ParseError::new(ParseErrorKind::InvalidBase64, from + bad.unwrap_or(0))
+    };
+    let value = |b: u8| table[b as usize] as u32;
+    let mut quads = data.chunks_exact(4);
+    let mut triples = out.chunks_exact_mut(3);
+    for (i, (quad, triple)) in (&mut quads).zip(&mut triples).enumerate() {
+        let v = [
+            value(quad[0]),
+            value(quad[1]),
+            value(quad[2]),
+            value(quad[3]),
+        ];
+        // Valid values are below 64; INVALID (0xFF) sets the two high bits.
+        if (v[0] | v[1] | v[2] | v[3]) & 0xC0 != 0 {
+            return Err(invalid(i * 4));
+        }
+        let n = v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3];
+        triple.copy_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+    }
+    let rest = quads.remainder();
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let start = data.len() - rest.len();
+    if rest.iter().any(|&b| table[b as usize] == INVALID) {
+        return Err(invalid(start));
+    }
+    let n = rest.iter().fold(0, |n, &b| n << 6 | value(b));
+    // The unused low bits of the last character must be zero (canonical encoding).
+    let unused = if rest.len() == 2 { 4 } else { 2 };
+    if n & ((1 << unused) - 1) != 0 {
+        return Err(ParseError::new(
+            ParseErrorKind::NonCanonicalBase64,
+            data.len() - 1,
+        ));
+    }
+    let n = n >> unused;
+    match triples.into_remainder() {
+        [a] => *a = n as u8,
+        [a, b] => {
+            *a = (n >> 8) as u8;
+            *b = n as u8;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The number of bytes `text` decodes to, judged from its length and padding; its
+/// characters are checked when it is decoded.
 pub fn decoded_len(text: &[u8], alphabet: Alphabet) -> Result<usize, ParseError> {
-    check(text, alphabet).map(|(_, n)| n)
+    layout(text, alphabet.table()).map(|(_, n)| n)
+}
+
+/// Like [`decoded_len`], after checking every character too: for callers that must
+/// judge the decoded length only once the text is known to be valid.
+pub fn validated_len(text: &[u8], alphabet: Alphabet) -> Result<usize, ParseError> {
+    let table = alphabet.table();
+    let (data_len, n) = layout(text, table)?;
+    match text[..data_len]
+        .iter()
+        .position(|&b| table[b as usize] == INVALID)
+    {
+        Some(i) => Err(ParseError::new(ParseErrorKind::InvalidBase64, i)),
+        None => Ok(n),
+    }
 }
 
 /// Decodes `text` into `out` (appending). The error offset is the byte in `text`.
 pub fn decode_into(text: &[u8], alphabet: Alphabet, out: &mut Vec<u8>) -> Result<(), ParseError> {
-    let (data_len, n) = check(text, alphabet)?;
-    out.reserve(n);
-    let mut chunks = text[..data_len].chunks_exact(4);
-    for c in &mut chunks {
-        let v = sextets(c);
-        out.extend_from_slice(&[(v >> 16) as u8, (v >> 8) as u8, v as u8]);
+    let (data_len, n) = layout(text, alphabet.table())?;
+    let start = out.len();
+    out.resize(start + n, 0);
+    let result = decode_data(&text[..data_len], alphabet.table(), &mut out[start..]);
+    if result.is_err() {
+        out.truncate(start);
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let v = sextets(rest) << (6 * (4 - rest.len()));
-        out.push((v >> 16) as u8);
-        if rest.len() == 3 {
-            out.push((v >> 8) as u8);
-        }
-    }
-    Ok(())
+    result
 }
 
 /// Decodes `text` into a caller-provided buffer, returning the filled prefix; for
@@ -187,23 +250,10 @@ pub(crate) fn decode_to_slice<'b>(
     alphabet: Alphabet,
     buf: &'b mut [u8],
 ) -> Result<&'b [u8], ParseError> {
-    let (data_len, n) = check(text, alphabet)?;
+    let (data_len, n) = layout(text, alphabet.table())?;
     let buf = &mut buf[..n];
-    let mut o = 0;
-    for c in text[..data_len].chunks(4) {
-        let v = sextets(c) << (6 * (4 - c.len()));
-        let bytes = [(v >> 16) as u8, (v >> 8) as u8, v as u8];
-        let take = c.len() - 1;
-        buf[o..o + take].copy_from_slice(&bytes[..take]);
-        o += take;
-    }
+    decode_data(&text[..data_len], alphabet.table(), buf)?;
     Ok(buf)
-}
-
-fn sextets(chunk: &[u8]) -> u32 {
-    chunk
-        .iter()
-        .fold(0u32, |acc, &b| acc << 6 | DECODE[b as usize] as u32)
 }
 
 /// Decodes base64url text (url-safe alphabet; trailing padding tolerated).

@@ -20,8 +20,9 @@ use crate::binding::{BindingInput, ChallengeBinder};
 use crate::credential::CredentialField;
 use crate::digest::ContentDigest;
 use crate::error::{BindingError, FormatError, Param, ParseError, ParseErrorKind};
-use crate::grammar::{self, Body, LexedParam, Lexer, RawValue};
+use crate::grammar::{self, Body, LexedParam, Lexer};
 use crate::json::JsonObject;
+use crate::scan;
 use crate::time::{Timestamp, UnixTime};
 use crate::value::{Base64Json, ChallengeId, IntentName, MethodName, Opaque, Realm};
 
@@ -136,7 +137,15 @@ impl<'a> Challenge<'a> {
 
     /// The `WWW-Authenticate` value: `Payment id="…", realm="…", …`.
     pub fn to_header(&self) -> Result<String, FormatError> {
-        let mut out = String::with_capacity(128 + self.request.as_str().len());
+        let values = [
+            self.id.len(),
+            self.realm.len(),
+            self.request.as_str().len(),
+            self.description.as_ref().map_or(0, |d| d.len()),
+            self.opaque.as_ref().map_or(0, |o| o.as_str().len()),
+        ];
+        // Room for the names, quotes and separators, and for fixed-size values.
+        let mut out = String::with_capacity(values.iter().sum::<usize>() + 240);
         self.write_header(&mut out)?;
         Ok(out)
     }
@@ -211,14 +220,23 @@ impl<'a> Challenge<'a> {
 /// Writes `value` as a quoted-string (D5). Fails on control characters.
 pub(crate) fn write_quoted(out: &mut String, value: &str) -> Result<(), ()> {
     out.push('"');
-    for c in value.chars() {
+    let mut rest = value;
+    // Runs of printable ASCII (what every base64url value is) are copied whole.
+    loop {
+        let i = scan::printable(rest.as_bytes(), 0);
+        if i == rest.len() {
+            break;
+        }
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let Some(c) = rest.chars().next() else { break };
         match c {
             '"' | '\\' => {
                 out.push('\\');
                 out.push(c);
             }
+            '\t' => out.push(c),
             c if grammar::is_forbidden(c) => return Err(()),
-            ' '..='~' | '\t' => out.push(c),
             c => {
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
@@ -227,7 +245,9 @@ pub(crate) fn write_quoted(out: &mut String, value: &str) -> Result<(), ()> {
                 }
             }
         }
+        rest = &rest[c.len_utf8()..];
     }
+    out.push_str(rest);
     out.push('"');
     Ok(())
 }
@@ -289,7 +309,7 @@ impl<'a> Iterator for Challenges<'a> {
 
 /// The parameters of one Payment challenge, collected while lexing.
 struct Params<'a, 'o> {
-    known: [Option<(RawValue<'a>, usize)>; Param::KNOWN.len()],
+    known: [Option<LexedParam<'a>>; Param::KNOWN.len()],
     extensions: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     options: &'o ParseOptions,
 }
@@ -312,7 +332,7 @@ impl<'a, 'o> Params<'a, 'o> {
                 if slot.is_some() {
                     return Err(duplicate(param));
                 }
-                *slot = Some((p.value, p.value_at));
+                *slot = Some(p);
             }
             None => {
                 if self.extensions.len() == self.options.max_extensions {
@@ -335,7 +355,10 @@ impl<'a, 'o> Params<'a, 'o> {
                 } else {
                     Cow::Borrowed(name)
                 };
-                let value = p.value.unescape().map_err(|e| e.shifted(p.value_at))?;
+                let value = match p.plain {
+                    Some(text) => Cow::Borrowed(text),
+                    None => p.value.unescape().map_err(|e| e.shifted(p.value_at))?,
+                };
                 self.extensions.push((name, value));
             }
         }
@@ -344,11 +367,14 @@ impl<'a, 'o> Params<'a, 'o> {
 
     /// The unescaped text of a parameter, with errors placed in the header.
     fn text(&self, param: Param) -> Option<Result<(Cow<'a, str>, usize), ParseError>> {
-        let (raw, at) = self.known[param as usize]?;
+        let p = self.known[param as usize]?;
+        let text = match p.plain {
+            Some(text) => Ok(Cow::Borrowed(text)),
+            None => p.value.unescape(),
+        };
         Some(
-            raw.unescape()
-                .map(|text| (text, at))
-                .map_err(|e| e.shifted(at).in_field(param.name())),
+            text.map(|text| (text, p.value_at))
+                .map_err(|e| e.shifted(p.value_at).in_field(param.name())),
         )
     }
 

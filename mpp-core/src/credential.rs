@@ -112,17 +112,14 @@ impl Credential {
                 options.max_field_len,
             ));
         }
-        let start = value.iter().take_while(|b| is_ows(**b)).count();
-        let end = value.len() - value.iter().rev().take_while(|b| is_ows(**b)).count();
-        if start >= end {
-            return Err(ParseError::new(ParseErrorKind::Empty, 0));
+        let (start, value) = grammar::trim_ows(value);
+        if value.is_empty() {
+            return Err(ParseError::new(ParseErrorKind::Empty, start));
         }
-        let token_at = scheme_end(&value[start..end])
-            .ok_or(ParseError::new(ParseErrorKind::WrongScheme, start))?
-            + start;
-        let text = &value[token_at..end];
+        let token = scheme_end(value).ok_or(ParseError::new(ParseErrorKind::WrongScheme, start))?;
+        let (text, token_at) = (&value[token..], start + token);
         if text.is_empty() {
-            return Err(ParseError::new(ParseErrorKind::InvalidBase64, token_at));
+            return Err(ParseError::new(ParseErrorKind::Empty, token_at));
         }
         let mut bytes = Vec::new();
         base64::decode_into(text, options.base64_alphabet(), &mut bytes)
@@ -297,24 +294,20 @@ fn echo_from_json(
     })
 }
 
-fn is_ows(b: u8) -> bool {
-    b == b' ' || b == b'\t'
-}
-
-/// If `value` starts with the Payment scheme and at least one space, the offset of
-/// what follows the spaces.
+/// If `value` starts with the Payment scheme, followed by spaces or nothing, the
+/// offset of what follows the spaces.
 fn scheme_end(value: &[u8]) -> Option<usize> {
     let scheme = value.get(..SCHEME.len())?;
-    if !scheme.eq_ignore_ascii_case(SCHEME.as_bytes()) || value.get(SCHEME.len()) != Some(&b' ') {
+    if !scheme.eq_ignore_ascii_case(SCHEME.as_bytes())
+        || !matches!(value.get(SCHEME.len()), None | Some(b' '))
+    {
         return None;
     }
-    Some(
-        SCHEME.len()
-            + value[SCHEME.len()..]
-                .iter()
-                .take_while(|b| **b == b' ')
-                .count(),
-    )
+    let spaces = value[SCHEME.len()..]
+        .iter()
+        .take_while(|b| **b == b' ')
+        .count();
+    Some(SCHEME.len() + spaces)
 }
 
 /// A Payment credential found in a request's headers.
@@ -357,7 +350,7 @@ where
             continue;
         };
         for element in list_elements(value.as_ref()) {
-            if scheme_end(element).is_some() || element.eq_ignore_ascii_case(SCHEME.as_bytes()) {
+            if scheme_end(element).is_some() {
                 found.push(FoundCredential {
                     field,
                     value: element,
@@ -385,7 +378,7 @@ fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
                 }
                 pos += 1;
             }
-            let element = grammar::trim_ows(&value[start..pos.min(value.len())]);
+            let (_, element) = grammar::trim_ows(&value[start..pos.min(value.len())]);
             pos += 1;
             if !element.is_empty() {
                 return Some(element);

@@ -273,7 +273,7 @@ fn parse(text: &str) -> Result<(DigestAlgorithm, [u8; MAX_OUTPUT_LEN]), ParseErr
     let encoded = &b[start..end];
     let in_digest = |e: ParseError| invalid(start + e.offset());
     // The length is checked before decoding so that the fixed buffer always fits.
-    if base64::decoded_len(encoded, Alphabet::Standard).map_err(in_digest)?
+    if base64::validated_len(encoded, Alphabet::Standard).map_err(in_digest)?
         != algorithm.output_len()
     {
         return Err(invalid(start));

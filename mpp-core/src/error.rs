@@ -89,9 +89,22 @@ impl Param {
     /// The known parameter with this name, matched ASCII case-insensitively
     /// (RFC 9110 §11.2); `None` for an extension parameter.
     pub fn from_name(name: &[u8]) -> Option<Param> {
-        Param::KNOWN
-            .into_iter()
-            .find(|p| p.name().as_bytes().eq_ignore_ascii_case(name))
+        // Length and first letter pick the one candidate; then one comparison.
+        let candidate = match (name.len(), name.first()?.to_ascii_lowercase()) {
+            (2, b'i') => Param::Id,
+            (5, b'r') => Param::Realm,
+            (6, b'm') => Param::Method,
+            (6, b'i') => Param::Intent,
+            (6, b'd') => Param::Digest,
+            (6, b'o') => Param::Opaque,
+            (6, b'h') => Param::Header,
+            (7, b'r') => Param::Request,
+            (7, b'e') => Param::Expires,
+            (11, b'd') => Param::Description,
+            _ => return None,
+        };
+        let known = candidate.name().as_bytes();
+        (known == name || known.eq_ignore_ascii_case(name)).then_some(candidate)
     }
 }
 

@@ -29,6 +29,7 @@ use alloc::string::String;
 use core::ops::Range;
 
 use crate::error::{ParseError, ParseErrorKind};
+use crate::scan;
 
 /// `tchar` (RFC 9110 §5.6.2).
 const fn tchar_table() -> [bool; 256] {
@@ -81,12 +82,12 @@ fn is_token68(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
 }
 
-/// `value` without leading and trailing OWS.
-pub(crate) fn trim_ows(value: &[u8]) -> &[u8] {
+/// `value` without leading and trailing OWS, and the offset where it starts.
+pub(crate) fn trim_ows(value: &[u8]) -> (usize, &[u8]) {
     let ows = |b: &u8| *b == b' ' || *b == b'\t';
     let start = value.iter().position(|b| !ows(b)).unwrap_or(value.len());
     let end = value.iter().rposition(|b| !ows(b)).map_or(start, |i| i + 1);
-    &value[start..end]
+    (start, &value[start..end])
 }
 
 /// Tokens are ASCII by construction, so this never fails; the fallback keeps it panic-free.
@@ -121,6 +122,10 @@ impl<'a> RawValue<'a> {
             RawValue::Token(t) => return Ok(Cow::Borrowed(t)),
             RawValue::Quoted(raw) => raw,
         };
+        // The common case, checked with word-at-a-time scans: plain ASCII.
+        if raw.is_ascii() && !raw.contains(&b'\\') {
+            return Ok(Cow::Borrowed(ascii(raw)));
+        }
         let utf8 = core::str::from_utf8(raw).ok();
         if !raw.contains(&b'\\') {
             if let Some(s) = utf8 {
@@ -226,6 +231,8 @@ pub(crate) struct LexedParam<'a> {
     pub name: &'a [u8],
     pub name_at: usize,
     pub value: RawValue<'a>,
+    /// The value's text when it needs no unescaping or decoding.
+    pub plain: Option<&'a str>,
     /// Offset of the first byte of the value's text (after the opening quote).
     pub value_at: usize,
 }
@@ -245,6 +252,9 @@ pub(crate) enum Body {
 #[derive(Debug, Clone)]
 pub(crate) struct Lexer<'a> {
     input: &'a [u8],
+    /// The input as text, when it is UTF-8 (almost always): slicing it at the ASCII
+    /// delimiters the lexer stops at gives text without checking each slice again.
+    text: Option<&'a str>,
     pos: usize,
     legacy_unescaped_quotes: bool,
 }
@@ -253,8 +263,17 @@ impl<'a> Lexer<'a> {
     pub(crate) fn new(input: &'a [u8], legacy_unescaped_quotes: bool) -> Self {
         Lexer {
             input,
+            text: core::str::from_utf8(input).ok(),
             pos: 0,
             legacy_unescaped_quotes,
+        }
+    }
+
+    /// The text of `input[start..end]`, a range of ASCII bytes or one delimited by them.
+    fn str(&self, start: usize, end: usize) -> &'a str {
+        match self.text.and_then(|t| t.get(start..end)) {
+            Some(s) => s,
+            None => ascii(&self.input[start..end]),
         }
     }
 
@@ -271,9 +290,8 @@ impl<'a> Lexer<'a> {
     }
 
     fn skip_while(&mut self, f: impl Fn(u8) -> bool) {
-        while self.peek().is_some_and(&f) {
-            self.pos += 1;
-        }
+        let rest = self.input.get(self.pos..).unwrap_or_default();
+        self.pos += rest.iter().position(|&b| !f(b)).unwrap_or(rest.len());
     }
 
     fn skip_ows(&mut self) {
@@ -389,21 +407,24 @@ impl<'a> Lexer<'a> {
             }
             self.pos += 1;
             self.skip_ows();
-            let (value, value_at) = if self.peek() == Some(b'"') {
-                let quoted = self.quoted()?;
-                (RawValue::Quoted(quoted), self.pos - quoted.len() - 1)
+            let (value, plain, value_at) = if self.peek() == Some(b'"') {
+                let value_at = self.pos + 1;
+                let (content, plain) = self.quoted()?;
+                (RawValue::Quoted(content), plain, value_at)
             } else {
                 let value_at = self.pos;
                 let token = self.token();
                 if token.is_empty() {
                     return Err(self.err(ParseErrorKind::ExpectedValue));
                 }
-                (RawValue::Token(ascii(token)), value_at)
+                let text = self.str(value_at, self.pos);
+                (RawValue::Token(text), Some(text), value_at)
             };
             on_param(LexedParam {
                 name,
                 name_at,
                 value,
+                plain,
                 value_at,
             })?;
             let end = self.pos;
@@ -433,14 +454,18 @@ impl<'a> Lexer<'a> {
     }
 
     /// Reads a quoted-string starting at the opening quote, returning the bytes
-    /// between the quotes. Even on error it consumes through the closing quote, so
-    /// that recovery resumes outside the string.
-    fn quoted(&mut self) -> Result<&'a [u8], ParseError> {
+    /// between the quotes and, when they hold no escape and only ASCII, their text.
+    /// Even on error it consumes through the closing quote, so that recovery resumes
+    /// outside the string.
+    fn quoted(&mut self) -> Result<(&'a [u8], Option<&'a str>), ParseError> {
         let open = self.pos;
         self.pos += 1;
         let mut first_error = None;
+        let mut plain = true;
         loop {
-            self.skip_while(|b| QDTEXT[b as usize]);
+            let (end, non_ascii) = scan::qdtext(self.input, self.pos, |b| QDTEXT[b as usize]);
+            self.pos = end;
+            plain &= !non_ascii;
             match self.peek() {
                 None => {
                     return Err(ParseError::new(
@@ -450,12 +475,15 @@ impl<'a> Lexer<'a> {
                 }
                 Some(b'"') => {
                     self.pos += 1;
-                    return match first_error {
-                        Some(e) => Err(e),
-                        None => Ok(&self.input[open + 1..self.pos - 1]),
-                    };
+                    if let Some(e) = first_error {
+                        return Err(e);
+                    }
+                    let content = &self.input[open + 1..self.pos - 1];
+                    let text = plain.then(|| self.str(open + 1, self.pos - 1));
+                    return Ok((content, text));
                 }
                 Some(b'\\') => {
+                    plain = false;
                     match self.at(self.pos + 1) {
                         None => {
                             return Err(ParseError::new(
@@ -621,7 +649,7 @@ impl<'a> Iterator for AuthParams<'a> {
         lexer.pos += 1;
         lexer.skip_ows();
         let value = if lexer.peek() == Some(b'"') {
-            RawValue::Quoted(lexer.quoted().ok()?)
+            RawValue::Quoted(lexer.quoted().ok()?.0)
         } else {
             RawValue::Token(ascii(lexer.token()))
         };

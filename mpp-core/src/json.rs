@@ -43,6 +43,7 @@ use serde_json::Number;
 pub use serde_json::{Map, Value};
 
 use crate::error::{ParseError, ParseErrorKind};
+use crate::scan;
 
 /// A JSON object.
 pub type JsonObject = Map<String, Value>;
@@ -372,22 +373,13 @@ impl<'a> Scanner<'a> {
         let mut i = start;
         let mut escaped = false;
         loop {
-            let run_start = i;
-            while self
-                .peek_at(i)
-                .is_some_and(|b| b != b'"' && b != b'\\' && b >= 0x20)
-            {
-                i += 1;
-            }
-            // Quotes, backslashes and control bytes are ASCII, so they never split a
-            // UTF-8 sequence: checking each run between them checks the whole string.
-            if let Err(e) = core::str::from_utf8(self.slice(run_start, i)) {
-                return Err(err(
-                    ParseErrorKind::InvalidUtf8,
-                    run_start + e.valid_up_to(),
-                ));
-            }
+            i = scan::plain_json(self.bytes, i);
             match self.peek_at(i) {
+                // One UTF-8 character; a bad sequence is reported at its first byte.
+                Some(b) if b >= 0x80 => match utf8_char_len(self.bytes, i) {
+                    Some(len) => i += len,
+                    None => return Err(err(ParseErrorKind::InvalidUtf8, i)),
+                },
                 Some(b'"') => {
                     self.pos = i + 1;
                     return Ok((self.slice(start, i), escaped));
@@ -410,6 +402,19 @@ impl<'a> Scanner<'a> {
             }
         }
     }
+}
+
+/// The length of the valid UTF-8 character starting at `bytes[at]`, if there is one.
+fn utf8_char_len(bytes: &[u8], at: usize) -> Option<usize> {
+    let len = match bytes.get(at)? {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => return None,
+    };
+    core::str::from_utf8(bytes.get(at..at + len)?)
+        .ok()
+        .map(|_| len)
 }
 
 enum EscapeError {

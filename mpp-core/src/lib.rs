@@ -48,6 +48,7 @@ pub mod jcs;
 pub mod json;
 pub mod problem;
 pub mod receipt;
+mod scan;
 pub mod time;
 pub mod value;
 pub mod verify;

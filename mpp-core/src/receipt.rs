@@ -77,13 +77,9 @@ impl Receipt {
                 options.max_field_len,
             ));
         }
-        let text = grammar::trim_ows(value);
-        let at = value
-            .iter()
-            .position(|b| *b != b' ' && *b != b'\t')
-            .unwrap_or(0);
+        let (at, text) = grammar::trim_ows(value);
         if text.is_empty() {
-            return Err(ParseError::new(ParseErrorKind::Empty, 0));
+            return Err(ParseError::new(ParseErrorKind::Empty, at));
         }
         let mut bytes = Vec::new();
         base64::decode_into(text, options.base64_alphabet(), &mut bytes)

@@ -479,7 +479,8 @@ fn r1_1_19_credential_is_one_base64url_blob_decoding_to_an_object() {
         ParseErrorKind::InvalidBase64
     );
     assert_eq!(err("Bearer abc").kind(), ParseErrorKind::WrongScheme);
-    assert_eq!(err("Payment").kind(), ParseErrorKind::WrongScheme);
+    assert_eq!(err("Payment").kind(), ParseErrorKind::Empty);
+    assert_eq!(err("Paymentx abc").kind(), ParseErrorKind::WrongScheme);
     assert_eq!(err("Payment !!").kind(), ParseErrorKind::InvalidBase64);
     assert_eq!(err("").kind(), ParseErrorKind::Empty);
 }
