@@ -130,11 +130,6 @@ impl<'a> Challenge<'a> {
         self.expires.as_ref().is_some_and(|e| e.is_expired_at(now))
     }
 
-    /// The decoded `request` object.
-    pub fn decode_request(&self) -> Result<JsonObject, ParseError> {
-        self.request.decode()
-    }
-
     /// The `WWW-Authenticate` value: `Payment id="…", realm="…", …`.
     pub fn to_header(&self) -> Result<String, FormatError> {
         let values = [
