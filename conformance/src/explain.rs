@@ -92,7 +92,10 @@ fn challenges(out: &mut String, bytes: &[u8], now: UnixTime) -> bool {
             let what = match found.body {
                 AuthBody::None => "no parameters".to_owned(),
                 AuthBody::Token68(_) => "a token68".to_owned(),
-                AuthBody::Params(p) => format!("{} parameters", p.count()),
+                AuthBody::Params(p) => match p.count() {
+                    1 => "1 parameter".to_owned(),
+                    n => format!("{n} parameters"),
+                },
             };
             let _ = writeln!(
                 out,
