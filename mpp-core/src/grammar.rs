@@ -248,6 +248,36 @@ pub(crate) enum Body {
     Params(usize, usize),
 }
 
+/// The end of the token starting at `at`.
+fn token_end(b: &[u8], at: usize) -> usize {
+    at + b
+        .get(at..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|&&c| is_tchar(c))
+        .count()
+}
+
+/// Whether the token `b[start..end]` starts a new challenge: a token followed by the
+/// end, a comma, or whitespace and then anything but `=`.
+fn starts_challenge(b: &[u8], start: usize, end: usize) -> bool {
+    if end == start {
+        return false;
+    }
+    match b.get(end) {
+        None | Some(b',') => true,
+        Some(b' ' | b'\t') => {
+            let rest = &b[end..];
+            let ows = rest
+                .iter()
+                .take_while(|&&c| c == b' ' || c == b'\t')
+                .count();
+            rest.get(ows) != Some(&b'=')
+        }
+        Some(_) => false,
+    }
+}
+
 /// The lexer's position in one field value.
 #[derive(Debug, Clone)]
 pub(crate) struct Lexer<'a> {
@@ -308,26 +338,9 @@ impl<'a> Lexer<'a> {
         &self.input[start..self.pos]
     }
 
-    /// Whether a new challenge starts at `pos`: a token followed by the end, a comma,
-    /// or whitespace and then anything but `=`.
-    fn challenge_starts_at(&self, mut pos: usize) -> bool {
-        let start = pos;
-        while self.at(pos).is_some_and(is_tchar) {
-            pos += 1;
-        }
-        if pos == start {
-            return false;
-        }
-        match self.at(pos) {
-            None | Some(b',') => true,
-            Some(b' ' | b'\t') => {
-                while matches!(self.at(pos), Some(b' ' | b'\t')) {
-                    pos += 1;
-                }
-                self.at(pos) != Some(b'=')
-            }
-            Some(_) => false,
-        }
+    /// Whether a new challenge starts at `pos`.
+    fn challenge_starts_at(&self, pos: usize) -> bool {
+        starts_challenge(self.input, pos, token_end(self.input, pos))
     }
 
     /// Moves to the next challenge's scheme, skipping whitespace and empty list
@@ -395,12 +408,14 @@ impl<'a> Lexer<'a> {
         on_param: &mut impl FnMut(LexedParam<'a>) -> Result<(), ParseError>,
     ) -> Result<Body, ParseError> {
         let start = self.pos;
+        let mut name_end = token_end(self.input, self.pos);
         loop {
             let name_at = self.pos;
-            let name = self.token();
+            let name = &self.input[name_at..name_end];
             if name.is_empty() {
                 return Err(self.err(ParseErrorKind::ExpectedParamName));
             }
+            self.pos = name_end;
             self.skip_ows();
             if self.peek() != Some(b'=') {
                 return Err(self.err(ParseErrorKind::ExpectedEquals));
@@ -447,7 +462,8 @@ impl<'a> Lexer<'a> {
                 Some(_) => return Err(self.err(ParseErrorKind::ExpectedComma)),
             }
             self.skip_ows_and_commas();
-            if self.peek().is_none() || self.challenge_starts_at(self.pos) {
+            name_end = token_end(self.input, self.pos);
+            if self.peek().is_none() || starts_challenge(self.input, self.pos, name_end) {
                 return Ok(Body::Params(start, end));
             }
         }
