@@ -423,6 +423,8 @@ pub enum BindingError {
     PipeInField(Param),
     /// The `request` (or `opaque`) to bind cannot be decoded.
     Undecodable(ParseError),
+    /// The expiry falls outside the years RFC 3339 can write (a wrong clock).
+    TimeOutOfRange,
 }
 
 impl BindingError {
@@ -454,6 +456,9 @@ impl fmt::Display for BindingError {
             ),
             BindingError::PipeInField(p) => write!(f, "`|` in bound field `{p}`"),
             BindingError::Undecodable(e) => write!(f, "cannot canonicalise bound field: {e}"),
+            BindingError::TimeOutOfRange => {
+                f.write_str("the expiry time is outside the years RFC 3339 can write")
+            }
         }
     }
 }

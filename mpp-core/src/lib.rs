@@ -14,6 +14,8 @@
 //! | [`accept`] | `Accept-Payment` preferences and ranking a server's offers |
 //! | [`problem`] | the eleven problem types and RFC 9457 bodies |
 //! | [`verify`] | checking a credential's echo against what a route offers |
+//! | [`server`] | the server engine: 402, verify, or reject, decided without I/O |
+//! | [`method`] | what a payment method implements (charge intent) |
 //! | [`grammar`] | RFC 9110 §11 authentication syntax for any scheme |
 //! | [`base64`], [`jcs`], [`json`] | the encodings the scheme is built on |
 //! | [`value`], [`time`] | validated identifiers, amounts and RFC 3339 timestamps |
@@ -46,9 +48,11 @@ pub mod error;
 pub mod grammar;
 pub mod jcs;
 pub mod json;
+pub mod method;
 pub mod problem;
 pub mod receipt;
 mod scan;
+pub mod server;
 pub mod time;
 pub mod value;
 pub mod verify;

@@ -106,19 +106,34 @@ pub fn check_echo(
     echo: &Challenge<'_>,
     now: UnixTime,
 ) -> Result<(), EchoError> {
-    let bound = binder.verify_challenge(echo).map_err(|e| match e {
-        BindingError::Undecodable(p) => EchoError::Malformed(p),
-        e => EchoError::Binding(e),
-    })?;
-    if !bound {
-        return Err(EchoError::NotIssuedHere);
-    }
+    check_binding(binder, echo)?;
     pinned(offer, echo)?;
+    check_expiry(echo, now)
+}
+
+/// Step 1: the id binds the echoed parameters under one of the binder's secrets.
+pub fn check_binding(binder: &ChallengeBinder, echo: &Challenge<'_>) -> Result<(), EchoError> {
+    match binder.verify_challenge(echo) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(EchoError::NotIssuedHere),
+        Err(BindingError::Undecodable(p)) => Err(EchoError::Malformed(p)),
+        Err(e) => Err(EchoError::Binding(e)),
+    }
+}
+
+/// Step 3: the echo has an `expires` and it is still in the future (`now < expires`).
+pub fn check_expiry(echo: &Challenge<'_>, now: UnixTime) -> Result<(), EchoError> {
     match &echo.expires {
         None => Err(EchoError::MissingExpires),
         Some(e) if e.is_expired_at(now) => Err(EchoError::Expired),
         Some(_) => Ok(()),
     }
+}
+
+/// Whether two request objects state the same terms: equal in canonical form, where
+/// `1.0` and `1`, or any two key orders, are the same.
+pub fn same_terms(a: &JsonObject, b: &JsonObject) -> bool {
+    jcs::object_to_string(a) == jcs::object_to_string(b)
 }
 
 fn pinned(offer: &Offer<'_>, echo: &Challenge<'_>) -> Result<(), EchoError> {
@@ -132,13 +147,8 @@ fn pinned(offer: &Offer<'_>, echo: &Challenge<'_>) -> Result<(), EchoError> {
     mismatch(echo.realm == offer.realm, Param::Realm)?;
     mismatch(echo.method == offer.method, Param::Method)?;
     mismatch(echo.intent == offer.intent, Param::Intent)?;
-    // Compared in canonical form: JSON values equal as RFC 8785 sees them (`1.0` and
-    // `1`, any key order) are the same terms.
     let request = echo.request.decode().map_err(EchoError::Malformed)?;
-    mismatch(
-        jcs::object_to_string(&request) == jcs::object_to_string(&offer.request),
-        Param::Request,
-    )?;
+    mismatch(same_terms(&request, &offer.request), Param::Request)?;
     let opaque_matches = match (&echo.opaque, &offer.opaque) {
         (None, None) => true,
         (Some(a), Some(b)) => {

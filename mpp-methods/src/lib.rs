@@ -1,1 +1,15 @@
-//! Payment methods implementing mpp-core's method traits, one feature-gated module each (filled by later issues).
+//! Payment methods implementing mpp-core's method traits, one feature-gated module each.
+//!
+//! | feature | method | what it is |
+//! |---|---|---|
+//! | `preimage` | `preimage` | A **test method**, not a payment: the payer reveals a preimage whose SHA-256 the challenge names. Interoperates with the offline mppx kit. |
+//! | `token` | `token` | A **test method**, not a payment: the payer presents a shared token. Interoperates with the offline mppx kit. |
+#![no_std]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+#[cfg(feature = "preimage")]
+pub mod preimage;
+#[cfg(feature = "token")]
+pub mod token;

@@ -1,1 +1,37 @@
-//! A tower/axum paywall over mpp-core's server engine (filled by the mpp-server issue).
+//! A tower/axum paywall over mpp-core's server engine, and the reference server.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use axum::{Router, routing::get};
+//! use mpp_methods::preimage::Preimage;
+//! use mpp_server::{Offer, PaidRoute, Paywall, VerifiedPayment};
+//!
+//! async fn paid(payment: VerifiedPayment) -> String {
+//!     format!("paid with {}", payment.receipt.method)
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let paywall = Paywall::builder(b"a 32-byte secret from your vault!", "api.example.com")?
+//!     .route(
+//!         PaidRoute::new(http::Method::GET, "/paid")
+//!             .offer(Offer::charge(Arc::new(Preimage), Preimage::request("1000", "usd", "acct_1", "s3cret"))),
+//!     )
+//!     .build()?;
+//! let app = Router::new().route("/paid", get(paid)).layer(paywall);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8402").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod config;
+#[cfg(feature = "axum")]
+mod extract;
+pub mod layer;
+pub mod openapi;
+pub mod store;
+
+pub use config::{ConfigError, DEFAULT_MAX_BODY, Offer, PaidRoute, Paywall, PaywallBuilder};
+pub use layer::{PaywallBody, PaywallLayer, PaywallService, VerifiedPayment};
+pub use openapi::ServiceInfo;
+pub use store::{MemoryStore, Store, StoreError};

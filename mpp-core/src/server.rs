@@ -1,0 +1,538 @@
+//! The server engine: what to answer a request for a paid route, decided without I/O.
+//!
+//! A server drives it in this order for each request to a paid route:
+//!
+//! 1. [`Paywall::evaluate`] with the request's parts, the current time and a fresh
+//!    random nonce. It runs every stateless check, in this order:
+//!    size caps → parse → several credentials (400 `bad-request`) → HMAC binding →
+//!    route pinning (D7) → body digest → expiry (D8). It returns either
+//!    [`Evaluation::Respond`] (send that [`Reply`]: a 402 with fresh challenges, or a
+//!    400) or [`Evaluation::Verify`] with a [`Pending`] payment.
+//! 2. For a [`Pending`] payment: optionally look up a stored response under
+//!    [`Pending::idempotency_key`]; then check the payload with the method's
+//!    `check_payload`; then claim [`Pending::claim_key`] atomically in a store, for
+//!    [`Pending::claim_ttl_secs`] (D9). Already claimed: answer
+//!    [`Paywall::reject`] with `invalid-challenge`; store failure: with
+//!    `internal-payment-error`. Never proceed without a recorded claim.
+//! 3. Settle with the method ([`crate::method::ChargeMethod::settle`]) on
+//!    [`Pending::charge`]. On success, build the receipt with [`Pending::receipt`],
+//!    run the protected handler, and add [`Pending::paid_headers`] to a 2xx
+//!    response. On failure, answer [`Paywall::reject`] with the error's problem type.
+//!
+//! Every challenge the engine issues carries `expires` (D8) and an `opaque` that
+//! binds the resource (HTTP method and path, and the query if the route says so) and
+//! a nonce, so two challenges are never alike and a challenge for `GET /a` never pays
+//! for `GET /b` (D7).
+
+use alloc::borrow::Cow;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use crate::accept::AcceptPayment;
+use crate::binding::ChallengeBinder;
+use crate::challenge::{Challenge, ChallengeBuilder};
+use crate::credential::{Credential, CredentialField, FoundCredential, find_credentials};
+use crate::digest::{ContentDigest, DigestAlgorithm};
+use crate::error::BindingError;
+use crate::json::JsonObject;
+use crate::method::{Charge, Settlement};
+use crate::problem::{Problem, ProblemType};
+use crate::receipt::Receipt;
+use crate::time::{Timestamp, UnixTime};
+use crate::value::{IntentName, MethodName, Opaque, Realm};
+use crate::verify::{self, EchoError};
+use crate::{ParseOptions, base64};
+
+/// How long an issued challenge stays payable when the route does not say (D8).
+pub const DEFAULT_TTL_SECS: u64 = 300;
+
+/// How long a claimed id is kept after its challenge expires, to cover clock skew.
+pub const CLAIM_GRACE_SECS: u64 = 60;
+
+/// 9999-12-31T23:59:59Z, the last instant RFC 3339 can write.
+const LAST_WRITABLE_SECOND: i64 = 253_402_300_799;
+
+/// One way to pay for a route: a method, an intent and the request terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteOffer {
+    /// The payment method.
+    pub method: MethodName<'static>,
+    /// The intent (`charge`).
+    pub intent: IntentName<'static>,
+    /// The terms: amount, currency, recipient, method details.
+    pub request: JsonObject,
+}
+
+/// What a paid route asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    /// The offers, in the server's order of preference.
+    pub offers: Vec<RouteOffer>,
+    /// A human-readable description put in each challenge (display only).
+    pub description: Option<String>,
+    /// How long each challenge stays payable, in seconds.
+    pub ttl_secs: u64,
+    /// The field credentials must arrive in (D12).
+    pub credential_field: CredentialField,
+    /// Whether the query string selects the resource, and so is bound too (D7).
+    pub bind_query: bool,
+}
+
+impl Route {
+    /// A route with these offers and the defaults: no description, a five-minute
+    /// expiry, credentials in `Authorization`, the path (not the query) bound.
+    pub fn new(offers: Vec<RouteOffer>) -> Route {
+        Route {
+            offers,
+            description: None,
+            ttl_secs: DEFAULT_TTL_SECS,
+            credential_field: CredentialField::Authorization,
+            bind_query: false,
+        }
+    }
+}
+
+/// The parts of an HTTP request the engine looks at.
+#[derive(Debug, Clone)]
+pub struct PaymentRequest<'a> {
+    /// The HTTP method (`GET`, `POST`, …).
+    pub http_method: &'a str,
+    /// The path.
+    pub path: &'a str,
+    /// The query string, without `?`.
+    pub query: Option<&'a str>,
+    /// Every Payment credential of the request ([`find_credentials`]).
+    pub credentials: Vec<FoundCredential<'a>>,
+    /// The `Accept-Payment` value, if any.
+    pub accept_payment: Option<&'a str>,
+    /// The `Idempotency-Key` value, if any.
+    pub idempotency_key: Option<&'a str>,
+    /// The request body, buffered by the caller (bounded), if the request has one.
+    pub body: Option<&'a [u8]>,
+}
+
+impl<'a> PaymentRequest<'a> {
+    /// Reads what the engine needs from a request's header fields (names compared
+    /// case-insensitively; values as bytes, as `http::HeaderMap` gives them).
+    pub fn from_headers<I, N, V>(
+        http_method: &'a str,
+        path: &'a str,
+        query: Option<&'a str>,
+        headers: I,
+        body: Option<&'a [u8]>,
+    ) -> PaymentRequest<'a>
+    where
+        I: IntoIterator<Item = (N, &'a V)> + Clone,
+        N: AsRef<str>,
+        V: AsRef<[u8]> + ?Sized + 'a,
+    {
+        let text = |name: &str| {
+            headers
+                .clone()
+                .into_iter()
+                .find(|(n, _)| n.as_ref().eq_ignore_ascii_case(name))
+                .and_then(|(_, v)| core::str::from_utf8(v.as_ref()).ok())
+        };
+        PaymentRequest {
+            http_method,
+            path,
+            query,
+            credentials: find_credentials(headers.clone()),
+            accept_payment: text("accept-payment"),
+            idempotency_key: text("idempotency-key"),
+            body,
+        }
+    }
+
+    /// The body, when there is a non-empty one (only those are bound).
+    fn content(&self) -> Option<&'a [u8]> {
+        self.body.filter(|b| !b.is_empty())
+    }
+
+    /// The resource a challenge binds: `METHOD path[?query]`.
+    fn resource(&self, route: &Route) -> String {
+        match (route.bind_query, self.query) {
+            (true, Some(q)) => format!("{} {}?{}", self.http_method, self.path, q),
+            _ => format!("{} {}", self.http_method, self.path),
+        }
+    }
+}
+
+/// The engine's verdict on a request.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Evaluation {
+    /// Send this reply; the protected handler must not run.
+    Respond(Reply),
+    /// The credential passed every stateless check: claim, settle, then serve.
+    Verify(Pending),
+}
+
+/// A response the engine decided: status, header fields and problem body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// The HTTP status (402, 400 or 500).
+    pub status: u16,
+    /// The problem type of the body.
+    pub problem_type: ProblemType,
+    /// Header fields, in order (`WWW-Authenticate` once per challenge).
+    pub headers: Vec<(&'static str, String)>,
+    /// The `application/problem+json` body.
+    pub body: String,
+    /// The fresh challenges offered (none on a 400 or 500).
+    pub challenges: Vec<Challenge<'static>>,
+}
+
+/// A payment whose credential passed the stateless checks.
+#[derive(Debug)]
+pub struct Pending {
+    /// The credential.
+    pub credential: Credential,
+    /// Which of the route's offers it pays.
+    pub offer: usize,
+    /// The decoded terms of the echo (equal to the offer's).
+    pub request: JsonObject,
+    claim_ttl_secs: u64,
+    idempotency_key: Option<String>,
+}
+
+impl Pending {
+    /// The store key to claim atomically before settling (D9).
+    pub fn claim_key(&self) -> String {
+        format!("mpp:claim:{}", self.credential.challenge.id)
+    }
+
+    /// How long to keep the claim: until the challenge expires, plus a grace period.
+    pub fn claim_ttl_secs(&self) -> u64 {
+        self.claim_ttl_secs
+    }
+
+    /// The store key of the response to replay for a retry with the same
+    /// `Idempotency-Key` and the same credential, if the request is one that may carry
+    /// it (POST, PUT, PATCH, DELETE) and does.
+    pub fn idempotency_key(&self) -> Option<&str> {
+        self.idempotency_key.as_deref()
+    }
+
+    /// The charge to settle.
+    pub fn charge(&self) -> Charge<'_> {
+        Charge {
+            challenge: &self.credential.challenge,
+            request: &self.request,
+            payload: &self.credential.payload,
+            source: self.credential.source.as_deref(),
+        }
+    }
+
+    /// The receipt for a settled payment: the settlement's reference and members, plus
+    /// `challengeId` and `intent`.
+    pub fn receipt(&self, settlement: Settlement, now: UnixTime) -> Receipt {
+        let challenge = &self.credential.challenge;
+        // A clock beyond the years RFC 3339 can write is clamped to them.
+        let clamped = UnixTime::from_secs(now.secs().clamp(0, LAST_WRITABLE_SECOND));
+        let timestamp = Timestamp::from_unix(clamped)
+            .unwrap_or_else(|| unreachable!("every second of 1970–9999 has an RFC 3339 form"));
+        let mut receipt = Receipt::new(challenge.method.clone(), timestamp, settlement.reference);
+        receipt.extra = settlement.extra;
+        receipt
+            .extra
+            .insert("challengeId".into(), challenge.id.as_str().into());
+        receipt
+            .extra
+            .insert("intent".into(), challenge.intent.as_str().into());
+        receipt
+    }
+
+    /// The header fields a paid 2xx response carries: the receipt, and
+    /// `Cache-Control: private` (D6).
+    pub fn paid_headers(&self, receipt: &Receipt) -> Vec<(&'static str, String)> {
+        alloc::vec![
+            ("payment-receipt", receipt.to_header()),
+            ("cache-control", "private".to_string()),
+        ]
+    }
+}
+
+/// A server's payment configuration: its realm and challenge-binding secrets.
+#[derive(Debug, Clone)]
+pub struct Paywall {
+    binder: ChallengeBinder,
+    realm: Realm<'static>,
+    options: ParseOptions,
+}
+
+impl Paywall {
+    /// A paywall for `realm` whose challenges are bound with `binder`.
+    pub fn new(binder: ChallengeBinder, realm: Realm<'static>) -> Paywall {
+        Paywall {
+            binder,
+            realm,
+            options: ParseOptions::STRICT,
+        }
+    }
+
+    /// The realm.
+    pub fn realm(&self) -> &Realm<'static> {
+        &self.realm
+    }
+
+    /// Decides what to do with `request` to `route` at `now`. `nonce` must be fresh
+    /// random bytes for each call; it makes every challenge issued unique.
+    pub fn evaluate(
+        &self,
+        route: &Route,
+        request: &PaymentRequest<'_>,
+        now: UnixTime,
+        nonce: &[u8; 16],
+    ) -> Evaluation {
+        let reject = |problem: ProblemType, detail: &str| {
+            Evaluation::Respond(self.reject(route, request, problem, detail, now, nonce))
+        };
+        let found = match request.credentials.as_slice() {
+            [] => {
+                return reject(
+                    ProblemType::PaymentRequired,
+                    "this resource requires payment",
+                );
+            }
+            [found] => *found,
+            _ => {
+                return reject(
+                    ProblemType::BadRequest,
+                    "the request carries more than one Payment credential",
+                );
+            }
+        };
+        let credential = match Credential::parse_with(found.value, &self.options) {
+            Ok(c) => c,
+            Err(e) => return reject(ProblemType::MalformedCredential, &format!("{e}")),
+        };
+        match self.check(route, request, found.field, &credential, now) {
+            Ok((offer, decoded)) => {
+                let expires = credential
+                    .challenge
+                    .expires
+                    .as_ref()
+                    .map_or(now, Timestamp::unix);
+                let remaining =
+                    u64::try_from(expires.secs().saturating_sub(now.secs())).unwrap_or(0);
+                let idempotent = matches!(request.http_method, "POST" | "PUT" | "PATCH" | "DELETE");
+                let idempotency_key = request
+                    .idempotency_key
+                    .filter(|_| idempotent)
+                    .map(|key| format!("mpp:idem:{}:{key}", credential.challenge.id));
+                Evaluation::Verify(Pending {
+                    credential,
+                    offer,
+                    request: decoded,
+                    claim_ttl_secs: remaining + CLAIM_GRACE_SECS,
+                    idempotency_key,
+                })
+            }
+            Err(e) => reject(e.problem_type(), &format!("{e}")),
+        }
+    }
+
+    /// The stateless checks after parsing: binding, pinning, body digest, expiry.
+    fn check(
+        &self,
+        route: &Route,
+        request: &PaymentRequest<'_>,
+        field: CredentialField,
+        credential: &Credential,
+        now: UnixTime,
+    ) -> Result<(usize, JsonObject), CheckError> {
+        let echo = &credential.challenge;
+        verify::check_binding(&self.binder, echo).map_err(CheckError::Echo)?;
+        let decoded = echo
+            .request
+            .decode()
+            .map_err(|e| CheckError::Echo(EchoError::Malformed(e)))?;
+        let offer = route
+            .offers
+            .iter()
+            .position(|o| {
+                o.method == echo.method
+                    && o.intent == echo.intent
+                    && verify::same_terms(&o.request, &decoded)
+            })
+            .ok_or(CheckError::NotOffered)?;
+        if echo.realm != self.realm {
+            return Err(CheckError::NotOffered);
+        }
+        let resource = echo
+            .opaque
+            .as_ref()
+            .and_then(|o| o.decode().ok())
+            .and_then(|o| o.get("route").and_then(|r| r.as_str()).map(str::to_string));
+        if resource.as_deref() != Some(request.resource(route).as_str()) {
+            return Err(CheckError::OtherResource);
+        }
+        if echo.credential_field != route.credential_field || field != echo.credential_field {
+            return Err(CheckError::WrongField(echo.credential_field));
+        }
+        let digest_ok = match (&echo.digest, request.content()) {
+            (None, None) => true,
+            (Some(d), Some(body)) => d.matches(body),
+            _ => false,
+        };
+        if !digest_ok {
+            return Err(CheckError::OtherBody);
+        }
+        verify::check_expiry(echo, now).map_err(CheckError::Echo)?;
+        Ok((offer, decoded))
+    }
+
+    /// A refusal: a 402 with fresh challenges (or a 400/500 without) and a problem body.
+    pub fn reject(
+        &self,
+        route: &Route,
+        request: &PaymentRequest<'_>,
+        problem: ProblemType,
+        detail: &str,
+        now: UnixTime,
+        nonce: &[u8; 16],
+    ) -> Reply {
+        let mut problem = problem;
+        let mut detail = Cow::Borrowed(detail);
+        let challenges = if problem.carries_challenge() {
+            match self.challenges(route, request, now, nonce) {
+                Ok(c) if !c.is_empty() => c,
+                // A 402 must never go out without a challenge (spec §1.8).
+                Ok(_) => {
+                    problem = ProblemType::InternalPaymentError;
+                    detail = Cow::Borrowed("the route offers no way to pay");
+                    Vec::new()
+                }
+                Err(e) => {
+                    problem = ProblemType::InternalPaymentError;
+                    detail = Cow::Owned(format!("cannot issue a challenge: {e}"));
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let mut body = Problem::new(problem).with_detail(detail.into_owned());
+        let mut headers = Vec::with_capacity(challenges.len() + 3);
+        for c in &challenges {
+            if let Ok(h) = c.to_header() {
+                headers.push(("www-authenticate", h));
+            }
+        }
+        if let Some(first) = challenges.first() {
+            body = body.with_challenge_id(first.id.as_str());
+        }
+        headers.push(("cache-control", "no-store".to_string()));
+        headers.push(("content-type", "application/problem+json".to_string()));
+        if problem == ProblemType::InternalPaymentError {
+            // Transient by nature (a store or a settlement backend was unreachable).
+            headers.push(("retry-after", "1".to_string()));
+        }
+        Reply {
+            status: problem.status(),
+            problem_type: problem,
+            headers,
+            body: body.to_json(),
+            challenges,
+        }
+    }
+
+    /// Fresh challenges for `route`, one per offer, ordered by the request's
+    /// `Accept-Payment` (all offers, in the server's order, when it is absent,
+    /// malformed or matches none).
+    pub fn challenges(
+        &self,
+        route: &Route,
+        request: &PaymentRequest<'_>,
+        now: UnixTime,
+        nonce: &[u8; 16],
+    ) -> Result<Vec<Challenge<'static>>, BindingError> {
+        let ranked = request
+            .accept_payment
+            .and_then(|a| AcceptPayment::parse(a).ok())
+            .map(|a| {
+                a.rank(
+                    route
+                        .offers
+                        .iter()
+                        .map(|o| (o.method.as_str(), o.intent.as_str())),
+                )
+            })
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| (0..route.offers.len()).collect());
+        // Whole seconds: D8 emits `…Z` timestamps.
+        let expires = now
+            .checked_add_secs(route.ttl_secs)
+            .and_then(|t| Timestamp::from_unix(UnixTime::from_secs(t.secs())))
+            .ok_or(BindingError::TimeOutOfRange)?;
+        let opaque = Opaque::encode([
+            ("route", request.resource(route).as_str()),
+            ("nonce", base64::encode(nonce).as_str()),
+        ]);
+        let digest = request
+            .content()
+            .map(|body| ContentDigest::compute(DigestAlgorithm::Sha256, body));
+        ranked
+            .into_iter()
+            .map(|i| {
+                let offer = &route.offers[i];
+                let mut b = ChallengeBuilder::new(
+                    &self.realm,
+                    &offer.method,
+                    &offer.intent,
+                    &offer.request,
+                )
+                .map_err(BindingError::Undecodable)?
+                .expires(expires.clone())
+                .opaque(opaque.clone());
+                if let Some(d) = &digest {
+                    b = b.digest(d.clone());
+                }
+                if let Some(text) = &route.description {
+                    b = b.description(text.as_str());
+                }
+                if route.credential_field == CredentialField::PaymentAuthorization {
+                    b = b.payment_authorization();
+                }
+                b.issue(&self.binder).map(Challenge::into_owned)
+            })
+            .collect()
+    }
+}
+
+/// Why a credential failed the stateless checks.
+#[derive(Debug)]
+enum CheckError {
+    Echo(EchoError),
+    NotOffered,
+    OtherResource,
+    WrongField(CredentialField),
+    OtherBody,
+}
+
+impl CheckError {
+    fn problem_type(&self) -> ProblemType {
+        match self {
+            CheckError::Echo(e) => e.problem_type(),
+            _ => ProblemType::InvalidChallenge,
+        }
+    }
+}
+
+impl core::fmt::Display for CheckError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CheckError::Echo(e) => e.fmt(f),
+            CheckError::NotOffered => {
+                f.write_str("challenge was issued for other terms than this route offers")
+            }
+            CheckError::OtherResource => f.write_str("challenge was issued for another resource"),
+            CheckError::WrongField(field) => {
+                write!(f, "the credential must be sent in {}", field.name())
+            }
+            CheckError::OtherBody => f.write_str("challenge was issued for another request body"),
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! `preimage/charge`: a test method in which paying means revealing a secret.
+//!
+//! **Not a real payment.** The challenge's `request.methodDetails.paymentHash` is the
+//! lowercase hex SHA-256 of a preimage (its UTF-8 bytes); the credential's payload is
+//! `{"preimage": "…"}` and verifies iff its hash matches. It mirrors the
+//! `preimage/charge` method of the offline mppx interop kit, so the two SDKs can pay
+//! each other on loopback without any payment network. The receipt's `reference` is
+//! the payment hash, never the preimage.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+
+use mpp_core::json::{JsonObject, Value};
+use mpp_core::method::{BoxFuture, Charge, ChargeMethod, MethodError, Settlement};
+use sha2::{Digest, Sha256};
+
+/// The method identifier.
+pub const NAME: &str = "preimage";
+
+/// The server half of `preimage/charge`.
+#[derive(Debug, Clone, Default)]
+pub struct Preimage;
+
+impl Preimage {
+    /// The request terms for a price: `{amount, currency, recipient,
+    /// methodDetails: {paymentHash}}`, with the hash of `preimage`.
+    pub fn request(amount: &str, currency: &str, recipient: &str, preimage: &str) -> JsonObject {
+        let mut details = JsonObject::new();
+        details.insert("paymentHash".into(), hash_hex(preimage).into());
+        let mut request = JsonObject::new();
+        request.insert("amount".into(), amount.into());
+        request.insert("currency".into(), currency.into());
+        request.insert("recipient".into(), recipient.into());
+        request.insert("methodDetails".into(), Value::Object(details));
+        request
+    }
+}
+
+/// Lowercase hex of the SHA-256 of `preimage`'s UTF-8 bytes.
+pub fn hash_hex(preimage: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(preimage.as_bytes());
+    digest
+        .iter()
+        .flat_map(|b| {
+            [
+                HEX[(b >> 4) as usize] as char,
+                HEX[(b & 15) as usize] as char,
+            ]
+        })
+        .collect()
+}
+
+fn payment_hash(request: &JsonObject) -> Option<&str> {
+    request.get("methodDetails")?.get("paymentHash")?.as_str()
+}
+
+impl ChargeMethod for Preimage {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn check_payload(&self, request: &JsonObject, payload: &JsonObject) -> Result<(), MethodError> {
+        if payment_hash(request).is_none() {
+            return Err(MethodError::Internal(
+                "the route's request has no methodDetails.paymentHash".into(),
+            ));
+        }
+        match payload.get("preimage") {
+            Some(Value::String(_)) => Ok(()),
+            Some(_) => Err(MethodError::InvalidPayload(
+                "`preimage` must be a string".into(),
+            )),
+            None => Err(MethodError::InvalidPayload(
+                "the payload has no `preimage`".into(),
+            )),
+        }
+    }
+
+    fn settle<'a>(&'a self, charge: Charge<'a>) -> BoxFuture<'a, Result<Settlement, MethodError>> {
+        Box::pin(async move {
+            self.check_payload(charge.request, charge.payload)?;
+            let expected = payment_hash(charge.request).unwrap_or_default();
+            let preimage = charge
+                .payload
+                .get("preimage")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let got = hash_hex(preimage);
+            // Both are public hashes of equal length; no timing secret is involved.
+            if got != expected {
+                return Err(MethodError::VerificationFailed(
+                    "sha256(preimage) does not match the payment hash".into(),
+                ));
+            }
+            Ok(Settlement::new(got))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use mpp_core::challenge::Challenge;
+
+    #[test]
+    fn hash_matches_the_mppx_kit() {
+        // sha256("mppx-interop-preimage"), as node's crypto computes it.
+        assert_eq!(
+            hash_hex("mppx-interop-preimage"),
+            "345ee9f621ff51eeeb453b5e35a8772bac04b1b9c84e61178ce0fb1f091b8b15"
+        );
+    }
+
+    fn settle(preimage: Value) -> Result<Settlement, MethodError> {
+        let request = Preimage::request("1000", "usd", "acct_1", "secret");
+        let header = std::format!(
+            r#"Payment id="x", realm="r", method="preimage", intent="charge", request="{}""#,
+            mpp_core::value::Base64Json::encode(&request)
+        );
+        let challenge = Challenge::parse(header.as_bytes()).unwrap().into_owned();
+        let mut payload = JsonObject::new();
+        payload.insert("preimage".into(), preimage);
+        let charge = Charge {
+            challenge: &challenge,
+            request: &request,
+            payload: &payload,
+            source: None,
+        };
+        let fut = Preimage.settle(charge);
+        block_on(fut)
+    }
+
+    fn block_on<F: core::future::Future>(fut: F) -> F::Output {
+        use core::task::{Context, Poll, Waker};
+        let mut fut = core::pin::pin!(fut);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    #[test]
+    fn verifies_iff_the_hash_matches() {
+        let s = settle("secret".into()).unwrap();
+        assert_eq!(
+            s.reference,
+            hash_hex("secret"),
+            "the reference is the hash, never the preimage"
+        );
+        assert!(matches!(
+            settle("wrong".into()),
+            Err(MethodError::VerificationFailed(_))
+        ));
+        assert!(matches!(
+            settle(Value::from(7)),
+            Err(MethodError::InvalidPayload(_))
+        ));
+    }
+}

@@ -1,0 +1,327 @@
+//! What a paywall is configured with: secrets, realm, paid routes and their offers.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mpp_core::binding::{ChallengeBinder, Secret};
+use mpp_core::credential::CredentialField;
+use mpp_core::json::JsonObject;
+use mpp_core::method::ChargeMethod;
+use mpp_core::server::{self, RouteOffer};
+use mpp_core::value::{IntentName, MethodName, Realm};
+use mpp_core::{BindingError, ParseError};
+
+use crate::layer::PaywallLayer;
+use crate::openapi::{self, ServiceInfo};
+use crate::store::{MemoryStore, Store};
+
+/// The default limit on a buffered request body (D11 and peer-lessons §2.5).
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+
+/// One way to pay for a route: a method and its terms.
+#[derive(Clone)]
+pub struct Offer {
+    /// The method that verifies and settles.
+    pub method: Arc<dyn ChargeMethod>,
+    /// The intent.
+    pub intent: IntentName<'static>,
+    /// The terms (amount, currency, recipient, method details).
+    pub request: JsonObject,
+}
+
+impl fmt::Debug for Offer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Offer")
+            .field("method", &self.method.name())
+            .field("intent", &self.intent.as_str())
+            .field("request", &self.request)
+            .finish()
+    }
+}
+
+impl Offer {
+    /// A `charge` offer: pay `request` with `method`.
+    pub fn charge(method: Arc<dyn ChargeMethod>, request: JsonObject) -> Offer {
+        Offer {
+            method,
+            intent: IntentName::new("charge")
+                .unwrap_or_else(|_| unreachable!())
+                .into_owned(),
+            request,
+        }
+    }
+}
+
+/// A route that must be paid for.
+#[derive(Debug, Clone)]
+pub struct PaidRoute {
+    /// The HTTP method it answers.
+    pub http_method: http::Method,
+    /// The exact path.
+    pub path: String,
+    /// The offers, in the server's order of preference.
+    pub offers: Vec<Offer>,
+    /// A description put in challenges and in the discovery document.
+    pub description: Option<String>,
+    /// How long a challenge stays payable.
+    pub ttl: Duration,
+    /// Where credentials must arrive (D12).
+    pub credential_field: CredentialField,
+    /// Whether the query string is part of the resource paid for (D7).
+    pub bind_query: bool,
+}
+
+impl PaidRoute {
+    /// `http_method path`, with no offer yet, a five-minute expiry, credentials in
+    /// `Authorization`.
+    pub fn new(http_method: http::Method, path: impl Into<String>) -> PaidRoute {
+        PaidRoute {
+            http_method,
+            path: path.into(),
+            offers: Vec::new(),
+            description: None,
+            ttl: Duration::from_secs(server::DEFAULT_TTL_SECS),
+            credential_field: CredentialField::Authorization,
+            bind_query: false,
+        }
+    }
+
+    /// Adds an offer.
+    pub fn offer(mut self, offer: Offer) -> PaidRoute {
+        self.offers.push(offer);
+        self
+    }
+
+    /// Sets the description.
+    pub fn description(mut self, description: impl Into<String>) -> PaidRoute {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Sets how long challenges stay payable.
+    pub fn ttl(mut self, ttl: Duration) -> PaidRoute {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Asks for credentials in `Payment-Authorization`, for routes whose
+    /// `Authorization` carries other credentials.
+    pub fn payment_authorization(mut self) -> PaidRoute {
+        self.credential_field = CredentialField::PaymentAuthorization;
+        self
+    }
+
+    /// Binds the query string too: `GET /a?x=1` and `GET /a?x=2` are different purchases.
+    pub fn bind_query(mut self) -> PaidRoute {
+        self.bind_query = true;
+        self
+    }
+
+    fn engine_route(&self) -> Result<server::Route, ConfigError> {
+        if self.offers.is_empty() {
+            return Err(ConfigError::Route(format!(
+                "{} {} has no offer",
+                self.http_method, self.path
+            )));
+        }
+        let offers = self
+            .offers
+            .iter()
+            .map(|o| {
+                let method = MethodName::from_string(o.method.name().to_owned()).map_err(|e| {
+                    ConfigError::Route(format!("method {:?}: {e}", o.method.name()))
+                })?;
+                Ok(RouteOffer {
+                    method,
+                    intent: o.intent.clone(),
+                    request: o.request.clone(),
+                })
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        Ok(server::Route {
+            offers,
+            description: self.description.clone(),
+            ttl_secs: self.ttl.as_secs(),
+            credential_field: self.credential_field,
+            bind_query: self.bind_query,
+        })
+    }
+}
+
+/// Why a paywall cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A secret is unusable (shorter than 32 bytes).
+    Secret(BindingError),
+    /// The realm is not a valid realm.
+    Realm(ParseError),
+    /// A route has no offer, or an offer's method name is invalid.
+    Route(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Secret(e) => write!(f, "paywall secret: {e}"),
+            ConfigError::Realm(e) => write!(f, "paywall realm: {e}"),
+            ConfigError::Route(e) => write!(f, "paid route: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A route as the layer uses it: the configuration and the engine's view of it.
+#[derive(Debug)]
+pub(crate) struct CompiledRoute {
+    pub(crate) paid: PaidRoute,
+    pub(crate) engine: server::Route,
+}
+
+/// Everything a paywall layer shares between requests.
+pub(crate) struct Shared {
+    pub(crate) engine: server::Paywall,
+    pub(crate) routes: Vec<CompiledRoute>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) max_body: usize,
+    /// The serialised discovery document, when `/openapi.json` is served.
+    pub(crate) openapi: Option<bytes::Bytes>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("realm", &self.engine.realm().as_str())
+            .field("routes", &self.routes.len())
+            .field("max_body", &self.max_body)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    pub(crate) fn route(&self, method: &http::Method, path: &str) -> Option<&CompiledRoute> {
+        self.routes
+            .iter()
+            .find(|r| r.paid.http_method == *method && r.paid.path == path)
+    }
+}
+
+/// Builds a [`PaywallLayer`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use mpp_methods::preimage::Preimage;
+/// use mpp_server::{Offer, PaidRoute, Paywall};
+///
+/// let layer = Paywall::builder(b"a 32-byte secret from your vault!", "api.example.com")
+///     .unwrap()
+///     .route(
+///         PaidRoute::new(http::Method::GET, "/paid")
+///             .offer(Offer::charge(Arc::new(Preimage), Preimage::request("1000", "usd", "acct_1", "s3cret")))
+///             .description("One paid call"),
+///     )
+///     .build()
+///     .unwrap();
+/// # let _ = layer;
+/// ```
+pub struct PaywallBuilder {
+    binder: ChallengeBinder,
+    realm: Realm<'static>,
+    routes: Vec<PaidRoute>,
+    store: Arc<dyn Store>,
+    max_body: usize,
+    discovery: Option<ServiceInfo>,
+}
+
+impl fmt::Debug for PaywallBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PaywallBuilder")
+            .field("realm", &self.realm.as_str())
+            .field("routes", &self.routes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Entry point of the configuration.
+#[derive(Debug)]
+pub struct Paywall;
+
+impl Paywall {
+    /// A paywall for `realm` whose challenges are bound with `secret` (at least 32
+    /// bytes; keep it in a vault, never log it).
+    pub fn builder(secret: impl AsRef<[u8]>, realm: &str) -> Result<PaywallBuilder, ConfigError> {
+        let secret = Secret::new(secret).map_err(ConfigError::Secret)?;
+        let realm = Realm::new(realm).map_err(ConfigError::Realm)?.into_owned();
+        Ok(PaywallBuilder {
+            binder: ChallengeBinder::new(secret),
+            realm,
+            routes: Vec::new(),
+            store: Arc::new(MemoryStore::default()),
+            max_body: DEFAULT_MAX_BODY,
+            discovery: None,
+        })
+    }
+}
+
+impl PaywallBuilder {
+    /// Keeps verifying challenges issued under a previous secret (rotation).
+    pub fn previous_secret(
+        mut self,
+        secret: impl AsRef<[u8]>,
+    ) -> Result<PaywallBuilder, ConfigError> {
+        let secret = Secret::new(secret).map_err(ConfigError::Secret)?;
+        self.binder = self.binder.with_previous(secret);
+        Ok(self)
+    }
+
+    /// Adds a paid route.
+    pub fn route(mut self, route: PaidRoute) -> PaywallBuilder {
+        self.routes.push(route);
+        self
+    }
+
+    /// Uses `store` for claims and idempotent responses (default: a [`MemoryStore`]).
+    pub fn store(mut self, store: Arc<dyn Store>) -> PaywallBuilder {
+        self.store = store;
+        self
+    }
+
+    /// The largest request body buffered for digest binding; larger bodies get 413.
+    pub fn max_body_bytes(mut self, max: usize) -> PaywallBuilder {
+        self.max_body = max;
+        self
+    }
+
+    /// Serves `GET /openapi.json`, generated from the routes, with this service info.
+    pub fn discovery(mut self, info: ServiceInfo) -> PaywallBuilder {
+        self.discovery = Some(info);
+        self
+    }
+
+    /// Checks the configuration and builds the layer.
+    pub fn build(self) -> Result<PaywallLayer, ConfigError> {
+        let openapi = self.discovery.as_ref().map(|info| {
+            let document = openapi::document(info, &self.routes);
+            bytes::Bytes::from(serde_json::to_vec(&document).unwrap_or_default())
+        });
+        let routes = self
+            .routes
+            .into_iter()
+            .map(|paid| {
+                Ok(CompiledRoute {
+                    engine: paid.engine_route()?,
+                    paid,
+                })
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        Ok(PaywallLayer::new(Arc::new(Shared {
+            engine: server::Paywall::new(self.binder, self.realm),
+            routes,
+            store: self.store,
+            max_body: self.max_body,
+            openapi,
+        })))
+    }
+}

@@ -1,0 +1,505 @@
+//! The tower middleware: [`PaywallLayer`] wraps any HTTP service in a
+//! [`PaywallService`] that answers unpaid requests to paid routes with 402, verifies
+//! and settles credentials, and only then calls the inner service.
+//!
+//! For a request to a paid route it:
+//!
+//! 1. buffers the body (up to the configured limit; 413 beyond it), because the
+//!    challenge binds its digest;
+//! 2. asks the engine ([`mpp_core::server::Paywall::evaluate`]) for a verdict;
+//! 3. for a credential that passed the stateless checks: replays the stored response
+//!    of an `Idempotency-Key` retry; checks the payload's schema; claims the
+//!    challenge id in the store (atomic, fail-closed); settles with the method;
+//! 4. calls the inner service with a [`VerifiedPayment`] in the request's extensions,
+//!    and adds `Payment-Receipt` and `Cache-Control: private` to its 2xx response.
+//!
+//! The inner service never runs for an unpaid or refused request.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use mpp_core::challenge::Challenge;
+use mpp_core::credential::CredentialField;
+use mpp_core::problem::{Problem, ProblemType};
+use mpp_core::receipt::Receipt;
+use mpp_core::server::{Evaluation, PaymentRequest, Pending, Reply};
+use mpp_core::time::UnixTime;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::config::{CompiledRoute, Shared};
+
+/// The error type of bodies the paywall hands on.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The body type of the requests the inner service receives and of the responses
+/// the paywall returns.
+pub type PaywallBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// What the inner service finds in a paid request's extensions: the settled payment.
+#[derive(Debug, Clone)]
+pub struct VerifiedPayment {
+    /// The receipt sent back with the response.
+    pub receipt: Receipt,
+    /// The challenge the payment answered.
+    pub challenge: Challenge<'static>,
+    /// The payer, if the credential named one (a DID, usually). Sensitive.
+    pub source: Option<String>,
+}
+
+/// A tower layer that puts a paywall in front of a service. Built by
+/// [`crate::Paywall::builder`].
+#[derive(Debug, Clone)]
+pub struct PaywallLayer {
+    shared: Arc<Shared>,
+}
+
+impl PaywallLayer {
+    pub(crate) fn new(shared: Arc<Shared>) -> PaywallLayer {
+        PaywallLayer { shared }
+    }
+}
+
+impl<S> Layer<S> for PaywallLayer {
+    type Service = PaywallService<S>;
+
+    fn layer(&self, inner: S) -> PaywallService<S> {
+        PaywallService {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The service [`PaywallLayer`] produces.
+#[derive(Debug, Clone)]
+pub struct PaywallService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for PaywallService<S>
+where
+    S: Service<Request<PaywallBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: Body<Data = Bytes> + Send + 'static,
+    ReqBody::Error: Into<BoxError>,
+    ResBody: Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    type Response = Response<PaywallBody>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // The instance that was polled ready serves this request.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(handle(self.shared.clone(), inner, request))
+    }
+}
+
+async fn handle<S, ReqBody, ResBody>(
+    shared: Arc<Shared>,
+    mut inner: S,
+    request: Request<ReqBody>,
+) -> Result<Response<PaywallBody>, S::Error>
+where
+    S: Service<Request<PaywallBody>, Response = Response<ResBody>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: Body<Data = Bytes> + Send + 'static,
+    ReqBody::Error: Into<BoxError>,
+    ResBody: Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    let path = request.uri().path();
+    if request.method() == http::Method::GET && path == "/openapi.json" {
+        if let Some(document) = shared.openapi.as_ref() {
+            return Ok(discovery(document.clone()));
+        }
+    }
+    let Some(route) = shared.route(request.method(), path) else {
+        let request = request.map(boxed);
+        return call(&mut inner, request).await.map(box_response);
+    };
+    let (mut parts, body) = request.into_parts();
+    // Credentials are sensitive (D10): whatever logs headers further in must not see them.
+    for name in [
+        http::header::AUTHORIZATION,
+        HeaderName::from_static("payment-authorization"),
+    ] {
+        if let http::header::Entry::Occupied(mut entry) = parts.headers.entry(name) {
+            entry.iter_mut().for_each(|v| v.set_sensitive(true));
+        }
+    }
+    let body = match Limited::new(body, shared.max_body).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<LengthLimitError>() => {
+            return Ok(plain_problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Payload Too Large",
+                &format!("the request body exceeds {} bytes", shared.max_body),
+            ));
+        }
+        Err(_) => {
+            return Ok(problem_reply(
+                &shared,
+                route,
+                None,
+                ProblemType::BadRequest,
+                "cannot read the request body",
+            ));
+        }
+    };
+    let payment = PaymentRequest::from_headers(
+        parts.method.as_str(),
+        parts.uri.path(),
+        parts.uri.query(),
+        &parts.headers,
+        Some(&body[..]),
+    );
+    let field = payment.credentials.first().map(|c| c.field);
+    let Some(nonce) = nonce() else {
+        return Ok(problem_reply(
+            &shared,
+            route,
+            Some(&payment),
+            ProblemType::InternalPaymentError,
+            "no randomness available",
+        ));
+    };
+    let pending = match shared
+        .engine
+        .evaluate(&route.engine, &payment, now(), &nonce)
+    {
+        Evaluation::Respond(reply) => {
+            tracing::info!(
+                target: "mpp::server",
+                route = %route.paid.path,
+                status = reply.status,
+                problem = %reply.problem_type,
+                "payment required"
+            );
+            return Ok(reply_response(reply));
+        }
+        Evaluation::Verify(pending) => pending,
+    };
+    let reject = |problem: ProblemType, detail: &str| {
+        tracing::info!(target: "mpp::server", route = %route.paid.path, problem = %problem, "payment refused");
+        let reply = shared
+            .engine
+            .reject(&route.engine, &payment, problem, detail, now(), &nonce);
+        Ok(reply_response(reply))
+    };
+    if let Some(key) = pending.idempotency_key() {
+        match shared.store.get(key).await {
+            Ok(Some(stored)) => {
+                if let Some(response) = StoredResponse::decode(&stored) {
+                    tracing::info!(target: "mpp::server", route = %route.paid.path, "idempotent replay");
+                    return Ok(response.into_response());
+                }
+            }
+            Ok(None) => {}
+            Err(_) => {
+                return reject(
+                    ProblemType::InternalPaymentError,
+                    "payment state is unavailable",
+                );
+            }
+        }
+    }
+    let offer = &route.paid.offers[pending.offer];
+    if let Err(e) = offer
+        .method
+        .check_payload(&pending.request, &pending.credential.payload)
+    {
+        return reject(e.problem_type(), e.message());
+    }
+    let claim_ttl = Duration::from_secs(pending.claim_ttl_secs());
+    match shared
+        .store
+        .put_if_absent(&pending.claim_key(), b"claimed", claim_ttl)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return reject(
+                ProblemType::InvalidChallenge,
+                "this challenge has already been used",
+            );
+        }
+        // Fail closed: an unknown claim state never grants access.
+        Err(_) => {
+            return reject(
+                ProblemType::InternalPaymentError,
+                "payment state is unavailable",
+            );
+        }
+    }
+    let settlement = match offer.method.settle(pending.charge()).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(target: "mpp::server", route = %route.paid.path, problem = %e.problem_type(), "settlement failed");
+            return reject(e.problem_type(), e.message());
+        }
+    };
+    let receipt = pending.receipt(settlement, now());
+    tracing::info!(target: "mpp::server", route = %route.paid.path, method = %offer.method.name(), "payment settled");
+    let paid_headers = pending.paid_headers(&receipt);
+    let idempotency_key = pending.idempotency_key().map(str::to_owned);
+    let mut request = Request::from_parts(parts, full(body));
+    request.extensions_mut().insert(verified(pending, receipt));
+    let response = call(&mut inner, request).await?;
+    if !response.status().is_success() {
+        let mut response = box_response(response);
+        if field == Some(CredentialField::PaymentAuthorization) {
+            response
+                .headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        return Ok(response);
+    }
+    let mut response = box_response(response);
+    for (name, value) in paid_headers {
+        if let Ok(mut value) = HeaderValue::try_from(value) {
+            // Receipts are sensitive (D10): keep them out of header logging.
+            value.set_sensitive(name == "payment-receipt");
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static(name), value);
+        }
+    }
+    if let Some(key) = idempotency_key {
+        return Ok(store_for_replay(&shared, &key, claim_ttl, response).await);
+    }
+    Ok(response)
+}
+
+/// Calls the inner service through a boxed future: awaiting `S::Future` directly in
+/// `handle` trips a compiler limitation on `Send` with higher-ranked lifetimes.
+#[allow(clippy::type_complexity)]
+fn call<S, ResBody>(
+    inner: &mut S,
+    request: Request<PaywallBody>,
+) -> Pin<Box<dyn Future<Output = Result<Response<ResBody>, S::Error>> + Send>>
+where
+    S: Service<Request<PaywallBody>, Response = Response<ResBody>>,
+    S::Future: Send + 'static,
+{
+    Box::pin(inner.call(request))
+}
+
+fn verified(pending: Pending, receipt: Receipt) -> VerifiedPayment {
+    VerifiedPayment {
+        receipt,
+        source: pending.credential.source,
+        challenge: pending.credential.challenge,
+    }
+}
+
+fn now() -> UnixTime {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    UnixTime::new(
+        i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+        since.subsec_nanos(),
+    )
+    .unwrap_or(UnixTime::from_secs(0))
+}
+
+fn nonce() -> Option<[u8; 16]> {
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce).ok()?;
+    Some(nonce)
+}
+
+fn box_response<B>(response: Response<B>) -> Response<PaywallBody>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    response.map(boxed)
+}
+
+fn boxed<B>(body: B) -> PaywallBody
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    body.map_err(|e| -> BoxError { e.into() }).boxed_unsync()
+}
+
+fn full(bytes: impl Into<Bytes>) -> PaywallBody {
+    Full::new(bytes.into())
+        .map_err(|e: Infallible| match e {})
+        .boxed_unsync()
+}
+
+/// The HTTP response for an engine reply (402, 400 or 500, always `no-store`).
+fn reply_response(reply: Reply) -> Response<PaywallBody> {
+    let mut response = Response::new(full(reply.body));
+    *response.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    for (name, value) in reply.headers {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            headers.append(HeaderName::from_static(name), value);
+        }
+    }
+    response
+}
+
+/// A refusal decided before the engine could look at the credential.
+fn problem_reply(
+    shared: &Shared,
+    route: &CompiledRoute,
+    payment: Option<&PaymentRequest<'_>>,
+    problem: ProblemType,
+    detail: &str,
+) -> Response<PaywallBody> {
+    let empty = PaymentRequest::from_headers::<[(&str, &[u8]); 0], _, _>(
+        route.paid.http_method.as_str(),
+        &route.paid.path,
+        None,
+        [],
+        None,
+    );
+    let payment = payment.unwrap_or(&empty);
+    let reply = shared.engine.reject(
+        &route.engine,
+        payment,
+        problem,
+        detail,
+        now(),
+        &nonce().unwrap_or_default(),
+    );
+    reply_response(reply)
+}
+
+fn plain_problem(status: StatusCode, title: &str, detail: &str) -> Response<PaywallBody> {
+    let mut problem = Problem::new(ProblemType::BadRequest).with_detail(detail);
+    problem.type_uri = "about:blank".into();
+    problem.title = title.into();
+    problem.status = status.as_u16();
+    let mut response = Response::new(full(problem.to_json()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn discovery(document: Bytes) -> Response<PaywallBody> {
+    let mut response = Response::new(full(document));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("max-age=300"));
+    response
+}
+
+/// The largest response kept for `Idempotency-Key` replays.
+const MAX_STORED_RESPONSE: usize = 1024 * 1024;
+
+/// Buffers a paid response, stores it for retries with the same key and credential,
+/// and returns it.
+async fn store_for_replay(
+    shared: &Shared,
+    key: &str,
+    ttl: Duration,
+    response: Response<PaywallBody>,
+) -> Response<PaywallBody> {
+    let (parts, body) = response.into_parts();
+    let body = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        // The handler's own body failed; nothing sensible can be sent or stored.
+        Err(_) => {
+            return plain_problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error",
+                "the response body failed",
+            );
+        }
+    };
+    let stored = StoredResponse {
+        status: parts.status.as_u16(),
+        headers: parts
+            .headers
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        body: body.clone(),
+    };
+    if body.len() <= MAX_STORED_RESPONSE {
+        // Losing the copy only costs the retry its replay; the payment stands.
+        let _ = shared.store.put(key, &stored.encode(), ttl).await;
+    }
+    Response::from_parts(parts, full(body))
+}
+
+/// A response kept for `Idempotency-Key` replays.
+struct StoredResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+}
+
+impl StoredResponse {
+    fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "status": self.status,
+            "headers": self.headers,
+            "body": mpp_core::base64::encode(&self.body),
+        }))
+        .unwrap_or_default()
+    }
+
+    fn decode(bytes: &[u8]) -> Option<StoredResponse> {
+        let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+        let headers = value["headers"]
+            .as_array()?
+            .iter()
+            .filter_map(|pair| Some((pair[0].as_str()?.to_owned(), pair[1].as_str()?.to_owned())))
+            .collect();
+        Some(StoredResponse {
+            status: u16::try_from(value["status"].as_u64()?).ok()?,
+            headers,
+            body: mpp_core::base64::decode(value["body"].as_str()?)
+                .ok()?
+                .into(),
+        })
+    }
+
+    fn into_response(self) -> Response<PaywallBody> {
+        let mut response = Response::new(full(self.body));
+        *response.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
+        for (name, value) in self.headers {
+            if let (Ok(name), Ok(value)) =
+                (HeaderName::try_from(name), HeaderValue::try_from(value))
+            {
+                response.headers_mut().append(name, value);
+            }
+        }
+        response
+    }
+}

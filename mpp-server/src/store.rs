@@ -1,0 +1,242 @@
+//! Where a server records what must outlive one request: claimed challenge ids
+//! (single use, D9) and responses to replay for `Idempotency-Key` retries.
+//!
+//! A store error is never read as "not yet used": the paywall fails closed (500
+//! `internal-payment-error`) rather than grant access without a recorded claim.
+
+use std::collections::{BinaryHeap, HashMap};
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use mpp_core::method::BoxFuture;
+
+/// A store failure: the backend is unreachable, timed out, or full.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "store error: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Key-value storage with expiry and an atomic put-if-absent.
+///
+/// Keys are ASCII; values are opaque bytes. An entry past its time to live is gone:
+/// `get` does not see it and `put_if_absent` may take its key.
+pub trait Store: Send + Sync + 'static {
+    /// Stores `value` under `key` for `ttl` unless a live entry has that key; says
+    /// whether it stored. Atomic: of concurrent callers with one key, one wins.
+    fn put_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// The live value under `key`.
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>>;
+
+    /// Stores `value` under `key` for `ttl`, replacing any entry.
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// An in-process store: fast, but forgets everything on restart and is not shared
+/// between server instances (use the durable stores for that).
+///
+/// Expired entries are evicted as new ones arrive (oldest expiry first), so memory
+/// stays proportional to the live entries. A hard cap on live entries makes a flood
+/// of claims fail closed instead of exhausting memory.
+pub struct MemoryStore {
+    state: Mutex<State>,
+    max_entries: usize,
+}
+
+#[derive(Default)]
+struct State {
+    entries: HashMap<String, (Vec<u8>, Instant)>,
+    /// Expiry times, soonest first (`Reverse` ordering through the tuple below).
+    expiries: BinaryHeap<std::cmp::Reverse<(Instant, String)>>,
+}
+
+impl State {
+    fn evict_expired(&mut self, now: Instant) {
+        while let Some(std::cmp::Reverse((at, _))) = self.expiries.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(std::cmp::Reverse((at, key))) = self.expiries.pop() else {
+                break;
+            };
+            // The key may have been replaced with a later expiry since.
+            if self.entries.get(&key).is_some_and(|(_, e)| *e == at) {
+                self.entries.remove(&key);
+            }
+        }
+    }
+
+    fn live(&self, key: &str, now: Instant) -> Option<&Vec<u8>> {
+        self.entries
+            .get(key)
+            .filter(|(_, expires)| *expires > now)
+            .map(|(v, _)| v)
+    }
+
+    fn insert(&mut self, key: &str, value: &[u8], expires: Instant) {
+        self.entries
+            .insert(key.to_owned(), (value.to_vec(), expires));
+        self.expiries
+            .push(std::cmp::Reverse((expires, key.to_owned())));
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("max_entries", &self.max_entries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new(1_000_000)
+    }
+}
+
+impl MemoryStore {
+    /// A store holding at most `max_entries` live entries.
+    pub fn new(max_entries: usize) -> MemoryStore {
+        MemoryStore {
+            state: Mutex::new(State::default()),
+            max_entries,
+        }
+    }
+
+    /// The number of entries held, expired ones not yet evicted included.
+    pub fn len(&self) -> usize {
+        self.lock().map_or(0, |s| s.entries.len())
+    }
+
+    /// Whether the store holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, StoreError> {
+        self.state
+            .lock()
+            .map_err(|_| StoreError("memory store lock poisoned".into()))
+    }
+
+    fn put_if_absent_now(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock()?;
+        state.evict_expired(now);
+        if state.live(key, now).is_some() {
+            return Ok(false);
+        }
+        if state.entries.len() >= self.max_entries {
+            return Err(StoreError("memory store is full".into()));
+        }
+        state.insert(key, value, now + ttl);
+        Ok(true)
+    }
+
+    fn put_now(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock()?;
+        state.evict_expired(now);
+        if !state.entries.contains_key(key) && state.entries.len() >= self.max_entries {
+            return Err(StoreError("memory store is full".into()));
+        }
+        state.insert(key, value, now + ttl);
+        Ok(())
+    }
+}
+
+impl Store for MemoryStore {
+    fn put_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let result = self.put_if_absent_now(key, value, ttl);
+        Box::pin(std::future::ready(result))
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        let result = self.lock().map(|s| s.live(key, Instant::now()).cloned());
+        Box::pin(std::future::ready(result))
+    }
+
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let result = self.put_now(key, value, ttl);
+        Box::pin(std::future::ready(result))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        loop {
+            if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    #[test]
+    fn put_if_absent_is_single_use_until_expiry() {
+        let store = MemoryStore::default();
+        let ttl = Duration::from_millis(30);
+        assert_eq!(block_on(store.put_if_absent("k", b"1", ttl)), Ok(true));
+        assert_eq!(block_on(store.put_if_absent("k", b"2", ttl)), Ok(false));
+        assert_eq!(block_on(store.get("k")), Ok(Some(b"1".to_vec())));
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(block_on(store.get("k")), Ok(None));
+        assert_eq!(block_on(store.put_if_absent("k", b"3", ttl)), Ok(true));
+    }
+
+    #[test]
+    fn expired_entries_are_evicted_and_the_cap_fails_closed() {
+        let store = MemoryStore::new(100);
+        for i in 0..100 {
+            let key = format!("k{i}");
+            assert_eq!(
+                block_on(store.put_if_absent(&key, b"", Duration::from_millis(10))),
+                Ok(true)
+            );
+        }
+        assert!(block_on(store.put_if_absent("full", b"", Duration::from_secs(60))).is_err());
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(
+            block_on(store.put_if_absent("after", b"", Duration::from_secs(60))),
+            Ok(true)
+        );
+        assert_eq!(store.len(), 1, "the expired entries were evicted");
+    }
+}
