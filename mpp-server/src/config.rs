@@ -2,13 +2,14 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mpp_core::binding::{ChallengeBinder, Secret};
 use mpp_core::credential::CredentialField;
 use mpp_core::json::JsonObject;
 use mpp_core::method::ChargeMethod;
 use mpp_core::server::{self, RouteOffer};
+use mpp_core::time::UnixTime;
 use mpp_core::value::{IntentName, MethodName, Realm};
 use mpp_core::{BindingError, ParseError};
 
@@ -180,9 +181,25 @@ pub(crate) struct CompiledRoute {
     pub(crate) engine: server::Route,
 }
 
+/// Where the paywall reads the time.
+pub type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> UnixTime {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    UnixTime::new(
+        i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+        since.subsec_nanos(),
+    )
+    .unwrap_or(UnixTime::from_secs(0))
+}
+
 /// Everything a paywall layer shares between requests.
 pub(crate) struct Shared {
     pub(crate) engine: server::Paywall,
+    pub(crate) clock: Clock,
     pub(crate) routes: Vec<CompiledRoute>,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) max_body: usize,
@@ -233,6 +250,7 @@ pub struct PaywallBuilder {
     store: Arc<dyn Store>,
     max_body: usize,
     discovery: Option<ServiceInfo>,
+    clock: Clock,
 }
 
 impl fmt::Debug for PaywallBuilder {
@@ -261,6 +279,7 @@ impl Paywall {
             store: Arc::new(MemoryStore::default()),
             max_body: DEFAULT_MAX_BODY,
             discovery: None,
+            clock: Arc::new(system_clock),
         })
     }
 }
@@ -300,6 +319,12 @@ impl PaywallBuilder {
         self
     }
 
+    /// Reads the time from `clock` instead of the system clock (for tests).
+    pub fn clock(mut self, clock: impl Fn() -> UnixTime + Send + Sync + 'static) -> PaywallBuilder {
+        self.clock = Arc::new(clock);
+        self
+    }
+
     /// Checks the configuration and builds the layer.
     pub fn build(self) -> Result<PaywallLayer, ConfigError> {
         let openapi = self.discovery.as_ref().map(|info| {
@@ -318,6 +343,7 @@ impl PaywallBuilder {
             .collect::<Result<_, ConfigError>>()?;
         Ok(PaywallLayer::new(Arc::new(Shared {
             engine: server::Paywall::new(self.binder, self.realm),
+            clock: self.clock,
             routes,
             store: self.store,
             max_body: self.max_body,

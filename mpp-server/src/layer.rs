@@ -20,7 +20,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
@@ -33,7 +33,6 @@ use mpp_core::credential::CredentialField;
 use mpp_core::problem::{Problem, ProblemType};
 use mpp_core::receipt::Receipt;
 use mpp_core::server::{Evaluation, PaymentRequest, Pending, Reply};
-use mpp_core::time::UnixTime;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -186,7 +185,7 @@ where
     };
     let pending = match shared
         .engine
-        .evaluate(&route.engine, &payment, now(), &nonce)
+        .evaluate(&route.engine, &payment, (shared.clock)(), &nonce)
     {
         Evaluation::Respond(reply) => {
             tracing::info!(
@@ -202,9 +201,14 @@ where
     };
     let reject = |problem: ProblemType, detail: &str| {
         tracing::info!(target: "mpp::server", route = %route.paid.path, problem = %problem, "payment refused");
-        let reply = shared
-            .engine
-            .reject(&route.engine, &payment, problem, detail, now(), &nonce);
+        let reply = shared.engine.reject(
+            &route.engine,
+            &payment,
+            problem,
+            detail,
+            (shared.clock)(),
+            &nonce,
+        );
         Ok(reply_response(reply))
     };
     if let Some(key) = pending.idempotency_key() {
@@ -259,7 +263,7 @@ where
             return reject(e.problem_type(), e.message());
         }
     };
-    let receipt = pending.receipt(settlement, now());
+    let receipt = pending.receipt(settlement, (shared.clock)());
     tracing::info!(target: "mpp::server", route = %route.paid.path, method = %offer.method.name(), "payment settled");
     let paid_headers = pending.paid_headers(&receipt);
     let idempotency_key = pending.idempotency_key().map(str::to_owned);
@@ -311,17 +315,6 @@ fn verified(pending: Pending, receipt: Receipt) -> VerifiedPayment {
         source: pending.credential.source,
         challenge: pending.credential.challenge,
     }
-}
-
-fn now() -> UnixTime {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    UnixTime::new(
-        i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
-        since.subsec_nanos(),
-    )
-    .unwrap_or(UnixTime::from_secs(0))
 }
 
 fn nonce() -> Option<[u8; 16]> {
@@ -387,7 +380,7 @@ fn problem_reply(
         payment,
         problem,
         detail,
-        now(),
+        (shared.clock)(),
         &nonce().unwrap_or_default(),
     );
     reply_response(reply)

@@ -31,7 +31,9 @@ pub mod layer;
 pub mod openapi;
 pub mod store;
 
-pub use config::{ConfigError, DEFAULT_MAX_BODY, Offer, PaidRoute, Paywall, PaywallBuilder};
+pub use config::{
+    Clock, ConfigError, DEFAULT_MAX_BODY, Offer, PaidRoute, Paywall, PaywallBuilder, system_clock,
+};
 pub use layer::{PaywallBody, PaywallLayer, PaywallService, VerifiedPayment};
 pub use openapi::ServiceInfo;
 pub use store::{MemoryStore, Store, StoreError};
