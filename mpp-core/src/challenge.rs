@@ -462,7 +462,7 @@ pub struct ChallengeBuilder<'a> {
     realm: Realm<'a>,
     method: MethodName<'a>,
     intent: IntentName<'a>,
-    request: Base64Json<'static>,
+    request: Base64Json<'a>,
     expires: Option<Timestamp<'a>>,
     digest: Option<ContentDigest<'a>>,
     description: Option<Cow<'a, str>>,
@@ -489,6 +489,27 @@ impl<'a> ChallengeBuilder<'a> {
             opaque: None,
             credential_field: CredentialField::Authorization,
         })
+    }
+
+    /// A challenge from validated parts, with `request` already in canonical form
+    /// ([`Base64Json::encode`]); for servers that encode each offer once.
+    pub fn from_parts(
+        realm: Realm<'a>,
+        method: MethodName<'a>,
+        intent: IntentName<'a>,
+        request: Base64Json<'a>,
+    ) -> Self {
+        ChallengeBuilder {
+            realm,
+            method,
+            intent,
+            request,
+            expires: None,
+            digest: None,
+            description: None,
+            opaque: None,
+            credential_field: CredentialField::Authorization,
+        }
     }
 
     /// Sets `expires`.
@@ -528,7 +549,7 @@ impl<'a> ChallengeBuilder<'a> {
             realm: &self.realm,
             method: &self.method,
             intent: &self.intent,
-            // Canonical already: `new` encoded it.
+            // Canonical already: `new` encoded it, `from_parts` requires it.
             request: self.request.as_str(),
             expires: self.expires.as_ref().map(|e| e.as_str()),
             digest: self.digest.as_ref().map(|d| d.as_str()),

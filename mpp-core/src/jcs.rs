@@ -119,6 +119,26 @@ fn write_nested<'v>(mut next: Option<&'v Value>, mut stack: Vec<Frame<'v>>, out:
     }
 }
 
+/// The canonical form of an object whose values are all strings, written without
+/// building a [`JsonObject`] (the `opaque` parameter is one).
+pub fn string_map_to_string<K: AsRef<str>, V: AsRef<str>>(
+    entries: impl IntoIterator<Item = (K, V)>,
+) -> String {
+    let mut members: Vec<(K, V)> = entries.into_iter().collect();
+    members.sort_by(|(a, _), (b, _)| a.as_ref().encode_utf16().cmp(b.as_ref().encode_utf16()));
+    let mut out = String::from("{");
+    for (i, (k, v)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(k.as_ref(), &mut out);
+        out.push(':');
+        write_string(v.as_ref(), &mut out);
+    }
+    out.push('}');
+    out
+}
+
 /// The members of `object` in RFC 8785 order: by the UTF-16 code units of their
 /// names. This differs from the UTF-8 byte order `Map` may iterate in: U+FB33 sorts
 /// after U+1F600, whose UTF-16 form starts with the surrogate 0xD83D.
@@ -129,7 +149,7 @@ fn sorted_members(object: &JsonObject) -> Vec<(&String, &Value)> {
 }
 
 /// Writes a string as `JSON.stringify` does.
-fn write_string(s: &str, out: &mut String) {
+pub(crate) fn write_string(s: &str, out: &mut String) {
     out.push('"');
     let mut run_start = 0;
     for (i, b) in s.bytes().enumerate() {

@@ -7,6 +7,7 @@
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 use core::fmt;
+use core::fmt::Write as _;
 
 use serde_json::Value;
 
@@ -180,6 +181,27 @@ impl Problem {
 
     /// The JSON body (`application/problem+json`), canonical (RFC 8785).
     pub fn to_json(&self) -> String {
+        if self.extensions.is_empty() {
+            // The common case, written directly; the members are in RFC 8785 order.
+            let mut out = String::with_capacity(160);
+            out.push('{');
+            if let Some(id) = &self.challenge_id {
+                out.push_str("\"challengeId\":");
+                crate::jcs::write_string(id, &mut out);
+                out.push(',');
+            }
+            if let Some(d) = &self.detail {
+                out.push_str("\"detail\":");
+                crate::jcs::write_string(d, &mut out);
+                out.push(',');
+            }
+            let _ = write!(out, "\"status\":{},\"title\":", self.status);
+            crate::jcs::write_string(&self.title, &mut out);
+            out.push_str(",\"type\":");
+            crate::jcs::write_string(&self.type_uri, &mut out);
+            out.push('}');
+            return out;
+        }
         let mut obj = self.extensions.clone();
         obj.insert("type".into(), Value::String(self.type_uri.clone()));
         obj.insert("title".into(), Value::String(self.title.clone()));
@@ -275,6 +297,23 @@ mod tests {
         let back = Problem::parse(body.as_bytes()).unwrap();
         assert_eq!(back, p);
         assert_eq!(back.problem_type(), Some(ProblemType::VerificationFailed));
+    }
+
+    #[test]
+    fn direct_writer_matches_the_canonical_serialisation() {
+        for p in [
+            Problem::new(ProblemType::PaymentRequired),
+            Problem::new(ProblemType::BadRequest).with_detail("two \"credentials\"\n"),
+            Problem::new(ProblemType::InvalidChallenge)
+                .with_detail("é ok")
+                .with_challenge_id("id\\1"),
+        ] {
+            let mut with_extension = p.clone();
+            with_extension.extensions.insert("zzz".into(), Value::Null);
+            let canonical = with_extension.to_json().replace(",\"zzz\":null", "");
+            assert_eq!(p.to_json(), canonical);
+            assert_eq!(Problem::parse(p.to_json().as_bytes()).unwrap(), p);
+        }
     }
 
     #[test]

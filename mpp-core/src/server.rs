@@ -40,9 +40,9 @@ use crate::method::{Charge, Settlement};
 use crate::problem::{Problem, ProblemType};
 use crate::receipt::Receipt;
 use crate::time::{Timestamp, UnixTime};
-use crate::value::{IntentName, MethodName, Opaque, Realm};
+use crate::value::{Base64Json, IntentName, MethodName, Opaque, Realm};
 use crate::verify::{self, EchoError};
-use crate::{ParseOptions, base64};
+use crate::{ParseOptions, base64, jcs};
 
 /// How long an issued challenge stays payable when the route does not say (D8).
 pub const DEFAULT_TTL_SECS: u64 = 300;
@@ -56,12 +56,45 @@ const LAST_WRITABLE_SECOND: i64 = 253_402_300_799;
 /// One way to pay for a route: a method, an intent and the request terms.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouteOffer {
+    method: MethodName<'static>,
+    intent: IntentName<'static>,
+    request: JsonObject,
+    /// The terms in canonical form, computed once: every challenge carries them, and
+    /// every echo is compared with them.
+    canonical: String,
+    encoded: Base64Json<'static>,
+}
+
+impl RouteOffer {
+    /// An offer of `request` terms, paid with `method` for `intent`.
+    pub fn new(
+        method: MethodName<'static>,
+        intent: IntentName<'static>,
+        request: JsonObject,
+    ) -> RouteOffer {
+        RouteOffer {
+            canonical: jcs::object_to_string(&request),
+            encoded: Base64Json::encode(&request),
+            method,
+            intent,
+            request,
+        }
+    }
+
     /// The payment method.
-    pub method: MethodName<'static>,
-    /// The intent (`charge`).
-    pub intent: IntentName<'static>,
+    pub fn method(&self) -> &MethodName<'static> {
+        &self.method
+    }
+
+    /// The intent.
+    pub fn intent(&self) -> &IntentName<'static> {
+        &self.intent
+    }
+
     /// The terms: amount, currency, recipient, method details.
-    pub request: JsonObject,
+    pub fn request(&self) -> &JsonObject {
+        &self.request
+    }
 }
 
 /// What a paid route asks for.
@@ -349,13 +382,12 @@ impl Paywall {
             .request
             .decode()
             .map_err(|e| CheckError::Echo(EchoError::Malformed(e)))?;
+        let canonical = jcs::object_to_string(&decoded);
         let offer = route
             .offers
             .iter()
             .position(|o| {
-                o.method == echo.method
-                    && o.intent == echo.intent
-                    && verify::same_terms(&o.request, &decoded)
+                o.method == echo.method && o.intent == echo.intent && o.canonical == canonical
             })
             .ok_or(CheckError::NotOffered)?;
         if echo.realm != self.realm {
@@ -478,15 +510,14 @@ impl Paywall {
             .into_iter()
             .map(|i| {
                 let offer = &route.offers[i];
-                let mut b = ChallengeBuilder::new(
-                    &self.realm,
-                    &offer.method,
-                    &offer.intent,
-                    &offer.request,
+                let mut b = ChallengeBuilder::from_parts(
+                    self.realm.borrowed(),
+                    offer.method.borrowed(),
+                    offer.intent.borrowed(),
+                    offer.encoded.borrowed(),
                 )
-                .map_err(BindingError::Undecodable)?
                 .expires(expires.clone())
-                .opaque(opaque.clone());
+                .opaque(opaque.borrowed());
                 if let Some(d) = &digest {
                     b = b.digest(d.clone());
                 }

@@ -37,6 +37,11 @@ macro_rules! validated_str {
                 &self.0
             }
 
+            /// A copy that borrows this one's text.
+            pub fn borrowed(&self) -> $name<'_> {
+                $name(Cow::Borrowed(&self.0))
+            }
+
             /// An owned copy that no longer borrows the input.
             pub fn into_owned(self) -> $name<'static> {
                 $name(Cow::Owned(self.0.into_owned()))
@@ -200,6 +205,11 @@ impl<'a> Base64Json<'a> {
         &self.0
     }
 
+    /// A copy that borrows this one's text.
+    pub fn borrowed(&self) -> Base64Json<'_> {
+        Base64Json(Cow::Borrowed(&self.0))
+    }
+
     /// An owned copy that no longer borrows the input.
     pub fn into_owned(self) -> Base64Json<'static> {
         Base64Json(Cow::Owned(self.0.into_owned()))
@@ -233,11 +243,13 @@ impl<'a> Opaque<'a> {
     pub fn encode<K: AsRef<str>, V: AsRef<str>>(
         entries: impl IntoIterator<Item = (K, V)>,
     ) -> Opaque<'static> {
-        let object: JsonObject = entries
-            .into_iter()
-            .map(|(k, v)| (k.as_ref().into(), v.as_ref().into()))
-            .collect();
-        Opaque(Base64Json::encode(&object))
+        let json = jcs::string_map_to_string(entries);
+        Opaque(Base64Json(Cow::Owned(base64::encode(json.as_bytes()))))
+    }
+
+    /// A copy that borrows this one's text.
+    pub fn borrowed(&self) -> Opaque<'_> {
+        Opaque(self.0.borrowed())
     }
 
     /// The decoded string map.

@@ -133,11 +133,7 @@ impl PaidRoute {
                 let method = MethodName::from_string(o.method.name().to_owned()).map_err(|e| {
                     ConfigError::Route(format!("method {:?}: {e}", o.method.name()))
                 })?;
-                Ok(RouteOffer {
-                    method,
-                    intent: o.intent.clone(),
-                    request: o.request.clone(),
-                })
+                Ok(RouteOffer::new(method, o.intent.clone(), o.request.clone()))
             })
             .collect::<Result<_, ConfigError>>()?;
         Ok(server::Route {
