@@ -171,6 +171,15 @@ impl<'a> ContentDigest<'a> {
         self.digest_bytes().ct_eq(&computed[..len]).into()
     }
 
+    /// A copy that borrows this one's text.
+    pub fn borrowed(&self) -> ContentDigest<'_> {
+        ContentDigest {
+            text: Cow::Borrowed(&self.text),
+            algorithm: self.algorithm,
+            bytes: self.bytes,
+        }
+    }
+
     /// An owned copy that no longer borrows the input.
     pub fn into_owned(self) -> ContentDigest<'static> {
         ContentDigest {

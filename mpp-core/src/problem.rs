@@ -182,25 +182,13 @@ impl Problem {
     /// The JSON body (`application/problem+json`), canonical (RFC 8785).
     pub fn to_json(&self) -> String {
         if self.extensions.is_empty() {
-            // The common case, written directly; the members are in RFC 8785 order.
-            let mut out = String::with_capacity(160);
-            out.push('{');
-            if let Some(id) = &self.challenge_id {
-                out.push_str("\"challengeId\":");
-                crate::jcs::write_string(id, &mut out);
-                out.push(',');
-            }
-            if let Some(d) = &self.detail {
-                out.push_str("\"detail\":");
-                crate::jcs::write_string(d, &mut out);
-                out.push(',');
-            }
-            let _ = write!(out, "\"status\":{},\"title\":", self.status);
-            crate::jcs::write_string(&self.title, &mut out);
-            out.push_str(",\"type\":");
-            crate::jcs::write_string(&self.type_uri, &mut out);
-            out.push('}');
-            return out;
+            return write_json(
+                &self.type_uri,
+                &self.title,
+                self.status,
+                self.detail.as_deref(),
+                self.challenge_id.as_deref(),
+            );
         }
         let mut obj = self.extensions.clone();
         obj.insert("type".into(), Value::String(self.type_uri.clone()));
@@ -244,6 +232,46 @@ impl Problem {
             challenge_id,
             extensions: obj,
         })
+    }
+}
+
+/// A problem details body without extension members, written directly; its members
+/// are in RFC 8785 order, as [`crate::jcs`] would write them.
+fn write_json(
+    type_uri: &str,
+    title: &str,
+    status: u16,
+    detail: Option<&str>,
+    challenge_id: Option<&str>,
+) -> String {
+    let mut out = String::with_capacity(160);
+    out.push('{');
+    if let Some(id) = challenge_id {
+        out.push_str("\"challengeId\":");
+        crate::jcs::write_string(id, &mut out);
+        out.push(',');
+    }
+    if let Some(d) = detail {
+        out.push_str("\"detail\":");
+        crate::jcs::write_string(d, &mut out);
+        out.push(',');
+    }
+    let _ = write!(out, "\"status\":{status},\"title\":");
+    crate::jcs::write_string(title, &mut out);
+    out.push_str(",\"type\":");
+    crate::jcs::write_string(type_uri, &mut out);
+    out.push('}');
+    out
+}
+
+impl ProblemType {
+    /// The `application/problem+json` body for this type, with a `detail` and the id
+    /// of the challenge sent alongside; the same bytes as [`Problem::to_json`].
+    pub fn to_json(self, detail: Option<&str>, challenge_id: Option<&str>) -> String {
+        let mut uri = String::with_capacity(Self::BASE_URI.len() + 24);
+        uri.push_str(Self::BASE_URI);
+        uri.push_str(self.slug());
+        write_json(&uri, self.title(), self.status(), detail, challenge_id)
     }
 }
 

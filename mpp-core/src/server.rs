@@ -37,7 +37,7 @@ use crate::digest::{ContentDigest, DigestAlgorithm};
 use crate::error::BindingError;
 use crate::json::JsonObject;
 use crate::method::{Charge, Settlement};
-use crate::problem::{Problem, ProblemType};
+use crate::problem::ProblemType;
 use crate::receipt::Receipt;
 use crate::time::{Timestamp, UnixTime};
 use crate::value::{Base64Json, IntentName, MethodName, Opaque, Realm};
@@ -209,12 +209,11 @@ pub struct Reply {
     pub status: u16,
     /// The problem type of the body.
     pub problem_type: ProblemType,
-    /// Header fields, in order (`WWW-Authenticate` once per challenge).
-    pub headers: Vec<(&'static str, String)>,
+    /// Header fields, in order: `WWW-Authenticate` once per fresh challenge (none on
+    /// a 400 or 500), then `Cache-Control`, `Content-Type` and maybe `Retry-After`.
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
     /// The `application/problem+json` body.
     pub body: String,
-    /// The fresh challenges offered (none on a 400 or 500).
-    pub challenges: Vec<Challenge<'static>>,
 }
 
 /// A payment whose credential passed the stateless checks.
@@ -428,46 +427,44 @@ impl Paywall {
     ) -> Reply {
         let mut problem = problem;
         let mut detail = Cow::Borrowed(detail);
-        let challenges = if problem.carries_challenge() {
-            match self.challenges(route, request, now, nonce) {
-                Ok(c) if !c.is_empty() => c,
-                // A 402 must never go out without a challenge (spec §1.8).
-                Ok(_) => {
-                    problem = ProblemType::InternalPaymentError;
+        let mut headers = Vec::with_capacity(route.offers.len() + 3);
+        let mut first_id = None;
+        if problem.carries_challenge() {
+            let issued = self.issue_each(route, request, now, nonce, |c| {
+                first_id.get_or_insert_with(|| c.id.to_string());
+                // Issued challenges hold validated values; formatting only fails on
+                // a description with control characters, and then that offer is skipped.
+                if let Ok(h) = c.to_header() {
+                    headers.push(("www-authenticate", Cow::Owned(h)));
+                }
+            });
+            if let Err(e) = issued {
+                detail = Cow::Owned(format!("cannot issue a challenge: {e}"));
+            }
+            // A 402 must never go out without a challenge (spec §1.8).
+            if headers.is_empty() {
+                problem = ProblemType::InternalPaymentError;
+                if issued.is_ok() {
                     detail = Cow::Borrowed("the route offers no way to pay");
-                    Vec::new()
-                }
-                Err(e) => {
-                    problem = ProblemType::InternalPaymentError;
-                    detail = Cow::Owned(format!("cannot issue a challenge: {e}"));
-                    Vec::new()
                 }
             }
-        } else {
-            Vec::new()
-        };
-        let mut body = Problem::new(problem).with_detail(detail.into_owned());
-        let mut headers = Vec::with_capacity(challenges.len() + 3);
-        for c in &challenges {
-            if let Ok(h) = c.to_header() {
-                headers.push(("www-authenticate", h));
-            }
         }
-        if let Some(first) = challenges.first() {
-            body = body.with_challenge_id(first.id.as_str());
-        }
-        headers.push(("cache-control", "no-store".to_string()));
-        headers.push(("content-type", "application/problem+json".to_string()));
+        headers.push(("cache-control", Cow::Borrowed("no-store")));
+        headers.push(("content-type", Cow::Borrowed("application/problem+json")));
         if problem == ProblemType::InternalPaymentError {
             // Transient by nature (a store or a settlement backend was unreachable).
-            headers.push(("retry-after", "1".to_string()));
+            headers.push(("retry-after", Cow::Borrowed("1")));
         }
+        let challenge_id = if problem.carries_challenge() {
+            first_id.as_deref()
+        } else {
+            None
+        };
         Reply {
             status: problem.status(),
             problem_type: problem,
             headers,
-            body: body.to_json(),
-            challenges,
+            body: problem.to_json(Some(&detail), challenge_id),
         }
     }
 
@@ -481,6 +478,21 @@ impl Paywall {
         now: UnixTime,
         nonce: &[u8; 16],
     ) -> Result<Vec<Challenge<'static>>, BindingError> {
+        let mut out = Vec::with_capacity(route.offers.len());
+        self.issue_each(route, request, now, nonce, |c| out.push(c.into_owned()))?;
+        Ok(out)
+    }
+
+    /// Issues the challenges of [`Paywall::challenges`], handing each to `f` without
+    /// copying what it borrows from the route.
+    fn issue_each(
+        &self,
+        route: &Route,
+        request: &PaymentRequest<'_>,
+        now: UnixTime,
+        nonce: &[u8; 16],
+        mut f: impl FnMut(Challenge<'_>),
+    ) -> Result<(), BindingError> {
         let ranked = request
             .accept_payment
             .and_then(|a| AcceptPayment::parse(a).ok())
@@ -506,30 +518,28 @@ impl Paywall {
         let digest = request
             .content()
             .map(|body| ContentDigest::compute(DigestAlgorithm::Sha256, body));
-        ranked
-            .into_iter()
-            .map(|i| {
-                let offer = &route.offers[i];
-                let mut b = ChallengeBuilder::from_parts(
-                    self.realm.borrowed(),
-                    offer.method.borrowed(),
-                    offer.intent.borrowed(),
-                    offer.encoded.borrowed(),
-                )
-                .expires(expires.clone())
-                .opaque(opaque.borrowed());
-                if let Some(d) = &digest {
-                    b = b.digest(d.clone());
-                }
-                if let Some(text) = &route.description {
-                    b = b.description(text.as_str());
-                }
-                if route.credential_field == CredentialField::PaymentAuthorization {
-                    b = b.payment_authorization();
-                }
-                b.issue(&self.binder).map(Challenge::into_owned)
-            })
-            .collect()
+        for i in ranked {
+            let offer = &route.offers[i];
+            let mut b = ChallengeBuilder::from_parts(
+                self.realm.borrowed(),
+                offer.method.borrowed(),
+                offer.intent.borrowed(),
+                offer.encoded.borrowed(),
+            )
+            .expires(expires.borrowed())
+            .opaque(opaque.borrowed());
+            if let Some(d) = &digest {
+                b = b.digest(d.borrowed());
+            }
+            if let Some(text) = &route.description {
+                b = b.description(text.as_str());
+            }
+            if route.credential_field == CredentialField::PaymentAuthorization {
+                b = b.payment_authorization();
+            }
+            f(b.issue(&self.binder)?);
+        }
+        Ok(())
     }
 }
 

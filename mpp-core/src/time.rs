@@ -192,6 +192,14 @@ impl<'a> Timestamp<'a> {
         now >= self.unix
     }
 
+    /// A copy that borrows this one's text.
+    pub fn borrowed(&self) -> Timestamp<'_> {
+        Timestamp {
+            text: Cow::Borrowed(&self.text),
+            unix: self.unix,
+        }
+    }
+
     /// An owned copy that no longer borrows the input.
     pub fn into_owned(self) -> Timestamp<'static> {
         Timestamp {

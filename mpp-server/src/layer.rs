@@ -188,13 +188,18 @@ where
         .evaluate(&route.engine, &payment, (shared.clock)(), &nonce)
     {
         Evaluation::Respond(reply) => {
-            tracing::info!(
-                target: "mpp::server",
-                route = %route.paid.path,
-                status = reply.status,
-                problem = %reply.problem_type,
-                "payment required"
-            );
+            // Every unpaid request lands here: debug level keeps busy servers quiet.
+            if reply.problem_type == ProblemType::PaymentRequired {
+                tracing::debug!(target: "mpp::server", route = %route.paid.path, "payment required");
+            } else {
+                tracing::info!(
+                    target: "mpp::server",
+                    route = %route.paid.path,
+                    status = reply.status,
+                    problem = %reply.problem_type,
+                    "payment refused"
+                );
+            }
             return Ok(reply_response(reply));
         }
         Evaluation::Verify(pending) => pending,
@@ -351,8 +356,13 @@ fn reply_response(reply: Reply) -> Response<PaywallBody> {
     *response.status_mut() =
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
+    headers.reserve(reply.headers.len());
     for (name, value) in reply.headers {
-        if let Ok(value) = HeaderValue::try_from(value) {
+        let value = match value {
+            std::borrow::Cow::Borrowed(v) => Ok(HeaderValue::from_static(v)),
+            std::borrow::Cow::Owned(v) => HeaderValue::try_from(v),
+        };
+        if let Ok(value) = value {
             headers.append(HeaderName::from_static(name), value);
         }
     }
