@@ -3,21 +3,25 @@
 //! A server drives it in this order for each request to a paid route:
 //!
 //! 1. [`Paywall::evaluate`] with the request's parts, the current time and a fresh
-//!    random nonce. It runs every stateless check, in this order:
-//!    size caps → parse → several credentials (400 `bad-request`) → HMAC binding →
-//!    route pinning (D7) → body digest → expiry (D8). It returns either
-//!    [`Evaluation::Respond`] (send that [`Reply`]: a 402 with fresh challenges, or a
-//!    400) or [`Evaluation::Verify`] with a [`Pending`] payment.
+//!    random nonce. It runs every stateless check, in this order: size caps and
+//!    finding the Payment credentials in the header fields → several credentials
+//!    (400 `bad-request`) → parsing the one credential (402
+//!    `malformed-credential`) → HMAC binding → route pinning (D7) → body digest →
+//!    expiry (D8). It returns either [`Evaluation::Respond`] (send that [`Reply`]: a
+//!    402 with fresh challenges, or a 400) or [`Evaluation::Verify`] with a
+//!    [`Pending`] payment.
 //! 2. For a [`Pending`] payment: optionally look up a stored response under
-//!    [`Pending::idempotency_key`]; then check the payload with the method's
-//!    `check_payload`; then claim [`Pending::claim_key`] atomically in a store, for
+//!    [`Pending::idempotency_key`] (it covers the key and the whole credential);
+//!    then claim [`Pending::claim_key`] atomically in a store, for
 //!    [`Pending::claim_ttl_secs`] (D9). Already claimed: answer
 //!    [`Paywall::reject`] with `invalid-challenge`; store failure: with
 //!    `internal-payment-error`. Never proceed without a recorded claim.
-//! 3. Settle with the method ([`crate::method::ChargeMethod::settle`]) on
-//!    [`Pending::charge`]. On success, build the receipt with [`Pending::receipt`],
-//!    run the protected handler, and add [`Pending::paid_headers`] to a 2xx
-//!    response. On failure, answer [`Paywall::reject`] with the error's problem type.
+//! 3. Let the method check the payload's schema (`invalid-payload`) and settle
+//!    ([`crate::method::ChargeMethod::settle`]) on [`Pending::charge`]. On success,
+//!    build the receipt with [`Pending::receipt`], run the protected handler, and add
+//!    [`Pending::paid_headers`] to a 2xx response. On failure, answer
+//!    [`Paywall::reject`] with the error's problem type. The id stays claimed either
+//!    way: a challenge is used once, whether its verification succeeds or fails.
 //!
 //! Every challenge the engine issues carries `expires` (D8) and an `opaque` that
 //! binds the resource (HTTP method and path, and the query if the route says so) and
@@ -241,8 +245,8 @@ impl Pending {
     }
 
     /// The store key of the response to replay for a retry with the same
-    /// `Idempotency-Key` and the same credential, if the request is one that may carry
-    /// it (POST, PUT, PATCH, DELETE) and does.
+    /// `Idempotency-Key` and the very same credential (both are hashed into it), if
+    /// the request is one that may carry it (POST, PUT, PATCH, DELETE) and does.
     pub fn idempotency_key(&self) -> Option<&str> {
         self.idempotency_key.as_deref()
     }
@@ -353,7 +357,7 @@ impl Paywall {
                 let idempotency_key = request
                     .idempotency_key
                     .filter(|_| idempotent)
-                    .map(|key| format!("mpp:idem:{}:{key}", credential.challenge.id));
+                    .map(|key| replay_key(key, found.value));
                 Evaluation::Verify(Pending {
                     credential,
                     offer,
@@ -541,6 +545,18 @@ impl Paywall {
         }
         Ok(())
     }
+}
+
+/// The store key of an idempotent response: a hash of the `Idempotency-Key` and of
+/// the whole credential, so only the same key with the very same credential replays.
+fn replay_key(key: &str, credential: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update((key.len() as u64).to_be_bytes());
+    hash.update(key.as_bytes());
+    hash.update(credential);
+    let digest: [u8; 32] = hash.finalize().into();
+    format!("mpp:idem:{}", base64::encode(&digest))
 }
 
 /// Why a credential failed the stateless checks.

@@ -252,10 +252,24 @@ fn the_resource_the_body_and_the_field_are_pinned() {
     let Evaluation::Verify(pending) = same else {
         panic!("same body must verify")
     };
-    assert_eq!(
-        pending.idempotency_key(),
-        Some(format!("mpp:idem:{}:k1", posted[0].id).as_str())
-    );
+    let key = pending.idempotency_key().unwrap().to_owned();
+    assert!(key.starts_with("mpp:idem:"));
+    // The replay key covers the whole credential: another payload, another key.
+    let other_payload = json!({"x": 1}).as_object().unwrap().clone();
+    let other_credential = Credential::answer(&posted[0], other_payload, None).to_header();
+    let other_headers = [
+        ("Authorization", other_credential),
+        ("Idempotency-Key", "k1".to_string()),
+    ];
+    let Evaluation::Verify(other) = paywall.evaluate(
+        &route(),
+        &request("POST", &other_headers, Some(b"{\"q\":1}")),
+        at(NOW),
+        &NONCE,
+    ) else {
+        panic!("a valid echo verifies")
+    };
+    assert_ne!(other.idempotency_key(), Some(key.as_str()));
     let other = reply(paywall.evaluate(
         &route(),
         &request("POST", &headers, Some(b"{\"q\":2}")),

@@ -126,6 +126,17 @@ impl PaidRoute {
                 self.http_method, self.path
             )));
         }
+        let control = |c: char| c.is_control() && c != '\t';
+        if self
+            .description
+            .as_deref()
+            .is_some_and(|d| d.chars().any(control))
+        {
+            return Err(ConfigError::Route(format!(
+                "{} {}: the description has a control character, which no header can carry",
+                self.http_method, self.path
+            )));
+        }
         let offers = self
             .offers
             .iter()
@@ -214,10 +225,19 @@ impl fmt::Debug for Shared {
 }
 
 impl Shared {
+    /// The paid route for a request. HEAD is guarded by the GET route of its path,
+    /// because frameworks (axum among them) answer HEAD with the GET handler.
     pub(crate) fn route(&self, method: &http::Method, path: &str) -> Option<&CompiledRoute> {
-        self.routes
-            .iter()
-            .find(|r| r.paid.http_method == *method && r.paid.path == path)
+        let find = |m: &http::Method| {
+            self.routes
+                .iter()
+                .find(|r| r.paid.http_method == *m && r.paid.path == path)
+        };
+        find(method).or_else(|| {
+            (*method == http::Method::HEAD)
+                .then(|| find(&http::Method::GET))
+                .flatten()
+        })
     }
 }
 

@@ -46,7 +46,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub type PaywallBody = UnsyncBoxBody<Bytes, BoxError>;
 
 /// What the inner service finds in a paid request's extensions: the settled payment.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct VerifiedPayment {
     /// The receipt sent back with the response.
     pub receipt: Receipt,
@@ -54,6 +54,16 @@ pub struct VerifiedPayment {
     pub challenge: Challenge<'static>,
     /// The payer, if the credential named one (a DID, usually). Sensitive.
     pub source: Option<String>,
+}
+
+impl std::fmt::Debug for VerifiedPayment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedPayment")
+            .field("receipt", &self.receipt)
+            .field("challenge_id", &self.challenge.id.as_str())
+            .field("source", &self.source.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// A tower layer that puts a paywall in front of a service. Built by
@@ -234,12 +244,6 @@ where
         }
     }
     let offer = &route.paid.offers[pending.offer];
-    if let Err(e) = offer
-        .method
-        .check_payload(&pending.request, &pending.credential.payload)
-    {
-        return reject(e.problem_type(), e.message());
-    }
     let claim_ttl = Duration::from_secs(pending.claim_ttl_secs());
     match shared
         .store
@@ -260,6 +264,13 @@ where
                 "payment state is unavailable",
             );
         }
+    }
+    // After the claim: a payload that fails its schema uses the challenge up too (D9).
+    if let Err(e) = offer
+        .method
+        .check_payload(&pending.request, &pending.credential.payload)
+    {
+        return reject(e.problem_type(), e.message());
     }
     let settlement = match offer.method.settle(pending.charge()).await {
         Ok(s) => s,
@@ -497,9 +508,11 @@ impl StoredResponse {
         let mut response = Response::new(full(self.body));
         *response.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
         for (name, value) in self.headers {
-            if let (Ok(name), Ok(value)) =
+            if let (Ok(name), Ok(mut value)) =
                 (HeaderName::try_from(name), HeaderValue::try_from(value))
             {
+                // Receipts are sensitive on a replay too (D10).
+                value.set_sensitive(name == "payment-receipt");
                 response.headers_mut().append(name, value);
             }
         }
