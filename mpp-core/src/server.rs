@@ -114,6 +114,8 @@ pub struct Route {
     pub credential_field: CredentialField,
     /// Whether the query string selects the resource, and so is bound too (D7).
     pub bind_query: bool,
+    /// The route's own protection space, when it differs from the paywall's realm.
+    pub realm: Option<Realm<'static>>,
 }
 
 impl Route {
@@ -126,6 +128,7 @@ impl Route {
             ttl_secs: DEFAULT_TTL_SECS,
             credential_field: CredentialField::Authorization,
             bind_query: false,
+            realm: None,
         }
     }
 }
@@ -308,9 +311,13 @@ impl Paywall {
         }
     }
 
-    /// The realm.
+    /// The realm of routes that do not set their own.
     pub fn realm(&self) -> &Realm<'static> {
         &self.realm
+    }
+
+    fn realm_of<'r>(&'r self, route: &'r Route) -> &'r Realm<'static> {
+        route.realm.as_ref().unwrap_or(&self.realm)
     }
 
     /// Decides what to do with `request` to `route` at `now`. `nonce` must be fresh
@@ -393,7 +400,7 @@ impl Paywall {
                 o.method == echo.method && o.intent == echo.intent && o.canonical == canonical
             })
             .ok_or(CheckError::NotOffered)?;
-        if echo.realm != self.realm {
+        if echo.realm != *self.realm_of(route) {
             return Err(CheckError::NotOffered);
         }
         let resource = echo
@@ -525,7 +532,7 @@ impl Paywall {
         for i in ranked {
             let offer = &route.offers[i];
             let mut b = ChallengeBuilder::from_parts(
-                self.realm.borrowed(),
+                self.realm_of(route).borrowed(),
                 offer.method.borrowed(),
                 offer.intent.borrowed(),
                 offer.encoded.borrowed(),

@@ -71,6 +71,8 @@ pub struct PaidRoute {
     pub credential_field: CredentialField,
     /// Whether the query string is part of the resource paid for (D7).
     pub bind_query: bool,
+    /// The route's realm, when it is not the paywall's.
+    pub realm: Option<String>,
 }
 
 impl PaidRoute {
@@ -85,7 +87,14 @@ impl PaidRoute {
             ttl: Duration::from_secs(server::DEFAULT_TTL_SECS),
             credential_field: CredentialField::Authorization,
             bind_query: false,
+            realm: None,
         }
+    }
+
+    /// Puts the route in its own protection space (`realm`).
+    pub fn realm(mut self, realm: impl Into<String>) -> PaidRoute {
+        self.realm = Some(realm.into());
+        self
     }
 
     /// Adds an offer.
@@ -153,6 +162,12 @@ impl PaidRoute {
             ttl_secs: self.ttl.as_secs(),
             credential_field: self.credential_field,
             bind_query: self.bind_query,
+            realm: self
+                .realm
+                .clone()
+                .map(Realm::from_string)
+                .transpose()
+                .map_err(ConfigError::Realm)?,
         })
     }
 }

@@ -2164,3 +2164,23 @@ async fn head_on_a_paid_get_route_does_not_run_the_handler_unpaid() {
     );
     assert_eq!(response.status(), StatusCode::PAYMENT_REQUIRED);
 }
+
+#[tokio::test]
+async fn a_route_may_have_its_own_realm() {
+    let clock = TestClock::new();
+    let h = Harness::new(
+        builder(&clock)
+            .route(paid(Method::GET, "/paid").realm("premium.example"))
+            .route(paid(Method::GET, "/other"))
+            .build()
+            .unwrap(),
+        &clock,
+    );
+    let challenge = h.challenge(get("/paid")).await;
+    assert_eq!(challenge.realm, "premium.example");
+    assert_ne!(h.challenge(get("/other")).await.realm, "premium.example");
+    h.send(get_paid("/paid", &pay(&challenge)))
+        .await
+        .assert_paid();
+    assert_eq!(h.calls(), 1);
+}
