@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 #[derive(Debug, Parser)]
 #[command(
     version,
-    about,
+    about = "The reference server of the \"Payment\" HTTP authentication scheme. Its payment methods are test methods, not payments.",
     after_help = "Example:\n  mpp-server --listen 127.0.0.1:8402 --secret \"$(openssl rand -hex 32)\" --preimage s3cret\n\nIt prints `listening on http://ADDRESS` once it accepts connections."
 )]
 struct Args {
