@@ -24,7 +24,7 @@ start() { # name command...
 }
 
 paywall=$(start paywall target/release/mpp-server --listen 127.0.0.1:0 \
-  --secret "load-test-secret-load-test-secret-0123" --preimage load-test)
+  --secret "load-test-secret-load-test-secret-0123" --preimage load-test --sqlite "$dir/state.sqlite3")
 bare=$(start bare target/release/examples/bare_app 127.0.0.1:0)
 
 rps() { # url

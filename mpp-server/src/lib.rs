@@ -36,4 +36,8 @@ pub use config::{
 };
 pub use layer::{PaywallBody, PaywallLayer, PaywallService, VerifiedPayment};
 pub use openapi::ServiceInfo;
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
 pub use store::{MemoryStore, Store, StoreError};
+#[cfg(feature = "redis")]
+pub use store::{RedisOptions, RedisStore};

@@ -100,8 +100,13 @@ impl Drop for Server {
 impl Server {
     fn start() -> Server {
         let bin = env!("CARGO_BIN_EXE_mpp-server");
+        // A state file of its own, in the build's temporary directory.
+        let state = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("interop-{}.sqlite3", std::process::id()));
         let mut child = Command::new(bin)
             .args(["--listen", "127.0.0.1:0", "--secret", SECRET])
+            .arg("--sqlite")
+            .arg(&state)
             .args(["--preimage", PREIMAGE, "--token", TOKEN])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

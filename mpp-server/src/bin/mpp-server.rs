@@ -3,13 +3,15 @@
 //!
 //! Routes: `GET /free` (no payment), `GET /paid` (`preimage/charge`, 1000 usd),
 //! `POST /paid-post` (the same offer, the body bound by `digest`), `GET /paid-multi`
-//! (`preimage/charge` and `token/charge`), and `GET /openapi.json` (discovery).
+//! (`preimage/charge` and `token/charge`), `GET /openapi.json` (discovery), and
+//! `GET /stats` (how many times a paid handler ran).
 //! The `preimage` and `token` methods are test methods, not payments.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -18,7 +20,10 @@ use axum::{Json, body::Bytes};
 use clap::{Parser, ValueEnum};
 use mpp_methods::preimage::Preimage;
 use mpp_methods::token::Token;
-use mpp_server::{Offer, PaidRoute, Paywall, ServiceInfo, VerifiedPayment};
+use mpp_server::{
+    Offer, PaidRoute, Paywall, RedisOptions, RedisStore, ServiceInfo, SqliteStore, Store,
+    StoreError, VerifiedPayment,
+};
 use serde_json::{Value, json};
 
 /// The reference server of the "Payment" HTTP authentication scheme.
@@ -50,6 +55,13 @@ struct Args {
     /// Which header field credentials must arrive in.
     #[arg(long, value_enum, default_value_t = Header::Authorization)]
     header: Header,
+    /// The SQLite file that records used challenges, so a restart forgets none.
+    #[arg(long, default_value = "mpp-server.sqlite3")]
+    sqlite: std::path::PathBuf,
+    /// Record used challenges in Redis instead (`redis://[[user]:password@]host[:port][/db]`),
+    /// to share them between server instances. Overrides --sqlite.
+    #[arg(long, env = "MPP_REDIS_URL", hide_env_values = true)]
+    redis: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -70,7 +82,14 @@ fn paid_route(method: http::Method, path: &str, args: &Args) -> PaidRoute {
     }
 }
 
-fn app(args: &Args) -> Result<Router, mpp_server::ConfigError> {
+fn store(args: &Args) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match &args.redis {
+        Some(url) => Arc::new(RedisStore::connect(url, RedisOptions::default())?),
+        None => Arc::new(SqliteStore::open(&args.sqlite)?),
+    })
+}
+
+fn app(args: &Args, store: Arc<dyn Store>) -> Result<Router, mpp_server::ConfigError> {
     let preimage: Arc<Preimage> = Arc::new(Preimage);
     let token = Arc::new(Token::new(args.token.clone()));
     let preimage_offer = || {
@@ -80,6 +99,7 @@ fn app(args: &Args) -> Result<Router, mpp_server::ConfigError> {
         )
     };
     let paywall = Paywall::builder(args.secret.as_bytes(), &args.realm)?
+        .store(store)
         .route(
             paid_route(http::Method::GET, "/paid", args)
                 .offer(preimage_offer())
@@ -106,26 +126,39 @@ fn app(args: &Args) -> Result<Router, mpp_server::ConfigError> {
             ..ServiceInfo::default()
         })
         .build()?;
+    // How many times a paid handler ran: what the fault tests compare with the number
+    // of successful payments (at most one delivery per settlement).
+    let runs = Arc::new(AtomicU64::new(0));
+    let counted = |route: &'static str| {
+        let runs = runs.clone();
+        move |p: VerifiedPayment| async move { paid(route, &p, None, &runs) }
+    };
+    let stats = {
+        let runs = runs.clone();
+        move || async move { Json(json!({ "paidHandlerRuns": runs.load(Ordering::SeqCst) })) }
+    };
+    let post_runs = runs.clone();
     Ok(Router::new()
         .route("/free", get(|| async { Json(json!({ "free": true })) }))
-        .route(
-            "/paid",
-            get(|p: VerifiedPayment| async move { paid("/paid", &p, None) }),
-        )
+        .route("/stats", get(stats))
+        .route("/paid", get(counted("/paid")))
         .route(
             "/paid-post",
-            post(|p: VerifiedPayment, body: Bytes| async move {
-                paid("/paid-post", &p, Some(body.len()))
+            post(move |p: VerifiedPayment, body: Bytes| async move {
+                paid("/paid-post", &p, Some(body.len()), &post_runs)
             }),
         )
-        .route(
-            "/paid-multi",
-            get(|p: VerifiedPayment| async move { paid("/paid-multi", &p, None) }),
-        )
+        .route("/paid-multi", get(counted("/paid-multi")))
         .layer(paywall))
 }
 
-fn paid(route: &str, payment: &VerifiedPayment, received: Option<usize>) -> Json<Value> {
+fn paid(
+    route: &str,
+    payment: &VerifiedPayment,
+    received: Option<usize>,
+    runs: &AtomicU64,
+) -> Json<Value> {
+    runs.fetch_add(1, Ordering::SeqCst);
     let mut body = json!({ "ok": true, "route": route, "method": payment.receipt.method.as_str() });
     if let Some(n) = received {
         body["received"] = n.into();
@@ -143,7 +176,14 @@ async fn main() -> ExitCode {
         )
         .init();
     let args = Args::parse();
-    let app = match app(&args) {
+    let store = match store(&args) {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("mpp-server: cannot open the store: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let app = match app(&args, store) {
         Ok(app) => app,
         Err(e) => {
             eprintln!("mpp-server: {e}");

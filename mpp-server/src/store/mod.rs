@@ -49,3 +49,13 @@ pub trait Store: Send + Sync + 'static {
 
 mod memory;
 pub use memory::MemoryStore;
+
+#[cfg(feature = "sqlite")]
+mod sqlite;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+pub use redis::{RedisOptions, RedisStore};

@@ -1,0 +1,794 @@
+//! The Redis store: claims shared by every server instance, over a minimal RESP2
+//! client of its own (`SET … NX PX`, `GET`, `SET … PX`, and `AUTH`/`SELECT` at
+//! connection set-up) rather than a Redis crate, to keep the dependency tree lean.
+
+use std::fmt;
+use std::io;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use mpp_core::method::BoxFuture;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio::time::timeout;
+
+use super::{Store, StoreError};
+
+/// The largest bulk string accepted in a reply, and so the largest value stored.
+const MAX_BULK: usize = 16 * 1024 * 1024;
+/// The longest status, error, integer or length line accepted in a reply.
+const MAX_LINE: usize = 64 * 1024;
+/// A connection's read buffer above this size is not kept in the pool.
+const KEEP_BUFFER: usize = 64 * 1024;
+/// The longest time to live sent (Redis refuses expiries past the year 292 million).
+const MAX_TTL_MS: u128 = 1_000_000_000_000_000;
+const DEFAULT_PORT: u16 = 6379;
+
+/// How a [`RedisStore`] pools connections and how long it waits.
+///
+/// An operation waits at most `connect_timeout` for a free connection or a new one
+/// (TCP connect, `AUTH` and `SELECT` included), then at most `command_timeout` for
+/// the reply, and never longer than the two together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedisOptions {
+    /// The most connections open at once (at least 1); callers beyond wait for one.
+    pub pool_size: usize,
+    /// The longest wait for a connection.
+    pub connect_timeout: Duration,
+    /// The longest wait for a reply to a command.
+    pub command_timeout: Duration,
+}
+
+impl Default for RedisOptions {
+    /// 16 connections, 2 s to connect, 1 s per command.
+    fn default() -> Self {
+        RedisOptions {
+            pool_size: 16,
+            connect_timeout: Duration::from_secs(2),
+            command_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A store in Redis, shared by every server instance that uses the same server and
+/// database: claims are `SET key value NX PX ttl`, so Redis decides atomically which
+/// of concurrent claims wins, and expires entries itself.
+///
+/// Connections are made lazily and pooled; one that fails or times out is dropped
+/// (with the idle ones, likely broken alike), so the store recovers by itself once
+/// Redis is back. Every operation is bounded by the [`RedisOptions`] timeouts: a
+/// stopped or hung Redis yields a [`StoreError`], never a hang. Needs a Tokio
+/// runtime with I/O and time drivers (as `#[tokio::main]` gives). Plain TCP only:
+/// for TLS, run a local TLS proxy.
+pub struct RedisStore {
+    target: Target,
+    options: RedisOptions,
+    permits: Semaphore,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// Where to connect and how to log in, from the URL.
+#[derive(Clone, PartialEq, Eq)]
+struct Target {
+    host: String,
+    port: u16,
+    user: Option<String>,
+    password: Option<String>,
+    db: u32,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("db", &self.db)
+            .finish()
+    }
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("target", &self.target)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// A store for the Redis at `url`, `redis://[[user]:password@]host[:port][/db]`
+    /// (port 6379 and database 0 by default; user, password and host
+    /// percent-decoded; an IPv6 host in brackets). Connects lazily: this only reads
+    /// the URL; see [`RedisStore::ping`] to check that Redis answers.
+    pub fn connect(url: &str, options: RedisOptions) -> Result<RedisStore, StoreError> {
+        let target = parse_url(url)?;
+        let permits = options.pool_size.clamp(1, Semaphore::MAX_PERMITS);
+        Ok(RedisStore {
+            target,
+            options,
+            permits: Semaphore::new(permits),
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Checks that Redis answers (`PING`), e.g. at start-up or for a health check.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self.execute(&[b"PING"]).await? {
+            Reply::Simple(s) if s == "PONG" => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Runs one command on a pooled connection, within the timeouts.
+    async fn execute(&self, args: &[&[u8]]) -> Result<Reply, StoreError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(StoreError("the Redis store needs a Tokio runtime".into()));
+        }
+        let budget = self
+            .options
+            .connect_timeout
+            .saturating_add(self.options.command_timeout);
+        match timeout(budget, self.execute_in_time(args)).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.drop_idle();
+                Err(StoreError("redis: timed out".into()))
+            }
+        }
+    }
+
+    async fn execute_in_time(&self, args: &[&[u8]]) -> Result<Reply, StoreError> {
+        let _permit = match timeout(self.options.connect_timeout, self.permits.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => return Err(StoreError("redis: the pool is closed".into())),
+            Err(_) => {
+                return Err(StoreError(
+                    "redis: timed out waiting for a connection".into(),
+                ));
+            }
+        };
+        let (mut conn, mut reused) = match self.take_idle() {
+            Some(conn) => (conn, true),
+            None => (self.dial().await?, false),
+        };
+        loop {
+            match timeout(self.options.command_timeout, conn.call(args)).await {
+                Ok(Ok(reply)) => {
+                    self.give_back(conn);
+                    return Ok(reply);
+                }
+                // A pooled connection the server had closed (it restarted, or timed
+                // the client out): the command never ran, so one retry on a new
+                // connection is safe.
+                Ok(Err(Failure::Closed)) if reused => {
+                    drop(conn);
+                    self.drop_idle();
+                    conn = self.dial().await?;
+                    reused = false;
+                }
+                Ok(Err(failure)) => {
+                    self.drop_idle();
+                    return Err(failure.into_store_error());
+                }
+                Err(_) => {
+                    self.drop_idle();
+                    return Err(StoreError("redis: command timed out".into()));
+                }
+            }
+        }
+    }
+
+    async fn dial(&self) -> Result<Connection, StoreError> {
+        match timeout(self.options.connect_timeout, Connection::open(&self.target)).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError("redis: connect timed out".into())),
+        }
+    }
+
+    fn take_idle(&self) -> Option<Connection> {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        while let Some(conn) = idle.pop() {
+            if conn.looks_open() {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    fn give_back(&self, mut conn: Connection) {
+        if conn.buf.capacity() > KEEP_BUFFER {
+            conn.buf = Vec::new();
+        }
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(conn);
+    }
+
+    /// Closes the idle connections: after one failed, the others likely lead to the
+    /// same dead or restarted server.
+    fn drop_idle(&self) {
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(PoisonError::into_inner));
+        drop(idle);
+    }
+}
+
+/// A Redis time to live in milliseconds: rounded up, at least 1 (Redis refuses 0).
+fn ttl_ms(ttl: Duration) -> Vec<u8> {
+    let ms = ttl.as_nanos().div_ceil(1_000_000).clamp(1, MAX_TTL_MS);
+    ms.to_string().into_bytes()
+}
+
+fn check_value(value: &[u8]) -> Result<(), StoreError> {
+    if value.len() > MAX_BULK {
+        return Err(StoreError(format!(
+            "redis: values are limited to {MAX_BULK} bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn unexpected(reply: &Reply) -> StoreError {
+    match reply {
+        Reply::Error(e) => StoreError(format!("redis: {e}")),
+        _ => StoreError("redis: unexpected reply".into()),
+    }
+}
+
+impl Store for RedisStore {
+    fn put_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            check_value(value)?;
+            let ms = ttl_ms(ttl);
+            let command: [&[u8]; 6] = [b"SET", key.as_bytes(), value, b"NX", b"PX", &ms];
+            match self.execute(&command).await? {
+                Reply::Simple(s) if s == "OK" => Ok(true),
+                Reply::Nil => Ok(false),
+                other => Err(unexpected(&other)),
+            }
+        })
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        Box::pin(async move {
+            match self.execute(&[b"GET", key.as_bytes()]).await? {
+                Reply::Bulk(value) => Ok(Some(value)),
+                Reply::Nil => Ok(None),
+                other => Err(unexpected(&other)),
+            }
+        })
+    }
+
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            check_value(value)?;
+            let ms = ttl_ms(ttl);
+            let command: [&[u8]; 5] = [b"SET", key.as_bytes(), value, b"PX", &ms];
+            match self.execute(&command).await? {
+                Reply::Simple(s) if s == "OK" => Ok(()),
+                other => Err(unexpected(&other)),
+            }
+        })
+    }
+}
+
+/// Why a connection failed; the connection is dropped after any of them.
+#[derive(Debug)]
+enum Failure {
+    /// The server had closed the connection before any byte of the reply.
+    Closed,
+    Io(io::Error),
+    Protocol(&'static str),
+}
+
+impl Failure {
+    fn into_store_error(self) -> StoreError {
+        match self {
+            Failure::Closed => StoreError("redis: connection closed".into()),
+            Failure::Io(e) => StoreError(format!("redis: {e}")),
+            Failure::Protocol(what) => StoreError(format!("redis: malformed reply: {what}")),
+        }
+    }
+}
+
+/// One connection, already logged in and on its database.
+struct Connection {
+    stream: TcpStream,
+    /// Bytes read and not yet parsed.
+    buf: Vec<u8>,
+}
+
+impl Connection {
+    async fn open(target: &Target) -> Result<Connection, StoreError> {
+        let stream = TcpStream::connect((target.host.as_str(), target.port))
+            .await
+            .map_err(|e| StoreError(format!("redis: cannot connect: {e}")))?;
+        stream
+            .set_nodelay(true)
+            .map_err(|e| StoreError(format!("redis: {e}")))?;
+        let mut conn = Connection {
+            stream,
+            buf: Vec::with_capacity(512),
+        };
+        if let Some(password) = &target.password {
+            let password = password.as_bytes();
+            let reply = match &target.user {
+                Some(user) => conn.call(&[b"AUTH", user.as_bytes(), password]).await,
+                None => conn.call(&[b"AUTH", password]).await,
+            };
+            conn.expect_ok(reply, "AUTH")?;
+        }
+        if target.db != 0 {
+            let db = target.db.to_string();
+            let reply = conn.call(&[b"SELECT", db.as_bytes()]).await;
+            conn.expect_ok(reply, "SELECT")?;
+        }
+        Ok(conn)
+    }
+
+    fn expect_ok(&self, reply: Result<Reply, Failure>, what: &str) -> Result<(), StoreError> {
+        match reply.map_err(Failure::into_store_error)? {
+            Reply::Simple(s) if s == "OK" => Ok(()),
+            Reply::Error(e) => Err(StoreError(format!("redis: {what} failed: {e}"))),
+            _ => Err(StoreError(format!("redis: unexpected reply to {what}"))),
+        }
+    }
+
+    /// Whether the server has not closed this idle connection (nor sent anything
+    /// unasked, which would put it out of step).
+    fn looks_open(&self) -> bool {
+        let mut probe = [0u8; 1];
+        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
+    async fn call(&mut self, args: &[&[u8]]) -> Result<Reply, Failure> {
+        let command = encode(args);
+        self.stream.write_all(&command).await.map_err(|e| {
+            if closed(&e) {
+                Failure::Closed
+            } else {
+                Failure::Io(e)
+            }
+        })?;
+        self.read_reply().await
+    }
+
+    async fn read_reply(&mut self) -> Result<Reply, Failure> {
+        loop {
+            if let Some((reply, used)) = parse(&self.buf)? {
+                if used != self.buf.len() {
+                    return Err(Failure::Protocol("data after the reply"));
+                }
+                self.buf.clear();
+                return Ok(reply);
+            }
+            self.buf.reserve(16 * 1024);
+            match self.stream.read_buf(&mut self.buf).await {
+                Ok(0) if self.buf.is_empty() => return Err(Failure::Closed),
+                Ok(0) => return Err(Failure::Protocol("connection closed mid-reply")),
+                Ok(_) => {}
+                Err(e) if self.buf.is_empty() && closed(&e) => return Err(Failure::Closed),
+                Err(e) => return Err(Failure::Io(e)),
+            }
+        }
+    }
+}
+
+fn closed(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::NotConnected
+            | io::ErrorKind::UnexpectedEof
+    )
+}
+
+/// A command as a RESP array of bulk strings.
+fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let size = args.iter().map(|a| a.len() + 24).sum::<usize>() + 24;
+    let mut out = Vec::with_capacity(size);
+    out.push(b'*');
+    out.extend_from_slice(args.len().to_string().as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for arg in args {
+        out.push(b'$');
+        out.extend_from_slice(arg.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// A RESP2 reply of the kinds these commands get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Reply {
+    Simple(String),
+    Error(String),
+    Integer(i64),
+    Bulk(Vec<u8>),
+    Nil,
+}
+
+/// Parses one reply at the start of `buf`: the reply and the bytes it took, `None`
+/// if more bytes are needed, or an error for anything malformed or too large.
+fn parse(buf: &[u8]) -> Result<Option<(Reply, usize)>, Failure> {
+    let Some(&kind) = buf.first() else {
+        return Ok(None);
+    };
+    if !matches!(kind, b'+' | b'-' | b':' | b'$' | b'*') {
+        return Err(Failure::Protocol("unknown reply type"));
+    }
+    let window = &buf[..buf.len().min(MAX_LINE + 3)];
+    let Some(newline) = window.iter().position(|&b| b == b'\n') else {
+        if window.len() > MAX_LINE + 2 {
+            return Err(Failure::Protocol("reply line too long"));
+        }
+        return Ok(None);
+    };
+    if newline < 2 || buf[newline - 1] != b'\r' {
+        return Err(Failure::Protocol("line not ended by CRLF"));
+    }
+    let line = &buf[1..newline - 1];
+    if line.contains(&b'\r') {
+        return Err(Failure::Protocol("stray CR in a line"));
+    }
+    let after = newline + 1;
+    let text = || String::from_utf8_lossy(line).into_owned();
+    let reply = match kind {
+        b'+' => Reply::Simple(text()),
+        b'-' => Reply::Error(text()),
+        b':' => Reply::Integer(parse_integer(line)?),
+        b'$' => {
+            let len = parse_integer(line)?;
+            if len == -1 {
+                return Ok(Some((Reply::Nil, after)));
+            }
+            let len = usize::try_from(len).map_err(|_| Failure::Protocol("negative length"))?;
+            if len > MAX_BULK {
+                return Err(Failure::Protocol("bulk string too large"));
+            }
+            let end = after + len;
+            if buf.len() < end + 2 {
+                return Ok(None);
+            }
+            if &buf[end..end + 2] != b"\r\n" {
+                return Err(Failure::Protocol("bulk string not ended by CRLF"));
+            }
+            return Ok(Some((Reply::Bulk(buf[after..end].to_vec()), end + 2)));
+        }
+        // `*-1`, the nil array, is the only array these commands accept.
+        _ if line == b"-1" => Reply::Nil,
+        _ => return Err(Failure::Protocol("unexpected array")),
+    };
+    Ok(Some((reply, after)))
+}
+
+/// A RESP integer: an optional minus sign and decimal digits, within `i64`.
+fn parse_integer(line: &[u8]) -> Result<i64, Failure> {
+    let digits = line.strip_prefix(b"-").unwrap_or(line);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(Failure::Protocol("bad integer"));
+    }
+    std::str::from_utf8(line)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(Failure::Protocol("integer out of range"))
+}
+
+fn url_error(what: &str) -> StoreError {
+    // Never echo the URL: it may hold the password.
+    StoreError(format!("invalid Redis URL: {what}"))
+}
+
+/// Parses `redis://[[user]:password@]host[:port][/db]`.
+fn parse_url(url: &str) -> Result<Target, StoreError> {
+    let Some(rest) = url.strip_prefix("redis://") else {
+        return Err(url_error(
+            "expected redis://[[user]:password@]host[:port][/db] (TLS is not supported)",
+        ));
+    };
+    if rest.contains(['?', '#']) {
+        return Err(url_error("query strings and fragments are not supported"));
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, ""),
+    };
+    let (userinfo, hostport) = match authority.rfind('@') {
+        Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
+        None => (None, authority),
+    };
+    let (user, password) = match userinfo {
+        None => (None, None),
+        Some(info) => {
+            let Some((user, password)) = info.split_once(':') else {
+                return Err(url_error("a user needs a password (user:password@)"));
+            };
+            let user = percent_decode(user)?;
+            let password = percent_decode(password)?;
+            match (user.is_empty(), password.is_empty()) {
+                (true, true) => (None, None),
+                (true, false) => (None, Some(password)),
+                (false, _) => (Some(user), Some(password)),
+            }
+        }
+    };
+    let (host, port) = if let Some(bracketed) = hostport.strip_prefix('[') {
+        let Some((host, after)) = bracketed.split_once(']') else {
+            return Err(url_error("unclosed [ in the host"));
+        };
+        let port = match after {
+            "" => None,
+            _ => match after.strip_prefix(':') {
+                Some(port) => Some(port),
+                None => return Err(url_error("bad text after the IPv6 host")),
+            },
+        };
+        (host.to_owned(), port)
+    } else {
+        match hostport.split_once(':') {
+            Some((host, port)) => (percent_decode(host)?, Some(port)),
+            None => (percent_decode(hostport)?, None),
+        }
+    };
+    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(url_error("bad host"));
+    }
+    let port = match port {
+        None => DEFAULT_PORT,
+        Some(port) => parse_number::<u16>(port)
+            .filter(|&p| p != 0)
+            .ok_or_else(|| url_error("bad port"))?,
+    };
+    let db = match path {
+        "" => 0,
+        db => parse_number::<u32>(db).ok_or_else(|| url_error("bad database number"))?,
+    };
+    Ok(Target {
+        host,
+        port,
+        user,
+        password,
+        db,
+    })
+}
+
+fn parse_number<T: std::str::FromStr>(s: &str) -> Option<T> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+fn percent_decode(s: &str) -> Result<String, StoreError> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| url_error("bad percent-encoding"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| url_error("percent-encoding is not UTF-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(bytes: &[u8]) -> Result<Option<(Reply, usize)>, String> {
+        parse(bytes).map_err(|f| f.into_store_error().0)
+    }
+
+    #[test]
+    fn replies_parse() {
+        assert_eq!(
+            parsed(b"+OK\r\n"),
+            Ok(Some((Reply::Simple("OK".into()), 5)))
+        );
+        assert_eq!(
+            parsed(b"-ERR wrong\r\n"),
+            Ok(Some((Reply::Error("ERR wrong".into()), 12)))
+        );
+        assert_eq!(parsed(b":-42\r\n"), Ok(Some((Reply::Integer(-42), 6))));
+        assert_eq!(parsed(b"$-1\r\n"), Ok(Some((Reply::Nil, 5))));
+        assert_eq!(parsed(b"*-1\r\n"), Ok(Some((Reply::Nil, 5))));
+        assert_eq!(parsed(b"$0\r\n\r\n"), Ok(Some((Reply::Bulk(vec![]), 6))));
+        assert_eq!(
+            parsed(b"$4\r\na\r\nb\r\n"),
+            Ok(Some((Reply::Bulk(b"a\r\nb".to_vec()), 10)))
+        );
+    }
+
+    #[test]
+    fn partial_replies_ask_for_more() {
+        for partial in [
+            &b""[..],
+            b"+OK",
+            b"+OK\r",
+            b"$5\r\nhel",
+            b"$5\r\nhello",
+            b"$5\r\nhello\r",
+            b"$",
+            b":12",
+        ] {
+            assert_eq!(parsed(partial), Ok(None), "{partial:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_replies_are_errors() {
+        for bad in [
+            &b"?\r\n"[..],
+            b"OK\r\n",
+            b"+OK\n",
+            b"\n",
+            b"+O\rK\r\n",
+            b":\r\n",
+            b":+1\r\n",
+            b":1a\r\n",
+            b":99999999999999999999\r\n",
+            b"$-2\r\n",
+            b"$abc\r\n",
+            b"$ 1\r\n",
+            b"$3\r\nabcXY",
+            b"*1\r\n$1\r\na\r\n",
+            b"*0\r\n",
+            b"%1\r\n",
+            b"_\r\n",
+        ] {
+            assert!(parsed(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn replies_are_bounded() {
+        let too_big = format!("${}\r\n", MAX_BULK + 1);
+        assert!(parsed(too_big.as_bytes()).is_err());
+        let huge = format!("${}\r\n", u64::MAX);
+        assert!(parsed(huge.as_bytes()).is_err());
+        let mut long_line = b"+".to_vec();
+        long_line.extend(std::iter::repeat_n(b'a', MAX_LINE + 10));
+        assert!(parsed(&long_line).is_err(), "a line without end is refused");
+        assert_eq!(parsed(&long_line[..MAX_LINE]), Ok(None));
+    }
+
+    #[test]
+    fn commands_encode_as_bulk_arrays() {
+        assert_eq!(
+            encode(&[b"SET", b"k", b"a\r\nb", b"NX"]),
+            b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\na\r\nb\r\n$2\r\nNX\r\n"
+        );
+    }
+
+    #[test]
+    fn ttls_round_up_to_at_least_one_millisecond() {
+        assert_eq!(ttl_ms(Duration::ZERO), b"1");
+        assert_eq!(ttl_ms(Duration::from_micros(1500)), b"2");
+        assert_eq!(ttl_ms(Duration::from_secs(300)), b"300000");
+        assert_eq!(ttl_ms(Duration::MAX), MAX_TTL_MS.to_string().as_bytes());
+    }
+
+    fn target(
+        host: &str,
+        port: u16,
+        user: Option<&str>,
+        password: Option<&str>,
+        db: u32,
+    ) -> Target {
+        Target {
+            host: host.into(),
+            port,
+            user: user.map(Into::into),
+            password: password.map(Into::into),
+            db,
+        }
+    }
+
+    #[test]
+    fn urls_parse() {
+        let cases = [
+            (
+                "redis://localhost",
+                target("localhost", 6379, None, None, 0),
+            ),
+            (
+                "redis://localhost/",
+                target("localhost", 6379, None, None, 0),
+            ),
+            (
+                "redis://10.0.0.1:6380/3",
+                target("10.0.0.1", 6380, None, None, 3),
+            ),
+            (
+                "redis://:s3cret@h",
+                target("h", 6379, None, Some("s3cret"), 0),
+            ),
+            (
+                "redis://alice:pw@h:1/15",
+                target("h", 1, Some("alice"), Some("pw"), 15),
+            ),
+            (
+                "redis://a%40b:p%3A%2F%40@h",
+                target("h", 6379, Some("a@b"), Some("p:/@"), 0),
+            ),
+            (
+                "redis://u:p@ss@h",
+                target("h", 6379, Some("u"), Some("p@ss"), 0),
+            ),
+            ("redis://[::1]:7000/2", target("::1", 7000, None, None, 2)),
+            ("redis://[::1]", target("::1", 6379, None, None, 0)),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(parse_url(url), Ok(expected), "{url}");
+        }
+    }
+
+    #[test]
+    fn bad_urls_are_refused_without_echoing_the_password() {
+        for url in [
+            "",
+            "localhost:6379",
+            "rediss://h",
+            "http://h",
+            "redis://",
+            "redis://:pw@",
+            "redis://h:",
+            "redis://h:0",
+            "redis://h:65536",
+            "redis://h:+1",
+            "redis://h/x",
+            "redis://h/1/2",
+            "redis://h/-1",
+            "redis://h?db=1",
+            "redis://user@h",
+            "redis://[::1",
+            "redis://[::1]x",
+            "redis://h%zz",
+            "redis://h o",
+            "redis://u:hunter2%@h",
+        ] {
+            let e = parse_url(url).expect_err(url);
+            assert!(!e.0.contains("hunter2"), "{e}");
+        }
+    }
+
+    #[test]
+    fn debug_shows_no_password() {
+        let store =
+            RedisStore::connect("redis://alice:hunter2@localhost/1", RedisOptions::default())
+                .expect("url");
+        let debug = format!("{store:?}");
+        assert!(
+            debug.contains("alice") && debug.contains("<redacted>"),
+            "{debug}"
+        );
+        assert!(!debug.contains("hunter2"), "{debug}");
+    }
+}

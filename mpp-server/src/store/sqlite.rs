@@ -1,0 +1,417 @@
+//! The SQLite store: claims that survive restarts, in one file that several server
+//! processes on one host may share.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mpp_core::method::BoxFuture;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use super::{Store, StoreError};
+
+/// Expired rows are purged once every this many writes...
+const PURGE_EVERY: u64 = 256;
+/// ...at most this many at a time, so one call does bounded work. Each write adds at
+/// most one row, so purging up to 4 rows per write keeps up with any write rate.
+const PURGE_BATCH: i64 = 1024;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS entries (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_expires_at ON entries (expires_at);
+";
+
+/// Takes the key unless a live entry holds it: one statement, so atomic across the
+/// threads and processes that share the file (SQLite's write lock serialises them).
+const PUT_IF_ABSENT: &str = "
+INSERT INTO entries (key, value, expires_at) VALUES (?1, ?2, ?3)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+WHERE entries.expires_at <= ?4";
+
+const PUT: &str = "
+INSERT INTO entries (key, value, expires_at) VALUES (?1, ?2, ?3)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at";
+
+const GET: &str = "SELECT value FROM entries WHERE key = ?1 AND expires_at > ?2";
+
+const PURGE: &str = "
+DELETE FROM entries WHERE key IN
+    (SELECT key FROM entries WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)";
+
+/// A store in one SQLite file: a claim recorded here survives a restart, a crash or
+/// a power loss once `put_if_absent` has returned `true` (WAL journal,
+/// `synchronous=FULL`), and server processes on one host that open the same file
+/// share their claims.
+///
+/// Expiry uses the system clock (Unix milliseconds). Each operation runs on Tokio's
+/// blocking pool (so it needs a Tokio runtime with the time driver, as
+/// `#[tokio::main]` gives) and fails with a [`StoreError`] rather than wait longer
+/// than twice the busy timeout. A new database file is created readable by its owner
+/// only (on Unix), as stored responses may hold paid content and receipts.
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Mutex<Db>,
+    path: PathBuf,
+    busy_timeout: Duration,
+}
+
+struct Db {
+    conn: Connection,
+    writes: u64,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .field("busy_timeout", &self.inner.busy_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+fn sql_error(e: rusqlite::Error) -> StoreError {
+    StoreError(format!("sqlite: {e}"))
+}
+
+impl SqliteStore {
+    /// How long a statement waits for another connection's lock on the file before
+    /// it fails, unless [`SqliteStore::open_with_busy_timeout`] says otherwise.
+    pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// Opens the store in the file at `path`, creating the file and its schema if
+    /// need be, with the [default busy timeout](Self::DEFAULT_BUSY_TIMEOUT).
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with_busy_timeout(path, SqliteStore::DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Opens the store in the file at `path`; a statement waits at most
+    /// `busy_timeout` for another connection's lock on the file.
+    pub fn open_with_busy_timeout(
+        path: impl AsRef<Path>,
+        busy_timeout: Duration,
+    ) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref();
+        create_private(path)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(sql_error)?;
+        // First, so that the set-up below waits for other processes too.
+        conn.busy_timeout(busy_timeout).map_err(sql_error)?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(sql_error)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError(format!(
+                "sqlite: the WAL journal is not available for this file (journal_mode={mode})"
+            )));
+        }
+        // Every commit reaches the disk before it is reported (F_FULLFSYNC on macOS).
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql_error)?;
+        conn.pragma_update(None, "fullfsync", "ON")
+            .map_err(sql_error)?;
+        conn.pragma_update(None, "checkpoint_fullfsync", "ON")
+            .map_err(sql_error)?;
+        conn.execute_batch(SCHEMA).map_err(sql_error)?;
+        let mut db = Db { conn, writes: 0 };
+        db.purge(now_ms()?)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                db: Mutex::new(db),
+                path: path.to_owned(),
+                busy_timeout,
+            }),
+        })
+    }
+
+    /// Runs `op` on the blocking pool with the connection, within the deadline.
+    fn run<T, F>(&self, op: F) -> BoxFuture<'_, Result<T, StoreError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Db) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let handle = tokio::runtime::Handle::try_current()
+                .map_err(|_| StoreError("the SQLite store needs a Tokio runtime".into()))?;
+            // Waiting for this process's earlier operations, then for the file's lock.
+            let deadline = inner.busy_timeout.saturating_mul(2);
+            let task = handle.spawn_blocking(move || {
+                let mut db = inner
+                    .db
+                    .lock()
+                    .map_err(|_| StoreError("sqlite store lock poisoned".into()))?;
+                op(&mut db)
+            });
+            match tokio::time::timeout(deadline, task).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(_)) => Err(StoreError("sqlite store operation failed".into())),
+                Err(_) => Err(StoreError("sqlite store operation timed out".into())),
+            }
+        })
+    }
+}
+
+/// Creates a missing database file readable and writable by its owner only; SQLite
+/// gives its WAL and shared-memory files the same permissions.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    if path.as_os_str() == ":memory:" {
+        // Not a file (and refused below: an in-memory database has no WAL).
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(StoreError(format!(
+                    "sqlite: cannot create the database file: {e}"
+                )));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// The system clock in Unix milliseconds.
+fn now_ms() -> Result<i64, StoreError> {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_millis()).ok())
+        .ok_or_else(|| StoreError("the system clock is out of range".into()))
+}
+
+/// When an entry written at `now` with `ttl` expires (rounded up to the millisecond).
+fn expires_at(now: i64, ttl: Duration) -> i64 {
+    let ms = i64::try_from(ttl.as_nanos().div_ceil(1_000_000)).unwrap_or(i64::MAX);
+    now.saturating_add(ms)
+}
+
+impl Db {
+    fn put_if_absent(
+        &mut self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms()?;
+        let changed = self
+            .conn
+            .execute(
+                PUT_IF_ABSENT,
+                params![key, value, expires_at(now, ttl), now],
+            )
+            .map_err(sql_error)?;
+        self.wrote(now);
+        Ok(changed == 1)
+    }
+
+    fn put(&mut self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        let now = now_ms()?;
+        self.conn
+            .execute(PUT, params![key, value, expires_at(now, ttl)])
+            .map_err(sql_error)?;
+        self.wrote(now);
+        Ok(())
+    }
+
+    fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let now = now_ms()?;
+        self.conn
+            .query_row(GET, params![key, now], |row| row.get(0))
+            .optional()
+            .map_err(sql_error)
+    }
+
+    /// Counts a write and purges expired rows now and then. A failed purge does not
+    /// fail the write: the next one tries again.
+    fn wrote(&mut self, now: i64) {
+        self.writes = self.writes.wrapping_add(1);
+        if self.writes % PURGE_EVERY == 0 {
+            let _ = self.purge(now);
+        }
+    }
+
+    /// Deletes up to [`PURGE_BATCH`] expired rows; says how many.
+    fn purge(&mut self, now: i64) -> Result<usize, StoreError> {
+        self.conn
+            .execute(PURGE, params![now, PURGE_BATCH])
+            .map_err(sql_error)
+    }
+}
+
+impl Store for SqliteStore {
+    fn put_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let (key, value) = (key.to_owned(), value.to_vec());
+        self.run(move |db| db.put_if_absent(&key, &value, ttl))
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        let key = key.to_owned();
+        self.run(move |db| db.get(&key))
+    }
+
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let (key, value) = (key.to_owned(), value.to_vec());
+        self.run(move |db| db.put(&key, &value, ttl))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct TempFile(PathBuf);
+
+    impl TempFile {
+        fn new(name: &str) -> TempFile {
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            let dir = std::env::temp_dir().join(format!(
+                "mpp-sqlite-unit-{}-{nanos}-{name}",
+                std::process::id()
+            ));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            TempFile(dir.join("store.db"))
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            if let Some(dir) = self.0.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+
+    fn db(store: &SqliteStore) -> std::sync::MutexGuard<'_, Db> {
+        store.inner.db.lock().expect("lock")
+    }
+
+    #[test]
+    fn the_file_is_durable_and_private() {
+        let file = TempFile::new("pragmas");
+        let store = SqliteStore::open(&file.0).expect("open");
+        let db = db(&store);
+        let pragma = |name: &str| -> String {
+            db.conn
+                .query_row(&format!("PRAGMA {name}"), [], |row| {
+                    row.get::<_, rusqlite::types::Value>(0)
+                })
+                .map(|v| format!("{v:?}"))
+                .expect("pragma")
+        };
+        assert_eq!(pragma("journal_mode"), r#"Text("wal")"#);
+        assert_eq!(pragma("synchronous"), "Integer(2)", "FULL");
+        assert_eq!(pragma("busy_timeout"), "Integer(5000)");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file.0)
+                .expect("metadata")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn expired_rows_are_purged_in_bounded_batches() {
+        let file = TempFile::new("purge");
+        let store = SqliteStore::open(&file.0).expect("open");
+        let mut db = db(&store);
+        let count = |db: &Db| -> i64 {
+            db.conn
+                .query_row("SELECT count(*) FROM entries", [], |row| row.get(0))
+                .expect("count")
+        };
+        for i in 0..2000 {
+            db.put(&format!("old{i}"), b"x", Duration::ZERO)
+                .expect("put");
+        }
+        // 2000 writes: 7 purges ran along the way, each of at most PURGE_BATCH rows.
+        assert!(count(&db) < 2000, "purged along the way");
+        let before = count(&db);
+        let now = now_ms().expect("clock") + 1;
+        assert_eq!(
+            db.purge(now).expect("purge") as i64,
+            before.min(PURGE_BATCH)
+        );
+        while db.purge(now).expect("purge") > 0 {}
+        assert_eq!(count(&db), 0);
+        // Live rows stay.
+        db.put("live", b"x", Duration::from_secs(60)).expect("put");
+        assert_eq!(db.purge(now).expect("purge"), 0);
+        assert_eq!(count(&db), 1);
+    }
+
+    #[tokio::test]
+    async fn a_poisoned_lock_is_an_error() {
+        let file = TempFile::new("poison");
+        let store = SqliteStore::open(&file.0).expect("open");
+        let inner = Arc::clone(&store.inner);
+        let _ = std::thread::spawn(move || {
+            let _guard = inner.db.lock();
+            panic!("poison the lock");
+        })
+        .join();
+        let ttl = Duration::from_secs(60);
+        assert!(store.put_if_absent("k", b"v", ttl).await.is_err());
+        assert!(store.get("k").await.is_err());
+        assert!(store.put("k", b"v", ttl).await.is_err());
+    }
+
+    #[test]
+    fn without_a_runtime_operations_fail_instead_of_panicking() {
+        let file = TempFile::new("noruntime");
+        let store = SqliteStore::open(&file.0).expect("open");
+        let mut f = std::pin::pin!(store.get("k"));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(r) => assert!(r.is_err()),
+            std::task::Poll::Pending => panic!("expected an immediate error"),
+        }
+    }
+
+    #[test]
+    fn debug_shows_no_values() {
+        let file = TempFile::new("debug");
+        let store = SqliteStore::open(&file.0).expect("open");
+        db(&store)
+            .put("k", b"secret-value", Duration::from_secs(60))
+            .expect("put");
+        let debug = format!("{store:?}");
+        assert!(debug.contains("SqliteStore"), "{debug}");
+        assert!(!debug.contains("secret-value"), "{debug}");
+    }
+}

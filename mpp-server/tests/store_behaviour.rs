@@ -1,0 +1,696 @@
+//! One behavioural suite for every `Store` backend: the same test bodies run against
+//! `MemoryStore`, `SqliteStore` (one instance, and two instances on one file) and
+//! `RedisStore` (one instance, and two on one server). Each body gets two handles,
+//! `a` and `b`: the same store for single-instance backends, two instances sharing
+//! their state otherwise, so every claim made through one must bind the other.
+//!
+//! Then backend-specific tests: SQLite across reopening and across processes; Redis
+//! stopped and restarted mid-test, hung, garbled, with a password and a database.
+//!
+//! The Redis tests start their own `redis-server` (on a free loopback port, without
+//! persistence). Without `redis-server` on PATH they skip with a notice, except when
+//! `CI` is set: then they fail.
+
+#[cfg(feature = "redis")]
+#[path = "support/redis.rs"]
+mod redis_support;
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mpp_server::store::{MemoryStore, Store};
+
+/// Two handles on one store's state, and what keeps it alive (a temporary
+/// directory, a redis-server).
+struct Fixture {
+    a: Arc<dyn Store>,
+    b: Arc<dyn Store>,
+    _guard: Box<dyn Any + Send>,
+}
+
+const LONG: Duration = Duration::from_secs(300);
+/// A time to live short enough to wait out...
+const SHORT: Duration = Duration::from_millis(200);
+/// ...by sleeping this long.
+const PAST_SHORT: Duration = Duration::from_millis(450);
+
+/// The shared test bodies.
+mod behaviour {
+    use super::*;
+
+    pub(crate) async fn put_if_absent_claims_once(f: &Fixture) {
+        let key = "mpp:claim:once";
+        assert_eq!(f.a.put_if_absent(key, b"first", LONG).await, Ok(true));
+        assert_eq!(f.a.put_if_absent(key, b"second", LONG).await, Ok(false));
+        assert_eq!(f.b.put_if_absent(key, b"third", LONG).await, Ok(false));
+        // The loser did not overwrite the winner's value.
+        assert_eq!(f.b.get(key).await, Ok(Some(b"first".to_vec())));
+        // Another key is not affected.
+        assert_eq!(
+            f.b.put_if_absent("mpp:claim:other", b"x", LONG).await,
+            Ok(true)
+        );
+    }
+
+    pub(crate) async fn get_returns_the_value(f: &Fixture) {
+        assert_eq!(f.a.get("mpp:missing").await, Ok(None));
+        f.a.put("mpp:idem:k", b"stored response", LONG)
+            .await
+            .expect("put");
+        assert_eq!(
+            f.a.get("mpp:idem:k").await,
+            Ok(Some(b"stored response".to_vec()))
+        );
+        assert_eq!(
+            f.b.get("mpp:idem:k").await,
+            Ok(Some(b"stored response".to_vec()))
+        );
+        // An empty value is a value, not an absence.
+        assert_eq!(f.a.put_if_absent("mpp:empty", b"", LONG).await, Ok(true));
+        assert_eq!(f.b.get("mpp:empty").await, Ok(Some(Vec::new())));
+        assert_eq!(f.b.put_if_absent("mpp:empty", b"x", LONG).await, Ok(false));
+    }
+
+    pub(crate) async fn expiry_frees_the_key(f: &Fixture) {
+        let claim = "mpp:claim:expiring";
+        let response = "mpp:idem:expiring";
+        assert_eq!(f.a.put_if_absent(claim, b"1", SHORT).await, Ok(true));
+        f.a.put(response, b"r", SHORT).await.expect("put");
+        f.a.put("mpp:idem:lasting", b"l", LONG).await.expect("put");
+        assert_eq!(f.b.put_if_absent(claim, b"2", SHORT).await, Ok(false));
+        assert_eq!(f.b.get(response).await, Ok(Some(b"r".to_vec())));
+        tokio::time::sleep(PAST_SHORT).await;
+        assert_eq!(
+            f.a.get(claim).await,
+            Ok(None),
+            "an expired claim is invisible"
+        );
+        assert_eq!(
+            f.b.get(response).await,
+            Ok(None),
+            "an expired entry is invisible"
+        );
+        assert_eq!(f.b.get("mpp:idem:lasting").await, Ok(Some(b"l".to_vec())));
+        // The key is free again, once.
+        assert_eq!(f.b.put_if_absent(claim, b"3", LONG).await, Ok(true));
+        assert_eq!(f.a.put_if_absent(claim, b"4", LONG).await, Ok(false));
+        assert_eq!(f.a.get(claim).await, Ok(Some(b"3".to_vec())));
+    }
+
+    pub(crate) async fn put_replaces(f: &Fixture) {
+        let key = "mpp:idem:replaced";
+        f.a.put(key, b"one", SHORT).await.expect("put");
+        f.b.put(key, b"two", LONG).await.expect("put");
+        assert_eq!(f.a.get(key).await, Ok(Some(b"two".to_vec())));
+        // The replacement's time to live holds, not the first one's.
+        tokio::time::sleep(PAST_SHORT).await;
+        assert_eq!(f.a.get(key).await, Ok(Some(b"two".to_vec())));
+        // A put entry is live: put_if_absent does not take it.
+        assert_eq!(f.a.put_if_absent(key, b"three", LONG).await, Ok(false));
+        // put also replaces a claim.
+        assert_eq!(f.a.put_if_absent("mpp:claim:p", b"c", LONG).await, Ok(true));
+        f.b.put("mpp:claim:p", b"d", LONG).await.expect("put");
+        assert_eq!(f.a.get("mpp:claim:p").await, Ok(Some(b"d".to_vec())));
+    }
+
+    pub(crate) async fn concurrent_claims_have_one_winner(f: &Fixture) {
+        for round in 0..3 {
+            let key = format!("mpp:claim:race{round}");
+            let start = Arc::new(tokio::sync::Barrier::new(200));
+            let tasks: Vec<_> = (0..200)
+                .map(|i| {
+                    let store = Arc::clone(if i % 2 == 0 { &f.a } else { &f.b });
+                    let (key, start) = (key.clone(), Arc::clone(&start));
+                    tokio::spawn(async move {
+                        start.wait().await;
+                        let value = format!("task{i}");
+                        store.put_if_absent(&key, value.as_bytes(), LONG).await
+                    })
+                })
+                .collect();
+            let mut wins = 0;
+            for task in tasks {
+                match task.await.expect("task") {
+                    Ok(true) => wins += 1,
+                    Ok(false) => {}
+                    Err(e) => panic!("a concurrent claim failed: {e}"),
+                }
+            }
+            assert_eq!(wins, 1, "round {round}: exactly one claim wins");
+            let value =
+                f.a.get(&key)
+                    .await
+                    .expect("get")
+                    .expect("the winner's value");
+            assert!(value.starts_with(b"task"));
+        }
+    }
+
+    pub(crate) async fn unusual_keys_are_distinct(f: &Fixture) {
+        let long = format!("mpp:claim:{}", "x".repeat(1000));
+        let keys = [
+            "mpp:claim:abc_-~",
+            "mpp:claim:ABC_-~",
+            "mpp:claim:abc_-",
+            "mpp:claim:",
+            "",
+            "mpp:idem:!\"#$%&'()*+,./;<=>?@[\\]^`{|}",
+            "mpp:claim:'; DROP TABLE entries; --",
+            "mpp:claim:%s%n\\0",
+            "mpp:claim:\r\n$5\r\n",
+            "mpp:claim:\t\u{1}",
+            long.as_str(),
+        ];
+        for (i, key) in keys.iter().enumerate() {
+            let value = format!("value{i}");
+            assert_eq!(
+                f.a.put_if_absent(key, value.as_bytes(), LONG).await,
+                Ok(true),
+                "{key:?}"
+            );
+        }
+        for (i, key) in keys.iter().enumerate() {
+            let value = format!("value{i}");
+            assert_eq!(f.b.get(key).await, Ok(Some(value.into_bytes())), "{key:?}");
+            assert_eq!(
+                f.b.put_if_absent(key, b"again", LONG).await,
+                Ok(false),
+                "{key:?}"
+            );
+        }
+    }
+
+    pub(crate) async fn large_values_round_trip(f: &Fixture) {
+        // Every byte value, CR, LF and NUL included.
+        let large: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
+        assert_eq!(
+            f.a.put_if_absent("mpp:claim:large", &large, LONG).await,
+            Ok(true)
+        );
+        assert_eq!(f.b.get("mpp:claim:large").await, Ok(Some(large.clone())));
+        let mut other = large.clone();
+        other.reverse();
+        f.b.put("mpp:idem:large", &other, LONG).await.expect("put");
+        f.a.put("mpp:idem:large", &large, LONG).await.expect("put");
+        assert_eq!(f.b.get("mpp:idem:large").await, Ok(Some(large.clone())));
+        // A megabyte, the largest response the paywall stores for replay.
+        let mega: Vec<u8> = (0..1024 * 1024).map(|i| (i % 253) as u8).collect();
+        f.a.put("mpp:idem:mega", &mega, LONG).await.expect("put");
+        assert_eq!(f.b.get("mpp:idem:mega").await, Ok(Some(mega)));
+    }
+}
+
+/// Instantiates every shared test body for one backend.
+macro_rules! store_suite {
+    ($backend:ident, $fixture:expr) => {
+        mod $backend {
+            use super::*;
+
+            store_suite!(@tests $fixture;
+                put_if_absent_claims_once,
+                get_returns_the_value,
+                expiry_frees_the_key,
+                put_replaces,
+                concurrent_claims_have_one_winner,
+                unusual_keys_are_distinct,
+                large_values_round_trip,
+            );
+        }
+    };
+    (@tests $fixture:expr; $($name:ident,)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let Some(fixture) = $fixture else { return };
+                behaviour::$name(&fixture).await;
+            }
+        )*
+    };
+}
+
+fn memory() -> Option<Fixture> {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    Some(Fixture {
+        a: Arc::clone(&store),
+        b: store,
+        _guard: Box::new(()),
+    })
+}
+
+store_suite!(memory_store, memory());
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use super::*;
+    use mpp_server::store::SqliteStore;
+
+    /// A temporary directory, removed on drop.
+    struct TempDir(std::path::PathBuf);
+
+    impl TempDir {
+        fn new() -> TempDir {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            static NEXT: AtomicU32 = AtomicU32::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "mpp-store-test-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("create a temporary directory");
+            TempDir(dir)
+        }
+
+        fn file(&self) -> std::path::PathBuf {
+            self.0.join("store.db")
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    pub(crate) fn one() -> Option<Fixture> {
+        let dir = TempDir::new();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.file()).expect("open"));
+        Some(Fixture {
+            a: Arc::clone(&store),
+            b: store,
+            _guard: Box::new(dir),
+        })
+    }
+
+    /// Two stores opened on one file, as two server processes would.
+    pub(crate) fn two() -> Option<Fixture> {
+        let dir = TempDir::new();
+        let a = SqliteStore::open(dir.file()).expect("open");
+        let b = SqliteStore::open(dir.file()).expect("open again");
+        Some(Fixture {
+            a: Arc::new(a),
+            b: Arc::new(b),
+            _guard: Box::new(dir),
+        })
+    }
+
+    store_suite!(sqlite_store, one());
+    store_suite!(sqlite_two_instances_on_one_file, two());
+
+    #[tokio::test]
+    async fn claims_survive_reopening_the_file() {
+        let dir = TempDir::new();
+        {
+            let store = SqliteStore::open(dir.file()).expect("open");
+            assert_eq!(
+                store.put_if_absent("mpp:claim:kept", b"c", LONG).await,
+                Ok(true)
+            );
+            assert_eq!(
+                store.put_if_absent("mpp:claim:brief", b"b", SHORT).await,
+                Ok(true)
+            );
+            store
+                .put("mpp:idem:kept", b"response", LONG)
+                .await
+                .expect("put");
+        }
+        tokio::time::sleep(PAST_SHORT).await;
+        let store = SqliteStore::open(dir.file()).expect("reopen");
+        assert_eq!(
+            store.put_if_absent("mpp:claim:kept", b"x", LONG).await,
+            Ok(false)
+        );
+        assert_eq!(store.get("mpp:claim:kept").await, Ok(Some(b"c".to_vec())));
+        assert_eq!(
+            store.get("mpp:idem:kept").await,
+            Ok(Some(b"response".to_vec()))
+        );
+        assert_eq!(store.get("mpp:claim:brief").await, Ok(None));
+        assert_eq!(
+            store.put_if_absent("mpp:claim:brief", b"y", LONG).await,
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn opening_a_bad_path_is_an_error() {
+        let dir = TempDir::new();
+        let missing = dir.0.join("no-such-directory").join("store.db");
+        assert!(SqliteStore::open(missing).is_err());
+        // Not durable: refused.
+        assert!(SqliteStore::open(":memory:").is_err());
+        std::fs::write(dir.file(), b"this is not a SQLite database, just text").expect("write");
+        assert!(SqliteStore::open(dir.file()).is_err());
+    }
+
+    const CHILD_DB: &str = "MPP_STORE_TEST_CHILD_DB";
+    const CHILD_OUT: &str = "MPP_STORE_TEST_CHILD_OUT";
+    const CHILD_KEYS: usize = 100;
+
+    /// Several processes claim the same keys in one file at once: each key is won
+    /// by exactly one of them.
+    #[test]
+    fn claims_are_atomic_across_processes() {
+        let dir = TempDir::new();
+        drop(SqliteStore::open(dir.file()).expect("create"));
+        let exe = std::env::current_exe().expect("the test binary");
+        let children: Vec<_> = (0..4)
+            .map(|i| {
+                let out = dir.0.join(format!("wins{i}"));
+                let child = std::process::Command::new(&exe)
+                    .args(["--ignored", "--exact", "sqlite::cross_process_child"])
+                    .env(CHILD_DB, dir.file())
+                    .env(CHILD_OUT, &out)
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .expect("spawn a child");
+                (child, out)
+            })
+            .collect();
+        let mut wins = vec![0; CHILD_KEYS];
+        for (mut child, out) in children {
+            assert!(child.wait().expect("wait").success(), "a child failed");
+            let won = std::fs::read_to_string(&out).expect("the child's wins");
+            for key in won.lines() {
+                wins[key.parse::<usize>().expect("a key number")] += 1;
+            }
+        }
+        assert!(wins.iter().all(|&n| n == 1), "each key won once: {wins:?}");
+    }
+
+    /// The child of `claims_are_atomic_across_processes` (does nothing otherwise).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "run as a child process by claims_are_atomic_across_processes"]
+    async fn cross_process_child() {
+        let (Some(db), Some(out)) = (std::env::var_os(CHILD_DB), std::env::var_os(CHILD_OUT))
+        else {
+            return;
+        };
+        let store = SqliteStore::open(db).expect("open");
+        let mut won = String::new();
+        for key in 0..CHILD_KEYS {
+            let claimed = store
+                .put_if_absent(&format!("mpp:claim:{key}"), b"c", LONG)
+                .await
+                .expect("a claim");
+            if claimed {
+                won.push_str(&format!("{key}\n"));
+            }
+        }
+        std::fs::write(out, won).expect("write the wins");
+    }
+}
+
+#[cfg(feature = "redis")]
+mod redis {
+    use super::redis_support::{RedisServer, redis_server_available};
+    use super::*;
+    use mpp_server::store::{RedisOptions, RedisStore};
+    use std::time::Instant;
+
+    fn fixture(instances: usize) -> Option<Fixture> {
+        if !redis_server_available("a Redis store test") {
+            return None;
+        }
+        let server = RedisServer::start(&[]);
+        let open = || -> Arc<dyn Store> {
+            Arc::new(RedisStore::connect(&server.url(), RedisOptions::default()).expect("url"))
+        };
+        let a = open();
+        let b = if instances == 1 {
+            Arc::clone(&a)
+        } else {
+            open()
+        };
+        Some(Fixture {
+            a,
+            b,
+            _guard: Box::new(server),
+        })
+    }
+
+    store_suite!(redis_store, fixture(1));
+    store_suite!(redis_two_instances_on_one_server, fixture(2));
+
+    fn quick() -> RedisOptions {
+        RedisOptions {
+            pool_size: 4,
+            connect_timeout: Duration::from_millis(300),
+            command_timeout: Duration::from_millis(300),
+        }
+    }
+
+    /// Bounds how long a failing operation took.
+    async fn fails_quickly<T: std::fmt::Debug>(
+        what: &str,
+        op: impl std::future::Future<Output = Result<T, mpp_server::StoreError>>,
+    ) {
+        let start = Instant::now();
+        let result = op.await;
+        let took = start.elapsed();
+        assert!(result.is_err(), "{what}: {result:?}");
+        // The budget is connect + command timeouts (600 ms), plus scheduling slack.
+        assert!(took < Duration::from_millis(1500), "{what} took {took:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_stopped_server_fails_fast_and_the_store_recovers() {
+        if !redis_server_available("a_stopped_server_fails_fast_and_the_store_recovers") {
+            return;
+        }
+        let mut server = RedisServer::start(&[]);
+        let store = Arc::new(RedisStore::connect(&server.url(), quick()).expect("url"));
+        store.ping().await.expect("ping");
+        // Fill the pool with connections that the restart will break.
+        let tasks: Vec<_> = (0..32)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    store.put(&format!("k{i}"), b"v", LONG).await.expect("put");
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("task");
+        }
+        assert_eq!(
+            store.put_if_absent("mpp:claim:a", b"1", LONG).await,
+            Ok(true)
+        );
+
+        // Stopped: every operation fails, quickly.
+        server.stop();
+        for _ in 0..3 {
+            fails_quickly(
+                "put_if_absent",
+                store.put_if_absent("mpp:claim:b", b"1", LONG),
+            )
+            .await;
+            fails_quickly("get", store.get("mpp:claim:a")).await;
+            fails_quickly("put", store.put("mpp:idem:a", b"1", LONG)).await;
+            fails_quickly("ping", store.ping()).await;
+        }
+
+        // Back (empty, as it has no persistence): the next call works, no restart.
+        server.restart();
+        assert_eq!(
+            store.put_if_absent("mpp:claim:b", b"1", LONG).await,
+            Ok(true)
+        );
+        assert_eq!(store.get("mpp:claim:b").await, Ok(Some(b"1".to_vec())));
+
+        // Restarted while every pooled connection sat idle: the stale ones are
+        // noticed and replaced, and the very first call still works.
+        let tasks: Vec<_> = (0..32)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move { store.get(&format!("k{i}")).await.expect("get") })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("task");
+        }
+        server.restart();
+        assert_eq!(
+            store.put_if_absent("mpp:claim:c", b"1", LONG).await,
+            Ok(true)
+        );
+        assert_eq!(store.get("mpp:claim:c").await, Ok(Some(b"1".to_vec())));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_pool_bounds_the_connections() {
+        if !redis_server_available("the_pool_bounds_the_connections") {
+            return;
+        }
+        let server = RedisServer::start(&[]);
+        let store = Arc::new(RedisStore::connect(&server.url(), quick()).expect("url"));
+        let tasks: Vec<_> = (0..200)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    let key = format!("mpp:claim:{}", i % 10);
+                    store.put_if_absent(&key, b"v", LONG).await.expect("claim")
+                })
+            })
+            .collect();
+        let mut wins = 0;
+        for task in tasks {
+            wins += usize::from(task.await.expect("task"));
+        }
+        assert_eq!(wins, 10);
+        // The pool's 4, and the connection asking.
+        let clients: usize = server
+            .info_field(None, "connected_clients")
+            .parse()
+            .expect("a count");
+        assert!((2..=5).contains(&clients), "{clients} clients");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn password_user_and_database_come_from_the_url() {
+        if !redis_server_available("password_user_and_database_come_from_the_url") {
+            return;
+        }
+        let server = RedisServer::start(&[
+            "--requirepass",
+            "open sesame",
+            "--user",
+            "alice",
+            "on",
+            ">wonderland",
+            "~*",
+            "&*",
+            "+@all",
+        ]);
+        let port = server.port();
+        let url = |auth: &str, db: &str| format!("redis://{auth}127.0.0.1:{port}{db}");
+        let open = |url: &str| RedisStore::connect(url, quick()).expect("url");
+
+        // No or wrong credentials: errors, and the password is not echoed.
+        for bad in [url("", ""), url(":wrong@", ""), url("alice:wrong@", "")] {
+            let store = open(&bad);
+            let e = store.put_if_absent("k", b"v", LONG).await.expect_err(&bad);
+            assert!(!e.0.contains("wrong"), "{e}");
+            assert!(store.get("k").await.is_err());
+        }
+
+        let default_user_db1 = open(&url(":open%20sesame@", "/1"));
+        let alice_db1 = open(&url("alice:wonderland@", "/1"));
+        let alice_db2 = open(&url("alice:wonderland@", "/2"));
+        assert_eq!(
+            default_user_db1
+                .put_if_absent("mpp:claim:db", b"1", LONG)
+                .await,
+            Ok(true)
+        );
+        assert_eq!(
+            alice_db1.put_if_absent("mpp:claim:db", b"2", LONG).await,
+            Ok(false)
+        );
+        assert_eq!(alice_db2.get("mpp:claim:db").await, Ok(None));
+        assert_eq!(
+            alice_db2.put_if_absent("mpp:claim:db", b"3", LONG).await,
+            Ok(true)
+        );
+        assert_eq!(alice_db1.get("mpp:claim:db").await, Ok(Some(b"1".to_vec())));
+        let debug = format!("{alice_db1:?}");
+        assert!(!debug.contains("wonderland"), "{debug}");
+
+        // The password has a space: the server got it whole.
+        let clients = server.info_field(Some("\"open sesame\""), "connected_clients");
+        assert!(clients.parse::<usize>().is_ok(), "{clients}");
+    }
+
+    /// A server that accepts connections and then answers with `reply` (if any)
+    /// to whatever it reads, or never answers.
+    async fn fake_server(reply: Option<&'static [u8]>) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = socket.read(&mut buf).await {
+                        if n == 0 {
+                            return;
+                        }
+                        if let Some(reply) = reply {
+                            if socket.write_all(reply).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        format!("redis://127.0.0.1:{port}")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hung_server_fails_within_the_command_timeout() {
+        let url = fake_server(None).await;
+        let store = RedisStore::connect(&url, quick()).expect("url");
+        fails_quickly("put_if_absent", store.put_if_absent("k", b"v", LONG)).await;
+        fails_quickly("get", store.get("k")).await;
+        fails_quickly("put", store.put("k", b"v", LONG)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hung_server_fails_at_login_within_the_connect_timeout() {
+        let url = fake_server(None).await.replace("redis://", "redis://:pw@");
+        let store = RedisStore::connect(&url, quick()).expect("url");
+        fails_quickly("put_if_absent", store.put_if_absent("k", b"v", LONG)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn malformed_or_unexpected_replies_are_errors() {
+        let replies: [&'static [u8]; 8] = [
+            b"HTTP/1.1 400 Bad Request\r\n\r\n",
+            b"$99999999999\r\n",
+            b"$5\r\nab",
+            b"$2\r\nabcd\r\n",
+            b"*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+            b":1\r\n",
+            b"+QUEUED\r\n",
+            b"-ERR no\r\n",
+        ];
+        for reply in replies {
+            let url = fake_server(Some(reply)).await;
+            let store = RedisStore::connect(&url, quick()).expect("url");
+            let shown = String::from_utf8_lossy(reply);
+            fails_quickly(&format!("put_if_absent after {shown:?}"), async {
+                store.put_if_absent("k", b"v", LONG).await
+            })
+            .await;
+            fails_quickly(&format!("put after {shown:?}"), async {
+                store.put("k", b"v", LONG).await
+            })
+            .await;
+        }
+        // GET answered with a status rather than a value.
+        let store =
+            RedisStore::connect(&fake_server(Some(b"+OK\r\n")).await, quick()).expect("url");
+        fails_quickly("get after +OK", store.get("k")).await;
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_fails_fast() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let store =
+            RedisStore::connect(&format!("redis://127.0.0.1:{port}"), quick()).expect("url");
+        fails_quickly("put_if_absent", store.put_if_absent("k", b"v", LONG)).await;
+        fails_quickly("ping", store.ping()).await;
+    }
+}

@@ -1,0 +1,211 @@
+//! A throwaway `redis-server` for one test: on a free loopback port, without
+//! persistence, in a temporary directory, killed on drop.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Whether `redis-server` is on `PATH`. When it is not, under CI (`CI` set) this
+/// panics, since CI must never skip the Redis tests; elsewhere it prints a notice
+/// (once) and says `false`, and the test returns early.
+pub fn redis_server_available(test: &str) -> bool {
+    let found = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| dir.join("redis-server").is_file())
+    });
+    if found {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "{test}: redis-server is not on PATH and CI is set; CI must run the Redis \
+             store tests: install it (e.g. `apt-get install -y redis-server`)"
+        );
+    }
+    // Once per test binary, straight to stderr: `eprintln!` in a passing test is
+    // captured by the test harness, and the notice would never be seen.
+    static NOTICE: std::sync::Once = std::sync::Once::new();
+    NOTICE.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "notice: redis-server is not on PATH: skipping the Redis store tests \
+             (first: {test}); install redis-server to run them"
+        );
+    });
+    false
+}
+
+/// A running `redis-server` of this test's own.
+#[derive(Debug)]
+pub struct RedisServer {
+    port: u16,
+    args: Vec<String>,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts a server with `extra` configuration arguments (e.g. `--requirepass x`).
+    pub fn start(extra: &[&str]) -> RedisServer {
+        let dir =
+            std::env::temp_dir().join(format!("mpp-redis-{}-{}", std::process::id(), unique()));
+        std::fs::create_dir_all(&dir).expect("create the redis-server directory");
+        let mut server = RedisServer {
+            port: 0,
+            args: extra.iter().map(|s| (*s).to_owned()).collect(),
+            dir,
+            child: None,
+        };
+        // A port found free may be taken before the server binds it: try another.
+        for _ in 0..5 {
+            server.port = free_port();
+            if server.spawn() {
+                return server;
+            }
+        }
+        panic!("could not start redis-server");
+    }
+
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (its data is gone: it has no persistence).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        for _ in 0..50 {
+            if self.spawn() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("could not restart redis-server on port {}", self.port);
+    }
+
+    /// Spawns the server and waits until it accepts connections; false if it exited
+    /// (e.g. the port was taken).
+    fn spawn(&mut self) -> bool {
+        let port = self.port.to_string();
+        let mut child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port,
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        // Its log says when it is ready; reading it (rather than probing the port)
+        // cannot mistake another process's server for this one.
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (ready_tx, ready_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut ready = Some(ready_tx);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("Ready to accept connections") {
+                    if let Some(tx) = ready.take() {
+                        let _ = tx.send(());
+                    }
+                }
+            }
+        });
+        match ready_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(()) => {
+                self.child = Some(child);
+                true
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                false
+            }
+        }
+    }
+
+    /// A field of `INFO` (e.g. `connected_clients`), asked over a connection of its
+    /// own (which counts among the connected clients), logging in with `password`.
+    pub fn info_field(&self, password: Option<&str>, field: &str) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut request = Vec::new();
+        if let Some(password) = password {
+            request.extend(format!("AUTH {password}\r\n").bytes());
+        }
+        request.extend(b"INFO\r\nQUIT\r\n");
+        stream.write_all(&request).expect("write");
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).expect("read");
+        reply
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{field}:")))
+            .unwrap_or_else(|| panic!("no {field} in INFO"))
+            .trim()
+            .to_owned()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn unique() -> u128 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    nanos + u128::from(NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Waits until `f` holds, for at most `limit`.
+pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
