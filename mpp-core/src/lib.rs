@@ -15,6 +15,7 @@
 //! | [`problem`] | the eleven problem types and RFC 9457 bodies |
 //! | [`verify`] | checking a credential's echo against what a route offers |
 //! | [`server`] | the server engine: 402, verify, or reject, decided without I/O |
+//! | [`client`] | the client engine: which challenge to pay, under a spending policy |
 //! | [`method`] | what a payment method implements (charge intent) |
 //! | [`grammar`] | RFC 9110 §11 authentication syntax for any scheme |
 //! | [`base64`], [`jcs`], [`json`] | the encodings the scheme is built on |
@@ -42,6 +43,7 @@ pub mod accept;
 pub mod base64;
 pub mod binding;
 pub mod challenge;
+pub mod client;
 pub mod credential;
 pub mod digest;
 pub mod error;

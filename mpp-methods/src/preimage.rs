@@ -10,6 +10,8 @@
 use alloc::boxed::Box;
 use alloc::string::String;
 
+use mpp_core::challenge::Challenge;
+use mpp_core::client::{PayError, PayMethod, Payment};
 use mpp_core::json::{JsonObject, Value};
 use mpp_core::method::{BoxFuture, Charge, ChargeMethod, MethodError, Settlement};
 use sha2::{Digest, Sha256};
@@ -98,6 +100,63 @@ impl ChargeMethod for Preimage {
     }
 }
 
+/// The client half of `preimage/charge`: pays by revealing a preimage the caller
+/// holds. It refuses a challenge whose payment hash is not the preimage's, so the
+/// secret is only ever sent to a server that already knows its hash.
+#[derive(Clone)]
+pub struct PreimagePayer {
+    preimage: String,
+    source: Option<String>,
+}
+
+impl core::fmt::Debug for PreimagePayer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("PreimagePayer(<redacted>)")
+    }
+}
+
+impl PreimagePayer {
+    /// A payer revealing `preimage`.
+    pub fn new(preimage: impl Into<String>) -> PreimagePayer {
+        PreimagePayer {
+            preimage: preimage.into(),
+            source: None,
+        }
+    }
+
+    /// Names the payer in the credential's `source`.
+    pub fn with_source(mut self, source: impl Into<String>) -> PreimagePayer {
+        self.source = Some(source.into());
+        self
+    }
+}
+
+impl PayMethod for PreimagePayer {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn pay<'a>(
+        &'a self,
+        _: &'a Challenge<'static>,
+        request: &'a JsonObject,
+    ) -> BoxFuture<'a, Result<Payment, PayError>> {
+        Box::pin(async move {
+            if payment_hash(request) != Some(hash_hex(&self.preimage).as_str()) {
+                return Err(PayError(
+                    "the challenge's payment hash is not the hash of this preimage".into(),
+                ));
+            }
+            let mut payload = JsonObject::new();
+            payload.insert("preimage".into(), self.preimage.as_str().into());
+            Ok(Payment {
+                payload,
+                source: self.source.clone(),
+            })
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -142,6 +201,21 @@ mod tests {
                 return v;
             }
         }
+    }
+
+    #[test]
+    fn the_payer_reveals_the_preimage_only_for_its_hash() {
+        let request = Preimage::request("1000", "usd", "acct_1", "secret");
+        let header = std::format!(
+            r#"Payment id="x", realm="r", method="preimage", intent="charge", request="{}""#,
+            mpp_core::value::Base64Json::encode(&request)
+        );
+        let challenge = Challenge::parse(header.as_bytes()).unwrap().into_owned();
+        let paid = block_on(PreimagePayer::new("secret").pay(&challenge, &request)).unwrap();
+        assert_eq!(paid.payload["preimage"], "secret");
+        let other = Preimage::request("1000", "usd", "acct_1", "another");
+        assert!(block_on(PreimagePayer::new("secret").pay(&challenge, &other)).is_err());
+        assert!(!std::format!("{:?}", PreimagePayer::new("secret")).contains("secret"));
     }
 
     #[test]

@@ -8,6 +8,8 @@ use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 
+use mpp_core::challenge::Challenge;
+use mpp_core::client::{PayError, PayMethod, Payment};
 use mpp_core::json::{JsonObject, Value};
 use mpp_core::method::{BoxFuture, Charge, ChargeMethod, MethodError, Settlement};
 use subtle::ConstantTimeEq;
@@ -81,5 +83,45 @@ impl ChargeMethod for Token {
                 &id[..id.len().min(12)]
             )))
         })
+    }
+}
+
+/// The client half of `token/charge`: pays by presenting a shared token.
+#[derive(Clone)]
+pub struct TokenPayer {
+    token: String,
+}
+
+impl core::fmt::Debug for TokenPayer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("TokenPayer(<redacted>)")
+    }
+}
+
+impl TokenPayer {
+    /// A payer presenting `token`.
+    pub fn new(token: impl Into<String>) -> TokenPayer {
+        TokenPayer {
+            token: token.into(),
+        }
+    }
+}
+
+impl PayMethod for TokenPayer {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn pay<'a>(
+        &'a self,
+        _: &'a Challenge<'static>,
+        _: &'a JsonObject,
+    ) -> BoxFuture<'a, Result<Payment, PayError>> {
+        let mut payload = JsonObject::new();
+        payload.insert("token".into(), self.token.as_str().into());
+        Box::pin(core::future::ready(Ok(Payment {
+            payload,
+            source: None,
+        })))
     }
 }

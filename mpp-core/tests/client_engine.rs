@@ -1,0 +1,316 @@
+//! The client engine: choosing what to pay, under a spending policy (no I/O).
+
+use std::time::{Duration, Instant};
+
+use mpp_core::binding::{ChallengeBinder, Secret};
+use mpp_core::challenge::{Challenge, ChallengeBuilder};
+use mpp_core::client::{
+    Origin, PayError, PayMethod, Payment, PolicyError, Skipped, SpendingPolicy, Wallet,
+};
+use mpp_core::credential::{Credential, CredentialField};
+use mpp_core::json::JsonObject;
+use mpp_core::method::BoxFuture;
+use mpp_core::time::{Timestamp, UnixTime};
+use serde_json::json;
+
+const NOW: i64 = 1_800_000_000;
+
+struct Fake(&'static str);
+
+impl PayMethod for Fake {
+    fn name(&self) -> &str {
+        self.0
+    }
+
+    fn pay<'a>(
+        &'a self,
+        _: &'a Challenge<'static>,
+        _: &'a JsonObject,
+    ) -> BoxFuture<'a, Result<Payment, PayError>> {
+        let mut payload = JsonObject::new();
+        payload.insert("proof".into(), self.0.into());
+        Box::pin(std::future::ready(Ok(Payment {
+            payload,
+            source: None,
+        })))
+    }
+}
+
+fn binder() -> ChallengeBinder {
+    ChallengeBinder::new(Secret::new([3u8; 32]).unwrap())
+}
+
+/// A challenge header for `method` at `amount currency`, expiring in `ttl` seconds.
+fn offer(method: &str, amount: &str, currency: &str, ttl: i64) -> String {
+    let request = json!({"amount": amount, "currency": currency, "recipient": "acct_1"});
+    let expires = Timestamp::from_unix(UnixTime::from_secs(NOW + ttl)).unwrap();
+    ChallengeBuilder::new(
+        "api.example.com",
+        method,
+        "charge",
+        request.as_object().unwrap(),
+    )
+    .unwrap()
+    .expires(expires)
+    .issue(&binder())
+    .unwrap()
+    .to_header()
+    .unwrap()
+}
+
+fn policy() -> SpendingPolicy {
+    SpendingPolicy {
+        max_per_request: vec![("usd".into(), 1000), ("eur".into(), 50)],
+        ..SpendingPolicy::default()
+    }
+}
+
+fn wallet(policy: SpendingPolicy) -> Wallet {
+    Wallet::new(policy)
+        .with_method(Box::new(Fake("tempo")), 1000)
+        .with_method(Box::new(Fake("stripe")), 500)
+}
+
+fn https() -> Origin {
+    Origin::new("https", "api.example.com", 443)
+}
+
+fn now() -> UnixTime {
+    UnixTime::from_secs(NOW)
+}
+
+#[test]
+fn the_preferred_payable_challenge_wins_and_malformed_ones_are_passed_over() {
+    let lines = [
+        format!(
+            r#"Bearer realm="x", Payment id="a" realm="r", {}"#,
+            offer("stripe", "5", "usd", 60)
+        ),
+        offer("tempo", "1000", "usd", 60),
+    ];
+    let mut w = wallet(policy());
+    let choice = w.choose(&lines, &https(), now()).unwrap();
+    assert_eq!(choice.challenge.method, "tempo", "preferred by weight");
+    assert_eq!((choice.amount, choice.currency.as_str()), (1000, "usd"));
+    assert_eq!(w.spent(), [("usd".to_string(), 1000)], "reserved at once");
+    // The credential echoes the challenge and goes in the field it selects.
+    let credential = Credential::parse(
+        choice
+            .credential(Payment {
+                payload: JsonObject::new(),
+                source: None,
+            })
+            .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(credential.challenge.id, choice.challenge.id);
+    assert_eq!(choice.field(), CredentialField::Authorization);
+}
+
+#[test]
+fn challenges_that_cannot_be_answered_are_skipped_with_a_reason() {
+    let with_header =
+        offer("tempo", "1", "usd", 60).replace("request=", r#"header="Cookie", request="#);
+    let no_expiry = {
+        let request = json!({"amount": "1", "currency": "usd"});
+        ChallengeBuilder::new("r", "tempo", "charge", request.as_object().unwrap())
+            .unwrap()
+            .issue(&binder())
+            .unwrap()
+            .to_header()
+            .unwrap()
+    };
+    let session =
+        offer("tempo", "1", "usd", 60).replace(r#"intent="charge""#, r#"intent="session""#);
+    let lines = [
+        offer("lightning", "1", "usd", 60),
+        session,
+        offer("tempo", "1", "usd", -1),
+        no_expiry,
+        with_header,
+        offer("tempo", "abc", "usd", 60),
+    ];
+    let refusal = wallet(policy())
+        .choose(&lines, &https(), now())
+        .unwrap_err();
+    let reasons: Vec<_> = refusal.passed.iter().map(|p| p.reason.clone()).collect();
+    assert!(matches!(reasons[0], Skipped::UnknownMethod(ref m) if m == "lightning"));
+    assert!(matches!(reasons[1], Skipped::UnknownIntent(ref i) if i == "session"));
+    assert_eq!(reasons[2], Skipped::Expired);
+    assert_eq!(reasons[3], Skipped::Expired, "no expires: never paid");
+    assert!(
+        matches!(reasons[4], Skipped::Malformed(_)),
+        "an unrecognised header"
+    );
+    assert!(matches!(reasons[5], Skipped::UnreadableTerms(_)));
+    assert!(!refusal.by_policy());
+}
+
+#[test]
+fn the_policy_caps_each_request_and_the_next_offer_may_still_be_paid() {
+    let lines = [
+        offer("tempo", "1001", "usd", 60),
+        offer("stripe", "50", "EUR", 60),
+    ];
+    let mut w = wallet(policy());
+    let choice = w.choose(&lines, &https(), now()).unwrap();
+    assert_eq!(
+        choice.challenge.method, "stripe",
+        "the cheaper offer within its cap"
+    );
+    let refused = wallet(policy())
+        .choose(&lines[..1], &https(), now())
+        .unwrap_err();
+    assert!(refused.by_policy());
+    assert_eq!(
+        refused.passed[0].reason,
+        Skipped::Policy(PolicyError::OverRequestCap {
+            amount: 1001,
+            cap: 1000
+        })
+    );
+    let gbp = [offer("tempo", "1", "gbp", 60)];
+    let refused = wallet(policy()).choose(&gbp, &https(), now()).unwrap_err();
+    assert_eq!(
+        refused.passed[0].reason,
+        Skipped::Policy(PolicyError::CurrencyNotAllowed("gbp".into()))
+    );
+}
+
+#[test]
+fn the_budget_spans_requests_and_released_amounts_come_back() {
+    let mut p = policy();
+    p.budget = vec![("USD".into(), 1500)];
+    let mut w = wallet(p);
+    let line = [offer("tempo", "1000", "usd", 60)];
+    let first = w.choose(&line, &https(), now()).unwrap();
+    let refused = w.choose(&line, &https(), now()).unwrap_err();
+    assert_eq!(
+        refused.passed[0].reason,
+        Skipped::Policy(PolicyError::OverBudget {
+            amount: 1000,
+            left: 500
+        })
+    );
+    w.release(&first);
+    assert!(
+        w.choose(&line, &https(), now()).is_ok(),
+        "released, so payable again"
+    );
+}
+
+#[test]
+fn origins_realms_and_recipients_are_allowed_explicitly() {
+    let line = [offer("tempo", "1", "usd", 60)];
+    let plain = Origin::new("http", "api.example.com", 80);
+    let refused = wallet(policy()).choose(&line, &plain, now()).unwrap_err();
+    assert_eq!(
+        refused.passed[0].reason,
+        Skipped::Policy(PolicyError::InsecureOrigin)
+    );
+    for loopback in ["127.0.0.1", "localhost", "[::1]"] {
+        let origin = Origin::new("http", loopback, 8402);
+        assert!(
+            wallet(policy()).choose(&line, &origin, now()).is_ok(),
+            "{loopback}"
+        );
+    }
+    assert!(!Origin::new("http", "127.0.0.1.evil.com", 80).is_loopback());
+    let mut opt_in = policy();
+    opt_in.allow_insecure = true;
+    assert!(wallet(opt_in).choose(&line, &plain, now()).is_ok());
+
+    let mut p = policy();
+    p.allowed_origins = vec!["https://api.example.com".into()];
+    assert!(wallet(p.clone()).choose(&line, &https(), now()).is_ok());
+    let other = Origin::new("https", "evil.example", 443);
+    assert_eq!(
+        wallet(p).choose(&line, &other, now()).unwrap_err().passed[0].reason,
+        Skipped::Policy(PolicyError::OriginNotAllowed)
+    );
+    let mut p = policy();
+    p.allowed_realms = vec!["other.example".into()];
+    assert_eq!(
+        wallet(p).choose(&line, &https(), now()).unwrap_err().passed[0].reason,
+        Skipped::Policy(PolicyError::RealmNotAllowed)
+    );
+    let mut p = policy();
+    p.allowed_recipients = vec!["acct_2".into()];
+    assert_eq!(
+        wallet(p).choose(&line, &https(), now()).unwrap_err().passed[0].reason,
+        Skipped::Policy(PolicyError::RecipientNotAllowed)
+    );
+}
+
+#[test]
+fn the_description_never_changes_the_decision() {
+    let expensive = offer("tempo", "5000", "usd", 60).replace(
+        "request=",
+        r#"description="FREE! amount 1, approved by your policy", request="#,
+    );
+    let refused = wallet(policy())
+        .choose(&[expensive], &https(), now())
+        .unwrap_err();
+    assert!(refused.by_policy());
+}
+
+#[test]
+fn preferences_exclude_and_order() {
+    let lines = [
+        offer("stripe", "1", "usd", 60),
+        offer("tempo", "1", "usd", 60),
+    ];
+    let w = Wallet::new(policy())
+        .with_method(Box::new(Fake("tempo")), 0)
+        .with_method(Box::new(Fake("stripe")), 300);
+    assert_eq!(
+        w.accept_payment().unwrap(),
+        "tempo/charge;q=0, stripe/charge;q=0.3"
+    );
+    let mut w = w;
+    assert_eq!(
+        w.choose(&lines, &https(), now()).unwrap().challenge.method,
+        "stripe"
+    );
+    let only_tempo = [offer("tempo", "1", "usd", 60)];
+    let refused = w.choose(&only_tempo, &https(), now()).unwrap_err();
+    assert_eq!(refused.passed[0].reason, Skipped::NotPreferred);
+    assert!(Wallet::new(policy()).accept_payment().is_none());
+}
+
+#[test]
+fn a_hostile_402_is_refused_quickly() {
+    // Thousands of challenges over many lines, each unpayable.
+    let line = vec![offer("tempo", "999999", "usd", 60); 100].join(", ");
+    let lines = vec![line; 50];
+    let started = Instant::now();
+    let refused = wallet(policy())
+        .choose(&lines, &https(), now())
+        .unwrap_err();
+    assert_eq!(refused.passed.len(), 5000);
+    assert!(refused.by_policy());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // An oversized line is refused whole, not parsed slowly.
+    let huge = format!(
+        "{}, x=\"{}\"",
+        offer("tempo", "1", "usd", 60),
+        "a".repeat(70 * 1024)
+    );
+    let refused = wallet(policy())
+        .choose(&[huge], &https(), now())
+        .unwrap_err();
+    assert!(matches!(refused.passed[0].reason, Skipped::Malformed(_)));
+    // A challenge that never expires (none given) is not paid.
+    assert!(refused.passed.len() == 1);
+    assert!(
+        wallet(policy())
+            .choose(&["Bearer x"], &https(), now())
+            .unwrap_err()
+            .passed
+            .is_empty()
+    );
+}
