@@ -1,1 +1,29 @@
-//! A paying HTTP client over mpp-core's client engine, and the `mpp` CLI (filled by the mpp-client issue).
+//! A paying HTTP client over mpp-core's client engine, and the `mpp` CLI.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use mpp_core::client::{SpendingPolicy, Wallet};
+//! use mpp_client::PayingClient;
+//! use mpp_methods::preimage::PreimagePayer;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let policy = SpendingPolicy {
+//!     max_per_request: vec![("usd".into(), 1000)],
+//!     budget: vec![("usd".into(), 10_000)],
+//!     ..SpendingPolicy::default()
+//! };
+//! let wallet = Wallet::new(policy).with_method(Arc::new(PreimagePayer::new("s3cret")), 1000);
+//! let client = PayingClient::new(wallet)?;
+//! let response = client.get("https://api.example.com/paid").await?;
+//! if let Some(receipt) = &response.receipt {
+//!     println!("paid with {} at {}", receipt.method, receipt.timestamp);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod paying;
+
+pub use paying::{
+    ClientOptions, PaidRequest, PaidResponse, PayingClient, PayingError, PaymentMade, origin_of,
+};

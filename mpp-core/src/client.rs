@@ -19,9 +19,9 @@
 //! `description` is never read: a server's words cannot move a client to pay.
 
 use alloc::borrow::ToOwned;
-use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -320,7 +320,7 @@ impl Choice {
 /// Not thread-safe by itself; clients that pay from several tasks keep it behind a
 /// lock, so that choosing and reserving happen together.
 pub struct Wallet {
-    methods: Vec<Box<dyn PayMethod>>,
+    methods: Vec<Arc<dyn PayMethod>>,
     preferences: Vec<(String, Weight)>,
     policy: SpendingPolicy,
     spent: Vec<(String, u128)>,
@@ -353,7 +353,7 @@ impl Wallet {
 
     /// Registers a method with a preference weight in thousandths (1000 = most
     /// preferred, 0 = never used).
-    pub fn with_method(mut self, method: Box<dyn PayMethod>, weight: u16) -> Wallet {
+    pub fn with_method(mut self, method: Arc<dyn PayMethod>, weight: u16) -> Wallet {
         let weight = Weight::new(weight).unwrap_or(Weight::ONE);
         self.preferences.push((method.name().to_owned(), weight));
         self.methods.push(method);
@@ -361,7 +361,7 @@ impl Wallet {
     }
 
     /// The methods, in registration order.
-    pub fn methods(&self) -> &[Box<dyn PayMethod>] {
+    pub fn methods(&self) -> &[Arc<dyn PayMethod>] {
         &self.methods
     }
 

@@ -67,8 +67,8 @@ fn policy() -> SpendingPolicy {
 
 fn wallet(policy: SpendingPolicy) -> Wallet {
     Wallet::new(policy)
-        .with_method(Box::new(Fake("tempo")), 1000)
-        .with_method(Box::new(Fake("stripe")), 500)
+        .with_method(std::sync::Arc::new(Fake("tempo")), 1000)
+        .with_method(std::sync::Arc::new(Fake("stripe")), 500)
 }
 
 fn https() -> Origin {
@@ -261,8 +261,8 @@ fn preferences_exclude_and_order() {
         offer("tempo", "1", "usd", 60),
     ];
     let w = Wallet::new(policy())
-        .with_method(Box::new(Fake("tempo")), 0)
-        .with_method(Box::new(Fake("stripe")), 300);
+        .with_method(std::sync::Arc::new(Fake("tempo")), 0)
+        .with_method(std::sync::Arc::new(Fake("stripe")), 300);
     assert_eq!(
         w.accept_payment().unwrap(),
         "tempo/charge;q=0, stripe/charge;q=0.3"

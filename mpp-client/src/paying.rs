@@ -1,0 +1,481 @@
+//! [`PayingClient`]: sends a request, pays a 402 once, and returns the final response
+//! with its receipt.
+//!
+//! For each request it:
+//!
+//! 1. sends it, announcing the wallet's methods in `Accept-Payment`;
+//! 2. on a 402, asks the wallet ([`Wallet::choose`]) for a challenge its spending
+//!    policy allows, has the method pay it, and sends the request again, with the
+//!    same body (so a `digest` binding holds) and the credential in the field the
+//!    challenge selects;
+//! 3. returns the response with its parsed `Payment-Receipt`.
+//!
+//! It pays at most once per request: a 402 after paying is an error carrying the
+//! server's problem details, never a second payment; a 5xx after paying is an unknown
+//! outcome that is not retried. It follows redirects itself and never sends a
+//! credential to another origin. Its tracing events name methods, amounts and
+//! origins, never credentials, payloads or receipts.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue, LOCATION};
+use http::{Method, StatusCode};
+use mpp_core::challenge::Challenge;
+use mpp_core::client::{Choice, Origin, PayError, Refusal, Wallet};
+use mpp_core::problem::Problem;
+use mpp_core::receipt::Receipt;
+use mpp_core::time::UnixTime;
+use reqwest::Url;
+use tokio::sync::Mutex;
+
+/// Limits of a [`PayingClient`].
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// The longest a request (each of its round trips) may take.
+    pub timeout: Duration,
+    /// How many redirects are followed.
+    pub max_redirects: usize,
+    /// The largest response body read.
+    pub max_body: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            timeout: Duration::from_secs(30),
+            max_redirects: 5,
+            max_body: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// A request to send: method, URL, header fields and a body kept whole so it can be
+/// sent again, identical, with the credential.
+#[derive(Debug, Clone)]
+pub struct PaidRequest {
+    /// The HTTP method.
+    pub method: Method,
+    /// The URL.
+    pub url: Url,
+    /// Header fields.
+    pub headers: HeaderMap,
+    /// The body, if any.
+    pub body: Option<Bytes>,
+}
+
+impl PaidRequest {
+    /// A request without header fields or body.
+    pub fn new(method: Method, url: Url) -> PaidRequest {
+        PaidRequest {
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body: None,
+        }
+    }
+
+    /// Adds a header field.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> PaidRequest {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Bytes>) -> PaidRequest {
+        self.body = Some(body.into());
+        self
+    }
+}
+
+/// What was paid for a request.
+#[derive(Clone)]
+pub struct PaymentMade {
+    /// The challenge answered.
+    pub challenge: Challenge<'static>,
+    /// The amount, in base units.
+    pub amount: u128,
+    /// The currency.
+    pub currency: String,
+    /// The origin paid.
+    pub origin: String,
+    /// The credential sent (sensitive: `Debug` does not show it).
+    pub credential: String,
+}
+
+impl fmt::Debug for PaymentMade {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PaymentMade")
+            .field("challenge_id", &self.challenge.id.as_str())
+            .field("method", &self.challenge.method.as_str())
+            .field("amount", &self.amount)
+            .field("currency", &self.currency)
+            .field("origin", &self.origin)
+            .field("credential", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The final response.
+#[derive(Debug)]
+pub struct PaidResponse {
+    /// Its status.
+    pub status: StatusCode,
+    /// Its header fields.
+    pub headers: HeaderMap,
+    /// Its body.
+    pub body: Bytes,
+    /// The URL that answered (after redirects).
+    pub url: Url,
+    /// The parsed `Payment-Receipt`, when the response carries one.
+    pub receipt: Option<Receipt>,
+    /// What was paid, when a payment was made.
+    pub payment: Option<PaymentMade>,
+}
+
+/// Why a request did not end with a response.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PayingError {
+    /// The request could not be sent or its response not read.
+    Network(String),
+    /// The server asked for payment and nothing could be paid: no challenge was
+    /// payable, or the spending policy refused every one.
+    Refused(Refusal),
+    /// The method could not pay the chosen challenge; nothing was spent.
+    Method(PayError),
+    /// The server refused the payment (a 402 or another 4xx after paying), with its
+    /// problem details when it sent them. Nothing more is paid for this request.
+    Rejected {
+        /// The status after paying.
+        status: StatusCode,
+        /// The problem details, if the body had them.
+        problem: Option<Box<Problem>>,
+        /// What was paid.
+        payment: Box<PaymentMade>,
+    },
+    /// The server failed after the credential was sent (a 5xx): whether the payment
+    /// settled is unknown, so it is not retried.
+    UnknownOutcome {
+        /// The status after paying.
+        status: StatusCode,
+        /// What was paid.
+        payment: Box<PaymentMade>,
+    },
+    /// Too many redirects, or a redirect without a usable `Location`.
+    Redirect(String),
+}
+
+impl fmt::Display for PayingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PayingError::Network(e) => write!(f, "network error: {e}"),
+            PayingError::Refused(r) => write!(f, "payment refused: {r}"),
+            PayingError::Method(e) => write!(f, "the payment method failed: {e}"),
+            PayingError::Rejected {
+                status, problem, ..
+            } => {
+                write!(f, "the server rejected the payment ({status})")?;
+                if let Some(p) = problem {
+                    write!(f, ": {}", p.type_uri)?;
+                    if let Some(d) = &p.detail {
+                        write!(f, " ({d})")?;
+                    }
+                }
+                Ok(())
+            }
+            PayingError::UnknownOutcome { status, .. } => write!(
+                f,
+                "the server failed ({status}) after the credential was sent; the payment may have settled"
+            ),
+            PayingError::Redirect(e) => write!(f, "redirect: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for PayingError {}
+
+/// An HTTP client that pays for what it fetches, within its wallet's policy.
+///
+/// Cheap to clone; clones share the wallet, so the budget holds across tasks.
+#[derive(Clone)]
+pub struct PayingClient {
+    http: reqwest::Client,
+    wallet: Arc<Mutex<Wallet>>,
+    options: ClientOptions,
+}
+
+impl fmt::Debug for PayingClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PayingClient")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PayingClient {
+    /// A client paying from `wallet`, with the default options.
+    pub fn new(wallet: Wallet) -> Result<PayingClient, PayingError> {
+        PayingClient::with_options(wallet, ClientOptions::default())
+    }
+
+    /// A client paying from `wallet`.
+    pub fn with_options(
+        wallet: Wallet,
+        options: ClientOptions,
+    ) -> Result<PayingClient, PayingError> {
+        let http = reqwest::Client::builder()
+            // Redirects are followed here, where credentials can be kept to their origin.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(options.timeout)
+            .build()
+            .map_err(|e| PayingError::Network(e.to_string()))?;
+        Ok(PayingClient {
+            http,
+            wallet: Arc::new(Mutex::new(wallet)),
+            options,
+        })
+    }
+
+    /// The wallet, shared by every clone of this client.
+    pub fn wallet(&self) -> &Arc<Mutex<Wallet>> {
+        &self.wallet
+    }
+
+    /// `GET url`.
+    pub async fn get(&self, url: &str) -> Result<PaidResponse, PayingError> {
+        let url = Url::parse(url).map_err(|e| PayingError::Network(format!("invalid URL: {e}")))?;
+        self.send(PaidRequest::new(Method::GET, url)).await
+    }
+
+    /// Sends `request`, paying a 402 once if the wallet allows.
+    pub async fn send(&self, request: PaidRequest) -> Result<PaidResponse, PayingError> {
+        let accept = self.wallet.lock().await.accept_payment();
+        let mut request = request;
+        if let Some(value) = accept.and_then(|a| HeaderValue::try_from(a).ok()) {
+            request
+                .headers
+                .entry(HeaderName::from_static("accept-payment"))
+                .or_insert(value);
+        }
+        let first = self.round_trip(&request, None).await?;
+        if first.status != StatusCode::PAYMENT_REQUIRED {
+            return Ok(first.into_paid(None));
+        }
+        // Pay for the URL that answered 402 (after any redirect), at its origin.
+        let mut paid_request = request.clone();
+        paid_request.url = first.url.clone();
+        let origin = origin_of(&first.url);
+        let lines: Vec<&[u8]> = first
+            .headers
+            .get_all(http::header::WWW_AUTHENTICATE)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect();
+        let choice = {
+            let mut wallet = self.wallet.lock().await;
+            wallet.choose(lines, &origin, now())
+        };
+        let choice = match choice {
+            Ok(c) => c,
+            Err(refusal) => {
+                tracing::info!(target: "mpp::client", origin = %origin, "payment refused: {refusal}");
+                return Err(PayingError::Refused(refusal));
+            }
+        };
+        tracing::info!(
+            target: "mpp::client",
+            origin = %origin,
+            method = %choice.challenge.method,
+            amount = choice.amount,
+            currency = %choice.currency,
+            "paying"
+        );
+        let payment = match self.pay(&choice).await {
+            Ok(p) => p,
+            Err(e) => {
+                self.wallet.lock().await.release(&choice);
+                return Err(PayingError::Method(e));
+            }
+        };
+        let made = PaymentMade {
+            challenge: choice.challenge.clone(),
+            amount: choice.amount,
+            currency: choice.currency.clone(),
+            origin: origin.to_string(),
+            credential: choice.credential(payment),
+        };
+        let mut credential = HeaderValue::try_from(made.credential.as_str())
+            .map_err(|e| PayingError::Network(format!("credential header: {e}")))?;
+        credential.set_sensitive(true);
+        let field = HeaderName::from_static(match choice.field() {
+            mpp_core::credential::CredentialField::Authorization => "authorization",
+            mpp_core::credential::CredentialField::PaymentAuthorization => "payment-authorization",
+        });
+        let response = self
+            .round_trip(&paid_request, Some((field, credential, &origin)))
+            .await?;
+        match response.status {
+            s if s.is_success() => {
+                tracing::info!(target: "mpp::client", origin = %origin, status = s.as_u16(), "paid");
+                Ok(response.into_paid(Some(made)))
+            }
+            s if s.is_server_error() => {
+                tracing::warn!(target: "mpp::client", origin = %origin, status = s.as_u16(), "unknown outcome after paying");
+                Err(PayingError::UnknownOutcome {
+                    status: s,
+                    payment: Box::new(made),
+                })
+            }
+            s if s.is_client_error() => {
+                let problem = Problem::parse(&response.body).ok().map(Box::new);
+                tracing::info!(target: "mpp::client", origin = %origin, status = s.as_u16(), "payment rejected");
+                Err(PayingError::Rejected {
+                    status: s,
+                    problem,
+                    payment: Box::new(made),
+                })
+            }
+            _ => Ok(response.into_paid(Some(made))),
+        }
+    }
+
+    async fn pay(&self, choice: &Choice) -> Result<mpp_core::client::Payment, PayError> {
+        // The wallet is not locked while a (possibly slow) method pays.
+        let method = self
+            .wallet
+            .lock()
+            .await
+            .methods()
+            .get(choice.method)
+            .cloned();
+        let Some(method) = method else {
+            return Err(PayError("the method is no longer registered".into()));
+        };
+        method.pay(&choice.challenge, &choice.request).await
+    }
+
+    /// Sends the request, following redirects; a credential goes only to `origin`.
+    async fn round_trip(
+        &self,
+        request: &PaidRequest,
+        credential: Option<(HeaderName, HeaderValue, &Origin)>,
+    ) -> Result<Fetched, PayingError> {
+        let mut url = request.url.clone();
+        let mut method = request.method.clone();
+        let mut body = request.body.clone();
+        for _ in 0..=self.options.max_redirects {
+            let mut builder = self
+                .http
+                .request(method.clone(), url.clone())
+                .headers(request.headers.clone());
+            if let Some((name, value, origin)) = &credential {
+                if origin_of(&url) == **origin {
+                    builder = builder.header(name.clone(), value.clone());
+                }
+            }
+            if let Some(b) = &body {
+                builder = builder.body(b.clone());
+            }
+            let response = builder
+                .send()
+                .await
+                .map_err(|e| PayingError::Network(e.to_string()))?;
+            let status = response.status();
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                let location = response
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .and_then(|l| url.join(l).ok())
+                    .ok_or_else(|| {
+                        PayingError::Redirect(format!("{status} without a usable Location"))
+                    })?;
+                // 303, and 301/302 after a POST, turn into a GET without a body.
+                if status == StatusCode::SEE_OTHER
+                    || (matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND)
+                        && method == Method::POST)
+                {
+                    method = Method::GET;
+                    body = None;
+                }
+                url = location;
+                continue;
+            }
+            let headers = response.headers().clone();
+            let body = read_body(response, self.options.max_body).await?;
+            return Ok(Fetched {
+                status,
+                headers,
+                body,
+                url,
+            });
+        }
+        Err(PayingError::Redirect(format!(
+            "more than {} redirects",
+            self.options.max_redirects
+        )))
+    }
+}
+
+struct Fetched {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+    url: Url,
+}
+
+impl Fetched {
+    fn into_paid(self, payment: Option<PaymentMade>) -> PaidResponse {
+        let receipt = if self.status.is_success() {
+            self.headers
+                .get("payment-receipt")
+                .and_then(|v| Receipt::parse(v.as_bytes()).ok())
+        } else {
+            None
+        };
+        PaidResponse {
+            status: self.status,
+            headers: self.headers,
+            body: self.body,
+            url: self.url,
+            receipt,
+            payment,
+        }
+    }
+}
+
+async fn read_body(mut response: reqwest::Response, max: usize) -> Result<Bytes, PayingError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| PayingError::Network(e.to_string()))?
+    {
+        if body.len() + chunk.len() > max {
+            return Err(PayingError::Network(format!(
+                "the response body exceeds {max} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.into())
+}
+
+/// The origin of a URL, with the scheme's default port made explicit.
+pub fn origin_of(url: &Url) -> Origin {
+    Origin::new(
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or(0),
+    )
+}
+
+fn now() -> UnixTime {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    UnixTime::from_secs(i64::try_from(since.as_secs()).unwrap_or(i64::MAX))
+}
