@@ -29,6 +29,8 @@ mod config;
 mod extract;
 pub mod layer;
 pub mod openapi;
+#[cfg(feature = "reference-server")]
+pub mod reference;
 pub mod store;
 
 pub use config::{

@@ -1,30 +1,18 @@
 //! `mpp-server`: the reference server of the Payment HTTP authentication scheme, which
 //! the conformance suite and the interop tests run against.
 //!
-//! Routes: `GET /free` (no payment), `GET /paid` (`preimage/charge`, 1000 usd),
-//! `POST /paid-post` (the same offer, the body bound by `digest`), `GET /paid-multi`
-//! (`preimage/charge` and `token/charge`), `GET /openapi.json` (discovery), and
-//! `GET /stats` (how many times a paid handler ran).
-//! The `preimage` and `token` methods are test methods, not payments.
+//! Its routes are those of [`mpp_server::reference`].
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::{get, post};
-use axum::{Json, body::Bytes};
 use clap::{Parser, ValueEnum};
-use mpp_methods::preimage::Preimage;
-use mpp_methods::token::Token;
-use mpp_server::{
-    Offer, PaidRoute, Paywall, RedisOptions, RedisStore, ServiceInfo, SqliteStore, Store,
-    StoreError, VerifiedPayment,
-};
-use serde_json::{Value, json};
+use mpp_core::credential::CredentialField;
+use mpp_server::reference::{self, ReferenceConfig};
+use mpp_server::{RedisOptions, RedisStore, SqliteStore, Store, StoreError};
 
 /// The reference server of the "Payment" HTTP authentication scheme.
 #[derive(Debug, Parser)]
@@ -70,100 +58,11 @@ enum Header {
     PaymentAuthorization,
 }
 
-const AMOUNT: &str = "1000";
-const CURRENCY: &str = "usd";
-const RECIPIENT: &str = "acct_reference";
-
-fn paid_route(method: http::Method, path: &str, args: &Args) -> PaidRoute {
-    let route = PaidRoute::new(method, path).ttl(Duration::from_secs(args.ttl));
-    match args.header {
-        Header::Authorization => route,
-        Header::PaymentAuthorization => route.payment_authorization(),
-    }
-}
-
 fn store(args: &Args) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match &args.redis {
         Some(url) => Arc::new(RedisStore::connect(url, RedisOptions::default())?),
         None => Arc::new(SqliteStore::open(&args.sqlite)?),
     })
-}
-
-fn app(args: &Args, store: Arc<dyn Store>) -> Result<Router, mpp_server::ConfigError> {
-    let preimage: Arc<Preimage> = Arc::new(Preimage);
-    let token = Arc::new(Token::new(args.token.clone()));
-    let preimage_offer = || {
-        Offer::charge(
-            preimage.clone(),
-            Preimage::request(AMOUNT, CURRENCY, RECIPIENT, &args.preimage),
-        )
-    };
-    let paywall = Paywall::builder(args.secret.as_bytes(), &args.realm)?
-        .store(store)
-        .route(
-            paid_route(http::Method::GET, "/paid", args)
-                .offer(preimage_offer())
-                .description("A paid GET (preimage test method)"),
-        )
-        .route(
-            paid_route(http::Method::POST, "/paid-post", args)
-                .offer(preimage_offer())
-                .description("A paid POST whose body is bound by digest"),
-        )
-        .route(
-            paid_route(http::Method::GET, "/paid-multi", args)
-                .offer(preimage_offer())
-                .offer(Offer::charge(
-                    token,
-                    Token::request(AMOUNT, CURRENCY, RECIPIENT),
-                ))
-                .description("A paid GET with two offers"),
-        )
-        .discovery(ServiceInfo {
-            title: "mpp reference server".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            categories: vec!["developer-tools".into()],
-            ..ServiceInfo::default()
-        })
-        .build()?;
-    // How many times a paid handler ran: what the fault tests compare with the number
-    // of successful payments (at most one delivery per settlement).
-    let runs = Arc::new(AtomicU64::new(0));
-    let counted = |route: &'static str| {
-        let runs = runs.clone();
-        move |p: VerifiedPayment| async move { paid(route, &p, None, &runs) }
-    };
-    let stats = {
-        let runs = runs.clone();
-        move || async move { Json(json!({ "paidHandlerRuns": runs.load(Ordering::SeqCst) })) }
-    };
-    let post_runs = runs.clone();
-    Ok(Router::new()
-        .route("/free", get(|| async { Json(json!({ "free": true })) }))
-        .route("/stats", get(stats))
-        .route("/paid", get(counted("/paid")))
-        .route(
-            "/paid-post",
-            post(move |p: VerifiedPayment, body: Bytes| async move {
-                paid("/paid-post", &p, Some(body.len()), &post_runs)
-            }),
-        )
-        .route("/paid-multi", get(counted("/paid-multi")))
-        .layer(paywall))
-}
-
-fn paid(
-    route: &str,
-    payment: &VerifiedPayment,
-    received: Option<usize>,
-    runs: &AtomicU64,
-) -> Json<Value> {
-    runs.fetch_add(1, Ordering::SeqCst);
-    let mut body = json!({ "ok": true, "route": route, "method": payment.receipt.method.as_str() });
-    if let Some(n) = received {
-        body["received"] = n.into();
-    }
-    Json(body)
 }
 
 #[tokio::main]
@@ -183,7 +82,19 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let app = match app(&args, store) {
+    let config = ReferenceConfig {
+        secret: args.secret.clone(),
+        preimage: args.preimage.clone(),
+        token: args.token.clone(),
+        realm: args.realm.clone(),
+        ttl: Duration::from_secs(args.ttl),
+        credential_field: match args.header {
+            Header::Authorization => CredentialField::Authorization,
+            Header::PaymentAuthorization => CredentialField::PaymentAuthorization,
+        },
+        store,
+    };
+    let app = match reference::app(&config) {
         Ok(app) => app,
         Err(e) => {
             eprintln!("mpp-server: {e}");

@@ -1,0 +1,144 @@
+//! The reference server's application: the routes every conformance run and interop
+//! test relies on, for the `mpp-server` binary and for tools that embed it.
+//!
+//! Routes: `GET /free` (no payment), `GET /paid` (`preimage/charge`, 1000 usd),
+//! `POST /paid-post` (the same offer, the body bound by `digest`), `GET /paid-multi`
+//! (`preimage/charge` and `token/charge`), `GET /openapi.json` (discovery), and
+//! `GET /stats` (how many times a paid handler ran). The `preimage` and `token`
+//! methods are test methods, not payments.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use axum::{Json, body::Bytes};
+use mpp_core::credential::CredentialField;
+use mpp_methods::preimage::Preimage;
+use mpp_methods::token::Token;
+use serde_json::{Value, json};
+
+use crate::{ConfigError, Offer, PaidRoute, Paywall, ServiceInfo, Store, VerifiedPayment};
+
+/// The price of every paid route: 1000 usd to `acct_reference`.
+pub const AMOUNT: &str = "1000";
+/// The currency of every paid route.
+pub const CURRENCY: &str = "usd";
+/// The recipient of every paid route.
+pub const RECIPIENT: &str = "acct_reference";
+
+/// How the reference server is configured.
+#[derive(Clone)]
+pub struct ReferenceConfig {
+    /// The challenge-binding secret (at least 32 bytes).
+    pub secret: String,
+    /// The preimage whose SHA-256 the `preimage/charge` offers ask for.
+    pub preimage: String,
+    /// The token the `token/charge` offer accepts.
+    pub token: String,
+    /// The realm.
+    pub realm: String,
+    /// How long each challenge stays payable.
+    pub ttl: Duration,
+    /// Where credentials must arrive.
+    pub credential_field: CredentialField,
+    /// Where used challenges are recorded.
+    pub store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for ReferenceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReferenceConfig")
+            .field("realm", &self.realm)
+            .field("ttl", &self.ttl)
+            .field("credential_field", &self.credential_field)
+            .finish_non_exhaustive()
+    }
+}
+
+fn paid_route(config: &ReferenceConfig, method: http::Method, path: &str) -> PaidRoute {
+    let route = PaidRoute::new(method, path).ttl(config.ttl);
+    match config.credential_field {
+        CredentialField::Authorization => route,
+        CredentialField::PaymentAuthorization => route.payment_authorization(),
+    }
+}
+
+/// The reference application, paywall included.
+pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
+    let preimage: Arc<Preimage> = Arc::new(Preimage);
+    let token = Arc::new(Token::new(config.token.clone()));
+    let preimage_offer = || {
+        Offer::charge(
+            preimage.clone(),
+            Preimage::request(AMOUNT, CURRENCY, RECIPIENT, &config.preimage),
+        )
+    };
+    let paywall = Paywall::builder(config.secret.as_bytes(), &config.realm)?
+        .store(config.store.clone())
+        .route(
+            paid_route(config, http::Method::GET, "/paid")
+                .offer(preimage_offer())
+                .description("A paid GET (preimage test method)"),
+        )
+        .route(
+            paid_route(config, http::Method::POST, "/paid-post")
+                .offer(preimage_offer())
+                .description("A paid POST whose body is bound by digest"),
+        )
+        .route(
+            paid_route(config, http::Method::GET, "/paid-multi")
+                .offer(preimage_offer())
+                .offer(Offer::charge(
+                    token,
+                    Token::request(AMOUNT, CURRENCY, RECIPIENT),
+                ))
+                .description("A paid GET with two offers"),
+        )
+        .discovery(ServiceInfo {
+            title: "mpp reference server".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            categories: vec!["developer-tools".into()],
+            ..ServiceInfo::default()
+        })
+        .build()?;
+    // How many times a paid handler ran: what the fault tests compare with the number
+    // of successful payments (at most one delivery per settlement).
+    let runs = Arc::new(AtomicU64::new(0));
+    let counted = |route: &'static str| {
+        let runs = runs.clone();
+        move |p: VerifiedPayment| async move { paid(route, &p, None, &runs) }
+    };
+    let stats = {
+        let runs = runs.clone();
+        move || async move { Json(json!({ "paidHandlerRuns": runs.load(Ordering::SeqCst) })) }
+    };
+    let post_runs = runs.clone();
+    Ok(Router::new()
+        .route("/free", get(|| async { Json(json!({ "free": true })) }))
+        .route("/stats", get(stats))
+        .route("/paid", get(counted("/paid")))
+        .route(
+            "/paid-post",
+            post(move |p: VerifiedPayment, body: Bytes| async move {
+                paid("/paid-post", &p, Some(body.len()), &post_runs)
+            }),
+        )
+        .route("/paid-multi", get(counted("/paid-multi")))
+        .layer(paywall))
+}
+
+fn paid(
+    route: &str,
+    payment: &VerifiedPayment,
+    received: Option<usize>,
+    runs: &AtomicU64,
+) -> Json<Value> {
+    runs.fetch_add(1, Ordering::SeqCst);
+    let mut body = json!({ "ok": true, "route": route, "method": payment.receipt.method.as_str() });
+    if let Some(n) = received {
+        body["received"] = n.into();
+    }
+    Json(body)
+}
