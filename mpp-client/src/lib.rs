@@ -22,6 +22,7 @@
 //! # }
 //! ```
 
+pub mod explain;
 mod paying;
 
 pub use paying::{

@@ -164,7 +164,8 @@ pub enum PayingError {
         /// What was paid.
         payment: Box<PaymentMade>,
     },
-    /// Too many redirects, or a redirect without a usable `Location`.
+    /// Too many redirects, a redirect without a usable `Location`, or a 402 that a
+    /// redirect to another origin led to (never paid).
     Redirect(String),
 }
 
@@ -264,10 +265,22 @@ impl PayingClient {
         if first.status != StatusCode::PAYMENT_REQUIRED {
             return Ok(first.into_paid(None));
         }
-        // Pay for the URL that answered 402 (after any redirect), at its origin.
+        // Pay for the URL that answered 402 (after any redirect), at its origin, with
+        // the method and body that reached it (a 303 turns a POST into a GET).
+        let origin = origin_of(&first.url);
+        if origin != origin_of(&request.url) {
+            // Peer lesson §2.9 (83): a redirect must not hand the payment to an origin
+            // the caller did not ask for.
+            tracing::info!(target: "mpp::client", origin = %origin, "payment refused: 402 after a cross-origin redirect");
+            return Err(PayingError::Redirect(format!(
+                "a 402 from {origin} after a redirect from {} is not paid",
+                origin_of(&request.url)
+            )));
+        }
         let mut paid_request = request.clone();
         paid_request.url = first.url.clone();
-        let origin = origin_of(&first.url);
+        paid_request.method = first.method.clone();
+        paid_request.body = first.request_body.clone();
         let lines: Vec<&[u8]> = first
             .headers
             .get_all(http::header::WWW_AUTHENTICATE)
@@ -366,11 +379,12 @@ impl PayingClient {
         let mut url = request.url.clone();
         let mut method = request.method.clone();
         let mut body = request.body.clone();
+        let mut headers = request.headers.clone();
         for _ in 0..=self.options.max_redirects {
             let mut builder = self
                 .http
                 .request(method.clone(), url.clone())
-                .headers(request.headers.clone());
+                .headers(headers.clone());
             if let Some((name, value, origin)) = &credential {
                 if origin_of(&url) == **origin {
                     builder = builder.header(name.clone(), value.clone());
@@ -401,16 +415,30 @@ impl PayingClient {
                     method = Method::GET;
                     body = None;
                 }
+                // The caller's own credentials stay with their origin too, as
+                // reqwest's redirect policy (off here) would have ensured.
+                if origin_of(&location) != origin_of(&url) {
+                    for name in [
+                        http::header::AUTHORIZATION,
+                        http::header::COOKIE,
+                        http::header::PROXY_AUTHORIZATION,
+                        HeaderName::from_static("payment-authorization"),
+                    ] {
+                        headers.remove(name);
+                    }
+                }
                 url = location;
                 continue;
             }
-            let headers = response.headers().clone();
-            let body = read_body(response, self.options.max_body).await?;
+            let response_headers = response.headers().clone();
+            let response_body = read_body(response, self.options.max_body).await?;
             return Ok(Fetched {
                 status,
-                headers,
-                body,
+                headers: response_headers,
+                body: response_body,
                 url,
+                method,
+                request_body: body,
             });
         }
         Err(PayingError::Redirect(format!(
@@ -425,6 +453,9 @@ struct Fetched {
     headers: HeaderMap,
     body: Bytes,
     url: Url,
+    /// The method and body sent to `url` (after redirects).
+    method: Method,
+    request_body: Option<Bytes>,
 }
 
 impl Fetched {

@@ -3,9 +3,9 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use conformance::explain::{self, Kind};
+use clap::{Parser, Subcommand, ValueEnum};
 use conformance::{adapter, system_now};
+use mpp_client::explain;
 
 /// Conformance tools for the "Payment" HTTP authentication scheme.
 #[derive(Debug, Parser)]
@@ -40,6 +40,30 @@ enum Command {
     Adapter,
 }
 
+/// What kind of header value to explain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Kind {
+    /// Guess: a credential if it is one, else a receipt, else challenges.
+    Auto,
+    /// A `WWW-Authenticate` value.
+    Challenge,
+    /// An `Authorization` or `Payment-Authorization` value.
+    Credential,
+    /// A `Payment-Receipt` value.
+    Receipt,
+}
+
+impl From<Kind> for explain::Kind {
+    fn from(kind: Kind) -> explain::Kind {
+        match kind {
+            Kind::Auto => explain::Kind::Auto,
+            Kind::Challenge => explain::Kind::Challenge,
+            Kind::Credential => explain::Kind::Credential,
+            Kind::Receipt => explain::Kind::Receipt,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Explain {
@@ -47,7 +71,7 @@ fn main() -> ExitCode {
             kind,
             reveal,
         } => {
-            let (text, ok) = explain::explain(&value, kind, system_now(), reveal);
+            let (text, ok) = explain::explain(&value, kind.into(), system_now(), reveal);
             print!("{text}");
             if ok {
                 ExitCode::SUCCESS

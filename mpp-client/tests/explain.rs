@@ -1,6 +1,7 @@
-//! `mpp-conformance explain`: decodes what is valid and points at what is not.
+//! `mpp_client::explain` (behind `mpp decode` and `mpp-conformance explain`): decodes
+//! what is valid and points at what is not.
 
-use conformance::explain::{Kind, explain};
+use mpp_client::explain::{Kind, explain};
 use mpp_core::time::UnixTime;
 
 const NOW: UnixTime = UnixTime::from_secs(1_769_688_000); // 2026-01-29T12:00:00Z
@@ -69,4 +70,39 @@ fn explains_credentials_and_receipts_with_secrets_redacted() {
     );
     let (text, ok) = explain("", Kind::Challenge, NOW, false);
     assert!(!ok && text.contains("no Payment challenge"), "{text}");
+}
+
+#[test]
+fn challenges_json_decodes_each_challenge_or_points_at_its_error() {
+    use mpp_client::explain::challenges_json;
+    let header = format!(
+        r#"Bearer realm="x", Payment id="abc", realm="api.example.com", method="tempo", intent="charge", request="{REQUEST}", expires="2026-01-29T11:00:00Z", Payment id="b", realm="r", method="Tempo", intent="charge", request="{REQUEST}""#
+    );
+    let list = challenges_json(&header, NOW);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 3, "{list:?}");
+    assert_eq!(list[0]["scheme"], "Bearer");
+    assert_eq!(list[0]["payment"], false);
+    let valid = &list[1];
+    assert_eq!(valid["valid"], true);
+    assert_eq!(valid["method"], "tempo");
+    assert_eq!(valid["amount"], "1000");
+    assert_eq!(valid["currency"], serde_json::Value::Null);
+    assert_eq!(valid["request"]["amount"], "1000");
+    assert_eq!(valid["expired"], true, "an hour before NOW");
+    assert_eq!(valid["credentialField"], "Authorization");
+    let invalid = &list[2];
+    assert_eq!(invalid["valid"], false);
+    assert!(
+        invalid["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid method")
+    );
+    let at = invalid["at"].as_u64().unwrap() as usize;
+    assert_eq!(
+        &header[at..at + 1],
+        "T",
+        "the offset points at the bad method"
+    );
 }

@@ -1,6 +1,10 @@
 //! Explains a Payment header value in plain words: every challenge of a
 //! `WWW-Authenticate` value (of any scheme), a credential, or a receipt, decoded,
 //! with each error shown at its byte.
+//!
+//! Credential payloads, payers (`source`) and receipt references are redacted unless
+//! `reveal` is set. [`challenges_json`] gives the same decoding of challenges as JSON.
+//! Used by `mpp decode`, `mpp inspect`, `mpp get -v` and `mpp-conformance explain`.
 
 use std::fmt::Write as _;
 
@@ -14,7 +18,8 @@ use mpp_core::time::UnixTime;
 use serde_json::Value;
 
 /// What kind of header value to explain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Kind {
     /// Guess: a credential if it is one, else a receipt, else challenges.
     Auto,
@@ -124,6 +129,102 @@ fn challenges(out: &mut String, bytes: &[u8], now: UnixTime) -> bool {
         ok = false;
     }
     ok
+}
+
+/// Every challenge of a `WWW-Authenticate` value as a JSON array, in order: each
+/// Payment challenge decoded (`"valid": true`, its parameters, the decoded `request`
+/// with its `amount` and `currency`, whether it has `expired` at `now`) or its error
+/// and byte offset (`"valid": false`); challenges of other schemes as
+/// `{"index", "scheme", "payment": false}`. Several field lines can be passed joined
+/// with `", "`.
+pub fn challenges_json(value: &str, now: UnixTime) -> Value {
+    let bytes = value.as_bytes();
+    let mut list = Vec::new();
+    for (n, item) in AuthChallenges::new(bytes).enumerate() {
+        let mut entry = serde_json::Map::new();
+        entry.insert("index".into(), (n + 1).into());
+        let found = match item {
+            Err(e) => {
+                entry.insert("scheme".into(), Value::Null);
+                entry.insert("payment".into(), Value::Null);
+                entry.insert("valid".into(), false.into());
+                entry.insert("error".into(), e.to_string().into());
+                entry.insert("at".into(), e.offset().into());
+                list.push(Value::Object(entry));
+                continue;
+            }
+            Ok(found) => found,
+        };
+        entry.insert("scheme".into(), found.scheme.into());
+        let payment = found.scheme.eq_ignore_ascii_case("Payment");
+        entry.insert("payment".into(), payment.into());
+        if payment {
+            let span = found.span.clone();
+            match Challenge::parse(&bytes[span.clone()]) {
+                Ok(c) => {
+                    entry.insert("valid".into(), true.into());
+                    challenge_fields(&mut entry, &c, now);
+                }
+                Err(e) => {
+                    entry.insert("valid".into(), false.into());
+                    entry.insert("error".into(), e.to_string().into());
+                    entry.insert("at".into(), (e.offset() + span.start).into());
+                }
+            }
+        }
+        list.push(Value::Object(entry));
+    }
+    Value::Array(list)
+}
+
+fn challenge_fields(entry: &mut serde_json::Map<String, Value>, c: &Challenge<'_>, now: UnixTime) {
+    entry.insert("id".into(), c.id.as_str().into());
+    entry.insert("realm".into(), c.realm.as_str().into());
+    entry.insert("method".into(), c.method.as_str().into());
+    entry.insert("intent".into(), c.intent.as_str().into());
+    match c.request.decode() {
+        Ok(request) => {
+            for key in ["amount", "currency"] {
+                let v = request.get(key).cloned().unwrap_or(Value::Null);
+                entry.insert(key.into(), v);
+            }
+            entry.insert("request".into(), Value::Object(request));
+        }
+        Err(e) => {
+            entry.insert("request".into(), Value::Null);
+            entry.insert("requestError".into(), e.to_string().into());
+        }
+    }
+    match &c.expires {
+        Some(t) => {
+            entry.insert("expires".into(), t.as_str().into());
+            entry.insert("expired".into(), t.is_expired_at(now).into());
+        }
+        None => {
+            entry.insert("expires".into(), Value::Null);
+            entry.insert("expired".into(), Value::Null);
+        }
+    }
+    let text = |v: Option<&str>| v.map_or(Value::Null, Value::from);
+    entry.insert("digest".into(), text(c.digest.as_ref().map(|d| d.as_str())));
+    entry.insert("description".into(), text(c.description.as_deref()));
+    entry.insert(
+        "opaque".into(),
+        match &c.opaque {
+            Some(o) => o.decode().map_or(Value::Null, Value::Object),
+            None => Value::Null,
+        },
+    );
+    entry.insert("credentialField".into(), c.credential_field.name().into());
+    entry.insert(
+        "extensions".into(),
+        Value::Object(
+            c.extensions
+                .iter()
+                .map(|(k, v)| (k.to_string(), Value::from(v.as_ref())))
+                .collect(),
+        ),
+    );
 }
 
 /// The challenge's fields, one per line; expiry is judged against `now` when given.

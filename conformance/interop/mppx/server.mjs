@@ -1,0 +1,122 @@
+// An offline mppx 0.11.0 server on loopback, paid with the toy methods of methods.mjs
+// (server halves defined here). The `mpp-client` interop test pays it with the Rust
+// client and the `mpp` CLI.
+//
+//   PORT=8402 MPP_SECRET_KEY=... node server.mjs
+//
+// Routes:
+//   GET /free          200 {"free": true}, no payment
+//   GET /paid          preimage/charge, 1000 usd: 402 until a valid credential is sent
+//   GET /paid-multi    two challenges on one 402: preimage/charge and token/charge
+//   GET /openapi.json  discovery (mppx's generator)
+//
+// Environment:
+//   PORT            the port on 127.0.0.1 (default 8402; 0 picks a free one)
+//   MPP_SECRET_KEY  the challenge-binding secret (default: a fixed test secret)
+//   MPP_REALM       the realm (default mppx-offline.test)
+//   MPP_PREIMAGE    the preimage whose sha256 the preimage challenges carry
+//                   (default mppx-interop-preimage)
+//   MPP_TOKEN       the token the token challenges accept (default mppx-interop-token)
+//
+// Prints exactly one line on stdout, `listening on http://127.0.0.1:<port>`, once it
+// accepts connections; its log (payments, failures) goes to stderr.
+import { createHash } from 'node:crypto'
+import * as http from 'node:http'
+import { Errors, Method, Store } from 'mppx'
+import { generate } from 'mppx/discovery'
+import { Mppx, Request as MppxRequest } from 'mppx/server'
+import { preimageCharge, tokenCharge } from './methods.mjs'
+
+const HOST = '127.0.0.1'
+const PORT = Number(process.env.PORT ?? 8402)
+const SECRET = process.env.MPP_SECRET_KEY || 'offline-test-secret-offline-test-secret-0123456789'
+const REALM = process.env.MPP_REALM || 'mppx-offline.test'
+const PREIMAGE = process.env.MPP_PREIMAGE ?? 'mppx-interop-preimage'
+const TOKEN = process.env.MPP_TOKEN ?? 'mppx-interop-token'
+
+const sha256hex = (s) => createHash('sha256').update(s, 'utf8').digest('hex')
+const PAYMENT_HASH = sha256hex(PREIMAGE)
+
+// A challenge may be redeemed once.
+const used = Store.memory()
+async function claimOnce(challenge) {
+  const ok = await Store.tryClaim(used, `used:${challenge.id}`, Date.parse(challenge.expires))
+  if (!ok) throw new Errors.VerificationFailedError({ reason: 'credential already used' })
+}
+
+const preimageServer = Method.toServer(preimageCharge, {
+  async verify({ credential }) {
+    // The request is HMAC-bound to the challenge id, so the hash is the server's own.
+    const want = credential.challenge.request.methodDetails.paymentHash
+    const got = sha256hex(credential.payload.preimage)
+    if (got !== want)
+      throw new Errors.VerificationFailedError({ reason: 'sha256(preimage) != paymentHash' })
+    await claimOnce(credential.challenge)
+    return {
+      method: 'preimage',
+      reference: got,
+      status: 'success',
+      timestamp: new Date().toISOString(),
+    }
+  },
+})
+
+const tokenServer = Method.toServer(tokenCharge, {
+  async verify({ credential }) {
+    if (credential.payload.token !== TOKEN)
+      throw new Errors.VerificationFailedError({ reason: 'the token is not accepted' })
+    await claimOnce(credential.challenge)
+    return {
+      method: 'token',
+      reference: `token:${credential.challenge.id.slice(0, 12)}`,
+      status: 'success',
+      timestamp: new Date().toISOString(),
+    }
+  },
+})
+
+const mppx = Mppx.create({
+  methods: [preimageServer, tokenServer],
+  realm: REALM,
+  secretKey: SECRET,
+})
+
+mppx.onPaymentSuccess(({ receipt }) => console.error(`[server] paid ${receipt.method}`))
+mppx.onPaymentFailed(({ error }) =>
+  console.error(`[server] payment failed: ${error.title} - ${error.message}`),
+)
+
+const price = { amount: '1000', currency: 'usd', recipient: 'acct_mppx_offline' }
+const preimageTerms = { ...price, methodDetails: { paymentHash: PAYMENT_HASH } }
+
+// Route handlers, created once.
+const routes = {
+  '/paid': mppx['preimage/charge']({ ...preimageTerms, description: 'A paid GET (preimage)' }),
+  '/paid-multi': mppx.compose(['preimage/charge', preimageTerms], ['token/charge', price]),
+}
+
+const openapi = generate(mppx, {
+  info: { title: 'mppx offline interop server (mpp-client)', version: '0.0.1' },
+  routes: Object.entries(routes).map(([path, handler]) => ({ handler, method: 'get', path })),
+})
+
+async function handle(request) {
+  const { pathname } = new URL(request.url)
+  if (pathname === '/free') return Response.json({ free: true })
+  if (pathname === '/openapi.json') return Response.json(openapi)
+  const route = routes[pathname]
+  if (!route) return new Response('not found\n', { status: 404 })
+  const result = await route(request)
+  if (result.status === 402) return result.challenge
+  return result.withReceipt(Response.json({ ok: true, route: pathname }))
+}
+
+const server = http.createServer(MppxRequest.toNodeListener(handle))
+server.on('error', (error) => {
+  console.error(`[server] cannot listen on ${HOST}:${PORT}: ${error.message}`)
+  process.exit(1)
+})
+server.listen(PORT, HOST, () => {
+  const { port } = server.address()
+  console.log(`listening on http://${HOST}:${port}`)
+})

@@ -1,0 +1,341 @@
+//! The command line: clap definitions and the parsers of its values.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use http::{HeaderName, HeaderValue, Method};
+use mpp_client::explain::Kind;
+
+/// The exit statuses, shown by `--help` and documented in the README.
+pub(crate) const EXIT_CODES: &str = "\
+Exit status:
+  0   success: a 2xx response, paid or free
+  2   nothing was paid: the spending policy refused every challenge, no challenge
+      was payable (unknown method, expired, malformed), or the method could not pay
+  3   the server rejected the payment (a 4xx after paying, including a second 402)
+  4   network error (connect, TLS, timeout, reading the response, redirects)
+  5   the payment's outcome is unknown: a 5xx, or a network failure, after the
+      credential was sent (it is never resent: check with the server)
+  6   a non-2xx response without payment (e.g. 404)
+  64  usage error (bad option or value, a method without its secret, an unreadable
+      --data-file)
+`mpp decode` exits 0 when the value is valid and 1 when it is not.";
+
+const ABOUT: &str = "A curl-like client that pays for HTTP resources with the \"Payment\" \
+authentication scheme (402 Payment Required), within the limits you give it.";
+
+const MAIN_HELP: &str = "\
+Examples:
+  mpp get https://api.example.com/paid --method preimage --preimage s3cret --max-amount 1000:usd
+  mpp inspect https://api.example.com/paid
+  mpp decode 'Payment id=\"…\", realm=\"…\", method=\"…\", intent=\"charge\", request=\"…\"'
+
+";
+
+const GET_HELP: &str = "\
+Nothing is paid unless --max-amount allows the challenge's currency and amount.
+At most one payment is made per command; a 402 after paying is an error, never a
+second payment. Credentials are sent only to the origin that asked for them.
+
+Examples:
+  # Pay at most 1000 base units of usd with the preimage test method:
+  mpp get https://api.example.com/paid --method preimage --preimage s3cret --max-amount 1000:usd
+
+  # POST a JSON body (sent again, identical, with the credential):
+  mpp get https://api.example.com/items -d '{\"item\":1}' -H 'Content-Type: application/json' \\
+      --method token --token \"$TOKEN\" --max-amount 500:usd
+
+  # The secrets can come from MPP_PREIMAGE and MPP_TOKEN instead (kept out of `ps`):
+  MPP_PREIMAGE=s3cret mpp get http://127.0.0.1:8402/paid --method preimage --max-amount 1000:usd -v
+
+  # A machine-readable result (status, headers, body, receipt, payment, error):
+  mpp get https://api.example.com/paid --preimage s3cret --max-amount 1000:usd --json
+
+";
+
+const INSPECT_HELP: &str = "\
+Sends the request once, without any credential, and decodes every challenge of
+its WWW-Authenticate fields (other schemes are listed too). Nothing is paid.
+
+Exit status: 0 a 2xx (free) or a 402 with at least one valid Payment challenge;
+2 a 402 without a valid Payment challenge; 4 network error; 6 another non-2xx;
+64 usage error.
+
+Examples:
+  mpp inspect https://api.example.com/paid
+  mpp inspect -X POST -d '{\"item\":1}' https://api.example.com/items --json
+
+";
+
+const DECODE_HELP: &str = "\
+Examples:
+  mpp decode 'Payment id=\"abc\", realm=\"api.example.com\", method=\"tempo\", intent=\"charge\", request=\"eyJhbW91bnQiOiIxMDAwIn0\"'
+  mpp decode \"$(pbpaste)\" --reveal
+  echo 'Payment-Receipt: eyJ…' | mpp decode -
+
+A leading field name (WWW-Authenticate:, Authorization:, Payment-Authorization:,
+Payment-Receipt:) is accepted and says what the value is.
+
+Exit status: 0 the value is valid, 1 it is not, 64 usage error.";
+
+/// `mpp`: fetch HTTP resources, paying 402s within limits.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mpp",
+    version,
+    about = ABOUT,
+    after_help = format!("{MAIN_HELP}{EXIT_CODES}"),
+    propagate_version = true
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Fetch a URL, paying a 402 within your limits.
+    #[command(after_help = format!("{GET_HELP}{EXIT_CODES}"))]
+    Get(Box<GetArgs>),
+    /// Show every challenge a URL offers, decoded, without paying.
+    #[command(after_help = INSPECT_HELP)]
+    Inspect(InspectArgs),
+    /// Decode a challenge (WWW-Authenticate), credential (Authorization) or receipt
+    /// (Payment-Receipt) value.
+    #[command(after_help = DECODE_HELP)]
+    Decode(DecodeArgs),
+}
+
+/// What `mpp get` sends and how it pays.
+#[derive(Debug, Args)]
+pub(crate) struct GetArgs {
+    /// The URL (http or https).
+    pub(crate) url: String,
+    #[command(flatten)]
+    pub(crate) request: RequestArgs,
+    #[command(flatten)]
+    pub(crate) wallet: WalletArgs,
+    /// Show on stderr the challenges offered and the one chosen, the credential sent
+    /// and the receipt, decoded, with payloads, payers and receipt references
+    /// redacted (the secrets are never shown). On GET and HEAD the offers come from
+    /// one extra unpaid request. -vv adds the client's log events.
+    #[arg(short, long, action = ArgAction::Count, help_heading = "Output")]
+    pub(crate) verbose: u8,
+    /// Print one JSON object on stdout: url, status, headers, body (text, or base64
+    /// with "bodyEncoding": "base64"), receipt, payment, error, exitCode.
+    #[arg(long, help_heading = "Output")]
+    pub(crate) json: bool,
+}
+
+/// The request itself.
+#[derive(Debug, Args)]
+pub(crate) struct RequestArgs {
+    /// The HTTP method [default: GET, or POST when a body is given].
+    #[arg(short = 'X', long = "request", value_name = "METHOD", value_parser = parse_method, help_heading = "Request")]
+    pub(crate) method: Option<Method>,
+    /// A request header field, 'Name: value' (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header, help_heading = "Request")]
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    /// The request body, sent as is (no Content-Type is added).
+    #[arg(
+        short = 'd',
+        long = "data",
+        value_name = "DATA",
+        conflicts_with = "data_file",
+        help_heading = "Request"
+    )]
+    pub(crate) data: Option<String>,
+    /// Read the request body from a file ('-' for stdin).
+    #[arg(long, value_name = "PATH", help_heading = "Request")]
+    pub(crate) data_file: Option<PathBuf>,
+    /// The longest each round trip may take, in seconds [default: 30].
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout, help_heading = "Request")]
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// The wallet: methods, secrets and spending policy.
+#[derive(Debug, Args)]
+pub(crate) struct WalletArgs {
+    /// A payment method to pay with (repeatable; the first is preferred). Each needs
+    /// its secret. Optional when the secrets say which methods to use.
+    #[arg(
+        long = "method",
+        value_enum,
+        value_name = "METHOD",
+        help_heading = "Paying"
+    )]
+    pub(crate) methods: Vec<PayWith>,
+    /// The preimage the preimage test method reveals [or MPP_PREIMAGE].
+    #[arg(long, value_name = "VALUE", help_heading = "Paying")]
+    pub(crate) preimage: Option<String>,
+    /// The token the token test method presents [or MPP_TOKEN].
+    #[arg(long, value_name = "VALUE", help_heading = "Paying")]
+    pub(crate) token: Option<String>,
+    /// The most this request may cost in CURRENCY, in base units (an integer), e.g.
+    /// 1000:usd (repeatable, one per currency). Nothing is paid in a currency
+    /// without one.
+    #[arg(long, value_name = "AMOUNT:CURRENCY", value_parser = parse_limit, allow_hyphen_values = true, help_heading = "Paying")]
+    pub(crate) max_amount: Vec<(String, u128)>,
+    /// The most all of this command's payments may cost in CURRENCY, in base units
+    /// (repeatable, one per currency).
+    #[arg(long, value_name = "AMOUNT:CURRENCY", value_parser = parse_limit, allow_hyphen_values = true, help_heading = "Paying")]
+    pub(crate) budget: Vec<(String, u128)>,
+    /// Pay only challenges of this realm (repeatable).
+    #[arg(long, value_name = "REALM", help_heading = "Paying")]
+    pub(crate) allow_realm: Vec<String>,
+    /// Pay only challenges naming this recipient (repeatable).
+    #[arg(long, value_name = "RECIPIENT", help_heading = "Paying")]
+    pub(crate) allow_recipient: Vec<String>,
+    /// Pay only this origin, e.g. <https://api.example.com> (repeatable).
+    #[arg(long, value_name = "ORIGIN", value_parser = parse_origin, help_heading = "Paying")]
+    pub(crate) allow_origin: Vec<String>,
+    /// Allow paying over plain HTTP to an origin that is not loopback (the
+    /// credential can then be read by anyone on the path).
+    #[arg(long, help_heading = "Paying")]
+    pub(crate) insecure_http: bool,
+}
+
+/// The methods `mpp` can pay with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PayWith {
+    /// The preimage test method (reveals --preimage); not a real payment.
+    Preimage,
+    /// The token test method (presents --token); not a real payment.
+    Token,
+}
+
+impl PayWith {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            PayWith::Preimage => "preimage",
+            PayWith::Token => "token",
+        }
+    }
+}
+
+/// `mpp inspect`.
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    /// The URL (http or https).
+    pub(crate) url: String,
+    #[command(flatten)]
+    pub(crate) request: RequestArgs,
+    /// Print a JSON object: url, status, paymentRequired and challenges (each
+    /// decoded, or its error).
+    #[arg(long, help_heading = "Output")]
+    pub(crate) json: bool,
+}
+
+/// `mpp decode`.
+#[derive(Debug, Args)]
+pub(crate) struct DecodeArgs {
+    /// The header value ('-' reads it from stdin).
+    pub(crate) header: String,
+    /// What the value is.
+    #[arg(long, value_enum, default_value_t = Kind::Auto)]
+    pub(crate) kind: Kind,
+    /// Show credential payloads, payers and receipt references instead of redacting
+    /// them.
+    #[arg(long)]
+    pub(crate) reveal: bool,
+}
+
+fn parse_method(s: &str) -> Result<Method, String> {
+    let upper = s.to_ascii_uppercase();
+    Method::from_bytes(upper.as_bytes()).map_err(|_| format!("{s:?} is not an HTTP method"))
+}
+
+fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let Some((name, value)) = s.split_once(':') else {
+        return Err("expected 'Name: value'".into());
+    };
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("{:?} is not a header field name", name.trim()))?;
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| "the value has characters a header field cannot carry".to_owned())?;
+    Ok((name, value))
+}
+
+/// `AMOUNT:CURRENCY`, the amount in base units: digits only.
+pub(crate) fn parse_limit(s: &str) -> Result<(String, u128), String> {
+    let Some((amount, currency)) = s.split_once(':') else {
+        return Err("expected AMOUNT:CURRENCY, e.g. 1000:usd".into());
+    };
+    if amount.is_empty() || !amount.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "the amount {amount:?} is not an integer: amounts are in the currency's base \
+             units (digits only: no sign, decimal point or exponent), e.g. 1000:usd"
+        ));
+    }
+    let amount = amount
+        .parse::<u128>()
+        .map_err(|_| format!("the amount {amount} is too large"))?;
+    let currency = currency.trim();
+    if currency.is_empty() || currency.chars().any(char::is_whitespace) {
+        return Err("expected a currency after ':', e.g. 1000:usd".into());
+    }
+    Ok((currency.to_owned(), amount))
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if secs.is_nan() || secs <= 0.0 {
+        return Err("the timeout must be more than 0 seconds".into());
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{s} seconds is too long"))
+}
+
+/// An origin as the spending policy compares it: `scheme://host:port`.
+fn parse_origin(s: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(s).map_err(|e| format!("{s:?} is not an origin: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!(
+            "{s:?} is not an http or https origin, e.g. https://api.example.com"
+        ));
+    }
+    if !matches!(url.path(), "" | "/") || url.query().is_some() {
+        return Err(format!(
+            "{s:?} has a path: an origin is scheme://host[:port]"
+        ));
+    }
+    Ok(mpp_client::origin_of(&url).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_integers_in_base_units() {
+        assert_eq!(parse_limit("1000:usd"), Ok(("usd".into(), 1000)));
+        assert_eq!(
+            parse_limit("5:eip155:1/erc20:0xabc"),
+            Ok(("eip155:1/erc20:0xabc".into(), 5))
+        );
+        for bad in [
+            "10.5:usd", "-1:usd", "1e3:usd", ":usd", "1000", "1000:", "+1:usd",
+        ] {
+            assert!(parse_limit(bad).is_err(), "{bad}");
+        }
+        assert!(parse_limit("340282366920938463463374607431768211456:usd").is_err());
+    }
+
+    #[test]
+    fn origins_are_normalised() {
+        assert_eq!(
+            parse_origin("https://API.example.com").unwrap(),
+            "https://api.example.com:443"
+        );
+        assert!(parse_origin("https://api.example.com/x").is_err());
+        assert!(parse_origin("ftp://x").is_err());
+    }
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,773 @@
+//! `mpp get`: fetches a URL with [`PayingClient`], paying a 402 within the command
+//! line's limits, and reports the result as the body, as JSON, or (with `-v`) as a
+//! decoded transcript on stderr.
+
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use mpp_client::explain::{self, Kind};
+use mpp_client::{ClientOptions, PaidRequest, PayingClient, PayingError, PaymentMade};
+use mpp_core::challenge::Challenge;
+use mpp_core::client::{
+    PayError, PayMethod, Payment, PolicyError, Refusal, Skipped, SpendingPolicy, Wallet,
+};
+use mpp_core::json::JsonObject;
+use mpp_core::method::BoxFuture;
+use mpp_core::receipt::Receipt;
+use mpp_methods::preimage::PreimagePayer;
+use mpp_methods::token::TokenPayer;
+use serde_json::{Value, json};
+
+use super::args::{GetArgs, PayWith, WalletArgs};
+use super::request::{self, status_line};
+use super::{Usage, exit};
+
+pub(crate) async fn run(args: GetArgs) -> u8 {
+    let request = match request::build(&args.url, &args.request) {
+        Ok(r) => r,
+        Err(usage) => return usage.report(),
+    };
+    let log = Log(args.verbose > 0);
+    if args.verbose >= 2 {
+        init_tracing();
+    }
+    let recorder = Arc::new(Recorder {
+        log,
+        attempt: Mutex::new(None),
+    });
+    let wallet = match wallet(&args.wallet, &recorder) {
+        Ok(w) => w,
+        Err(usage) => return usage.report(),
+    };
+    log.policy(wallet.policy(), &wallet);
+    let accept = wallet.accept_payment();
+    let options = ClientOptions {
+        timeout: request::timeout(&args.request),
+        ..ClientOptions::default()
+    };
+    let timeout = options.timeout;
+    let client = match PayingClient::with_options(wallet, options) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mpp: cannot set up the HTTP client: {e}");
+            return exit::NETWORK;
+        }
+    };
+    log.line(&format!("{} {}", request.method, request.url));
+    if log.0 {
+        probe(&request, accept, timeout, log).await;
+    }
+    let result = client.send(request.clone()).await;
+    let attempt = recorder.attempt.lock().map(|a| a.clone()).unwrap_or(None);
+    let outcome = Outcome::new(&request, result, attempt);
+    if log.0 {
+        outcome.transcript(log);
+    }
+    outcome.report(args.json)
+}
+
+/// The wallet the command line describes: its methods (wrapped so the command knows
+/// what was chosen and whether it was paid) and its spending policy.
+fn wallet(args: &WalletArgs, recorder: &Arc<Recorder>) -> Result<Wallet, Usage> {
+    let mut methods: Vec<PayWith> = Vec::new();
+    if args.methods.is_empty() {
+        // The secrets given on the command line say which methods to use.
+        if args.preimage.is_some() {
+            methods.push(PayWith::Preimage);
+        }
+        if args.token.is_some() {
+            methods.push(PayWith::Token);
+        }
+    } else {
+        for m in &args.methods {
+            if !methods.contains(m) {
+                methods.push(*m);
+            }
+        }
+        for (given, method) in [
+            (args.preimage.is_some(), PayWith::Preimage),
+            (args.token.is_some(), PayWith::Token),
+        ] {
+            if given && !methods.contains(&method) {
+                let m = method.name();
+                return Err(Usage(format!(
+                    "--{m} is given but --method {m} is not: add --method {m}, or drop --{m}"
+                )));
+            }
+        }
+    }
+    let secret = |flag: &Option<String>, method: PayWith, var: &str| {
+        let m = method.name();
+        let value = flag
+            .clone()
+            .or_else(|| std::env::var(var).ok())
+            .ok_or_else(|| {
+                Usage(format!(
+                    "--method {m} needs its secret: --{m} VALUE (or {var} in the environment)"
+                ))
+            })?;
+        if value.is_empty() {
+            return Err(Usage(format!("the {m} secret is empty")));
+        }
+        Ok(value)
+    };
+
+    for (flag, list) in [
+        ("--max-amount", &args.max_amount),
+        ("--budget", &args.budget),
+    ] {
+        for (i, (currency, _)) in list.iter().enumerate() {
+            if list[..i]
+                .iter()
+                .any(|(c, _)| c.eq_ignore_ascii_case(currency))
+            {
+                return Err(Usage(format!(
+                    "{flag} is given twice for currency {currency:?}"
+                )));
+            }
+        }
+    }
+    for (currency, _) in &args.budget {
+        if !args
+            .max_amount
+            .iter()
+            .any(|(c, _)| c.eq_ignore_ascii_case(currency))
+        {
+            return Err(Usage(format!(
+                "--budget for {currency:?} without --max-amount AMOUNT:{currency}: nothing in \
+                 {currency} can be paid without a per-request cap"
+            )));
+        }
+    }
+    let policy = SpendingPolicy {
+        max_per_request: args.max_amount.clone(),
+        budget: args.budget.clone(),
+        allowed_origins: args.allow_origin.clone(),
+        allowed_realms: args.allow_realm.clone(),
+        allowed_recipients: args.allow_recipient.clone(),
+        allow_insecure: args.insecure_http,
+    };
+    let mut wallet = Wallet::new(policy);
+    for (rank, method) in methods.into_iter().enumerate() {
+        let inner: Arc<dyn PayMethod> = match method {
+            PayWith::Preimage => Arc::new(PreimagePayer::new(secret(
+                &args.preimage,
+                method,
+                "MPP_PREIMAGE",
+            )?)),
+            PayWith::Token => Arc::new(TokenPayer::new(secret(&args.token, method, "MPP_TOKEN")?)),
+        };
+        // The first method is preferred: weights 1, 0.9, 0.8 …
+        let weight = 1000u16.saturating_sub(100 * rank as u16).max(100);
+        wallet = wallet.with_method(
+            Arc::new(Recorded {
+                inner,
+                recorder: recorder.clone(),
+            }),
+            weight,
+        );
+    }
+    Ok(wallet)
+}
+
+/// The challenge a method was asked to pay, and whether it produced a credential.
+#[derive(Debug, Clone)]
+struct Attempt {
+    challenge: Challenge<'static>,
+    amount: String,
+    currency: String,
+    /// The method paid: the credential may have been sent from then on.
+    paid: bool,
+}
+
+#[derive(Debug)]
+struct Recorder {
+    log: Log,
+    attempt: Mutex<Option<Attempt>>,
+}
+
+/// A method that tells the [`Recorder`] what it pays. (`PayingClient` does not say
+/// which challenge it chose when the request fails afterwards, nor whether the
+/// credential was sent when the network fails.)
+struct Recorded {
+    inner: Arc<dyn PayMethod>,
+    recorder: Arc<Recorder>,
+}
+
+impl PayMethod for Recorded {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn supports_intent(&self, intent: &str) -> bool {
+        self.inner.supports_intent(intent)
+    }
+
+    fn pay<'a>(
+        &'a self,
+        challenge: &'a Challenge<'static>,
+        request: &'a JsonObject,
+    ) -> BoxFuture<'a, Result<Payment, PayError>> {
+        Box::pin(async move {
+            let text = |key: &str| {
+                request
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+                    .to_owned()
+            };
+            let attempt = Attempt {
+                challenge: challenge.clone(),
+                amount: text("amount"),
+                currency: text("currency"),
+                paid: false,
+            };
+            self.recorder.log.chosen(&attempt);
+            if let Ok(mut slot) = self.recorder.attempt.lock() {
+                *slot = Some(attempt);
+            }
+            let result = self.inner.pay(challenge, request).await;
+            if result.is_ok() {
+                if let Ok(mut slot) = self.recorder.attempt.lock() {
+                    if let Some(a) = slot.as_mut() {
+                        a.paid = true;
+                    }
+                }
+            }
+            result
+        })
+    }
+}
+
+/// On GET and HEAD with `-v`, sends the request once unpaid to list every challenge
+/// offered: `PayingClient` does not expose the 402 it answered.
+async fn probe(
+    request: &PaidRequest,
+    accept: Option<String>,
+    timeout: std::time::Duration,
+    log: Log,
+) {
+    if !matches!(request.method, Method::GET | Method::HEAD) {
+        log.line(&format!(
+            "offers: not listed for {} (only GET and HEAD are sent an extra time to list \
+             them; `mpp inspect -X {}` shows them)",
+            request.method, request.method
+        ));
+        return;
+    }
+    let mut probe = request.clone();
+    let offered_to = match &accept {
+        Some(a) => format!("offered for Accept-Payment: {a}"),
+        None => "offered".to_owned(),
+    };
+    if let Some(value) = accept.and_then(|a| HeaderValue::try_from(a).ok()) {
+        probe
+            .headers
+            .entry(HeaderName::from_static("accept-payment"))
+            .or_insert(value);
+    }
+    match request::send_unpaid(&probe, timeout, 64 * 1024).await {
+        Ok(r) if r.status == StatusCode::PAYMENT_REQUIRED => {
+            log.line(&format!(
+                "challenges {offered_to} (by an unpaid probe; the request that pays gets \
+                 fresh challenge ids):"
+            ));
+            let value = r.www_authenticate().unwrap_or_default();
+            let (text, _) = explain::explain(&value, Kind::Challenge, request::now(), false);
+            log.block(&text);
+        }
+        Ok(r) => log.line(&format!(
+            "probe: {}: no payment asked",
+            status_line(r.status)
+        )),
+        Err(e) => log.line(&format!("probe failed: {e}")),
+    }
+}
+
+/// What was paid, for the report.
+#[derive(Debug)]
+struct Paid {
+    method: String,
+    intent: String,
+    amount: String,
+    currency: String,
+    challenge_id: String,
+    realm: String,
+    origin: Option<String>,
+    /// The credential's field and value (sensitive: shown only decoded and redacted).
+    credential: Option<(&'static str, String)>,
+}
+
+impl Paid {
+    fn from_made(made: &PaymentMade) -> Paid {
+        Paid {
+            method: made.challenge.method.to_string(),
+            intent: made.challenge.intent.to_string(),
+            amount: made.amount.to_string(),
+            currency: made.currency.clone(),
+            challenge_id: made.challenge.id.to_string(),
+            realm: made.challenge.realm.to_string(),
+            origin: Some(made.origin.clone()),
+            credential: Some((
+                made.challenge.credential_field.name(),
+                made.credential.clone(),
+            )),
+        }
+    }
+
+    fn from_attempt(a: &Attempt) -> Paid {
+        Paid {
+            method: a.challenge.method.to_string(),
+            intent: a.challenge.intent.to_string(),
+            amount: a.amount.clone(),
+            currency: a.currency.clone(),
+            challenge_id: a.challenge.id.to_string(),
+            realm: a.challenge.realm.to_string(),
+            origin: None,
+            credential: None,
+        }
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "method": self.method,
+            "intent": self.intent,
+            "amount": self.amount,
+            "currency": self.currency,
+            "challengeId": self.challenge_id,
+            "realm": self.realm,
+            "origin": self.origin,
+        })
+    }
+}
+
+/// Why the command did not end with a 2xx.
+#[derive(Debug)]
+struct Failure {
+    kind: &'static str,
+    message: String,
+    problem: Option<Value>,
+    passed: Vec<Value>,
+    hints: Vec<String>,
+}
+
+impl Failure {
+    fn new(kind: &'static str, message: String) -> Failure {
+        Failure {
+            kind,
+            message,
+            problem: None,
+            passed: Vec::new(),
+            hints: Vec::new(),
+        }
+    }
+}
+
+/// Everything the command reports.
+#[derive(Debug)]
+struct Outcome {
+    url: String,
+    status: Option<StatusCode>,
+    headers: Option<HeaderMap>,
+    body: Option<Bytes>,
+    receipt: Option<Receipt>,
+    payment: Option<Paid>,
+    error: Option<Failure>,
+    warnings: Vec<String>,
+    exit: u8,
+}
+
+impl Outcome {
+    fn new(
+        request: &PaidRequest,
+        result: Result<mpp_client::PaidResponse, PayingError>,
+        attempt: Option<Attempt>,
+    ) -> Outcome {
+        let mut outcome = Outcome {
+            url: request.url.to_string(),
+            status: None,
+            headers: None,
+            body: None,
+            receipt: None,
+            payment: None,
+            error: None,
+            warnings: Vec::new(),
+            exit: exit::OK,
+        };
+        let sent = attempt.as_ref().filter(|a| a.paid);
+        match result {
+            Ok(response) => {
+                outcome.url = response.url.to_string();
+                outcome.status = Some(response.status);
+                outcome.payment = response.payment.as_ref().map(Paid::from_made);
+                let success = response.status.is_success();
+                if success && outcome.payment.is_some() && response.receipt.is_none() {
+                    outcome.warnings.push(
+                        if response.headers.contains_key("payment-receipt") {
+                            "the server's Payment-Receipt does not parse"
+                        } else {
+                            "the server sent no Payment-Receipt"
+                        }
+                        .into(),
+                    );
+                }
+                match (success, &outcome.payment) {
+                    (true, _) => {}
+                    (false, Some(_)) => {
+                        outcome.exit = exit::UNKNOWN_OUTCOME;
+                        outcome.error = Some(Failure::new(
+                            "unknown-outcome",
+                            format!(
+                                "the server answered {} after the credential was sent; the \
+                                 payment may have settled",
+                                status_line(response.status)
+                            ),
+                        ));
+                    }
+                    (false, None) => {
+                        outcome.exit = exit::HTTP_STATUS;
+                        outcome.error = Some(Failure::new(
+                            "http-status",
+                            format!("the server answered {}", status_line(response.status)),
+                        ));
+                    }
+                }
+                outcome.receipt = response.receipt;
+                outcome.headers = Some(response.headers);
+                outcome.body = Some(response.body);
+            }
+            Err(PayingError::Refused(refusal)) => {
+                outcome.status = Some(StatusCode::PAYMENT_REQUIRED);
+                outcome.exit = exit::REFUSED;
+                let mut failure = Failure::new("refused", format!("nothing was paid: {refusal}"));
+                failure.passed = refusal
+                    .passed
+                    .iter()
+                    .map(|p| json!({ "offer": p.offer, "reason": p.reason.to_string() }))
+                    .collect();
+                failure.hints = hints(&refusal, &request.url);
+                outcome.error = Some(failure);
+            }
+            Err(PayingError::Method(e)) => {
+                outcome.status = Some(StatusCode::PAYMENT_REQUIRED);
+                outcome.exit = exit::REFUSED;
+                let which = attempt.as_ref().map_or_else(String::new, |a| {
+                    format!(
+                        " for {}/{} ({} {})",
+                        a.challenge.method, a.challenge.intent, a.amount, a.currency
+                    )
+                });
+                outcome.error = Some(Failure::new(
+                    "method-failed",
+                    format!("nothing was paid: the payment method failed{which}: {e}"),
+                ));
+            }
+            Err(PayingError::Rejected {
+                status,
+                problem,
+                payment,
+            }) => {
+                outcome.status = Some(status);
+                outcome.exit = exit::REJECTED;
+                outcome.payment = Some(Paid::from_made(&payment));
+                let mut message =
+                    format!("the server rejected the payment ({})", status_line(status));
+                if let Some(p) = &problem {
+                    message.push_str(&format!(": {}", p.title));
+                    if let Some(d) = &p.detail {
+                        message.push_str(&format!(" ({d})"));
+                    }
+                }
+                let mut failure = Failure::new("rejected", message);
+                failure.problem = problem.and_then(|p| serde_json::from_str(&p.to_json()).ok());
+                outcome.error = Some(failure);
+            }
+            Err(PayingError::UnknownOutcome { status, payment }) => {
+                outcome.status = Some(status);
+                outcome.exit = exit::UNKNOWN_OUTCOME;
+                outcome.payment = Some(Paid::from_made(&payment));
+                outcome.error = Some(Failure::new(
+                    "unknown-outcome",
+                    format!(
+                        "the server failed ({}) after the credential was sent; the payment may \
+                         have settled (it is not resent)",
+                        status_line(status)
+                    ),
+                ));
+            }
+            Err(e) => {
+                let (kind, detail) = match &e {
+                    PayingError::Network(detail) => ("network", format!("network error: {detail}")),
+                    PayingError::Redirect(detail) => ("redirect", format!("redirect: {detail}")),
+                    other => ("network", other.to_string()),
+                };
+                match sent {
+                    // The method paid, so the credential may have reached the server.
+                    Some(a) => {
+                        outcome.exit = exit::UNKNOWN_OUTCOME;
+                        outcome.payment = Some(Paid::from_attempt(a));
+                        outcome.error = Some(Failure::new(
+                            "unknown-outcome",
+                            format!(
+                                "{detail}, after the credential was sent: the payment may have \
+                                 settled (it is not resent)"
+                            ),
+                        ));
+                    }
+                    None => {
+                        outcome.exit = exit::NETWORK;
+                        outcome.error = Some(Failure::new(kind, detail));
+                    }
+                }
+            }
+        }
+        outcome
+    }
+
+    /// The `-v` part that follows the exchange: credential, response, receipt.
+    fn transcript(&self, log: Log) {
+        if let Some(paid) = &self.payment {
+            if let Some((field, credential)) = &paid.credential {
+                log.line(&format!("credential sent in {field}:"));
+                let (text, _) =
+                    explain::explain(credential, Kind::Credential, request::now(), false);
+                log.block(&text);
+            }
+        }
+        if let (Some(status), Some(headers)) = (self.status, &self.headers) {
+            log.line(&format!(
+                "response: {} from {}",
+                status_line(status),
+                self.url
+            ));
+            let mut err = std::io::stderr().lock();
+            for (name, value) in headers {
+                let shown = if name == "payment-receipt" {
+                    "(decoded below)".into()
+                } else {
+                    String::from_utf8_lossy(value.as_bytes()).into_owned()
+                };
+                let _ = writeln!(err, "< {name}: {shown}");
+            }
+            drop(err);
+            if let Some(value) =
+                request::join_lines(headers, HeaderName::from_static("payment-receipt"))
+            {
+                log.line("receipt:");
+                let (text, _) = explain::explain(&value, Kind::Receipt, request::now(), false);
+                log.block(&text);
+            }
+        }
+        if let Some(failure) = &self.error {
+            if let Some(problem) = &failure.problem {
+                log.line(&format!("problem details: {problem}"));
+            }
+        }
+    }
+
+    /// Writes the result and gives the exit status.
+    fn report(self, as_json: bool) -> u8 {
+        let mut err = std::io::stderr().lock();
+        for w in &self.warnings {
+            let _ = writeln!(err, "mpp: warning: {w}");
+        }
+        if let Some(failure) = &self.error {
+            let _ = writeln!(err, "mpp: {}", failure.message);
+            for hint in &failure.hints {
+                let _ = writeln!(err, "mpp: hint: {hint}");
+            }
+        } else if let Some(paid) = &self.payment {
+            if err.is_terminal() && !as_json {
+                let _ = writeln!(
+                    err,
+                    "mpp: paid {} {} ({}/{})",
+                    paid.amount, paid.currency, paid.method, paid.intent
+                );
+            }
+        }
+        drop(err);
+        let mut out = std::io::stdout().lock();
+        let written = if as_json {
+            let mut line = self.json().to_string();
+            line.push('\n');
+            out.write_all(line.as_bytes())
+        } else {
+            match &self.body {
+                Some(body) => out.write_all(body),
+                None => Ok(()),
+            }
+        };
+        // A closed pipe (`mpp get … | head`) is not an error of the request.
+        let _ = written.and_then(|()| out.flush());
+        self.exit
+    }
+
+    fn json(&self) -> Value {
+        let headers = self.headers.as_ref().map(|headers| {
+            let mut map = serde_json::Map::new();
+            for (name, value) in headers {
+                let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                match map
+                    .entry(name.as_str())
+                    .or_insert_with(|| Value::Array(Vec::new()))
+                {
+                    Value::Array(values) => values.push(text.into()),
+                    _ => unreachable!("every entry is an array"),
+                }
+            }
+            Value::Object(map)
+        });
+        let (body, encoding) = match &self.body {
+            None => (Value::Null, Value::Null),
+            Some(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => (text.into(), "utf-8".into()),
+                Err(_) => (
+                    mpp_core::base64::encode_standard(bytes).into(),
+                    "base64".into(),
+                ),
+            },
+        };
+        let error = self.error.as_ref().map(|f| {
+            let mut e = json!({ "kind": f.kind, "message": f.message });
+            if let Some(p) = &f.problem {
+                e["problem"] = p.clone();
+            }
+            if !f.passed.is_empty() {
+                e["passed"] = Value::Array(f.passed.clone());
+            }
+            if !f.hints.is_empty() {
+                e["hints"] = f.hints.clone().into();
+            }
+            e
+        });
+        json!({
+            "url": self.url,
+            "status": self.status.map(|s| s.as_u16()),
+            "headers": headers,
+            "body": body,
+            "bodyEncoding": encoding,
+            "receipt": self.receipt.as_ref().map(|r| Value::Object(r.to_json())),
+            "payment": self.payment.as_ref().map(Paid::json),
+            "error": error,
+            "exitCode": self.exit,
+        })
+    }
+}
+
+/// What the user can change to get a refused challenge paid.
+fn hints(refusal: &Refusal, url: &reqwest::Url) -> Vec<String> {
+    let mut hints: Vec<String> = Vec::new();
+    for p in &refusal.passed {
+        let offer = &p.offer;
+        let hint = match &p.reason {
+            Skipped::UnknownMethod(m) if m == "preimage" || m == "token" => {
+                Some(format!("the {offer} offer needs --method {m} --{m} VALUE"))
+            }
+            Skipped::UnknownMethod(m) => Some(format!(
+                "mpp cannot pay with method {m:?} (it knows preimage and token)"
+            )),
+            Skipped::Policy(PolicyError::CurrencyNotAllowed(c)) => Some(format!(
+                "add --max-amount AMOUNT:{c} to allow paying in {c} (AMOUNT in base units)"
+            )),
+            Skipped::Policy(PolicyError::OverRequestCap { amount, cap }) => Some(format!(
+                "the {offer} offer asks {amount}, above your --max-amount of {cap}"
+            )),
+            Skipped::Policy(PolicyError::OverBudget { amount, left }) => Some(format!(
+                "the {offer} offer asks {amount}; {left} is left of your --budget"
+            )),
+            Skipped::Policy(PolicyError::InsecureOrigin) => Some(format!(
+                "{} uses plain HTTP: --insecure-http allows paying it (anyone on the path \
+                 can then read the credential)",
+                mpp_client::origin_of(url)
+            )),
+            Skipped::Policy(PolicyError::OriginNotAllowed) => Some(format!(
+                "{} is not among your --allow-origin",
+                mpp_client::origin_of(url)
+            )),
+            Skipped::Policy(PolicyError::RealmNotAllowed) => {
+                Some("the realm is not among your --allow-realm".into())
+            }
+            Skipped::Policy(PolicyError::RecipientNotAllowed) => {
+                Some("the recipient is not among your --allow-recipient".into())
+            }
+            _ => None,
+        };
+        if let Some(hint) = hint {
+            if !hints.contains(&hint) {
+                hints.push(hint);
+            }
+        }
+    }
+    hints
+}
+
+/// `-v` output on stderr: `* ` lines, and indented decoded blocks.
+#[derive(Debug, Clone, Copy)]
+struct Log(bool);
+
+impl Log {
+    fn line(self, text: &str) {
+        if self.0 {
+            eprintln!("* {text}");
+        }
+    }
+
+    fn block(self, text: &str) {
+        if self.0 {
+            let mut err = std::io::stderr().lock();
+            for line in text.lines() {
+                let _ = writeln!(err, "    {line}");
+            }
+        }
+    }
+
+    fn policy(self, policy: &SpendingPolicy, wallet: &Wallet) {
+        if !self.0 {
+            return;
+        }
+        let methods: Vec<&str> = wallet.methods().iter().map(|m| m.name()).collect();
+        let list = |l: &[(String, u128)]| {
+            l.iter()
+                .map(|(c, a)| format!("{a} {c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        self.line(&format!(
+            "methods: {}; per request at most: {}{}",
+            if methods.is_empty() {
+                "none".to_owned()
+            } else {
+                methods.join(", ")
+            },
+            if policy.max_per_request.is_empty() {
+                "nothing (no --max-amount)".to_owned()
+            } else {
+                list(&policy.max_per_request)
+            },
+            if policy.budget.is_empty() {
+                String::new()
+            } else {
+                format!("; budget: {}", list(&policy.budget))
+            }
+        ));
+    }
+
+    fn chosen(self, attempt: &Attempt) {
+        let c = &attempt.challenge;
+        self.line(&format!(
+            "chosen: {}/{} for {} {} (challenge {}, realm {}); decoded in the credential below",
+            c.method, c.intent, attempt.amount, attempt.currency, c.id, c.realm
+        ));
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("mpp=debug"));
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .try_init();
+}
