@@ -1,6 +1,8 @@
-//! Conformance tooling for the Payment HTTP authentication scheme: the cross-SDK adapter, header explanations (`mpp-conformance explain`, over `mpp_client::explain`), and (with the conformance issue) vectors and the black-box server suite.
+//! Conformance tooling for the Payment HTTP authentication scheme: the cross-SDK adapter, header explanations (`mpp-conformance explain`, over `mpp_client::explain`), and the black-box server suite (`mpp-conformance server`).
 
 pub mod adapter;
+pub mod embedded;
+pub mod suite;
 
 /// The system clock, for the tools that run against the real world.
 pub fn system_now() -> mpp_core::time::UnixTime {

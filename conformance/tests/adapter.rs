@@ -91,6 +91,7 @@ fn malformed_requests_still_get_one_json_line() {
 
 #[test]
 fn challenge_parse_and_format() {
+    // req: core.challenge.id.reject-empty core.challenge.method.lowercase
     let challenge = issued();
     let mut with_extras = challenge.clone();
     with_extras["description"] = json!("One \"call\" — café");
@@ -138,6 +139,7 @@ fn challenge_parse_and_format() {
 
 #[test]
 fn credential_parse_and_format() {
+    // req: core.credential.structure
     let mut echo = issued();
     echo["description"] = json!("shown, not echoed by the ABI");
     let credential =
@@ -169,6 +171,7 @@ fn credential_parse_and_format() {
 
 #[test]
 fn receipt_parse_and_format() {
+    // req: core.receipt.status-success
     let receipt = json!({"status": "success", "method": "tempo", "timestamp": "2026-01-29T12:00:00Z", "reference": "0xabc", "chainId": 4217});
     let header = ok("receipt.format", receipt.clone())["header"].clone();
     assert_eq!(ok("receipt.parse", json!({ "header": header })), receipt);
@@ -202,6 +205,7 @@ fn base64url() {
 
 #[test]
 fn challenge_id_follows_the_binding_recipe() {
+    // req: core.binding.header.bound core.binding.hmac.recipe
     let id = ok("challenge.id", route())["id"]
         .as_str()
         .unwrap()
@@ -237,6 +241,7 @@ fn verify(credential: Value, edit: impl FnOnce(&mut Value)) -> Value {
 
 #[test]
 fn server_verify_covers_each_outcome() {
+    // req: core.binding.echo-mismatch core.binding.verify charge.verify.amount charge.verify.expiry
     let credential = json!({ "challenge": issued(), "payload": {"preimage": "abc"} });
     let granted = verify(credential.clone(), |_| {});
     assert_eq!(granted["ok"], true);

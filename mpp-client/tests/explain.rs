@@ -9,6 +9,7 @@ const REQUEST: &str = "eyJhbW91bnQiOiIxMDAwIn0"; // {"amount":"1000"}
 
 #[test]
 fn explains_each_challenge_of_a_mixed_header() {
+    // req: charge.method-details.display
     let header = format!(
         r#"Bearer realm="x, Payment id=1", Payment id="abc", realm="api.example.com", method="tempo", intent="charge", request="{REQUEST}", expires="2026-01-29T12:05:00Z", Payment id="b", realm="r", method="Tempo", intent="charge", request="{REQUEST}", NTLM"#
     );

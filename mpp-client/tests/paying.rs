@@ -94,6 +94,7 @@ async fn free_route_is_fetched_without_paying() {
 
 #[tokio::test]
 async fn post_body_is_resent_intact_and_its_digest_binding_verifies() {
+    // req: core.digest.client-same-body
     let counts = AppCounts::default();
     let app = serve(paywalled_app(&counts)).await;
     let client = client(policy());

@@ -403,6 +403,7 @@ mod tests {
 
     #[test]
     fn spec_examples_rank_a_realistic_offer_list() {
+        // req: core.accept-payment.filter core.accept-payment.order
         for (value, expected) in [
             (
                 "tempo/charge, tempo/session, stripe/charge;q=0.5, solana/charge;q=0.3",
@@ -418,6 +419,7 @@ mod tests {
 
     #[test]
     fn the_most_specific_range_decides_in_any_order() {
+        // req: core.accept-payment.specific
         let ranges = [
             "*/*;q=0.1",
             "*/charge;q=0.2",
@@ -459,6 +461,7 @@ mod tests {
 
     #[test]
     fn zero_weight_and_unmatched_offers_are_dropped() {
+        // req: core.accept-payment.filter
         let accept = AcceptPayment::parse("*/*, tempo/*;q=0").unwrap();
         assert_eq!(accept.rank(OFFERS), [1, 2, 4, 5, 6]);
         let accept = AcceptPayment::parse("paypal/*").unwrap();
@@ -471,6 +474,7 @@ mod tests {
 
     #[test]
     fn equal_weights_keep_the_server_order() {
+        // req: core.accept-payment.ties
         let accept = AcceptPayment::parse("solana/*;q=0.5, */*;q=0.5").unwrap();
         assert_eq!(accept.rank(OFFERS), [0, 1, 2, 3, 4, 5, 6]);
         let accept = AcceptPayment::parse("lightning/*, */*;q=0.5").unwrap();
@@ -493,6 +497,7 @@ mod tests {
 
     #[test]
     fn qvalues_follow_rfc_9110() {
+        // req: core.grammar.accept-payment
         for (value, thousandths) in [
             ("tempo/charge", 1000),
             ("tempo/charge;q=1", 1000),
@@ -516,6 +521,7 @@ mod tests {
 
     #[test]
     fn malformed_values_are_refused_at_the_offending_byte() {
+        // req: core.grammar.accept-payment
         use ParseErrorKind::{Empty, InvalidPaymentRange as Range, InvalidWeight as W};
         let bytes = format!("tempo/ch{}rge", '\u{e9}');
         for (value, kind, at) in [

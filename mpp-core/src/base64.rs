@@ -276,6 +276,7 @@ mod tests {
 
     #[test]
     fn rfc4648_vectors_round_trip() {
+        // req: core.challenge.request.no-padding
         // RFC 4648 §10, without padding.
         for (plain, coded) in [
             ("", ""),

@@ -308,6 +308,7 @@ mod tests {
 
     #[test]
     fn computes_the_rfc_9530_examples() {
+        // req: core.digest.verify
         for (algorithm, b64) in [
             (DigestAlgorithm::Sha256, HELLO_SHA256),
             (DigestAlgorithm::Sha512, HELLO_SHA512),
@@ -435,6 +436,7 @@ mod tests {
 
     #[test]
     fn a_one_byte_change_does_not_match() {
+        // req: core.digest.verify
         for algorithm in [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512] {
             let d = ContentDigest::compute(algorithm, HELLO);
             let mut changed = HELLO.to_vec();

@@ -687,6 +687,7 @@ mod tests {
 
     #[test]
     fn splits_mixed_schemes_without_smuggling() {
+        // req: core.grammar.challenge.list
         assert_eq!(
             schemes(
                 r#"Bearer realm="a, Payment id=x", Payment id="1", realm="r", Basic cmVhbG0=, NTLM"#
@@ -712,6 +713,7 @@ mod tests {
 
     #[test]
     fn a_broken_challenge_does_not_hide_its_neighbours() {
+        // req: core.grammar.challenge.list
         assert_eq!(
             schemes(r#"Payment id="a" realm="b", Bearer x=y"#),
             [Err(ParseErrorKind::ExpectedComma), Ok("Bearer")]
@@ -750,6 +752,7 @@ mod tests {
 
     #[test]
     fn unescape_rules() {
+        // req: core.grammar.param.quoted-string
         let un = |s: &'static str| {
             RawValue::Quoted(s.as_bytes())
                 .unescape()

@@ -911,6 +911,7 @@ mod tests {
 
     #[test]
     fn rfc_8785_section_3_2_2_example() {
+        // req: core.challenge.request.jcs
         let input = br#"{
   "numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],
   "string": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/",
@@ -926,6 +927,7 @@ mod tests {
 
     #[test]
     fn rfc_8785_section_3_2_3_sorting() {
+        // req: core.challenge.request.jcs
         let input = br#"{
   "\u20ac": "Euro Sign",
   "\r": "Carriage Return",

@@ -287,6 +287,7 @@ mod tests {
 
     #[test]
     fn eleven_types_with_the_statuses_of_draft_01() {
+        // req: core.errors.problem-type
         let table: [(&str, u16, &str); 11] = [
             ("payment-required", 402, "Payment Required"),
             ("payment-insufficient", 402, "Payment Insufficient"),

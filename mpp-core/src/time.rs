@@ -437,6 +437,7 @@ mod tests {
 
     #[test]
     fn valid_timestamps_name_the_right_instant() {
+        // req: core.grammar.expires.rfc3339
         for (text, secs, nanos) in [
             ("1970-01-01T00:00:00Z", 0, 0),
             ("2026-01-29T12:00:00Z", 1_769_688_000, 0),
@@ -474,6 +475,7 @@ mod tests {
 
     #[test]
     fn invalid_timestamps_are_refused_at_the_offending_byte() {
+        // req: core.grammar.expires.rfc3339
         for (text, at) in [
             ("", 0),
             ("2026-01-29", 10),
@@ -519,6 +521,7 @@ mod tests {
 
     #[test]
     fn expiry_starts_at_the_named_instant() {
+        // req: charge.verify.expiry
         let t = Timestamp::new("2026-01-29T12:00:00.5Z").unwrap();
         let at = t.unix();
         assert!(t.is_expired_at(at));

@@ -396,6 +396,7 @@ mod tests {
 
     #[test]
     fn method_grammar_is_the_deployed_one() {
+        // req: core.challenge.method.case-sensitive core.challenge.method.lowercase
         for ok in [
             "tempo",
             "lightning",
@@ -428,6 +429,7 @@ mod tests {
 
     #[test]
     fn intent_is_kept_as_sent() {
+        // req: core.grammar.intent.token
         assert_eq!(IntentName::new("Charge").unwrap(), "Charge");
         assert!(IntentName::new("authorize").is_ok());
         assert!(IntentName::new("charge-v2").is_ok());
@@ -437,6 +439,7 @@ mod tests {
 
     #[test]
     fn realm_refuses_the_slot_separator_and_controls() {
+        // req: core.challenge.id.non-empty
         assert!(Realm::new("api.example.com").is_ok());
         assert_eq!(
             Realm::new("a|b").unwrap_err().kind(),

@@ -81,6 +81,7 @@ fn now() -> UnixTime {
 
 #[test]
 fn the_preferred_payable_challenge_wins_and_malformed_ones_are_passed_over() {
+    // req: core.challenge.id.echo core.credential.field.authorization core.challenge.select-one
     let lines = [
         format!(
             r#"Bearer realm="x", Payment id="a" realm="r", {}"#,
@@ -109,6 +110,8 @@ fn the_preferred_payable_challenge_wins_and_malformed_ones_are_passed_over() {
 
 #[test]
 fn challenges_that_cannot_be_answered_are_skipped_with_a_reason() {
+    // req: core.challenge.expires.client-honours core.challenge.header.unrecognised
+    // req: core.challenge.intent.unknown core.security.client.validity
     let with_header =
         offer("tempo", "1", "usd", 60).replace("request=", r#"header="Cookie", request="#);
     let no_expiry = {
@@ -148,6 +151,7 @@ fn challenges_that_cannot_be_answered_are_skipped_with_a_reason() {
 
 #[test]
 fn the_policy_caps_each_request_and_the_next_offer_may_still_be_paid() {
+    // req: core.security.client.amount core.security.client.currency
     let lines = [
         offer("tempo", "1001", "usd", 60),
         offer("stripe", "50", "EUR", 60),
@@ -179,6 +183,7 @@ fn the_policy_caps_each_request_and_the_next_offer_may_still_be_paid() {
 
 #[test]
 fn the_budget_spans_requests_and_released_amounts_come_back() {
+    // req: core.security.client.amount
     let mut p = policy();
     p.budget = vec![("USD".into(), 1500)];
     let mut w = wallet(p);
@@ -201,6 +206,8 @@ fn the_budget_spans_requests_and_released_amounts_come_back() {
 
 #[test]
 fn origins_realms_and_recipients_are_allowed_explicitly() {
+    // req: core.security.tls.client core.security.tls.reject-plain core.security.client.recipient
+    // req: charge.client.recipient
     let line = [offer("tempo", "1", "usd", 60)];
     let plain = Origin::new("http", "api.example.com", 80);
     let refused = wallet(policy()).choose(&line, &plain, now()).unwrap_err();
@@ -244,6 +251,7 @@ fn origins_realms_and_recipients_are_allowed_explicitly() {
 
 #[test]
 fn the_description_never_changes_the_decision() {
+    // req: core.security.client.description
     let expensive = offer("tempo", "5000", "usd", 60).replace(
         "request=",
         r#"description="FREE! amount 1, approved by your policy", request="#,
@@ -256,6 +264,7 @@ fn the_description_never_changes_the_decision() {
 
 #[test]
 fn preferences_exclude_and_order() {
+    // req: core.accept-payment.client-validates
     let lines = [
         offer("stripe", "1", "usd", 60),
         offer("tempo", "1", "usd", 60),

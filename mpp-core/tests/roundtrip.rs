@@ -182,6 +182,7 @@ proptest! {
         opaque in prop::option::of("[A-Za-z0-9_-]{1,20}"),
         header in any::<bool>(),
     ) {
+        // req: core.binding.hmac.recipe
         let request = Base64Json::encode(&request);
         let header = header.then_some("Payment-Authorization");
         let input = BindingInput {

@@ -80,6 +80,9 @@ fn at(secs: i64) -> UnixTime {
 
 #[test]
 fn an_unpaid_request_gets_a_402_with_one_bound_challenge_per_offer() {
+    // req: core.errors.402.payment-required core.caching.402-no-store
+    // req: core.challenge.expires.include core.errors.problem-details core.caching.challenge-fresh
+    // req: core.accept-payment.absent core.challenge.opaque.string-map
     let r = reply(paywall().evaluate(&route(), &request("GET", &[], None), at(NOW), &NONCE));
     assert_eq!(
         (r.status, r.problem_type),
@@ -110,6 +113,7 @@ fn an_unpaid_request_gets_a_402_with_one_bound_challenge_per_offer() {
 
 #[test]
 fn accept_payment_orders_and_filters_the_challenges() {
+    // req: core.accept-payment.consider core.accept-payment.order
     let headers = [("Accept-Payment", "stripe/charge, tempo/*;q=0.5".to_string())];
     let r = reply(paywall().evaluate(&route(), &request("GET", &headers, None), at(NOW), &NONCE));
     let methods: Vec<_> = challenges(&r)
@@ -161,6 +165,7 @@ fn a_valid_credential_becomes_a_pending_payment_with_its_claim() {
 
 #[test]
 fn expiry_is_exact_and_checked_after_binding_and_pinning() {
+    // req: core.errors.payment-expired charge.verify.expiry
     let paywall = paywall();
     let issued = challenges(&reply(paywall.evaluate(
         &route(),
@@ -200,6 +205,7 @@ fn expiry_is_exact_and_checked_after_binding_and_pinning() {
 
 #[test]
 fn the_resource_the_body_and_the_field_are_pinned() {
+    // req: core.credential.field.server-selected core.digest.include core.digest.verify
     let paywall = paywall();
     let issued = challenges(&reply(paywall.evaluate(
         &route(),
@@ -283,6 +289,8 @@ fn the_resource_the_body_and_the_field_are_pinned() {
 
 #[test]
 fn malformed_and_several_credentials() {
+    // req: core.errors.malformed-credential core.credential.several.reject core.binding.verify
+    // req: core.errors.invalid-challenge
     let paywall = paywall();
     let bad = [("Authorization", "Payment !!!".to_string())];
     let r = reply(paywall.evaluate(&route(), &request("GET", &bad, None), at(NOW), &NONCE));
@@ -323,6 +331,7 @@ fn malformed_and_several_credentials() {
 
 #[test]
 fn a_route_without_offers_never_sends_a_402_without_a_challenge() {
+    // req: core.errors.402.with-challenge core.errors.no-challenge-possible core.errors.retry-after
     let r = reply(paywall().evaluate(
         &Route::new(vec![]),
         &request("GET", &[], None),

@@ -36,6 +36,7 @@ fn object(v: serde_json::Value) -> JsonObject {
 
 #[test]
 fn r1_1_01_scheme_is_case_insensitive_and_emitted_as_payment() {
+    // req: core.grammar.scheme.case-insensitive
     for scheme in ["Payment", "payment", "PAYMENT", "pAyMeNt"] {
         let c = parses(&format!("{scheme} {}", params()));
         assert!(c.to_header().unwrap().starts_with("Payment id="));
@@ -44,6 +45,7 @@ fn r1_1_01_scheme_is_case_insensitive_and_emitted_as_payment() {
 
 #[test]
 fn r1_1_02_one_or_more_spaces_after_the_scheme_but_no_tab() {
+    // req: core.grammar.scheme.space
     parses(&format!("Payment  {}", params()));
     parses(&format!("Payment     {}", params()));
     let e = Challenge::parse(format!("Payment\t{}", params()).as_bytes()).unwrap_err();
@@ -52,6 +54,7 @@ fn r1_1_02_one_or_more_spaces_after_the_scheme_but_no_tab() {
 
 #[test]
 fn r1_1_03_token_or_quoted_string_values() {
+    // req: core.grammar.param.value-forms
     let quoted = challenge();
     let unquoted = quoted.replace(
         &format!("request=\"{}\"", request_b64()),
@@ -90,6 +93,7 @@ fn r1_1_04_every_formatted_value_is_quoted() {
 
 #[test]
 fn r1_1_05_quoted_pairs_unescape_and_round_trip() {
+    // req: core.grammar.param.quoted-string
     let h = challenge_with(r#", description="a \"quoted\" word and a back\\slash, Payment x""#);
     let c = parses(&h);
     assert_eq!(
@@ -142,6 +146,7 @@ fn r1_1_06_formatting_escapes_quote_and_backslash_only_and_refuses_crlf() {
 
 #[test]
 fn r1_1_07_bws_around_equals_and_ows_around_commas() {
+    // req: core.grammar.param.whitespace core.grammar.param.no-bws
     let h = format!(
         "Payment id = \"a\" ,realm= \"api.example.com\",\tmethod =\"tempo\" , intent=charge ,request={}  ",
         request_b64()
@@ -157,6 +162,7 @@ fn r1_1_07_bws_around_equals_and_ows_around_commas() {
 
 #[test]
 fn r1_1_08_parameter_names_are_case_insensitive_values_are_not() {
+    // req: core.grammar.param.name-case core.challenge.method.case-sensitive
     let upper = format!(
         r#"Payment ID="a", Realm="api.example.com", METHOD="tempo", Intent="charge", REQUEST="{}", X-Custom="v""#,
         request_b64()
@@ -172,6 +178,7 @@ fn r1_1_08_parameter_names_are_case_insensitive_values_are_not() {
 
 #[test]
 fn r1_1_09_duplicate_parameters_are_rejected() {
+    // req: core.grammar.param.unique
     for (extra, param) in [
         (r#", id="b""#, Param::Id),
         (r#", ID="b""#, Param::Id),
@@ -194,6 +201,7 @@ fn r1_1_09_duplicate_parameters_are_rejected() {
 
 #[test]
 fn r1_1_10_unknown_parameters_are_kept_but_ignored_and_order_is_free() {
+    // req: core.challenge.unknown-params core.versioning.ignore-unknown
     let c = parses(&challenge_with(
         r#", constructor="x", __proto__=y, future_ext="1""#,
     ));
@@ -213,6 +221,7 @@ fn r1_1_10_unknown_parameters_are_kept_but_ignored_and_order_is_free() {
 
 #[test]
 fn r1_1_11_several_challenges_per_line_and_across_lines() {
+    // req: core.grammar.challenge.list core.security.intermediaries.client
     let a = challenge();
     let b = challenge().replace("tempo", "stripe");
     // One comma-joined line, mixed with other schemes.
@@ -246,6 +255,7 @@ fn r1_1_11_several_challenges_per_line_and_across_lines() {
 
 #[test]
 fn r1_1_11_a_malformed_challenge_does_not_hide_the_valid_ones() {
+    // req: core.grammar.challenge.list
     let good = challenge();
     for bad in [
         r#"Payment id="a" realm="b""#.to_string(),
@@ -263,6 +273,7 @@ fn r1_1_11_a_malformed_challenge_does_not_hide_the_valid_ones() {
 
 #[test]
 fn r1_1_12_scheme_only_and_empty_headers_are_rejected() {
+    // req: core.challenge.required-params
     assert_eq!(kind("Payment"), Err(ParseErrorKind::NoParameters));
     assert_eq!(kind("Payment   "), Err(ParseErrorKind::NoParameters));
     assert_eq!(
@@ -276,6 +287,7 @@ fn r1_1_12_scheme_only_and_empty_headers_are_rejected() {
 
 #[test]
 fn r1_1_13_required_parameters_and_non_empty_id() {
+    // req: core.challenge.required-params core.challenge.id.reject-empty
     assert_eq!(
         kind(&challenge().replace("x7Tg2pLqR9mKvNwY3hBcZa", "")),
         Err(ParseErrorKind::EmptyParameter(Param::Id))
@@ -303,6 +315,7 @@ fn r1_1_13_required_parameters_and_non_empty_id() {
 
 #[test]
 fn r1_1_14_method_grammar_with_offsets_in_the_header() {
+    // req: core.challenge.method.case-sensitive
     for (method, ok) in [
         ("tempo", true),
         ("tempo-v2", true),
@@ -326,6 +339,7 @@ fn r1_1_14_method_grammar_with_offsets_in_the_header() {
 
 #[test]
 fn r1_1_15_request_and_opaque_must_be_base64url_json_objects() {
+    // req: core.challenge.request.json
     let with_request = |r: &str| challenge().replace(&request_b64(), r);
     assert_eq!(
         kind(&with_request("not-valid!!!")),
@@ -392,6 +406,7 @@ fn r1_1_15_request_and_opaque_must_be_base64url_json_objects() {
 
 #[test]
 fn r1_1_16_padding_is_tolerated_on_input_never_emitted() {
+    // req: core.challenge.request.no-padding core.challenge.request.jcs
     let padded = base64::encode(br#"{"a":"12"}"#) + "==";
     assert!(padded.ends_with("fQ=="));
     let c = parses(&challenge().replace(&request_b64(), &padded)).into_owned();
@@ -461,6 +476,7 @@ fn r1_1_18_unescaped_quote_in_description_strict_and_legacy() {
 
 #[test]
 fn r1_1_19_credential_is_one_base64url_blob_decoding_to_an_object() {
+    // req: core.grammar.credential.form core.credential.structure
     let cred =
         |v: serde_json::Value| format!("Payment {}", base64::encode(v.to_string().as_bytes()));
     let err = |h: &str| Credential::parse(h.as_bytes()).unwrap_err();
@@ -487,6 +503,7 @@ fn r1_1_19_credential_is_one_base64url_blob_decoding_to_an_object() {
 
 #[test]
 fn r1_1_20_receipt_has_no_scheme_prefix() {
+    // req: core.grammar.receipt.form
     let r = Receipt::new(
         "tempo".to_string().try_into().unwrap(),
         Timestamp::from_string("2026-01-29T12:00:00Z".into()).unwrap(),
@@ -506,6 +523,7 @@ fn r1_1_20_receipt_has_no_scheme_prefix() {
 
 #[test]
 fn r1_2_expires_digest_header_and_custom_parameters() {
+    // req: core.grammar.expires.rfc3339 core.challenge.header.value core.grammar.intent.token
     assert_eq!(
         kind(&challenge_with(r#", expires="2026-13-01T00:00:00Z""#)),
         Err(ParseErrorKind::InvalidTimestamp)
@@ -558,6 +576,7 @@ fn r1_2_expires_digest_header_and_custom_parameters() {
 
 #[test]
 fn r1_2_server_never_formats_an_empty_id_or_an_invalid_extension() {
+    // req: core.challenge.custom-params.lowercase
     let mut c = parses(&challenge()).into_owned();
     c.extensions.push(("Upper".into(), "v".into()));
     assert_eq!(c.to_header(), Err(FormatError::InvalidParamName));
@@ -578,6 +597,8 @@ fn r1_2_server_never_formats_an_empty_id_or_an_invalid_extension() {
 
 #[test]
 fn r1_3_credential_echo_payload_and_source() {
+    // req: core.credential.echo core.challenge.opaque.echo core.credential.header.echo
+    // req: core.security.credentials.password-care
     let c = parses(&challenge_with(
         r#", description="d", opaque="eyJrIjoidiJ9", ext="1""#,
     ))
@@ -608,6 +629,8 @@ fn r1_3_credential_echo_payload_and_source() {
 
 #[test]
 fn r1_3_unknown_credential_members_are_ignored_and_header_is_echoed() {
+    // req: core.versioning.ignore-unknown core.credential.header.echo
+    // req: core.credential.field.payment-authorization core.grammar.scheme.case-insensitive
     let c = parses(&challenge_with(r#", header="Payment-Authorization""#)).into_owned();
     let mut wire = Credential::answer(&c, JsonObject::new(), None).to_json();
     wire.insert("future".into(), json!(1));
@@ -668,6 +691,7 @@ fn r1_3_every_credential_in_a_request_is_found() {
 
 #[test]
 fn r1_4_receipt_status_success_core_members_and_extensions() {
+    // req: core.receipt.status-success core.versioning.ignore-unknown
     let encode = |v: serde_json::Value| base64::encode(v.to_string().as_bytes());
     let good = json!({"status": "success", "method": "tempo", "timestamp": "2026-01-29T12:00:00Z", "reference": "0xabc", "chainId": 4217, "challengeId": "x"});
     let r = Receipt::parse(encode(good.clone()).as_bytes()).unwrap();
@@ -717,6 +741,7 @@ const SECRET: &[u8] = b"minimum-32-byte-secret-for-tests!";
 
 #[test]
 fn r1_5_03_id_is_hmac_over_seven_positional_slots() {
+    // req: core.binding.hmac.recipe
     let binder = ChallengeBinder::new(Secret::new(SECRET).unwrap());
     let req = request_b64();
     let mut input = BindingInput {
@@ -760,6 +785,8 @@ fn r1_5_03_id_is_hmac_over_seven_positional_slots() {
 
 #[test]
 fn r1_5_01_every_bound_field_changes_the_id_and_description_does_not() {
+    // req: core.binding.id.bound core.binding.opaque.bound core.binding.header.bound
+    // req: core.binding.echo-mismatch core.challenge.description.not-verified
     let binder = ChallengeBinder::new(Secret::new(SECRET).unwrap());
     let request = object(json!({"amount": "1000", "currency": "usd"}));
     let expires = Timestamp::from_unix(UnixTime::from_secs(1_900_000_000)).unwrap();
@@ -853,6 +880,7 @@ fn r1_5_03_request_slot_is_recomputed_from_the_decoded_echo() {
 
 #[test]
 fn r1_5_04_secrets_pipes_and_rotation() {
+    // req: core.binding.secret.rotation core.binding.secret.not-logged
     assert_eq!(
         Secret::new([0u8; 31]).unwrap_err(),
         BindingError::WeakSecret { len: 31 }
@@ -917,6 +945,7 @@ fn r1_5_04_secrets_pipes_and_rotation() {
 
 #[test]
 fn r1_7_01_grammar_weights_and_zero_exclusion() {
+    // req: core.grammar.accept-payment
     let a = AcceptPayment::parse("tempo/charge, tempo/session;q=0, stripe/*; Q=0.5 , */*;q=0.001")
         .unwrap();
     assert_eq!(a.ranges.len(), 4);
@@ -941,6 +970,8 @@ fn r1_7_01_grammar_weights_and_zero_exclusion() {
 
 #[test]
 fn r1_7_02_rank_filters_orders_and_keeps_server_order_on_ties() {
+    // req: core.accept-payment.filter core.accept-payment.order core.accept-payment.ties
+    // req: core.accept-payment.specific
     let offers = [
         ("stripe", "charge"),
         ("tempo", "session"),

@@ -205,6 +205,7 @@ mod tests {
 
     #[test]
     fn the_payer_reveals_the_preimage_only_for_its_hash() {
+        // req: charge.payload.proof core.security.credentials.password-care
         let request = Preimage::request("1000", "usd", "acct_1", "secret");
         let header = std::format!(
             r#"Payment id="x", realm="r", method="preimage", intent="charge", request="{}""#,
@@ -220,6 +221,7 @@ mod tests {
 
     #[test]
     fn verifies_iff_the_hash_matches() {
+        // req: charge.verify.proof
         let s = settle("secret".into()).unwrap();
         assert_eq!(
             s.reference,

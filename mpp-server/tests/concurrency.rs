@@ -57,6 +57,7 @@ fn assert_one_winner(answers: &[Answer], answered: &mpp_core::challenge::Challen
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn thousand_concurrent_uses_of_one_credential_are_served_once() {
+    // req: core.concurrency.once charge.replay.credential-once core.caching.challenge-fresh
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
     let value = pay(&challenge);
@@ -78,6 +79,7 @@ async fn thousand_concurrent_uses_of_one_credential_are_served_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn concurrent_uses_during_a_slow_settlement_settle_once() {
+    // req: core.concurrency.once core.replay.single-use-proof
     let mut method = Scripted::new(Ok(()));
     method.delay = Some(Duration::from_millis(50));
     let settles = method.settles.clone();
@@ -102,6 +104,7 @@ async fn concurrent_uses_during_a_slow_settlement_settle_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn concurrent_idempotent_retries_deliver_once() {
+    // req: core.concurrency.once core.idempotency.replay
     let h = Harness::standard();
     let body = r#"{"q":"A"}"#;
     let challenge = h

@@ -293,6 +293,7 @@ fn pay(
 
 #[test]
 fn mppx_pays_and_validates_the_reference_server() {
+    // req: core.receipt.status-success
     let dir = harness_dir();
     if let Err(why) = harness_ready(&dir) {
         if in_ci() {

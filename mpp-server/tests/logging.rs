@@ -45,6 +45,8 @@ const PAYER: &str = "did:key:z6MkPayerWhoMustNotBeLogged";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_or_credential_material_is_logged() {
+    // req: core.security.credentials.not-logged core.binding.secret.not-logged
+    // req: core.security.privacy.no-plaintext-logs
     let capture = Capture::default();
     let sink = capture.clone();
     tracing_subscriber::fmt()

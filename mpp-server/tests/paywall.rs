@@ -36,6 +36,11 @@ use mpp_server::{Offer, PaidRoute, ServiceInfo};
 
 #[tokio::test]
 async fn no_credential_is_payment_required_with_a_fresh_challenge() {
+    // req: core.errors.402.payment-required core.errors.402.with-challenge
+    // req: core.caching.402-no-store core.challenge.realm.present core.challenge.expires.include
+    // req: core.challenge.id.non-empty core.challenge.opaque.string-map core.errors.problem-details
+    // req: core.errors.problem-type core.idempotency.no-unpaid-side-effects
+    // req: core.challenge.intent.registered charge.request.shared-fields charge.request.no-expiry
     let h = Harness::standard();
     let answer = h.send(get("/paid")).await;
     let challenges = answer.assert_402(ProblemType::PaymentRequired);
@@ -60,6 +65,7 @@ async fn no_credential_is_payment_required_with_a_fresh_challenge() {
 
 #[tokio::test]
 async fn every_challenge_issued_is_unique() {
+    // req: core.caching.challenge-fresh
     let h = Harness::standard();
     let a = h.challenge(get("/paid")).await;
     let b = h.challenge(get("/paid")).await;
@@ -69,6 +75,7 @@ async fn every_challenge_issued_is_unique() {
 
 #[tokio::test]
 async fn malformed_credential_bad_base64_is_malformed_credential() {
+    // req: core.errors.malformed-credential
     let h = Harness::standard();
     let answer = h.send(get_paid("/paid", "Payment not-valid!!!")).await;
     answer.assert_402(ProblemType::MalformedCredential);
@@ -77,6 +84,7 @@ async fn malformed_credential_bad_base64_is_malformed_credential() {
 
 #[tokio::test]
 async fn malformed_credential_non_object_json_is_malformed_credential() {
+    // req: core.errors.malformed-credential core.credential.structure
     let h = Harness::standard();
     for json in ["[]", "\"text\"", "7", "null", "not json"] {
         let answer = h.send(get_paid("/paid", &raw_credential(json))).await;
@@ -88,6 +96,7 @@ async fn malformed_credential_non_object_json_is_malformed_credential() {
 
 #[tokio::test]
 async fn malformed_credential_missing_challenge_is_malformed_credential() {
+    // req: core.errors.malformed-credential core.credential.structure
     let h = Harness::standard();
     let json = r#"{"payload":{"preimage":"the-correct-test-preimage"}}"#;
     let answer = h.send(get_paid("/paid", &raw_credential(json))).await;
@@ -97,6 +106,7 @@ async fn malformed_credential_missing_challenge_is_malformed_credential() {
 
 #[tokio::test]
 async fn malformed_credential_missing_payload_is_malformed_credential() {
+    // req: core.errors.malformed-credential core.credential.structure
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
     let mut json = Credential::answer(&challenge, preimage_payload(PREIMAGE), None).to_json();
@@ -109,6 +119,8 @@ async fn malformed_credential_missing_payload_is_malformed_credential() {
 
 #[tokio::test]
 async fn malformed_credential_variants_are_malformed_credential() {
+    // req: core.errors.malformed-credential core.credential.structure
+    // req: core.idempotency.no-unpaid-side-effects
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
     let good = Credential::answer(&challenge, preimage_payload(PREIMAGE), None).to_json();
@@ -209,6 +221,7 @@ async fn malformed_credential_variants_are_malformed_credential() {
 
 #[tokio::test]
 async fn unknown_id_from_another_secret_is_invalid_challenge() {
+    // req: core.errors.invalid-challenge core.binding.verify charge.verify.challenge
     let clock = TestClock::new();
     let h = Harness::standard_with_clock(&clock);
     let foreign = Harness::new(
@@ -226,6 +239,8 @@ async fn unknown_id_from_another_secret_is_invalid_challenge() {
 
 #[tokio::test]
 async fn replay_after_success_is_invalid_challenge() {
+    // req: core.errors.invalid-challenge core.replay.single-use-proof charge.replay.id-single-use
+    // req: charge.replay.credential-once
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
     let credential = pay(&challenge);
@@ -237,6 +252,7 @@ async fn replay_after_success_is_invalid_challenge() {
 
 #[tokio::test]
 async fn replay_after_failed_verification_is_invalid_challenge() {
+    // req: core.errors.invalid-challenge charge.replay.id-single-use
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
     let wrong = credential(&challenge, preimage_payload("a-wrong-preimage"));
@@ -251,6 +267,7 @@ async fn replay_after_failed_verification_is_invalid_challenge() {
 
 #[tokio::test]
 async fn expired_challenge_is_payment_expired() {
+    // req: core.errors.payment-expired charge.verify.expiry
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
     h.clock.advance(TTL + 1);
@@ -261,6 +278,7 @@ async fn expired_challenge_is_payment_expired() {
 
 #[tokio::test]
 async fn expired_at_exactly_now_is_payment_expired() {
+    // req: core.errors.payment-expired charge.verify.expiry
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
     h.clock
@@ -305,6 +323,7 @@ async fn route_ttl_sets_expires() {
 
 #[tokio::test]
 async fn wrong_preimage_is_verification_failed() {
+    // req: core.errors.verification-failed charge.verify.proof charge.atomic
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
     let wrong = credential(&challenge, preimage_payload("a-wrong-preimage"));
@@ -342,6 +361,7 @@ async fn empty_payload_is_invalid_payload() {
 
 #[tokio::test]
 async fn invalid_payload_uses_up_the_challenge() {
+    // req: charge.replay.id-single-use
     // The schema check is part of the method's verification, after the claim: a
     // challenge is used once, whether its verification succeeds or fails (D9).
     let h = Harness::standard();
@@ -360,6 +380,7 @@ async fn invalid_payload_uses_up_the_challenge() {
 
 #[tokio::test]
 async fn two_authorization_lines_are_bad_request() {
+    // req: core.credential.several.reject
     let h = Harness::standard();
     let a = h.challenge(get("/paid")).await;
     let b = h.challenge(get("/paid")).await;
@@ -376,6 +397,7 @@ async fn two_authorization_lines_are_bad_request() {
 
 #[tokio::test]
 async fn authorization_and_payment_authorization_together_are_bad_request() {
+    // req: core.credential.several.reject
     let h = Harness::standard();
     let a = h.challenge(get("/paid")).await;
     let b = h.challenge(get("/paid")).await;
@@ -394,6 +416,7 @@ async fn authorization_and_payment_authorization_together_are_bad_request() {
 
 #[tokio::test]
 async fn two_credentials_in_one_comma_joined_value_are_bad_request() {
+    // req: core.credential.several.reject
     let h = Harness::standard();
     let a = h.challenge(get("/paid")).await;
     let b = h.challenge(get("/paid")).await;
@@ -406,6 +429,7 @@ async fn two_credentials_in_one_comma_joined_value_are_bad_request() {
 
 #[tokio::test]
 async fn the_same_credential_twice_is_bad_request() {
+    // req: core.credential.several.reject core.idempotency.no-unpaid-side-effects
     let h = Harness::standard();
     let a = h.challenge(get("/paid")).await;
     let value = pay(&a);
@@ -432,6 +456,7 @@ async fn a_bearer_beside_one_payment_credential_is_not_several_credentials() {
 
 #[tokio::test]
 async fn lowercase_payment_scheme_is_accepted() {
+    // req: core.grammar.scheme.case-insensitive
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
     let value = pay(&challenge).replacen("Payment", "payment", 1);
@@ -441,6 +466,7 @@ async fn lowercase_payment_scheme_is_accepted() {
 
 #[tokio::test]
 async fn failing_claim_store_is_500_and_fails_closed() {
+    // req: core.errors.retry-after
     let clock = TestClock::new();
     let store = Arc::new(FlakyStore {
         fail_put_if_absent: true,
@@ -552,6 +578,7 @@ fn scripted(method: Scripted) -> Harness {
 
 #[tokio::test]
 async fn settlement_internal_error_is_500() {
+    // req: charge.replay.credential-once core.errors.retry-after
     let method = Scripted::new(Err(MethodError::Internal("backend unreachable".into())));
     let settles = method.settles.clone();
     let h = scripted(method);
@@ -571,6 +598,7 @@ async fn settlement_internal_error_is_500() {
 
 #[tokio::test]
 async fn method_errors_map_to_their_problem_types() {
+    // req: core.errors.verification-failed core.errors.problem-type
     let cases = [
         (
             MethodError::VerificationFailed("no".into()),
@@ -637,6 +665,8 @@ async fn route_whose_challenges_cannot_be_formatted_is_refused_at_build() {
 
 #[tokio::test]
 async fn paid_request_is_200_with_receipt_and_private_cache() {
+    // req: core.errors.granted core.receipt.on-success core.receipt.status-success
+    // req: core.caching.receipt-private core.security.privacy.no-accounts
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
     h.clock.advance(10);
@@ -677,6 +707,7 @@ async fn paid_request_is_200_with_receipt_and_private_cache() {
 
 #[tokio::test]
 async fn credential_headers_reach_the_handler_marked_sensitive() {
+    // req: core.security.credential-storage.sensitive
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
     h.send(get_paid("/paid", &pay(&challenge)))
@@ -692,6 +723,7 @@ async fn credential_headers_reach_the_handler_marked_sensitive() {
 
 #[tokio::test]
 async fn receipt_header_is_marked_sensitive() {
+    // req: core.security.credential-storage.sensitive
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
     let answer = h.send(get_paid("/paid", &pay(&challenge))).await;
@@ -702,6 +734,7 @@ async fn receipt_header_is_marked_sensitive() {
 #[tokio::test]
 
 async fn verified_payment_debug_redacts_the_source() {
+    // req: core.security.credentials.not-logged
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
     let value = Credential::answer(
@@ -721,6 +754,7 @@ async fn verified_payment_debug_redacts_the_source() {
 
 #[tokio::test]
 async fn handler_cache_control_is_replaced_by_private_on_a_paid_response() {
+    // req: core.caching.receipt-private
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
     let req = request(
@@ -739,6 +773,7 @@ async fn handler_cache_control_is_replaced_by_private_on_a_paid_response() {
 
 #[tokio::test]
 async fn paid_request_whose_handler_fails_carries_no_receipt() {
+    // req: core.receipt.not-on-error
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
     let req = request(
@@ -778,6 +813,7 @@ async fn reencoded_request_in_the_echo_is_accepted() {
 
 #[tokio::test]
 async fn edited_description_in_the_echo_is_accepted() {
+    // req: core.challenge.description.not-verified
     // `description` is display text, not bound (-01).
     let h = Harness::standard();
     let mut challenge = h.challenge(get("/paid")).await;
@@ -795,6 +831,7 @@ async fn edited_description_in_the_echo_is_accepted() {
 
 #[tokio::test]
 async fn problem_details_never_contain_the_credential() {
+    // req: core.security.credentials.not-logged
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
     let secret_looking = "the-payers-secret-proof-value";
@@ -824,6 +861,7 @@ async fn problem_details_never_contain_the_credential() {
 
 #[tokio::test]
 async fn several_malformed_credentials_are_bad_request_not_malformed() {
+    // req: core.credential.several.reject
     // Counting credentials comes before parsing any of them.
     let h = Harness::standard();
     let req = request(
@@ -841,6 +879,7 @@ async fn several_malformed_credentials_are_bad_request_not_malformed() {
 
 #[tokio::test]
 async fn tampered_and_expired_is_invalid_challenge() {
+    // req: core.binding.echo-mismatch
     let h = Harness::standard();
     let mut challenge = h.challenge(get("/paid")).await;
     challenge.request = Base64Json::encode(&Preimage::request("1", CURRENCY, RECIPIENT, PREIMAGE));
@@ -928,6 +967,7 @@ async fn wrong_field_and_expired_is_invalid_challenge() {
 
 #[tokio::test]
 async fn expired_and_wrong_preimage_is_payment_expired() {
+    // req: charge.verify.expiry
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
     h.clock.advance(TTL);
@@ -952,6 +992,7 @@ async fn expired_and_invalid_payload_is_payment_expired() {
 
 #[tokio::test]
 async fn invalid_payload_on_a_used_id_is_invalid_challenge() {
+    // req: charge.replay.id-single-use
     // D6: a used id is `invalid-challenge`, whatever its payload; the claim comes first.
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
@@ -969,6 +1010,7 @@ async fn invalid_payload_on_a_used_id_is_invalid_challenge() {
 
 #[tokio::test]
 async fn used_id_with_wrong_preimage_is_invalid_challenge() {
+    // req: charge.replay.id-single-use
     // The claim precedes settlement: a used id is not verified again.
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
@@ -1008,6 +1050,7 @@ async fn store_failure_with_wrong_preimage_is_500() {
 
 #[tokio::test]
 async fn malformed_credential_is_not_checked_further() {
+    // req: core.errors.malformed-credential
     // A credential that does not parse never reaches the binding check, the store or
     // the method.
     let method = Scripted::new(Ok(()));
@@ -1114,6 +1157,7 @@ async fn challenge_for_another_http_method_is_invalid_challenge() {
 
 #[tokio::test]
 async fn challenge_for_another_price_is_invalid_challenge() {
+    // req: charge.verify.amount
     let clock = TestClock::new();
     let h = Harness::standard_with_clock(&clock);
     let route = PaidRoute::new(Method::GET, "/paid").offer(Offer::charge(
@@ -1152,6 +1196,7 @@ async fn challenge_for_another_currency_is_invalid_challenge() {
 
 #[tokio::test]
 async fn challenge_for_another_recipient_is_invalid_challenge() {
+    // req: charge.verify.recipient
     let clock = TestClock::new();
     let h = Harness::standard_with_clock(&clock);
     let route = PaidRoute::new(Method::GET, "/paid").offer(Offer::charge(
@@ -1253,6 +1298,7 @@ async fn query_is_not_bound_by_default() {
 
 #[tokio::test]
 async fn echo_without_expires_is_invalid_challenge() {
+    // req: core.binding.id.bound core.binding.echo-mismatch
     let h = Harness::standard();
     let mut challenge = h.challenge(get("/paid")).await;
     challenge.expires = None;
@@ -1264,6 +1310,7 @@ async fn echo_without_expires_is_invalid_challenge() {
 
 #[tokio::test]
 async fn echo_with_a_later_expires_is_invalid_challenge() {
+    // req: core.binding.echo-mismatch
     let h = Harness::standard();
     let mut challenge = h.challenge(get("/paid")).await;
     h.clock.advance(TTL);
@@ -1275,6 +1322,7 @@ async fn echo_with_a_later_expires_is_invalid_challenge() {
 
 #[tokio::test]
 async fn echo_without_opaque_is_invalid_challenge() {
+    // req: core.binding.opaque.bound core.binding.echo-mismatch
     let h = Harness::standard();
     let mut challenge = h.challenge(get("/paid")).await;
     challenge.opaque = None;
@@ -1286,6 +1334,7 @@ async fn echo_without_opaque_is_invalid_challenge() {
 
 #[tokio::test]
 async fn echo_with_changed_opaque_is_invalid_challenge() {
+    // req: core.binding.opaque.bound core.binding.echo-mismatch
     let h = Harness::standard();
     let mut challenge = h.challenge(get("/paid")).await;
     let mut map = challenge.opaque.as_ref().unwrap().decode().unwrap();
@@ -1303,6 +1352,7 @@ async fn echo_with_changed_opaque_is_invalid_challenge() {
 
 #[tokio::test]
 async fn echo_with_changed_amount_is_invalid_challenge() {
+    // req: core.binding.echo-mismatch charge.verify.amount
     let h = Harness::standard();
     let mut challenge = h.challenge(get("/paid")).await;
     challenge.request = Base64Json::encode(&Preimage::request("1", CURRENCY, RECIPIENT, PREIMAGE));
@@ -1386,6 +1436,7 @@ async fn genuine_challenge_for_another_resource_is_invalid_challenge() {
 
 #[tokio::test]
 async fn genuine_challenge_with_a_digest_on_a_bodiless_get_is_invalid_challenge() {
+    // req: core.digest.verify
     let h = Harness::standard();
     let challenge = minted(|b| {
         b.expires(expires_at(T0 + 60))
@@ -1400,6 +1451,7 @@ async fn genuine_challenge_with_a_digest_on_a_bodiless_get_is_invalid_challenge(
 
 #[tokio::test]
 async fn genuine_expired_challenge_with_an_offset_is_payment_expired() {
+    // req: core.grammar.expires.rfc3339 core.errors.payment-expired
     // RFC 3339 offsets are read as the instant they name (D8).
     let h = Harness::standard();
     let at = Timestamp::new("2027-01-15T10:00:00+02:00").unwrap();
@@ -1423,6 +1475,7 @@ fn post(body: &str, credential: Option<&str>) -> http::Request<http_body_util::F
 
 #[tokio::test]
 async fn post_challenge_binds_the_body_digest() {
+    // req: core.digest.include
     let h = Harness::standard();
     let challenge = h.challenge(post(r#"{"q":"A"}"#, None)).await;
     assert_eq!(
@@ -1433,6 +1486,7 @@ async fn post_challenge_binds_the_body_digest() {
 
 #[tokio::test]
 async fn challenge_for_one_body_paid_with_another_is_invalid_challenge() {
+    // req: core.digest.verify
     let h = Harness::standard();
     let challenge = h.challenge(post(r#"{"q":"A"}"#, None)).await;
     h.send(post(r#"{"q":"B"}"#, Some(&pay(&challenge))))
@@ -1443,6 +1497,7 @@ async fn challenge_for_one_body_paid_with_another_is_invalid_challenge() {
 
 #[tokio::test]
 async fn challenge_for_a_body_paid_without_a_body_is_invalid_challenge() {
+    // req: core.digest.verify
     let h = Harness::standard();
     let challenge = h.challenge(post(r#"{"q":"A"}"#, None)).await;
     h.send(post("", Some(&pay(&challenge))))
@@ -1546,6 +1601,7 @@ fn payment_authorization_harness() -> Harness {
 
 #[tokio::test]
 async fn payment_authorization_route_issues_the_header_parameter() {
+    // req: core.challenge.header.value
     let h = payment_authorization_harness();
     let answer = h.send(get("/paid")).await;
     let challenges = answer.assert_402(ProblemType::PaymentRequired);
@@ -1563,6 +1619,7 @@ async fn payment_authorization_route_issues_the_header_parameter() {
 
 #[tokio::test]
 async fn payment_authorization_is_accepted_beside_a_bearer_authorization() {
+    // req: core.credential.field.payment-authorization-recommended core.caching.other-field
     let h = payment_authorization_harness();
     let challenge = h.challenge(get("/paid")).await;
     let req = request(
@@ -1588,6 +1645,7 @@ async fn payment_authorization_is_accepted_beside_a_bearer_authorization() {
 
 #[tokio::test]
 async fn payment_authorization_challenge_sent_in_authorization_is_invalid_challenge() {
+    // req: core.credential.field.server-selected
     let h = payment_authorization_harness();
     let challenge = h.challenge(get("/paid")).await;
     h.send(get_paid("/paid", &pay(&challenge)))
@@ -1606,6 +1664,7 @@ async fn payment_authorization_challenge_sent_in_authorization_is_invalid_challe
 
 #[tokio::test]
 async fn authorization_challenge_sent_in_payment_authorization_is_invalid_challenge() {
+    // req: core.credential.field.server-selected
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
     let req = request(
@@ -1622,6 +1681,7 @@ async fn authorization_challenge_sent_in_payment_authorization_is_invalid_challe
 
 #[tokio::test]
 async fn echo_without_the_header_parameter_is_invalid_challenge() {
+    // req: core.binding.header.bound core.binding.echo-mismatch
     let h = payment_authorization_harness();
     let mut challenge = h.challenge(get("/paid")).await;
     challenge.credential_field = CredentialField::Authorization;
@@ -1636,6 +1696,7 @@ async fn echo_without_the_header_parameter_is_invalid_challenge() {
 
 #[tokio::test]
 async fn failed_handler_response_to_payment_authorization_is_no_store() {
+    // req: core.caching.other-field core.receipt.not-on-error
     // -01 §caching: a credential outside Authorization makes every response private
     // or no-store.
     let h = payment_authorization_harness();
@@ -1686,12 +1747,14 @@ async fn offered_methods(h: &Harness, accept: Option<&str>) -> Vec<String> {
 
 #[tokio::test]
 async fn no_accept_payment_yields_all_offers_in_server_order() {
+    // req: core.accept-payment.absent
     let h = two_offers();
     assert_eq!(offered_methods(&h, None).await, ["preimage", "token"]);
 }
 
 #[tokio::test]
 async fn accept_payment_orders_challenges_by_preference() {
+    // req: core.accept-payment.consider core.accept-payment.order core.accept-payment.specific
     let h = two_offers();
     assert_eq!(
         offered_methods(&h, Some("token/charge, preimage/charge;q=0.5")).await,
@@ -1706,6 +1769,7 @@ async fn accept_payment_orders_challenges_by_preference() {
 
 #[tokio::test]
 async fn accept_payment_q0_excludes_an_offer() {
+    // req: core.accept-payment.filter
     let h = two_offers();
     assert_eq!(
         offered_methods(&h, Some("preimage/charge;q=0, */*")).await,
@@ -1733,6 +1797,7 @@ async fn malformed_accept_payment_yields_all_offers() {
 
 #[tokio::test]
 async fn accept_payment_also_orders_the_challenges_of_a_refusal() {
+    // req: core.accept-payment.consider
     let h = two_offers();
     let challenge = h.challenge(get("/paid")).await;
     let req = request(
@@ -1778,6 +1843,7 @@ async fn each_offer_of_a_two_offer_route_is_payable() {
 
 #[tokio::test]
 async fn token_challenge_paid_with_a_wrong_token_is_verification_failed() {
+    // req: core.errors.verification-failed charge.verify.proof
     let h = two_offers();
     let answer = h.send(get("/paid")).await;
     let token = answer.assert_402(ProblemType::PaymentRequired)[1].clone();
@@ -1805,6 +1871,7 @@ fn idempotent_post(credential: &str, key: &str) -> http::Request<http_body_util:
 
 #[tokio::test]
 async fn idempotent_retry_replays_the_response_without_running_the_handler() {
+    // req: core.idempotency.key core.idempotency.replay
     let h = Harness::standard();
     let challenge = h.challenge(post(r#"{"q":"A"}"#, None)).await;
     let value = pay(&challenge);
@@ -1824,6 +1891,7 @@ async fn idempotent_retry_replays_the_response_without_running_the_handler() {
 
 #[tokio::test]
 async fn different_idempotency_key_with_the_same_credential_is_a_replay() {
+    // req: charge.replay.credential-once
     let h = Harness::standard();
     let challenge = h.challenge(post(r#"{"q":"A"}"#, None)).await;
     let value = pay(&challenge);
@@ -1836,6 +1904,7 @@ async fn different_idempotency_key_with_the_same_credential_is_a_replay() {
 
 #[tokio::test]
 async fn idempotency_key_on_get_is_not_replayed() {
+    // req: charge.replay.credential-once
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
     let req = || {
@@ -1858,6 +1927,7 @@ async fn idempotency_key_on_get_is_not_replayed() {
 
 #[tokio::test]
 async fn idempotent_retry_after_a_failed_verification_is_refused() {
+    // req: core.idempotency.replay
     let h = Harness::standard();
     let challenge = h.challenge(post(r#"{"q":"A"}"#, None)).await;
     let wrong = credential(&challenge, preimage_payload("a-wrong-preimage"));
@@ -1873,6 +1943,7 @@ async fn idempotent_retry_after_a_failed_verification_is_refused() {
 #[tokio::test]
 
 async fn idempotent_retry_with_a_different_payload_is_refused() {
+    // req: core.idempotency.replay
     let h = Harness::standard();
     let challenge = h.challenge(post(r#"{"q":"A"}"#, None)).await;
     h.send(idempotent_post(&pay(&challenge), "key-1"))
@@ -1896,6 +1967,7 @@ async fn idempotent_retry_with_a_different_payload_is_refused() {
 #[tokio::test]
 
 async fn idempotent_replay_receipt_is_marked_sensitive() {
+    // req: core.security.credential-storage.sensitive
     let h = Harness::standard();
     let challenge = h.challenge(post(r#"{"q":"A"}"#, None)).await;
     let value = pay(&challenge);
@@ -1911,6 +1983,7 @@ async fn idempotent_replay_receipt_is_marked_sensitive() {
 
 #[tokio::test]
 async fn challenge_issued_under_the_previous_secret_is_paid_after_rotation() {
+    // req: core.binding.secret.rotation
     let clock = TestClock::new();
     let before = Harness::new(
         builder_with(OTHER_SECRET, REALM, &clock)
@@ -1938,6 +2011,7 @@ async fn challenge_issued_under_the_previous_secret_is_paid_after_rotation() {
 
 #[tokio::test]
 async fn rotated_paywall_issues_under_the_new_secret() {
+    // req: core.binding.secret.rotation
     let clock = TestClock::new();
     let rotated = Harness::new(
         builder_with(SECRET, REALM, &clock)
@@ -2077,6 +2151,7 @@ async fn other_http_method_on_a_paid_path_is_free() {
 
 #[tokio::test]
 async fn axum_paths_near_a_paid_route_do_not_reach_its_handler_unpaid() {
+    // req: core.idempotency.no-unpaid-side-effects
     // The paywall matches the exact path; axum must not route any other spelling
     // of it to the paid handler.
     use std::sync::atomic::AtomicUsize;
@@ -2129,6 +2204,7 @@ async fn axum_paths_near_a_paid_route_do_not_reach_its_handler_unpaid() {
 #[tokio::test]
 
 async fn head_on_a_paid_get_route_does_not_run_the_handler_unpaid() {
+    // req: core.idempotency.no-unpaid-side-effects
     use std::sync::atomic::AtomicUsize;
     use tower::ServiceExt;
 
@@ -2167,6 +2243,7 @@ async fn head_on_a_paid_get_route_does_not_run_the_handler_unpaid() {
 
 #[tokio::test]
 async fn a_route_may_have_its_own_realm() {
+    // req: core.challenge.realm.present
     let clock = TestClock::new();
     let h = Harness::new(
         builder(&clock)

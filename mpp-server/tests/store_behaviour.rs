@@ -115,6 +115,7 @@ mod behaviour {
     }
 
     pub(crate) async fn concurrent_claims_have_one_winner(f: &Fixture) {
+        // req: core.concurrency.atomic
         for round in 0..3 {
             let key = format!("mpp:claim:race{round}");
             let start = Arc::new(tokio::sync::Barrier::new(200));

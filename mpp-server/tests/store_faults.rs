@@ -57,6 +57,7 @@ async fn handler_runs(base: &str) -> u64 {
 
 #[tokio::test]
 async fn a_claim_in_sqlite_survives_sigkill_and_restart() {
+    // req: charge.replay.id-single-use
     let state = state_file("sigkill");
     let args = [
         "--secret",
@@ -100,6 +101,7 @@ async fn a_claim_in_sqlite_survives_sigkill_and_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_sharing_redis_settle_each_credential_once() {
+    // req: core.concurrency.once charge.replay.credential-once
     if !redis_server_available("two_instances_sharing_redis_settle_each_credential_once") {
         return;
     }
@@ -158,6 +160,7 @@ async fn two_instances_sharing_redis_settle_each_credential_once() {
 
 #[tokio::test]
 async fn a_stopped_redis_fails_closed_and_recovers_without_a_restart() {
+    // req: core.errors.retry-after
     if !redis_server_available("a_stopped_redis_fails_closed_and_recovers_without_a_restart") {
         return;
     }

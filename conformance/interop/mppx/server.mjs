@@ -1,6 +1,6 @@
 // An offline mppx 0.11.0 server on loopback, paid with the toy methods of methods.mjs
 // (server halves defined here). The `mpp-client` interop test pays it with the Rust
-// client and the `mpp` CLI.
+// client and the `mpp` CLI; the `conformance` interop test runs the server suite on it.
 //
 //   PORT=8402 MPP_SECRET_KEY=... node server.mjs
 //
@@ -8,6 +8,7 @@
 //   GET /free          200 {"free": true}, no payment
 //   GET /paid          preimage/charge, 1000 usd: 402 until a valid credential is sent
 //   GET /paid-multi    two challenges on one 402: preimage/charge and token/charge
+//   POST /paid-post    preimage/charge, 1000 usd, for a request with a body
 //   GET /openapi.json  discovery (mppx's generator)
 //
 // Environment:
@@ -17,6 +18,7 @@
 //   MPP_PREIMAGE    the preimage whose sha256 the preimage challenges carry
 //                   (default mppx-interop-preimage)
 //   MPP_TOKEN       the token the token challenges accept (default mppx-interop-token)
+//   MPP_HEADER      `payment-authorization` to ask for credentials in that field
 //
 // Prints exactly one line on stdout, `listening on http://127.0.0.1:<port>`, once it
 // accepts connections; its log (payments, failures) goes to stderr.
@@ -79,6 +81,9 @@ const mppx = Mppx.create({
   methods: [preimageServer, tokenServer],
   realm: REALM,
   secretKey: SECRET,
+  // Credentials in Payment-Authorization (`header` parameter), Authorization left to
+  // another scheme.
+  requiresAuth: process.env.MPP_HEADER === 'payment-authorization',
 })
 
 mppx.onPaymentSuccess(({ receipt }) => console.error(`[server] paid ${receipt.method}`))
@@ -90,23 +95,26 @@ const price = { amount: '1000', currency: 'usd', recipient: 'acct_mppx_offline' 
 const preimageTerms = { ...price, methodDetails: { paymentHash: PAYMENT_HASH } }
 
 // Route handlers, created once.
-const routes = {
-  '/paid': mppx['preimage/charge']({ ...preimageTerms, description: 'A paid GET (preimage)' }),
-  '/paid-multi': mppx.compose(['preimage/charge', preimageTerms], ['token/charge', price]),
-}
+const routes = [
+  { method: 'get', path: '/paid', handler: mppx['preimage/charge']({ ...preimageTerms, description: 'A paid GET (preimage)' }) },
+  { method: 'get', path: '/paid-multi', handler: mppx.compose(['preimage/charge', preimageTerms], ['token/charge', price]) },
+  { method: 'post', path: '/paid-post', handler: mppx['preimage/charge']({ ...preimageTerms, description: 'A paid POST (preimage)' }) },
+]
 
 const openapi = generate(mppx, {
-  info: { title: 'mppx offline interop server (mpp-client)', version: '0.0.1' },
-  routes: Object.entries(routes).map(([path, handler]) => ({ handler, method: 'get', path })),
+  info: { title: 'mppx offline interop server', version: '0.0.1' },
+  routes,
 })
 
 async function handle(request) {
   const { pathname } = new URL(request.url)
   if (pathname === '/free') return Response.json({ free: true })
   if (pathname === '/openapi.json') return Response.json(openapi)
-  const route = routes[pathname]
+  const route = routes.find((r) => r.path === pathname)
   if (!route) return new Response('not found\n', { status: 404 })
-  const result = await route(request)
+  if (request.method.toLowerCase() !== route.method)
+    return new Response('method not allowed\n', { status: 405 })
+  const result = await route.handler(request)
   if (result.status === 402) return result.challenge
   return result.withReceipt(Response.json({ ok: true, route: pathname }))
 }

@@ -1,11 +1,19 @@
 //! `mpp-conformance`: checks implementations of the Payment HTTP authentication scheme.
 
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use conformance::embedded::{self, Embedded};
+use conformance::suite::{self, Ctx, Options, Payer, Selection};
 use conformance::{adapter, system_now};
 use mpp_client::explain;
+use mpp_core::credential::CredentialField;
+
+/// Exit status of `server` when its arguments are unusable.
+const USAGE: u8 = 64;
 
 /// Conformance tools for the "Payment" HTTP authentication scheme.
 #[derive(Debug, Parser)]
@@ -38,6 +46,64 @@ enum Command {
     /// Speak the cross-SDK conformance-harness ABI: read one JSON request from
     /// stdin, print one JSON line, exit 0.
     Adapter,
+    /// Check a server that speaks the Payment scheme, black-box, case by case.
+    ///
+    /// Exit status: 0 when no case failed, 1 when one did, 64 on a usage error.
+    #[command(after_help = SERVER_HELP)]
+    Server(Box<ServerArgs>),
+}
+
+const SERVER_HELP: &str = "\
+Each case cites the requirement it checks (spec/requirements.json) and, when it
+fails, prints what was Expected and what was Actual. Skipped cases are SHOULDs
+(without --strict) or need a payment (without --pay); not-applicable cases test
+something the target does not offer (a second method, a paid POST route).
+
+Examples:
+  mpp-conformance server --embedded
+  mpp-conformance server https://api.example.com/paid --pay preimage=s3cret --strict
+  mpp-conformance server https://api.example.com/paid --only binding,caching --junit report.xml
+  mpp-conformance server --list";
+
+#[derive(Debug, clap::Args)]
+struct ServerArgs {
+    /// The URL of a paid resource (a GET answered 402).
+    #[arg(required_unless_present_any = ["embedded", "list"], conflicts_with = "embedded")]
+    url: Option<String>,
+    /// Start the reference server in-process and check it (its `/paid-multi`).
+    #[arg(long)]
+    embedded: bool,
+    /// With --embedded: ask for credentials in Payment-Authorization.
+    #[arg(long, requires = "embedded")]
+    payment_authorization: bool,
+    /// Pay where a case needs it: `preimage=SECRET` (the preimage test method).
+    #[arg(long, value_name = "METHOD=SECRET")]
+    pay: Option<String>,
+    /// Run the SHOULD cases too.
+    #[arg(long)]
+    strict: bool,
+    /// Only these cases or sections (ids, id prefixes such as `binding`, or section
+    /// names); repeat or separate with commas.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// List the cases and exit.
+    #[arg(long)]
+    list: bool,
+    /// Also write the report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Also write the report as JUnit XML to this file.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// The longest one request may take, in seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    timeout: f64,
+    /// A header field to add to every request, `Name: value` (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// Show why each skipped or not-applicable case did not run.
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 /// What kind of header value to explain.
@@ -72,7 +138,7 @@ fn main() -> ExitCode {
             reveal,
         } => {
             let (text, ok) = explain::explain(&value, kind.into(), system_now(), reveal);
-            print!("{text}");
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
             if ok {
                 ExitCode::SUCCESS
             } else {
@@ -92,5 +158,157 @@ fn main() -> ExitCode {
             let _ = writeln!(stdout, "{line}");
             ExitCode::SUCCESS
         }
+        Command::Server(args) => ExitCode::from(server(*args)),
     }
+}
+
+fn server(args: ServerArgs) -> u8 {
+    if args.list {
+        let mut out = std::io::stdout().lock();
+        for case in suite::cases() {
+            // A closed pipe (`| head`) ends the listing quietly.
+            let _ = writeln!(
+                out,
+                "{:<34} {:<6} {:<44} {}{}",
+                case.id,
+                case.level.as_str(),
+                case.requirement,
+                case.title,
+                if case.pays { " (pays)" } else { "" }
+            );
+        }
+        return 0;
+    }
+    let options = match options(&args) {
+        Ok(o) => o,
+        Err(e) => return usage(&e),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mpp-conformance: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    runtime.block_on(run_server(args, options))
+}
+
+async fn run_server(args: ServerArgs, mut options: Options) -> u8 {
+    let mut _embedded = None;
+    let url = if args.embedded {
+        let field = if args.payment_authorization {
+            CredentialField::PaymentAuthorization
+        } else {
+            CredentialField::Authorization
+        };
+        let server = match Embedded::start(field).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("mpp-conformance: cannot start the embedded server: {e}");
+                return 1;
+            }
+        };
+        if options.payer.is_none() {
+            options.payer = Some(Payer::Preimage(embedded::PREIMAGE.into()));
+        }
+        let url = server.url("/paid-multi");
+        _embedded = Some(server);
+        url
+    } else {
+        args.url.clone().unwrap_or_default()
+    };
+    let target = match reqwest::Url::parse(&url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+        Ok(u) => {
+            return usage(&format!(
+                "{url}: the scheme {:?} is not http or https",
+                u.scheme()
+            ));
+        }
+        Err(e) => return usage(&format!("{url}: {e}")),
+    };
+    let ctx = match Ctx::new(target, options) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            eprintln!("mpp-conformance: {e}");
+            return 1;
+        }
+    };
+    let selection = Selection {
+        only: args.only.clone(),
+        strict: args.strict,
+    };
+    let report = suite::run(&ctx, &selection).await;
+    let _ = std::io::stdout()
+        .lock()
+        .write_all(report.to_text(args.verbose).as_bytes());
+    let mut written = true;
+    if let Some(path) = &args.json {
+        let text = format!("{:#}\n", report.to_json());
+        written &= write_report(path, &text);
+    }
+    if let Some(path) = &args.junit {
+        written &= write_report(path, &report.to_junit());
+    }
+    u8::from(report.failed() || !written)
+}
+
+fn options(args: &ServerArgs) -> Result<Options, String> {
+    if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 3600.0) {
+        return Err(format!(
+            "--timeout {}: expected seconds in (0, 3600]",
+            args.timeout
+        ));
+    }
+    let mut headers = Vec::new();
+    for header in &args.headers {
+        let (name, value) = header
+            .split_once(':')
+            .ok_or_else(|| format!("--header {header:?}: expected `Name: value`"))?;
+        let (name, value) = (name.trim(), value.trim());
+        http::HeaderName::try_from(name)
+            .map_err(|_| format!("--header {header:?}: {name:?} is not a field name"))?;
+        http::HeaderValue::try_from(value)
+            .map_err(|_| format!("--header {header:?}: the value is not a valid field value"))?;
+        headers.push((name.to_string(), value.to_string()));
+    }
+    let known: Vec<_> = suite::cases()
+        .into_iter()
+        .map(|c| (c.id, c.section))
+        .collect();
+    for only in &args.only {
+        let found = known.iter().any(|(id, section)| {
+            id == only || id.starts_with(&format!("{only}.")) || section == only
+        });
+        if !found {
+            return Err(format!(
+                "--only {only:?}: no such case or section (see --list)"
+            ));
+        }
+    }
+    Ok(Options {
+        timeout: Duration::from_secs_f64(args.timeout),
+        headers,
+        payer: args.pay.as_deref().map(Payer::parse).transpose()?,
+    })
+}
+
+fn write_report(path: &PathBuf, text: &str) -> bool {
+    match std::fs::write(path, text) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("mpp-conformance: cannot write {}: {e}", path.display());
+            false
+        }
+    }
+}
+
+fn usage(message: &str) -> u8 {
+    eprintln!("mpp-conformance server: {message}");
+    eprintln!("Try 'mpp-conformance server --help' for more information.");
+    USAGE
 }

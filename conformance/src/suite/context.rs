@@ -1,0 +1,369 @@
+//! What cases share: the target, an HTTP client with limits, and ways to get fresh
+//! challenges and to answer them.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use mpp_core::challenge::Challenge;
+use mpp_core::credential::{Credential, CredentialField};
+use mpp_core::json::JsonObject;
+use mpp_core::problem::{Problem, ProblemType};
+use mpp_core::receipt::Receipt;
+use reqwest::Url;
+use tokio::sync::OnceCell;
+
+/// How the suite pays, when it may.
+#[derive(Clone)]
+pub enum Payer {
+    /// The `preimage` test method, with this preimage.
+    Preimage(String),
+}
+
+impl std::fmt::Debug for Payer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Payer::Preimage(_) => f.write_str("Payer::Preimage(<redacted>)"),
+        }
+    }
+}
+
+impl Payer {
+    /// Parses `preimage=SECRET`.
+    pub fn parse(text: &str) -> Result<Payer, String> {
+        match text.split_once('=') {
+            Some(("preimage", secret)) if !secret.is_empty() => Ok(Payer::Preimage(secret.into())),
+            _ => Err(format!("--pay {text:?}: expected preimage=SECRET")),
+        }
+    }
+
+    fn method(&self) -> &'static str {
+        match self {
+            Payer::Preimage(_) => "preimage",
+        }
+    }
+
+    fn payload(&self) -> JsonObject {
+        let mut payload = JsonObject::new();
+        match self {
+            Payer::Preimage(secret) => {
+                payload.insert("preimage".into(), secret.as_str().into());
+            }
+        }
+        payload
+    }
+}
+
+/// The suite's settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The longest one request may take.
+    pub timeout: Duration,
+    /// Header fields added to every request (e.g. a Bearer token).
+    pub headers: Vec<(String, String)>,
+    /// How to pay, when the suite may.
+    pub payer: Option<Payer>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            timeout: Duration::from_secs(10),
+            headers: Vec::new(),
+            payer: None,
+        }
+    }
+}
+
+impl Options {
+    /// The longest one case may take: it sends a few requests.
+    pub fn case_timeout(&self) -> Duration {
+        self.timeout * 8
+    }
+}
+
+/// The largest response body the suite reads.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// A response, read whole.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// The status.
+    pub status: u16,
+    /// The header fields.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl Exchange {
+    /// Every Payment challenge of every `WWW-Authenticate` line, parsed.
+    pub fn challenges(&self) -> Vec<Result<Challenge<'static>, mpp_core::ParseError>> {
+        self.headers
+            .get_all(http::header::WWW_AUTHENTICATE)
+            .iter()
+            .flat_map(|v| {
+                Challenge::parse_all(v.as_bytes())
+                    .map(|r| r.map(Challenge::into_owned))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// The valid Payment challenges.
+    pub fn valid_challenges(&self) -> Vec<Challenge<'static>> {
+        self.challenges()
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect()
+    }
+
+    /// The problem details of the body, when it has them.
+    pub fn problem(&self) -> Option<Problem> {
+        Problem::parse(&self.body).ok()
+    }
+
+    /// The Payment problem type of the body.
+    pub fn problem_type(&self) -> Option<ProblemType> {
+        self.problem().and_then(|p| p.problem_type())
+    }
+
+    /// The first value of a header field, as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The receipt, when the response carries a valid one.
+    pub fn receipt(&self) -> Option<Receipt> {
+        self.headers
+            .get("payment-receipt")
+            .and_then(|v| Receipt::parse(v.as_bytes()).ok())
+    }
+
+    /// A one-line description for "actual" texts.
+    pub fn describe(&self) -> String {
+        let mut text = format!("{}", self.status);
+        if self.status >= 400 {
+            if let Some(p) = self.problem() {
+                text.push_str(&format!(" {}", p.type_uri));
+            }
+        }
+        let challenges = self.challenges();
+        if !challenges.is_empty() {
+            let valid = challenges.iter().filter(|c| c.is_ok()).count();
+            text.push_str(&format!(", {valid} valid challenge(s)"));
+            if valid != challenges.len() {
+                text.push_str(&format!(" of {}", challenges.len()));
+            }
+        }
+        if let Some(cc) = self.header("cache-control") {
+            text.push_str(&format!(", Cache-Control: {cc}"));
+        }
+        if self.headers.contains_key("payment-receipt") {
+            text.push_str(", with a Payment-Receipt");
+        }
+        text
+    }
+}
+
+/// Everything a case needs.
+#[derive(Debug)]
+pub struct Ctx {
+    client: reqwest::Client,
+    target: Url,
+    options: Options,
+    post_target: OnceCell<Option<Url>>,
+    /// Every 402 of the run that came without a valid Payment challenge.
+    bare_402s: std::sync::Mutex<Vec<String>>,
+}
+
+impl Ctx {
+    /// A context for the paid resource at `target`.
+    pub fn new(target: Url, options: Options) -> Result<Ctx, String> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(options.timeout)
+            .connect_timeout(options.timeout)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Ctx {
+            client,
+            target,
+            options,
+            post_target: OnceCell::new(),
+            bare_402s: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The paid resource under test.
+    pub fn target(&self) -> &Url {
+        &self.target
+    }
+
+    /// The settings.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// How the suite pays, if it may.
+    pub fn payer(&self) -> Option<&Payer> {
+        self.options.payer.as_ref()
+    }
+
+    /// Sends a request (with the configured extra header fields) and reads the
+    /// response whole, within the limits.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        headers: &[(&str, &str)],
+        body: Option<Bytes>,
+    ) -> Result<Exchange, String> {
+        let mut request = self.client.request(method, url.clone());
+        for (name, value) in &self.options.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let mut response = request.send().await.map_err(|e| describe_error(&e))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| describe_error(&e))? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(format!("the response body exceeds {MAX_BODY} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let exchange = Exchange {
+            status,
+            headers,
+            body: body.into(),
+        };
+        if status == 402 && exchange.valid_challenges().is_empty() {
+            if let Ok(mut seen) = self.bare_402s.lock() {
+                seen.push(format!(
+                    "{} {url}: {}",
+                    exchange.status,
+                    exchange.describe()
+                ));
+            }
+        }
+        Ok(exchange)
+    }
+
+    /// The 402s of this run that came without a valid Payment challenge.
+    pub fn bare_402s(&self) -> Vec<String> {
+        self.bare_402s.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// `GET` the target with these header fields.
+    pub async fn get(&self, headers: &[(&str, &str)]) -> Result<Exchange, String> {
+        self.send(Method::GET, &self.target, headers, None).await
+    }
+
+    /// A fresh challenge for the target: the first one the suite can pay, else the
+    /// first valid one.
+    pub async fn fresh_challenge(&self) -> Result<Challenge<'static>, String> {
+        self.fresh_challenge_at(Method::GET, &self.target.clone(), None)
+            .await
+    }
+
+    /// A fresh challenge for `method url` with this body.
+    pub async fn fresh_challenge_at(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<Bytes>,
+    ) -> Result<Challenge<'static>, String> {
+        let exchange = self.send(method, url, &[], body).await?;
+        if exchange.status != 402 {
+            return Err(format!("expected a 402, got {}", exchange.describe()));
+        }
+        let challenges = exchange.valid_challenges();
+        let payable = self
+            .payer()
+            .and_then(|p| challenges.iter().find(|c| c.method == p.method()));
+        payable
+            .or_else(|| challenges.first())
+            .cloned()
+            .ok_or_else(|| format!("a 402 without a valid challenge: {}", exchange.describe()))
+    }
+
+    /// Whether the suite can pay `challenge`.
+    pub fn can_pay(&self, challenge: &Challenge<'_>) -> bool {
+        self.payer().is_some_and(|p| challenge.method == p.method())
+    }
+
+    /// The payload for `challenge`: a valid proof when the suite can pay it, else an
+    /// empty object (which no method accepts).
+    pub fn payload(&self, challenge: &Challenge<'_>) -> JsonObject {
+        match self.payer() {
+            Some(p) if self.can_pay(challenge) => p.payload(),
+            _ => JsonObject::new(),
+        }
+    }
+
+    /// The credential answering `challenge` (its echo unchanged).
+    pub fn credential(&self, challenge: &Challenge<'_>) -> Credential {
+        Credential::answer(challenge, self.payload(challenge), None)
+    }
+
+    /// The header field name a credential for `challenge` goes in.
+    pub fn field(challenge: &Challenge<'_>) -> &'static str {
+        match challenge.credential_field {
+            CredentialField::Authorization => "authorization",
+            CredentialField::PaymentAuthorization => "payment-authorization",
+        }
+    }
+
+    /// Sends `credential` (a header value) for `challenge`'s field to the target.
+    pub async fn pay_with(
+        &self,
+        challenge: &Challenge<'_>,
+        credential: &str,
+    ) -> Result<Exchange, String> {
+        self.get(&[(Ctx::field(challenge), credential)]).await
+    }
+
+    /// A paid POST route of the target's server, from its discovery document.
+    pub async fn post_target(&self) -> Option<Url> {
+        self.post_target
+            .get_or_init(|| async {
+                let url = self.target.join("/openapi.json").ok()?;
+                let exchange = self.send(Method::GET, &url, &[], None).await.ok()?;
+                let document: serde_json::Value = serde_json::from_slice(&exchange.body).ok()?;
+                let paths = document.get("paths")?.as_object()?;
+                paths.iter().find_map(|(path, item)| {
+                    let operation = item.get("post")?;
+                    operation.get("x-payment-info")?;
+                    self.target.join(path).ok()
+                })
+            })
+            .await
+            .clone()
+    }
+}
+
+fn describe_error(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_body() || e.is_decode() {
+        "unreadable body"
+    } else {
+        "request failed"
+    };
+    let mut text = format!("{kind}: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
+}
