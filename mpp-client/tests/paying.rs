@@ -985,6 +985,7 @@ async fn payment_authorization_route_gets_the_credential_there_and_the_bearer_re
 
 #[tokio::test]
 async fn payment_authorization_challenge_is_answered_in_that_field_only() {
+    // req: core.credential.one-per-request core.credential.field.payment-authorization
     let pa = challenge(&Terms {
         payment_authorization: true,
         ..Terms::default()
@@ -1006,8 +1007,13 @@ async fn payment_authorization_challenge_is_answered_in_that_field_only() {
     let retry = &log.all()[1];
     let auth: Vec<_> = retry.headers.get_all(AUTHORIZATION).iter().collect();
     assert_eq!(auth, [HeaderValue::from_static("Bearer x")]);
-    let pa = retry.headers.get("payment-authorization").unwrap();
-    let credential = Credential::parse(pa.as_bytes()).unwrap();
+    let pa: Vec<_> = retry
+        .headers
+        .get_all("payment-authorization")
+        .iter()
+        .collect();
+    assert_eq!(pa.len(), 1, "exactly one Payment credential in the retry");
+    let credential = Credential::parse(pa[0].as_bytes()).unwrap();
     assert_eq!(
         credential.challenge.credential_field,
         mpp_core::credential::CredentialField::PaymentAuthorization

@@ -395,6 +395,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn opaque_is_encoded_as_jcs() {
+        // req: core.challenge.opaque.jcs core.challenge.opaque.string-map
+        // Keys given out of order; U+1F600 (UTF-16 D83D DE00) sorts before U+FB33 in
+        // RFC 8785's UTF-16 order, though after it by code point; non-ASCII stays raw
+        // and only `"` and `\` are escaped.
+        let opaque = Opaque::encode([
+            ("\u{FB33}", "y"),
+            ("zeta", "say \"hi\" \\ bye"),
+            ("\u{1F600}", "x"),
+            ("alpha", "\u{e9}"),
+        ]);
+        let text = base64::decode_utf8(opaque.as_str()).unwrap();
+        assert_eq!(
+            text,
+            "{\"alpha\":\"\u{e9}\",\"zeta\":\"say \\\"hi\\\" \\\\ bye\",\"\u{1F600}\":\"x\",\"\u{FB33}\":\"y\"}"
+        );
+        assert!(!opaque.as_str().contains('='));
+        assert_eq!(Opaque::new(opaque.as_str()).unwrap(), opaque);
+    }
+
+    #[test]
     fn method_grammar_is_the_deployed_one() {
         // req: core.challenge.method.case-sensitive core.challenge.method.lowercase
         for ok in [

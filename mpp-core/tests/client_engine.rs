@@ -109,6 +109,38 @@ fn the_preferred_payable_challenge_wins_and_malformed_ones_are_passed_over() {
 }
 
 #[test]
+fn a_challenge_of_several_kilobytes_is_chosen_with_the_default_limits() {
+    // req: core.size.client-challenge
+    // A 6 KiB challenge: a long description and bulky request terms, well inside the
+    // default limits (D11: 64 KiB per field, 16 KiB of decoded request).
+    let request = json!({
+        "amount": "1000",
+        "currency": "usd",
+        "recipient": "acct_1",
+        "methodDetails": {"memo": "m".repeat(3000)},
+    });
+    let expires = Timestamp::from_unix(UnixTime::from_secs(NOW + 60)).unwrap();
+    let header = ChallengeBuilder::new(
+        "api.example.com",
+        "tempo",
+        "charge",
+        request.as_object().unwrap(),
+    )
+    .unwrap()
+    .expires(expires)
+    .description("d".repeat(1500))
+    .issue(&binder())
+    .unwrap()
+    .to_header()
+    .unwrap();
+    assert!((4096..8192).contains(&header.len()), "{}", header.len());
+    let mut w = wallet(policy());
+    let choice = w.choose(&[header], &https(), now()).unwrap();
+    assert_eq!(choice.challenge.method, "tempo");
+    assert_eq!(choice.amount, 1000);
+}
+
+#[test]
 fn challenges_that_cannot_be_answered_are_skipped_with_a_reason() {
     // req: core.challenge.expires.client-honours core.challenge.header.unrecognised
     // req: core.challenge.intent.unknown core.security.client.validity

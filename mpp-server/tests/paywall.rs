@@ -797,6 +797,99 @@ async fn paid_request_whose_handler_fails_carries_no_receipt() {
 }
 
 #[tokio::test]
+async fn the_binding_secret_never_reaches_a_client() {
+    // req: core.binding.secret.server-only
+    // Every kind of answer: 402 (none, malformed, unknown id, tampered, wrong proof),
+    // 400 (several), 200, and a handler's 500; none may carry the secret in any form.
+    let h = Harness::standard();
+    let secret = std::str::from_utf8(SECRET).unwrap();
+    let forms = [
+        secret.to_string(),
+        base64::encode(SECRET),
+        SECRET
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+    ];
+    let c = h.challenge(get("/paid")).await;
+    let mut tampered = c.clone();
+    tampered.realm = mpp_core::value::Realm::new("elsewhere.example").unwrap();
+    let requests = vec![
+        get("/paid"),
+        get_paid("/paid", "Payment !!"),
+        get_paid("/paid", &credential(&tampered, preimage_payload(PREIMAGE))),
+        get_paid("/paid", &credential(&c, preimage_payload("wrong"))),
+        request(
+            Method::GET,
+            "/paid",
+            &[("authorization", &pay(&c)), ("authorization", &pay(&c))],
+            "",
+        ),
+    ];
+    let mut answers = Vec::new();
+    for r in requests {
+        answers.push(h.send(r).await);
+    }
+    let fresh = h.challenge(get("/paid")).await;
+    answers.push(h.send(get_paid("/paid", &pay(&fresh))).await);
+    let fresh = h.challenge(get("/paid")).await;
+    answers.push(
+        h.send(request(
+            Method::GET,
+            "/paid",
+            &[("authorization", &pay(&fresh)), ("x-test-status", "500")],
+            "",
+        ))
+        .await,
+    );
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status.as_u16()).collect();
+    assert_eq!(statuses, [402, 402, 402, 402, 400, 200, 500]);
+    for answer in &answers {
+        let mut text = String::from_utf8_lossy(&answer.body).into_owned();
+        for (name, value) in &answer.headers {
+            text.push_str(&format!(
+                "\n{name}: {}",
+                String::from_utf8_lossy(value.as_bytes())
+            ));
+        }
+        for form in &forms {
+            assert!(
+                !text.contains(form.as_str()),
+                "{} leaks the secret",
+                answer.status
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn paid_but_denied_by_the_handler_is_a_bare_403_and_the_challenge_stays_used() {
+    // req: core.errors.policy-denied
+    // The paywall has no policy hook (ERRATA E23): the handler's own 403 goes out
+    // without a challenge or a receipt, and the payment is not taken again.
+    let h = Harness::standard();
+    let challenge = h.challenge(get("/paid")).await;
+    let req = request(
+        Method::GET,
+        "/paid",
+        &[
+            ("authorization", &pay(&challenge)),
+            ("x-test-status", "403"),
+        ],
+        "",
+    );
+    let answer = h.send(req).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    answer.assert_no_receipt();
+    assert!(answer.headers.get("www-authenticate").is_none());
+    assert_eq!(h.calls(), 1);
+    h.send(get_paid("/paid", &pay(&challenge)))
+        .await
+        .assert_refused(ProblemType::InvalidChallenge, &challenge);
+    assert_eq!(h.calls(), 1);
+}
+
+#[tokio::test]
 async fn reencoded_request_in_the_echo_is_accepted() {
     // D2: deployed clients re-encode `request`; the binding uses its canonical form.
     let h = Harness::standard();

@@ -1,0 +1,110 @@
+//! End to end against the reference server itself (`mpp_server::reference::app`, as
+//! the `mpp-server` binary runs it): every paid route is paid once, with the method
+//! the wallet holds, and the handler runs once per payment.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Method;
+use mpp_client::{PaidRequest, PayingClient, PayingError};
+use mpp_core::client::{SpendingPolicy, Wallet};
+use mpp_core::credential::CredentialField;
+use mpp_methods::preimage::PreimagePayer;
+use mpp_methods::token::TokenPayer;
+use mpp_server::MemoryStore;
+use mpp_server::reference::{self, ReferenceConfig};
+use reqwest::Url;
+
+const PREIMAGE: &str = "reference-e2e-preimage";
+const TOKEN: &str = "reference-e2e-token";
+
+/// The reference server on a loopback port; its base URL.
+async fn start(field: CredentialField) -> String {
+    let config = ReferenceConfig {
+        secret: "reference-e2e-secret-0123456789abcdef0123".into(),
+        preimage: PREIMAGE.into(),
+        token: TOKEN.into(),
+        realm: "reference.localhost".into(),
+        ttl: Duration::from_secs(300),
+        credential_field: field,
+        store: Arc::new(MemoryStore::new(1000)),
+    };
+    let app = reference::app(&config).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+fn policy(cap: u128) -> SpendingPolicy {
+    SpendingPolicy {
+        max_per_request: vec![(reference::CURRENCY.into(), cap)],
+        budget: vec![(reference::CURRENCY.into(), 10 * cap)],
+        ..SpendingPolicy::default()
+    }
+}
+
+async fn paid_handler_runs(client: &reqwest::Client, base: &str) -> u64 {
+    let body = client
+        .get(format!("{base}/stats"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let stats: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    stats["paidHandlerRuns"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn every_paid_route_of_the_reference_server_is_paid_once() {
+    for field in [
+        CredentialField::Authorization,
+        CredentialField::PaymentAuthorization,
+    ] {
+        let base = start(field).await;
+        let preimage = PayingClient::new(
+            Wallet::new(policy(1000)).with_method(Arc::new(PreimagePayer::new(PREIMAGE)), 1000),
+        )
+        .unwrap();
+
+        let response = preimage.get(&format!("{base}/paid")).await.unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(response.receipt.as_ref().unwrap().method, "preimage");
+        assert_eq!(response.payment.as_ref().unwrap().amount, 1000);
+
+        let body = br#"{"order":7}"#;
+        let post = PaidRequest::new(
+            Method::POST,
+            Url::parse(&format!("{base}/paid-post")).unwrap(),
+        )
+        .body(&body[..]);
+        let response = preimage.send(post).await.unwrap();
+        assert_eq!(response.status, 200);
+        let echoed: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(echoed["received"], body.len());
+        assert!(response.payment.unwrap().challenge.digest.is_some());
+
+        // A wallet holding only the token method pays /paid-multi's token offer.
+        let token = PayingClient::new(
+            Wallet::new(policy(1000)).with_method(Arc::new(TokenPayer::new(TOKEN)), 1000),
+        )
+        .unwrap();
+        let response = token.get(&format!("{base}/paid-multi")).await.unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(response.receipt.unwrap().method, "token");
+
+        // Under the price: nothing is paid, and the handler does not run.
+        let frugal = PayingClient::new(
+            Wallet::new(policy(999)).with_method(Arc::new(PreimagePayer::new(PREIMAGE)), 1000),
+        )
+        .unwrap();
+        match frugal.get(&format!("{base}/paid")).await {
+            Err(PayingError::Refused(_)) => {}
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+
+        assert_eq!(paid_handler_runs(&reqwest::Client::new(), &base).await, 3);
+    }
+}
