@@ -155,7 +155,15 @@ pub struct SpendingPolicy {
     /// Pay origins without TLS that are not loopback. Off: the spec forbids sending
     /// credentials over plain HTTP (§1.12); loopback is allowed for local testing.
     pub allow_insecure: bool,
+    /// The longest a challenge may stay payable, in seconds from now;
+    /// `None`: [`DEFAULT_MAX_VALIDITY_SECS`]. A credential for a challenge that
+    /// "never expires" could be redeemed long after the client stopped expecting it.
+    pub max_validity_secs: Option<u64>,
 }
+
+/// How long a challenge may stay payable when the policy does not say: one hour,
+/// twelve times the five minutes servers issue by default.
+pub const DEFAULT_MAX_VALIDITY_SECS: u64 = 3600;
 
 /// Why the policy, or the wallet, refused a challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,6 +185,13 @@ pub enum PolicyError {
         amount: u128,
         /// The cap.
         cap: u128,
+    },
+    /// The challenge stays payable for longer than the policy accepts.
+    ValidityTooLong {
+        /// Seconds from now until the challenge expires.
+        secs: u64,
+        /// The longest the policy accepts.
+        max: u64,
     },
     /// Paying would exceed the total budget.
     OverBudget {
@@ -200,6 +215,10 @@ impl fmt::Display for PolicyError {
             PolicyError::OverRequestCap { amount, cap } => {
                 write!(f, "amount {amount} is above the per-request cap {cap}")
             }
+            PolicyError::ValidityTooLong { secs, max } => write!(
+                f,
+                "the challenge stays payable for {secs} s, longer than the {max} s allowed"
+            ),
             PolicyError::OverBudget { amount, left } => {
                 write!(
                     f,
@@ -473,8 +492,20 @@ impl Wallet {
             return Err(Skipped::UnknownIntent(challenge.intent.to_string()));
         }
         // A challenge without `expires` might be paid after it stopped being valid.
-        if challenge.expires.is_none() || challenge.is_expired_at(now) {
+        let Some(expires) = challenge
+            .expires
+            .as_ref()
+            .filter(|_| !challenge.is_expired_at(now))
+        else {
             return Err(Skipped::Expired);
+        };
+        let secs = u64::try_from(expires.unix().secs().saturating_sub(now.secs())).unwrap_or(0);
+        let max = self
+            .policy
+            .max_validity_secs
+            .unwrap_or(DEFAULT_MAX_VALIDITY_SECS);
+        if secs > max {
+            return Err(Skipped::Policy(PolicyError::ValidityTooLong { secs, max }));
         }
         let request = challenge
             .request

@@ -141,6 +141,29 @@ fn a_challenge_of_several_kilobytes_is_chosen_with_the_default_limits() {
 }
 
 #[test]
+fn a_challenge_payable_for_too_long_is_refused_unless_the_policy_allows_it() {
+    // req: core.security.client.validity
+    let far = offer("tempo", "10", "usd", 10 * 365 * 86_400);
+    let mut w = wallet(policy());
+    let refusal = w.choose(&[far.clone()], &https(), now()).unwrap_err();
+    assert!(
+        matches!(
+            refusal.passed[0].reason,
+            Skipped::Policy(PolicyError::ValidityTooLong { max: 3600, .. })
+        ),
+        "{refusal:?}"
+    );
+    // Just inside the default, and a policy that accepts longer.
+    let hour = offer("tempo", "10", "usd", 3600);
+    assert!(w.choose(&[hour], &https(), now()).is_ok());
+    let mut patient = wallet(SpendingPolicy {
+        max_validity_secs: Some(20 * 365 * 86_400),
+        ..policy()
+    });
+    assert!(patient.choose(&[far], &https(), now()).is_ok());
+}
+
+#[test]
 fn challenges_that_cannot_be_answered_are_skipped_with_a_reason() {
     // req: core.challenge.expires.client-honours core.challenge.header.unrecognised
     // req: core.challenge.intent.unknown core.security.client.validity

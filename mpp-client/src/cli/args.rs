@@ -194,6 +194,9 @@ pub(crate) struct WalletArgs {
     /// credential can then be read by anyone on the path).
     #[arg(long, help_heading = "Paying")]
     pub(crate) insecure_http: bool,
+    /// Pay only challenges that expire within this many seconds (default 3600).
+    #[arg(long, value_name = "SECONDS", help_heading = "Paying")]
+    pub(crate) max_validity: Option<u64>,
 }
 
 /// The methods `mpp` can pay with.

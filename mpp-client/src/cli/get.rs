@@ -148,6 +148,7 @@ fn wallet(args: &WalletArgs, recorder: &Arc<Recorder>) -> Result<Wallet, Usage> 
         allowed_realms: args.allow_realm.clone(),
         allowed_recipients: args.allow_recipient.clone(),
         allow_insecure: args.insecure_http,
+        max_validity_secs: args.max_validity,
     };
     let mut wallet = Wallet::new(policy);
     for (rank, method) in methods.into_iter().enumerate() {
@@ -685,6 +686,10 @@ fn hints(refusal: &Refusal, url: &reqwest::Url) -> Vec<String> {
             Skipped::Policy(PolicyError::OriginNotAllowed) => Some(format!(
                 "{} is not among your --allow-origin",
                 mpp_client::origin_of(url)
+            )),
+            Skipped::Policy(PolicyError::ValidityTooLong { secs, max }) => Some(format!(
+                "the {offer} offer stays payable for {secs} s: --max-validity {secs} allows it \
+                 (now {max})"
             )),
             Skipped::Policy(PolicyError::RealmNotAllowed) => {
                 Some("the realm is not among your --allow-realm".into())
