@@ -145,7 +145,9 @@ fn a_challenge_payable_for_too_long_is_refused_unless_the_policy_allows_it() {
     // req: core.security.client.validity
     let far = offer("tempo", "10", "usd", 10 * 365 * 86_400);
     let mut w = wallet(policy());
-    let refusal = w.choose(&[far.clone()], &https(), now()).unwrap_err();
+    let refusal = w
+        .choose(std::slice::from_ref(&far), &https(), now())
+        .unwrap_err();
     assert!(
         matches!(
             refusal.passed[0].reason,
