@@ -156,11 +156,14 @@ pub enum PayingError {
         /// What was paid.
         payment: Box<PaymentMade>,
     },
-    /// The server failed after the credential was sent (a 5xx): whether the payment
-    /// settled is unknown, so it is not retried.
+    /// Something failed after the credential was sent (a 5xx, or no response at all:
+    /// a timeout, a reset, an unusable redirect): whether the payment settled is
+    /// unknown, so it is not retried.
     UnknownOutcome {
-        /// The status after paying.
-        status: StatusCode,
+        /// The status after paying; `None` when no response came.
+        status: Option<StatusCode>,
+        /// What went wrong.
+        detail: String,
         /// What was paid.
         payment: Box<PaymentMade>,
     },
@@ -187,9 +190,9 @@ impl fmt::Display for PayingError {
                 }
                 Ok(())
             }
-            PayingError::UnknownOutcome { status, .. } => write!(
+            PayingError::UnknownOutcome { detail, .. } => write!(
                 f,
-                "the server failed ({status}) after the credential was sent; the payment may have settled"
+                "{detail} after the credential was sent; the payment may have settled"
             ),
             PayingError::Redirect(e) => write!(f, "redirect: {e}"),
         }
@@ -232,7 +235,7 @@ impl PayingClient {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(options.timeout)
             .build()
-            .map_err(|e| PayingError::Network(e.to_string()))?;
+            .map_err(network)?;
         Ok(PayingClient {
             http,
             wallet: Arc::new(Mutex::new(wallet)),
@@ -327,9 +330,21 @@ impl PayingClient {
             mpp_core::credential::CredentialField::Authorization => "authorization",
             mpp_core::credential::CredentialField::PaymentAuthorization => "payment-authorization",
         });
-        let response = self
+        let response = match self
             .round_trip(&paid_request, Some((field, credential, &origin)))
-            .await?;
+            .await
+        {
+            Ok(r) => r,
+            Err(PayingError::Network(detail) | PayingError::Redirect(detail)) => {
+                tracing::warn!(target: "mpp::client", origin = %origin, "unknown outcome after paying: {detail}");
+                return Err(PayingError::UnknownOutcome {
+                    status: None,
+                    detail,
+                    payment: Box::new(made),
+                });
+            }
+            Err(e) => return Err(e),
+        };
         match response.status {
             s if s.is_success() => {
                 tracing::info!(target: "mpp::client", origin = %origin, status = s.as_u16(), "paid");
@@ -338,7 +353,8 @@ impl PayingClient {
             s if s.is_server_error() => {
                 tracing::warn!(target: "mpp::client", origin = %origin, status = s.as_u16(), "unknown outcome after paying");
                 Err(PayingError::UnknownOutcome {
-                    status: s,
+                    status: Some(s),
+                    detail: format!("the server failed ({s})"),
                     payment: Box::new(made),
                 })
             }
@@ -396,7 +412,7 @@ impl PayingClient {
             let response = builder
                 .send()
                 .await
-                .map_err(|e| PayingError::Network(e.to_string()))?;
+                .map_err(network)?;
             let status = response.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 let location = response
@@ -483,7 +499,7 @@ async fn read_body(mut response: reqwest::Response, max: usize) -> Result<Bytes,
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| PayingError::Network(e.to_string()))?
+        .map_err(network)?
     {
         if body.len() + chunk.len() > max {
             return Err(PayingError::Network(format!(
@@ -509,4 +525,17 @@ fn now() -> UnixTime {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     UnixTime::from_secs(i64::try_from(since.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A network failure, with the causes reqwest keeps behind its one-line message
+/// ("error sending request" says nothing of a timeout or a refused connection).
+fn network(e: reqwest::Error) -> PayingError {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    PayingError::Network(text)
 }

@@ -700,18 +700,21 @@ async fn a_server_error_after_paying_is_an_unknown_outcome_and_not_retried() {
 
         let result = client.get(&server.url("/paid")).await;
 
-        let Err(PayingError::UnknownOutcome { status, payment }) = result else {
+        let Err(PayingError::UnknownOutcome {
+            status, payment, ..
+        }) = result
+        else {
             panic!("{failure}: expected UnknownOutcome, got {result:?}");
         };
-        assert_eq!(status, failure);
+        assert_eq!(status, Some(failure));
         assert_eq!(payment.amount, PRICE);
         assert_eq!(log.len(), 2, "{failure}: not retried");
         assert_eq!(spent_usd(&client).await, PRICE, "counted as spent");
     }
 }
 
-/// A paid retry that times out is not retried either, and the amount stays spent.
-/// (It surfaces as `Network`, which does not say that a credential was sent.)
+/// A paid retry that times out is not retried either, and the amount stays spent:
+/// an unknown outcome without a status, carrying what was paid.
 #[tokio::test]
 async fn a_paid_retry_that_times_out_is_not_retried_and_stays_spent() {
     let log = Log::default();
@@ -744,7 +747,19 @@ async fn a_paid_retry_that_times_out_is_not_retried_and_stays_spent() {
 
     let result = client.get(&server.url("/paid")).await;
 
-    assert!(matches!(result, Err(PayingError::Network(_))), "{result:?}");
+    let Err(PayingError::UnknownOutcome {
+        status: None,
+        detail,
+        payment,
+    }) = result
+    else {
+        panic!("expected UnknownOutcome without a status, got {result:?}");
+    };
+    assert!(
+        detail.contains("timed out") || detail.contains("timeout"),
+        "{detail}"
+    );
+    assert_eq!(payment.amount, PRICE);
     assert_eq!(log.len(), 2, "not retried");
     assert_eq!(log.with_credential(), 1);
     assert_eq!(spent_usd(&client).await, PRICE);

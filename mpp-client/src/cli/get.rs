@@ -485,16 +485,23 @@ impl Outcome {
                 failure.problem = problem.and_then(|p| serde_json::from_str(&p.to_json()).ok());
                 outcome.error = Some(failure);
             }
-            Err(PayingError::UnknownOutcome { status, payment }) => {
-                outcome.status = Some(status);
+            Err(PayingError::UnknownOutcome {
+                status,
+                detail,
+                payment,
+            }) => {
+                outcome.status = status;
                 outcome.exit = exit::UNKNOWN_OUTCOME;
                 outcome.payment = Some(Paid::from_made(&payment));
+                let what = match status {
+                    Some(status) => format!("the server failed ({})", status_line(status)),
+                    None => detail,
+                };
                 outcome.error = Some(Failure::new(
                     "unknown-outcome",
                     format!(
-                        "the server failed ({}) after the credential was sent; the payment may \
-                         have settled (it is not resent)",
-                        status_line(status)
+                        "{what} after the credential was sent; the payment may have settled \
+                         (it is not resent)"
                     ),
                 ));
             }
