@@ -397,22 +397,22 @@ impl PayingClient {
         let mut body = request.body.clone();
         let mut headers = request.headers.clone();
         for _ in 0..=self.options.max_redirects {
+            let mut hop_headers = headers.clone();
+            if let Some((name, value, origin)) = &credential {
+                if origin_of(&url) == **origin {
+                    // Replaces a caller's own value of the field: a request carries one
+                    // `Authorization`, and the challenge asked for this one.
+                    hop_headers.insert(name.clone(), value.clone());
+                }
+            }
             let mut builder = self
                 .http
                 .request(method.clone(), url.clone())
-                .headers(headers.clone());
-            if let Some((name, value, origin)) = &credential {
-                if origin_of(&url) == **origin {
-                    builder = builder.header(name.clone(), value.clone());
-                }
-            }
+                .headers(hop_headers);
             if let Some(b) = &body {
                 builder = builder.body(b.clone());
             }
-            let response = builder
-                .send()
-                .await
-                .map_err(network)?;
+            let response = builder.send().await.map_err(network)?;
             let status = response.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 let location = response
@@ -496,11 +496,7 @@ impl Fetched {
 
 async fn read_body(mut response: reqwest::Response, max: usize) -> Result<Bytes, PayingError> {
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(network)?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(network)? {
         if body.len() + chunk.len() > max {
             return Err(PayingError::Network(format!(
                 "the response body exceeds {max} bytes"

@@ -1035,6 +1035,33 @@ async fn payment_authorization_challenge_is_answered_in_that_field_only() {
     );
 }
 
+#[tokio::test]
+async fn an_authorization_challenge_replaces_the_callers_own_authorization() {
+    // req: core.credential.field.authorization
+    // One `Authorization` per request: the challenge selected it for the credential,
+    // so the caller's Bearer gives way on the paid retry (and only there).
+    let (server, log) = scripted(move |r, _| {
+        if r.has_payment_credential() {
+            ok("paid")
+        } else {
+            payment_required(&[valid_challenge()], None)
+        }
+    })
+    .await;
+    let client = client(policy());
+    let request = PaidRequest::new(Method::GET, Url::parse(&server.url("/x")).unwrap())
+        .header(AUTHORIZATION, HeaderValue::from_static("Bearer x"));
+
+    client.send(request).await.unwrap();
+
+    let all = log.all();
+    let first: Vec<_> = all[0].headers.get_all(AUTHORIZATION).iter().collect();
+    assert_eq!(first, [HeaderValue::from_static("Bearer x")]);
+    let retry: Vec<_> = all[1].headers.get_all(AUTHORIZATION).iter().collect();
+    assert_eq!(retry.len(), 1, "{retry:?}");
+    assert!(Credential::parse(retry[0].as_bytes()).is_ok());
+}
+
 // ---------------------------------------------------------------------------------
 // 10. Tracing (a minimal subscriber: tracing-subscriber is not a dev-dependency)
 // ---------------------------------------------------------------------------------
