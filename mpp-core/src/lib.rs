@@ -17,6 +17,7 @@
 //! | [`server`] | the server engine: 402, verify, or reject, decided without I/O |
 //! | [`client`] | the client engine: which challenge to pay, under a spending policy |
 //! | [`method`] | what a payment method implements (charge intent) |
+//! | [`intent`] | the charge and session state machines |
 //! | [`grammar`] | RFC 9110 §11 authentication syntax for any scheme |
 //! | [`base64`], [`jcs`], [`json`] | the encodings the scheme is built on |
 //! | [`value`], [`time`] | validated identifiers, amounts and RFC 3339 timestamps |
@@ -48,6 +49,7 @@ pub mod credential;
 pub mod digest;
 pub mod error;
 pub mod grammar;
+pub mod intent;
 pub mod jcs;
 pub mod json;
 pub mod method;
