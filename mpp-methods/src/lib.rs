@@ -4,11 +4,16 @@
 //! |---|---|---|
 //! | `preimage` | `preimage` | A **test method**, not a payment: the payer reveals a preimage whose SHA-256 the challenge names. Interoperates with the offline mppx kit. |
 //! | `token` | `token` | A **test method**, not a payment: the payer presents a shared token. Interoperates with the offline mppx kit. |
+//! | `lightning` | `lightning` | `lightning/charge` (draft-lightning-charge-00): real BOLT11 invoices, paid on the Lightning Network through a [`LightningNode`](lightning::LightningNode); an in-process test node. Needs `std`. |
 #![no_std]
 #![warn(missing_docs)]
 
 extern crate alloc;
+#[cfg(feature = "lightning")]
+extern crate std;
 
+#[cfg(feature = "lightning")]
+pub mod lightning;
 #[cfg(feature = "preimage")]
 pub mod preimage;
 #[cfg(feature = "token")]

@@ -1,0 +1,309 @@
+//! `lightning/charge`: pay for one request with a BOLT11 invoice, prove it with the
+//! preimage.
+//!
+//! Follows **draft-lightning-charge-00** (`specs/methods/lightning/` of the
+//! `tempoxyz/mpp-specs` repository) over the charge intent (draft-payment-intent-charge-00)
+//! and BOLT #11 as of 2026. The session intent of the same method
+//! (draft-lightning-session-00) is not implemented yet; the [`LightningNode`] trait
+//! already covers what it needs (deposit invoices, amountless return invoices, refunds
+//! paid to them).
+//!
+//! # The exchange
+//!
+//! | | |
+//! |---|---|
+//! | request | `{"amount": "<sats>", "currency": "sat", "description"?, "methodDetails": {"invoice": "<BOLT11>", "paymentHash"?: "<hex>", "network"?: "mainnet" \| "regtest" \| "signet"}}` |
+//! | payload | `{"preimage": "<64 lowercase hex digits>"}` |
+//! | receipt `reference` | the payment hash in lowercase hex, never the preimage |
+//!
+//! The invoice is authoritative: `amount` (in satoshis) must equal the invoice's amount,
+//! `paymentHash` and `network` (default `mainnet`) must equal what the invoice encodes.
+//! [`charge_request`] builds such terms from an invoice and [`LightningCharge::issue`]
+//! from a fresh invoice of the server's node.
+//!
+//! # Server: [`LightningCharge`]
+//!
+//! Verification ([`LightningCharge::verify`], which [`ChargeMethod::settle`] wraps),
+//! without contacting the node unless [`LightningCharge::confirm_with_node`] asks to:
+//!
+//! 1. the payload's `preimage` is 64 lowercase hex digits;
+//! 2. the terms are a valid lightning charge: the invoice decodes, its signature is
+//!    valid, and amount, currency, network and payment hash agree with it;
+//! 3. the invoice was issued by this server's node (payee = [`LightningNode::node_id`],
+//!    on the node's network);
+//! 4. the invoice has not expired (the challenge's own `expires` is checked by the
+//!    server engine, so the earlier of the two counts);
+//! 5. `sha256(preimage)` is the invoice's payment hash;
+//! 6. the payment hash has not already paid for another challenge (see below).
+//!
+//! The receipt's `reference` is the payment hash; the engine adds `challengeId`.
+//!
+//! # Client: [`LightningPayer`]
+//!
+//! Decodes and checks the invoice against the terms and against its own network, has
+//! a [`LightningWallet`] pay it, checks that the preimage returned hashes to the
+//! invoice's payment hash, and sends it.
+//!
+//! # Test node: [`TestNode`]
+//!
+//! An in-process stand-in for a Lightning node, **for tests and demos only**: it signs
+//! real BOLT11 invoices with a fixed, published key, and "paying" one of its invoices
+//! hands over the preimage it generated. No channel, no network, no money.
+//!
+//! # Where this departs from the draft, or reads it one way
+//!
+//! - **Stateless challenge binding.** The draft has the server store the payment hash
+//!   by challenge id. Here the challenge id is an HMAC over the `request` (D2), which
+//!   holds the invoice and its payment hash, so the id binds the hash without a
+//!   store; the engine's single-use claim of the id (D9) makes the challenge
+//!   single-use.
+//! - **Fresh invoice per challenge.** The draft issues one invoice per 402. The
+//!   server engine of this workspace offers fixed terms per route, so a route carries
+//!   one invoice for all its challenges until the engine learns per-challenge terms.
+//!   To keep one preimage from paying for several challenges meanwhile,
+//!   [`LightningCharge`] remembers the payment hashes it has settled (in memory, until
+//!   their invoice expires) and refuses a second use. Across several server
+//!   instances that memory is not shared: only per-challenge invoices make replay
+//!   across instances impossible.
+//!
+//!   For an invoice per challenge, the engine would need: an asynchronous hook that
+//!   produces each offer's terms when a 402 is issued (here [`LightningCharge::issue`]),
+//!   on every path that issues one, refusals included; an `expires` capped per
+//!   challenge by those terms ([`IssuedCharge::not_after`]); and route pinning that
+//!   compares the price (amount, currency, recipient) with the route's and leaves the
+//!   per-challenge rest (`methodDetails`) to the HMAC and to the method. Giving
+//!   [`Charge`](mpp_core::method::Charge) the current time would spare methods a
+//!   clock of their own.
+//! - **Problem types.** The draft's `lightning/*` problem types cannot be expressed
+//!   by the engine's [`MethodError`](mpp_core::method::MethodError), which maps onto
+//!   the core types only. [`ChargeError::problem_type_uri`] names the draft's type
+//!   for each failure; [`ChargeMethod::settle`] reports the nearest core type:
+//!   `malformed-credential` (for a bad payload) → `invalid-payload`; `invalid-preimage`,
+//!   `expired-invoice` and `unknown-challenge` (a payment hash used before) →
+//!   `verification-failed`.
+//! - **The payee.** The draft does not say that the server checks who issued the
+//!   invoice in the terms; without it, terms naming an invoice whose preimage the
+//!   payer knows (one of its own) would verify. Step 3 above refuses them.
+//! - **`testnet`.** The draft's `network` has no value for BOLT11's testnet prefix
+//!   (`lntb`): such invoices decode, but are refused as charge terms.
+//! - **BOLT11 reading is strict.** Duplicate `p`, `s`, `d`, `h`, `n`, `x`, `c`, `9` or
+//!   `m` fields, non-minimal integers, non-zero padding bits and amounts with leading
+//!   zeros are refused. Fixed-length fields of the wrong length fail, as BOLT11's
+//!   reader requirements say (its "fields which must be ignored" example predates
+//!   that rule and is refused). Without `n`, a high-S signature is read as its low-S
+//!   twin, as BOLT11's examples expect; with `n` it is refused.
+//! - **Amount `0`.** The charge draft requires a positive amount; an invoice whose
+//!   amount is written as `0` decodes (the session draft accepts such return
+//!   invoices) but is never valid charge terms.
+
+mod charge;
+mod invoice;
+mod node;
+mod test_node;
+
+use std::string::String;
+use std::sync::Arc;
+
+use mpp_core::time::UnixTime;
+use sha2::{Digest, Sha256};
+
+pub use charge::{
+    ChargeError, IssuedCharge, LightningCharge, LightningPayer, TermsError, charge_request,
+};
+pub use invoice::{
+    Description, Invoice, InvoiceBuilder, InvoiceError, MAX_INVOICE_LENGTH, Network, NodeId,
+    NodeKey,
+};
+pub use node::{
+    InvoiceRequest, InvoiceState, InvoiceStatus, LightningNode, LightningWallet, NodeError,
+    PayOptions, PaymentOutcome,
+};
+pub use test_node::{ManualClock, TEST_NODE_KEY, TestNode};
+
+#[cfg(doc)]
+use mpp_core::method::ChargeMethod;
+
+/// The method identifier.
+pub const NAME: &str = "lightning";
+
+/// The unit of `amount`: satoshis, written exactly so (draft-lightning-charge-00).
+pub const CURRENCY: &str = "sat";
+
+/// The base of the draft's problem type URIs.
+pub const PROBLEM_BASE_URI: &str = "https://paymentauth.org/problems/lightning/";
+
+/// Where a server or client reads the current time from. Methods take it as a value so
+/// that tests can set the time; [`system_clock`] reads the system's.
+pub type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
+
+/// A [`Clock`] reading the system time.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let secs = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
+        UnixTime::new(secs, since.subsec_nanos()).unwrap_or(UnixTime::from_secs(secs))
+    })
+}
+
+/// A payment hash: the SHA-256 of a preimage. Public: it is in the invoice and in the
+/// receipt.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PaymentHash([u8; 32]);
+
+impl PaymentHash {
+    /// The hash of these 32 bytes.
+    pub const fn from_bytes(bytes: [u8; 32]) -> PaymentHash {
+        PaymentHash(bytes)
+    }
+
+    /// Parses 64 lowercase hex digits (the draft's encoding; nothing else is accepted).
+    pub fn from_hex(text: &str) -> Option<PaymentHash> {
+        decode_hex_lower(text).map(PaymentHash)
+    }
+
+    /// The bytes.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// 64 lowercase hex digits.
+    pub fn to_hex(&self) -> String {
+        encode_hex(&self.0)
+    }
+}
+
+impl core::fmt::Display for PaymentHash {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl core::fmt::Debug for PaymentHash {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "PaymentHash({self})")
+    }
+}
+
+/// A payment preimage: the 32-byte secret whose SHA-256 is the payment hash. Whoever
+/// holds it can present it as proof of payment, so it is a bearer secret: its `Debug`
+/// is redacted and it has no `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Preimage([u8; 32]);
+
+impl Preimage {
+    /// A preimage of these bytes.
+    pub const fn from_bytes(bytes: [u8; 32]) -> Preimage {
+        Preimage(bytes)
+    }
+
+    /// Parses 64 lowercase hex digits (the payload's encoding; nothing else is
+    /// accepted: no uppercase, no `0x`, no whitespace).
+    pub fn from_hex(text: &str) -> Option<Preimage> {
+        decode_hex_lower(text).map(Preimage)
+    }
+
+    /// The secret bytes.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The payload's encoding: 64 lowercase hex digits. This is the secret itself.
+    pub fn to_hex(&self) -> String {
+        encode_hex(&self.0)
+    }
+
+    /// Its payment hash, `sha256(preimage)`.
+    pub fn payment_hash(&self) -> PaymentHash {
+        PaymentHash(Sha256::digest(self.0).into())
+    }
+}
+
+impl core::fmt::Debug for Preimage {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Preimage(<redacted>)")
+    }
+}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Lowercase hex of `bytes`.
+pub(crate) fn encode_hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(HEX_DIGITS[usize::from(b >> 4)] as char);
+        out.push(HEX_DIGITS[usize::from(b & 15)] as char);
+    }
+    out
+}
+
+/// Exactly `2 * N` lowercase hex digits, or `None`.
+pub(crate) fn decode_hex_lower<const N: usize>(text: &str) -> Option<[u8; N]> {
+    fn digit(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        }
+    }
+    let text = text.as_bytes();
+    if text.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (o, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        *o = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    /// Drives a future that never waits (every future of the test node is ready).
+    pub(crate) fn block_on<F: core::future::Future>(fut: F) -> F::Output {
+        use core::task::{Context, Poll, Waker};
+        let mut fut = core::pin::pin!(fut);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_is_strict_lowercase() {
+        let hex = "00ff".repeat(16);
+        let hash = PaymentHash::from_hex(&hex).unwrap();
+        assert_eq!(hash.to_hex(), hex);
+        for bad in [
+            "00FF".repeat(16),
+            std::format!("{hex}0"),
+            hex[..63].into(),
+            std::format!("0x{}", &hex[2..]),
+            "g0ff".repeat(16),
+            std::format!(" {}", &hex[1..]),
+        ] {
+            assert!(PaymentHash::from_hex(&bad).is_none(), "{bad}");
+            assert!(Preimage::from_hex(&bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn preimage_debug_is_redacted() {
+        // req: core.security.credentials.not-logged
+        let preimage = Preimage::from_bytes([0xab; 32]);
+        let debug = std::format!("{preimage:?}");
+        assert!(!debug.contains("abab"), "{debug}");
+        assert_eq!(
+            preimage.payment_hash().to_hex(),
+            encode_hex(&Sha256::digest([0xab; 32]))
+        );
+    }
+}

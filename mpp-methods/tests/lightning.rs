@@ -1,0 +1,278 @@
+//! `lightning/charge` end to end, in memory: mpp-core's server engine issues a 402
+//! whose terms carry a fresh invoice of a test node, mpp-core's client engine picks
+//! it, the lightning payer pays it through a second test node and answers with the
+//! preimage, and the server engine and the lightning method verify and grant.
+#![cfg(feature = "lightning")]
+
+use std::sync::Arc;
+
+use mpp_core::binding::{ChallengeBinder, Secret};
+use mpp_core::client::{Origin, PayMethod, SpendingPolicy, Wallet};
+use mpp_core::credential::Credential;
+use mpp_core::method::{ChargeMethod, MethodError};
+use mpp_core::problem::ProblemType;
+use mpp_core::receipt::Receipt;
+use mpp_core::server::{Evaluation, PaymentRequest, Paywall, Route, RouteOffer};
+use mpp_core::time::{Timestamp, UnixTime};
+use mpp_core::value::{IntentName, MethodName, Realm};
+use mpp_methods::lightning::{
+    ChargeError, IssuedCharge, LightningCharge, LightningPayer, ManualClock, Network, TestNode,
+};
+
+const NOW: i64 = 1_800_000_000;
+const REALM: &str = "api.example.com";
+
+/// A server (paywall + lightning method + its node) and a client (wallet + payer +
+/// its own node on the same test ledger), sharing one clock.
+struct World {
+    clock: ManualClock,
+    server_node: Arc<TestNode>,
+    method: Arc<LightningCharge>,
+    paywall: Paywall,
+    wallet: Wallet,
+    payer: Arc<LightningPayer>,
+}
+
+fn world() -> World {
+    let clock = ManualClock::new(UnixTime::from_secs(NOW));
+    let server_node = Arc::new(TestNode::new().with_clock(clock.clock()));
+    let method = Arc::new(LightningCharge::new(server_node.clone()).with_clock(clock.clock()));
+    let client_node = Arc::new(server_node.peer([0x21; 32]).unwrap());
+    let payer =
+        Arc::new(LightningPayer::new(client_node, Network::Regtest).with_clock(clock.clock()));
+    let policy = SpendingPolicy {
+        max_per_request: vec![("sat".into(), 5_000)],
+        budget: vec![("sat".into(), 20_000)],
+        ..SpendingPolicy::default()
+    };
+    let wallet = Wallet::new(policy).with_method(payer.clone(), 1000);
+    let paywall = Paywall::new(
+        ChallengeBinder::new(Secret::new([7u8; 32]).unwrap()),
+        Realm::new(REALM).unwrap(),
+    );
+    World {
+        clock,
+        server_node,
+        method,
+        paywall,
+        wallet,
+        payer,
+    }
+}
+
+fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+/// A fresh invoice, and a route offering it whose challenges expire with it (what the
+/// server does for every 402 once the engine takes per-challenge terms).
+fn route_for(w: &World, sat: u64, ttl: Option<u64>) -> (IssuedCharge, Route) {
+    let issued = block_on(w.method.issue(sat, Some("weather report"), 600)).unwrap();
+    let offer = RouteOffer::new(
+        MethodName::new("lightning").unwrap(),
+        IntentName::new("charge").unwrap(),
+        issued.request.clone(),
+    );
+    let mut route = Route::new(vec![offer]);
+    route.ttl_secs = ttl.unwrap_or_else(|| issued.ttl_secs(w.clock.now()));
+    (issued, route)
+}
+
+fn request<'a>(headers: &'a [(&'a str, String)]) -> PaymentRequest<'a> {
+    PaymentRequest::from_headers(
+        "GET",
+        "/weather",
+        None,
+        headers.iter().map(|(n, v)| (*n, v.as_str())),
+        None,
+    )
+}
+
+/// The 402's challenge lines; `nonce` makes the challenge unique.
+fn challenge_lines_with(w: &World, route: &Route, nonce: [u8; 16]) -> Vec<String> {
+    match w
+        .paywall
+        .evaluate(route, &request(&[]), w.clock.now(), &nonce)
+    {
+        Evaluation::Respond(reply) => {
+            assert_eq!(reply.status, 402);
+            reply
+                .headers
+                .iter()
+                .filter(|(n, _)| *n == "www-authenticate")
+                .map(|(_, v)| v.to_string())
+                .collect()
+        }
+        Evaluation::Verify(_) => panic!("no credential, yet verified"),
+    }
+}
+
+fn challenge_lines(w: &World, route: &Route) -> Vec<String> {
+    challenge_lines_with(w, route, [1u8; 16])
+}
+
+/// The client's credential for the 402, and the preimage it revealed.
+fn pay(w: &mut World, lines: &[String]) -> String {
+    let origin = Origin::new("https", REALM, 443);
+    let choice = w.wallet.choose(lines, &origin, w.clock.now()).unwrap();
+    assert_eq!(choice.currency, "sat");
+    let paid = block_on(w.payer.pay(&choice.challenge, &choice.request)).unwrap();
+    Credential::answer(&choice.challenge, paid.payload, paid.source).to_header()
+}
+
+/// What the server does with a credential: the engine's checks, then the method's.
+fn serve(w: &World, route: &Route, authorization: &str) -> Result<Receipt, (ProblemType, String)> {
+    let headers = [("authorization", authorization.to_string())];
+    let req = request(&headers);
+    let pending = match w.paywall.evaluate(route, &req, w.clock.now(), &[2u8; 16]) {
+        Evaluation::Verify(p) => p,
+        Evaluation::Respond(reply) => return Err((reply.problem_type, reply.body)),
+    };
+    let charge = pending.charge();
+    w.method
+        .check_payload(charge.request, charge.payload)
+        .map_err(|e| (e.problem_type(), e.to_string()))?;
+    match block_on(w.method.settle(charge)) {
+        Ok(settlement) => Ok(pending.receipt(settlement, w.clock.now())),
+        Err(e) => {
+            let reply = w.paywall.reject(
+                route,
+                &req,
+                e.problem_type(),
+                e.message(),
+                w.clock.now(),
+                &[3u8; 16],
+            );
+            assert_eq!(reply.status, 402, "a refused proof gets a fresh challenge");
+            Err((e.problem_type(), e.to_string()))
+        }
+    }
+}
+
+#[test]
+fn pays_and_is_granted_with_a_receipt_naming_the_payment_hash() {
+    // req: charge.verify.proof charge.payload.proof core.receipt.status-success
+    let mut w = world();
+    let (issued, route) = route_for(&w, 1000, None);
+    let lines = challenge_lines(&w, &route);
+    assert_eq!(lines.len(), 1);
+
+    // The challenge expires no later than its invoice.
+    let challenge = mpp_core::challenge::Challenge::parse(lines[0].as_bytes()).unwrap();
+    let expires = challenge.expires.as_ref().map(Timestamp::unix).unwrap();
+    assert!(expires <= issued.invoice.expires_at());
+
+    let authorization = pay(&mut w, &lines);
+    assert!(w.server_node.is_paid(issued.invoice.payment_hash()));
+    let receipt = serve(&w, &route, &authorization).unwrap();
+    assert_eq!(receipt.method.as_str(), "lightning");
+    assert_eq!(receipt.reference, issued.invoice.payment_hash().to_hex());
+    let json = receipt.to_json();
+    assert_eq!(json["status"], "success");
+    assert_eq!(json["challengeId"], challenge.id.as_str());
+}
+
+#[test]
+fn the_receipt_never_carries_the_preimage() {
+    // req: core.security.credentials.not-logged
+    let mut w = world();
+    let (_, route) = route_for(&w, 1000, None);
+    let lines = challenge_lines(&w, &route);
+    let authorization = pay(&mut w, &lines);
+    let credential = Credential::parse(authorization.as_bytes()).unwrap();
+    let preimage = credential.payload["preimage"].as_str().unwrap().to_string();
+    assert_eq!(preimage.len(), 64);
+    let receipt = serve(&w, &route, &authorization).unwrap();
+    let header = receipt.to_header();
+    let decoded = mpp_core::base64::decode_utf8(&header).unwrap();
+    assert!(!decoded.contains(&preimage), "{decoded}");
+    assert!(!format!("{receipt:?}").contains(&preimage));
+    assert!(!format!("{credential:?}").contains(&preimage));
+    assert!(!format!("{:?}", w.payer).contains(&preimage));
+}
+
+#[test]
+fn one_invoice_on_a_fixed_route_pays_for_one_challenge_only() {
+    // req: core.replay.single-use-proof
+    // The engine offers fixed terms per route, so every challenge of this route carries
+    // the same invoice. The engine makes each challenge id single-use; the method
+    // makes the payment single-use across challenges.
+    let mut w = world();
+    let (_, route) = route_for(&w, 1000, None);
+    let lines = challenge_lines(&w, &route);
+    let authorization = pay(&mut w, &lines);
+    assert!(serve(&w, &route, &authorization).is_ok());
+
+    // A second, fresh challenge of the same route, answered with the same preimage.
+    let second = challenge_lines_with(&w, &route, [9u8; 16]);
+    let first = Credential::parse(authorization.as_bytes()).unwrap();
+    let fresh = mpp_core::challenge::Challenge::parse(second[0].as_bytes()).unwrap();
+    assert_ne!(fresh.id, first.challenge.id);
+    let replay = Credential::answer(&fresh, first.payload.clone(), None).to_header();
+    let (problem, detail) = serve(&w, &route, &replay).unwrap_err();
+    assert_eq!(problem, ProblemType::VerificationFailed);
+    assert!(detail.contains("already paid"), "{detail}");
+}
+
+#[test]
+fn an_expired_invoice_is_refused_even_when_the_challenge_is_not() {
+    // req: charge.verify.expiry
+    let mut w = world();
+    // A route misconfigured to outlive its invoice (the draft forbids it).
+    let (issued, route) = route_for(&w, 1000, Some(3600));
+    let lines = challenge_lines(&w, &route);
+    let authorization = pay(&mut w, &lines);
+    w.clock.set(issued.invoice.expires_at());
+    let (problem, detail) = serve(&w, &route, &authorization).unwrap_err();
+    assert_eq!(problem, ProblemType::VerificationFailed);
+    assert!(detail.contains("expired"), "{detail}");
+    assert_eq!(
+        MethodError::from(ChargeError::ExpiredInvoice).problem_type(),
+        ProblemType::VerificationFailed
+    );
+
+    // With the challenge expiring with the invoice, the engine refuses first.
+    let mut w = world();
+    let (issued, route) = route_for(&w, 1000, None);
+    let lines = challenge_lines(&w, &route);
+    let authorization = pay(&mut w, &lines);
+    w.clock.set(issued.invoice.expires_at());
+    let (problem, _) = serve(&w, &route, &authorization).unwrap_err();
+    assert_eq!(problem, ProblemType::PaymentExpired);
+}
+
+#[test]
+fn the_client_pays_nothing_beyond_its_policy() {
+    // req: core.security.client.amount
+    let mut w = world();
+    let (issued, route) = route_for(&w, 6_000, None);
+    let lines = challenge_lines(&w, &route);
+    let origin = Origin::new("https", REALM, 443);
+    assert!(w.wallet.choose(&lines, &origin, w.clock.now()).is_err());
+    assert!(!w.server_node.is_paid(issued.invoice.payment_hash()));
+}
+
+#[test]
+fn a_malformed_preimage_is_an_invalid_payload() {
+    let mut w = world();
+    let (_, route) = route_for(&w, 1000, None);
+    let lines = challenge_lines(&w, &route);
+    let authorization = pay(&mut w, &lines);
+    let mut credential = Credential::parse(authorization.as_bytes()).unwrap();
+    let preimage = credential.payload["preimage"]
+        .as_str()
+        .unwrap()
+        .to_uppercase();
+    credential
+        .payload
+        .insert("preimage".into(), preimage.into());
+    let (problem, _) = serve(&w, &route, &credential.to_header()).unwrap_err();
+    assert_eq!(problem, ProblemType::InvalidPayload);
+}
