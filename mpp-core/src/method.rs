@@ -15,6 +15,7 @@ use core::pin::Pin;
 use crate::challenge::Challenge;
 use crate::json::JsonObject;
 use crate::problem::ProblemType;
+use crate::time::UnixTime;
 
 /// A boxed future that can be sent between threads.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -133,4 +134,51 @@ pub trait ChargeMethod: Send + Sync {
     /// Verifies the proof and settles the payment. Called at most once per challenge:
     /// the server has claimed the challenge id before calling it (D9).
     fn settle<'a>(&'a self, charge: Charge<'a>) -> BoxFuture<'a, Result<Settlement, MethodError>>;
+
+    /// How the `request` of each challenge is made. The default, [`Terms::Fixed`]:
+    /// every challenge carries the route's terms as configured.
+    fn terms(&self) -> Terms {
+        Terms::Fixed
+    }
+
+    /// The terms of one new challenge, made from the route's configured `template`
+    /// at `now`; called for every challenge issued when [`ChargeMethod::terms`] is
+    /// [`Terms::PerChallenge`] (a fresh invoice each time, say). The default returns
+    /// the template.
+    fn issue_terms<'a>(
+        &'a self,
+        template: &'a JsonObject,
+        now: UnixTime,
+    ) -> BoxFuture<'a, Result<IssuedTerms, MethodError>> {
+        let _ = now;
+        Box::pin(core::future::ready(Ok(IssuedTerms {
+            request: template.clone(),
+            not_after: None,
+        })))
+    }
+}
+
+/// How a method's challenges get their `request` terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Terms {
+    /// The route's configured terms, the same in every challenge; an echo must carry
+    /// exactly them (D7).
+    Fixed,
+    /// Terms made for each challenge by [`ChargeMethod::issue_terms`]. An echo must
+    /// agree with the route's configured terms on the `pinned` members (the price);
+    /// the rest varies per challenge and is trusted because the challenge id binds
+    /// it (D2).
+    PerChallenge {
+        /// The members that must equal the route's configured terms.
+        pinned: &'static [&'static str],
+    },
+}
+
+/// The terms of one challenge, from [`ChargeMethod::issue_terms`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssuedTerms {
+    /// The `request` object.
+    pub request: JsonObject,
+    /// The latest `expires` the challenge may carry (an invoice's own expiry, say).
+    pub not_after: Option<UnixTime>,
 }

@@ -2,14 +2,16 @@
 //!
 //! A server drives it in this order for each request to a paid route:
 //!
-//! 1. [`Paywall::evaluate`] with the request's parts, the current time and a fresh
-//!    random nonce. It runs every stateless check, in this order: size caps and
-//!    finding the Payment credentials in the header fields → several credentials
-//!    (400 `bad-request`) → parsing the one credential (402
-//!    `malformed-credential`) → HMAC binding → route pinning (D7) → body digest →
-//!    expiry (D8). It returns either [`Evaluation::Respond`] (send that [`Reply`]: a
-//!    402 with fresh challenges, or a 400) or [`Evaluation::Verify`] with a
-//!    [`Pending`] payment.
+//! 1. [`Paywall::evaluate`] with the request's parts and the current time. It runs
+//!    every stateless check, in this order: size caps and finding the Payment
+//!    credentials in the header fields → several credentials (400 `bad-request`) →
+//!    parsing the one credential (402 `malformed-credential`) → HMAC binding →
+//!    route pinning (D7) → body digest → expiry (D8). It returns either
+//!    [`Evaluation::Refuse`] or [`Evaluation::Verify`] with a [`Pending`] payment. A
+//!    refusal becomes a [`Reply`] through [`Paywall::reply`], given a fresh random
+//!    nonce and, for offers whose terms are made per challenge
+//!    ([`RouteOffer::per_challenge`]: a fresh invoice each time), the terms the
+//!    method made: a 402 with fresh challenges, or a 400 or 500.
 //! 2. For a [`Pending`] payment: optionally look up a stored response under
 //!    [`Pending::idempotency_key`] (it covers the key and the whole credential);
 //!    then claim [`Pending::claim_key`] atomically in a store, for
@@ -67,6 +69,8 @@ pub struct RouteOffer {
     /// every echo is compared with them.
     canonical: String,
     encoded: Base64Json<'static>,
+    /// For terms made per challenge: the members an echo must share with `request`.
+    pinned: Option<Vec<String>>,
 }
 
 impl RouteOffer {
@@ -82,6 +86,36 @@ impl RouteOffer {
             method,
             intent,
             request,
+            pinned: None,
+        }
+    }
+
+    /// An offer whose terms are made for each challenge (see [`OfferTerms`]) from the
+    /// `template`; an echo must agree with the template on the `pinned` members (a
+    /// member absent from both agrees), the rest being bound by the challenge id.
+    pub fn per_challenge(
+        method: MethodName<'static>,
+        intent: IntentName<'static>,
+        template: JsonObject,
+        pinned: &[&str],
+    ) -> RouteOffer {
+        let mut offer = RouteOffer::new(method, intent, template);
+        offer.pinned = Some(pinned.iter().map(|m| (*m).to_string()).collect());
+        offer
+    }
+
+    /// Whether its terms are made for each challenge.
+    pub fn is_per_challenge(&self) -> bool {
+        self.pinned.is_some()
+    }
+
+    /// Whether an echo's decoded terms (`canonical`: their JCS text) are this offer's.
+    fn accepts(&self, decoded: &JsonObject, canonical: &str) -> bool {
+        match &self.pinned {
+            None => self.canonical == canonical,
+            Some(pinned) => pinned
+                .iter()
+                .all(|m| decoded.get(m.as_str()) == self.request.get(m.as_str())),
         }
     }
 
@@ -203,8 +237,9 @@ impl<'a> PaymentRequest<'a> {
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
 pub enum Evaluation {
-    /// Send this reply; the protected handler must not run.
-    Respond(Reply),
+    /// Refuse: build the reply with [`Paywall::reply`] (or [`Paywall::reject`] when
+    /// the route has no per-challenge offer); the protected handler must not run.
+    Refuse(Refusal),
     /// The credential passed every stateless check: claim, settle, then serve.
     Verify(Pending),
 }
@@ -221,6 +256,33 @@ pub struct Reply {
     pub headers: Vec<(&'static str, Cow<'static, str>)>,
     /// The `application/problem+json` body.
     pub body: String,
+}
+
+/// Why a request is refused, before the reply is built ([`Paywall::reply`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The problem type (its status: 402, 400 or 500).
+    pub problem: ProblemType,
+    /// The explanation for the problem's `detail`.
+    pub detail: String,
+}
+
+/// The terms of one challenge of a per-challenge offer ([`RouteOffer::per_challenge`]),
+/// made by the method before the challenges are issued.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OfferTerms {
+    request: Base64Json<'static>,
+    not_after: Option<UnixTime>,
+}
+
+impl OfferTerms {
+    /// `request` terms, for a challenge that expires no later than `not_after`.
+    pub fn new(request: &JsonObject, not_after: Option<UnixTime>) -> OfferTerms {
+        OfferTerms {
+            request: Base64Json::encode(request),
+            not_after,
+        }
+    }
 }
 
 /// A payment whose credential passed the stateless checks.
@@ -320,17 +382,18 @@ impl Paywall {
         route.realm.as_ref().unwrap_or(&self.realm)
     }
 
-    /// Decides what to do with `request` to `route` at `now`. `nonce` must be fresh
-    /// random bytes for each call; it makes every challenge issued unique.
+    /// Decides what to do with `request` to `route` at `now`.
     pub fn evaluate(
         &self,
         route: &Route,
         request: &PaymentRequest<'_>,
         now: UnixTime,
-        nonce: &[u8; 16],
     ) -> Evaluation {
         let reject = |problem: ProblemType, detail: &str| {
-            Evaluation::Respond(self.reject(route, request, problem, detail, now, nonce))
+            Evaluation::Refuse(Refusal {
+                problem,
+                detail: detail.into(),
+            })
         };
         let found = match request.credentials.as_slice() {
             [] => {
@@ -397,7 +460,9 @@ impl Paywall {
             .offers
             .iter()
             .position(|o| {
-                o.method == echo.method && o.intent == echo.intent && o.canonical == canonical
+                o.method == echo.method
+                    && o.intent == echo.intent
+                    && o.accepts(&decoded, &canonical)
             })
             .ok_or(CheckError::NotOffered)?;
         if echo.realm != *self.realm_of(route) {
@@ -426,7 +491,8 @@ impl Paywall {
         Ok((offer, decoded))
     }
 
-    /// A refusal: a 402 with fresh challenges (or a 400/500 without) and a problem body.
+    /// A refusal: a 402 with fresh challenges (or a 400/500 without) and a problem
+    /// body. Per-challenge offers are left out: use [`Paywall::reply`] with their terms.
     pub fn reject(
         &self,
         route: &Route,
@@ -436,12 +502,31 @@ impl Paywall {
         now: UnixTime,
         nonce: &[u8; 16],
     ) -> Reply {
-        let mut problem = problem;
-        let mut detail = Cow::Borrowed(detail);
+        let refusal = Refusal {
+            problem,
+            detail: detail.into(),
+        };
+        self.reply(route, request, &refusal, now, nonce, &[])
+    }
+
+    /// The reply to `refusal`: a 402 with fresh challenges (or a 400/500 without) and
+    /// a problem body. `terms[i]` holds the terms of offer `i` when it is a
+    /// per-challenge offer; such an offer without terms is left out.
+    pub fn reply(
+        &self,
+        route: &Route,
+        request: &PaymentRequest<'_>,
+        refusal: &Refusal,
+        now: UnixTime,
+        nonce: &[u8; 16],
+        terms: &[Option<OfferTerms>],
+    ) -> Reply {
+        let mut problem = refusal.problem;
+        let mut detail = Cow::Borrowed(refusal.detail.as_str());
         let mut headers = Vec::with_capacity(route.offers.len() + 3);
         let mut first_id = None;
         if problem.carries_challenge() {
-            let issued = self.issue_each(route, request, now, nonce, |c| {
+            let issued = self.issue_each(route, request, now, nonce, terms, |c| {
                 first_id.get_or_insert_with(|| c.id.to_string());
                 // Issued challenges hold validated values; formatting only fails on
                 // a description with control characters, and then that offer is skipped.
@@ -481,16 +566,19 @@ impl Paywall {
 
     /// Fresh challenges for `route`, one per offer, ordered by the request's
     /// `Accept-Payment` (all offers, in the server's order, when it is absent,
-    /// malformed or matches none).
+    /// malformed or matches none). `terms` as for [`Paywall::reply`].
     pub fn challenges(
         &self,
         route: &Route,
         request: &PaymentRequest<'_>,
         now: UnixTime,
         nonce: &[u8; 16],
+        terms: &[Option<OfferTerms>],
     ) -> Result<Vec<Challenge<'static>>, BindingError> {
         let mut out = Vec::with_capacity(route.offers.len());
-        self.issue_each(route, request, now, nonce, |c| out.push(c.into_owned()))?;
+        self.issue_each(route, request, now, nonce, terms, |c| {
+            out.push(c.into_owned())
+        })?;
         Ok(out)
     }
 
@@ -502,6 +590,7 @@ impl Paywall {
         request: &PaymentRequest<'_>,
         now: UnixTime,
         nonce: &[u8; 16],
+        terms: &[Option<OfferTerms>],
         mut f: impl FnMut(Challenge<'_>),
     ) -> Result<(), BindingError> {
         let ranked = request
@@ -531,13 +620,32 @@ impl Paywall {
             .map(|body| ContentDigest::compute(DigestAlgorithm::Sha256, body));
         for i in ranked {
             let offer = &route.offers[i];
+            let (request, expires) = if offer.is_per_challenge() {
+                let Some(Some(t)) = terms.get(i) else {
+                    continue;
+                };
+                // No later than the terms allow (an invoice's expiry), in whole seconds.
+                let expires = match t.not_after {
+                    Some(limit) if limit < expires.unix() => {
+                        if limit <= now {
+                            continue;
+                        }
+                        Timestamp::from_unix(UnixTime::from_secs(limit.secs()))
+                            .ok_or(BindingError::TimeOutOfRange)?
+                    }
+                    _ => expires.borrowed(),
+                };
+                (t.request.borrowed(), expires)
+            } else {
+                (offer.encoded.borrowed(), expires.borrowed())
+            };
             let mut b = ChallengeBuilder::from_parts(
                 self.realm_of(route).borrowed(),
                 offer.method.borrowed(),
                 offer.intent.borrowed(),
-                offer.encoded.borrowed(),
+                request,
             )
-            .expires(expires.borrowed())
+            .expires(expires)
             .opaque(opaque.borrowed());
             if let Some(d) = &digest {
                 b = b.digest(d.borrowed());

@@ -51,9 +51,16 @@ fn request<'a>(
     )
 }
 
-fn reply(e: Evaluation) -> Reply {
-    match e {
-        Evaluation::Respond(r) => r,
+/// Evaluates a request that must be refused, and builds the reply.
+fn respond(
+    paywall: &Paywall,
+    route: &Route,
+    request: &PaymentRequest<'_>,
+    now: UnixTime,
+    nonce: &[u8; 16],
+) -> Reply {
+    match paywall.evaluate(route, request, now) {
+        Evaluation::Refuse(r) => paywall.reply(route, request, &r, now, nonce, &[]),
         Evaluation::Verify(p) => panic!(
             "expected a reply, got a pending payment for offer {}",
             p.offer
@@ -83,7 +90,13 @@ fn an_unpaid_request_gets_a_402_with_one_bound_challenge_per_offer() {
     // req: core.errors.402.payment-required core.caching.402-no-store
     // req: core.challenge.expires.include core.errors.problem-details core.caching.challenge-fresh
     // req: core.accept-payment.absent core.challenge.opaque.string-map
-    let r = reply(paywall().evaluate(&route(), &request("GET", &[], None), at(NOW), &NONCE));
+    let r = respond(
+        &paywall(),
+        &route(),
+        &request("GET", &[], None),
+        at(NOW),
+        &NONCE,
+    );
     assert_eq!(
         (r.status, r.problem_type),
         (402, ProblemType::PaymentRequired)
@@ -107,7 +120,13 @@ fn an_unpaid_request_gets_a_402_with_one_bound_challenge_per_offer() {
         assert!(opaque["nonce"].is_string());
     }
     // Another nonce, other ids: identical purchases never share a single-use slot.
-    let again = reply(paywall().evaluate(&route(), &request("GET", &[], None), at(NOW), &[8; 16]));
+    let again = respond(
+        &paywall(),
+        &route(),
+        &request("GET", &[], None),
+        at(NOW),
+        &[8; 16],
+    );
     assert_ne!(challenges(&again)[0].id, cs[0].id);
 }
 
@@ -115,14 +134,26 @@ fn an_unpaid_request_gets_a_402_with_one_bound_challenge_per_offer() {
 fn accept_payment_orders_and_filters_the_challenges() {
     // req: core.accept-payment.consider core.accept-payment.order
     let headers = [("Accept-Payment", "stripe/charge, tempo/*;q=0.5".to_string())];
-    let r = reply(paywall().evaluate(&route(), &request("GET", &headers, None), at(NOW), &NONCE));
+    let r = respond(
+        &paywall(),
+        &route(),
+        &request("GET", &headers, None),
+        at(NOW),
+        &NONCE,
+    );
     let methods: Vec<_> = challenges(&r)
         .iter()
         .map(|c| c.method.to_string())
         .collect();
     assert_eq!(methods, ["stripe", "tempo"]);
     let headers = [("Accept-Payment", "tempo/charge;q=0".to_string())];
-    let r = reply(paywall().evaluate(&route(), &request("GET", &headers, None), at(NOW), &NONCE));
+    let r = respond(
+        &paywall(),
+        &route(),
+        &request("GET", &headers, None),
+        at(NOW),
+        &NONCE,
+    );
     assert_eq!(
         challenges(&r).len(),
         2,
@@ -133,19 +164,17 @@ fn accept_payment_orders_and_filters_the_challenges() {
 #[test]
 fn a_valid_credential_becomes_a_pending_payment_with_its_claim() {
     let paywall = paywall();
-    let issued = challenges(&reply(paywall.evaluate(
+    let issued = challenges(&respond(
+        &paywall,
         &route(),
         &request("GET", &[], None),
         at(NOW),
         &NONCE,
-    )));
+    ));
     let headers = pay(&issued[1]);
-    let Evaluation::Verify(pending) = paywall.evaluate(
-        &route(),
-        &request("GET", &headers, None),
-        at(NOW + 10),
-        &NONCE,
-    ) else {
+    let Evaluation::Verify(pending) =
+        paywall.evaluate(&route(), &request("GET", &headers, None), at(NOW + 10))
+    else {
         panic!("expected a pending payment");
     };
     assert_eq!(pending.offer, 1);
@@ -167,26 +196,23 @@ fn a_valid_credential_becomes_a_pending_payment_with_its_claim() {
 fn expiry_is_exact_and_checked_after_binding_and_pinning() {
     // req: core.errors.payment-expired charge.verify.expiry
     let paywall = paywall();
-    let issued = challenges(&reply(paywall.evaluate(
+    let issued = challenges(&respond(
+        &paywall,
         &route(),
         &request("GET", &[], None),
         at(NOW),
         &NONCE,
-    )));
+    ));
     let headers = pay(&issued[0]);
-    let just_before = paywall.evaluate(
-        &route(),
-        &request("GET", &headers, None),
-        at(NOW + 299),
-        &NONCE,
-    );
+    let just_before = paywall.evaluate(&route(), &request("GET", &headers, None), at(NOW + 299));
     assert!(matches!(just_before, Evaluation::Verify(_)));
-    let at_expiry = reply(paywall.evaluate(
+    let at_expiry = respond(
+        &paywall,
         &route(),
         &request("GET", &headers, None),
         at(NOW + 300),
         &NONCE,
-    ));
+    );
     assert_eq!(
         at_expiry.problem_type,
         ProblemType::PaymentExpired,
@@ -194,12 +220,13 @@ fn expiry_is_exact_and_checked_after_binding_and_pinning() {
     );
     // Expired and for another price: the pinning failure is reported, not the expiry.
     let cheaper = Route::new(vec![offer("tempo", "1")]);
-    let r = reply(paywall.evaluate(
+    let r = respond(
+        &paywall,
         &cheaper,
         &request("GET", &headers, None),
         at(NOW + 400),
         &NONCE,
-    ));
+    );
     assert_eq!(r.problem_type, ProblemType::InvalidChallenge);
 }
 
@@ -207,12 +234,13 @@ fn expiry_is_exact_and_checked_after_binding_and_pinning() {
 fn the_resource_the_body_and_the_field_are_pinned() {
     // req: core.credential.field.server-selected core.digest.include core.digest.verify
     let paywall = paywall();
-    let issued = challenges(&reply(paywall.evaluate(
+    let issued = challenges(&respond(
+        &paywall,
         &route(),
         &request("GET", &[], None),
         at(NOW),
         &NONCE,
-    )));
+    ));
     let headers = pay(&issued[0]);
     let other_path = PaymentRequest::from_headers(
         "GET",
@@ -222,30 +250,32 @@ fn the_resource_the_body_and_the_field_are_pinned() {
         None,
     );
     assert_eq!(
-        reply(paywall.evaluate(&route(), &other_path, at(NOW), &NONCE)).problem_type,
+        respond(&paywall, &route(), &other_path, at(NOW), &NONCE).problem_type,
         ProblemType::InvalidChallenge
     );
     let other_method = request("DELETE", &headers, None);
     assert_eq!(
-        reply(paywall.evaluate(&route(), &other_method, at(NOW), &NONCE)).problem_type,
+        respond(&paywall, &route(), &other_method, at(NOW), &NONCE).problem_type,
         ProblemType::InvalidChallenge
     );
     let in_other_field = vec![("Payment-Authorization", headers[0].1.clone())];
-    let r = reply(paywall.evaluate(
+    let r = respond(
+        &paywall,
         &route(),
         &request("GET", &in_other_field, None),
         at(NOW),
         &NONCE,
-    ));
+    );
     assert_eq!(r.problem_type, ProblemType::InvalidChallenge);
 
     // A body is bound by its digest.
-    let posted = challenges(&reply(paywall.evaluate(
+    let posted = challenges(&respond(
+        &paywall,
         &route(),
         &request("POST", &[], Some(b"{\"q\":1}")),
         at(NOW),
         &NONCE,
-    )));
+    ));
     assert!(posted[0].digest.is_some());
     let mut headers = pay(&posted[0]);
     headers.push(("Idempotency-Key", "k1".into()));
@@ -253,7 +283,6 @@ fn the_resource_the_body_and_the_field_are_pinned() {
         &route(),
         &request("POST", &headers, Some(b"{\"q\":1}")),
         at(NOW),
-        &NONCE,
     );
     let Evaluation::Verify(pending) = same else {
         panic!("same body must verify")
@@ -271,19 +300,25 @@ fn the_resource_the_body_and_the_field_are_pinned() {
         &route(),
         &request("POST", &other_headers, Some(b"{\"q\":1}")),
         at(NOW),
-        &NONCE,
     ) else {
         panic!("a valid echo verifies")
     };
     assert_ne!(other.idempotency_key(), Some(key.as_str()));
-    let other = reply(paywall.evaluate(
+    let other = respond(
+        &paywall,
         &route(),
         &request("POST", &headers, Some(b"{\"q\":2}")),
         at(NOW),
         &NONCE,
-    ));
+    );
     assert_eq!(other.problem_type, ProblemType::InvalidChallenge);
-    let none = reply(paywall.evaluate(&route(), &request("POST", &headers, None), at(NOW), &NONCE));
+    let none = respond(
+        &paywall,
+        &route(),
+        &request("POST", &headers, None),
+        at(NOW),
+        &NONCE,
+    );
     assert_eq!(none.problem_type, ProblemType::InvalidChallenge);
 }
 
@@ -293,7 +328,13 @@ fn malformed_and_several_credentials() {
     // req: core.errors.invalid-challenge
     let paywall = paywall();
     let bad = [("Authorization", "Payment !!!".to_string())];
-    let r = reply(paywall.evaluate(&route(), &request("GET", &bad, None), at(NOW), &NONCE));
+    let r = respond(
+        &paywall,
+        &route(),
+        &request("GET", &bad, None),
+        at(NOW),
+        &NONCE,
+    );
     assert_eq!(
         (r.status, r.problem_type),
         (402, ProblemType::MalformedCredential)
@@ -307,37 +348,46 @@ fn malformed_and_several_credentials() {
         ("Authorization", "Payment e30".to_string()),
         ("Payment-Authorization", "Payment e30".to_string()),
     ];
-    let r = reply(paywall.evaluate(&route(), &request("GET", &two, None), at(NOW), &NONCE));
+    let r = respond(
+        &paywall,
+        &route(),
+        &request("GET", &two, None),
+        at(NOW),
+        &NONCE,
+    );
     assert_eq!((r.status, r.problem_type), (400, ProblemType::BadRequest));
     assert!(challenges(&r).is_empty());
     let forged = Paywall::new(
         ChallengeBinder::new(Secret::new([1u8; 32]).unwrap()),
         Realm::new("api.example.com").unwrap().into_owned(),
     );
-    let foreign = challenges(&reply(forged.evaluate(
+    let foreign = challenges(&respond(
+        &forged,
         &route(),
         &request("GET", &[], None),
         at(NOW),
         &NONCE,
-    )));
-    let r = reply(paywall.evaluate(
+    ));
+    let r = respond(
+        &paywall,
         &route(),
         &request("GET", &pay(&foreign[0]), None),
         at(NOW),
         &NONCE,
-    ));
+    );
     assert_eq!(r.problem_type, ProblemType::InvalidChallenge);
 }
 
 #[test]
 fn a_route_without_offers_never_sends_a_402_without_a_challenge() {
     // req: core.errors.402.with-challenge core.errors.no-challenge-possible core.errors.retry-after
-    let r = reply(paywall().evaluate(
+    let r = respond(
+        &paywall(),
         &Route::new(vec![]),
         &request("GET", &[], None),
         at(NOW),
         &NONCE,
-    ));
+    );
     assert_eq!(
         (r.status, r.problem_type),
         (500, ProblemType::InternalPaymentError)

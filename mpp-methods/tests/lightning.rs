@@ -9,10 +9,12 @@ use std::sync::Arc;
 use mpp_core::binding::{ChallengeBinder, Secret};
 use mpp_core::client::{Origin, PayMethod, SpendingPolicy, Wallet};
 use mpp_core::credential::Credential;
-use mpp_core::method::{ChargeMethod, MethodError};
+use mpp_core::method::{ChargeMethod, MethodError, Terms};
 use mpp_core::problem::ProblemType;
 use mpp_core::receipt::Receipt;
-use mpp_core::server::{Evaluation, PaymentRequest, Paywall, Route, RouteOffer};
+use mpp_core::server::{
+    Evaluation, OfferTerms, PaymentRequest, Paywall, Refusal, Route, RouteOffer,
+};
 use mpp_core::time::{Timestamp, UnixTime};
 use mpp_core::value::{IntentName, MethodName, Realm};
 use mpp_methods::lightning::{
@@ -95,13 +97,45 @@ fn request<'a>(headers: &'a [(&'a str, String)]) -> PaymentRequest<'a> {
     )
 }
 
+/// The terms of the route's per-challenge offers, made by the method (as mpp-server
+/// does before every 402).
+fn fresh_terms(w: &World, route: &Route) -> Vec<Option<OfferTerms>> {
+    route
+        .offers
+        .iter()
+        .map(|offer| {
+            offer.is_per_challenge().then(|| {
+                let t = block_on(w.method.issue_terms(offer.request(), w.clock.now())).unwrap();
+                OfferTerms::new(&t.request, t.not_after)
+            })
+        })
+        .collect()
+}
+
+/// The route's reply to a refusal, with fresh terms.
+fn refuse(
+    w: &World,
+    route: &Route,
+    req: &PaymentRequest<'_>,
+    refusal: &Refusal,
+    nonce: [u8; 16],
+) -> mpp_core::server::Reply {
+    w.paywall.reply(
+        route,
+        req,
+        refusal,
+        w.clock.now(),
+        &nonce,
+        &fresh_terms(w, route),
+    )
+}
+
 /// The 402's challenge lines; `nonce` makes the challenge unique.
 fn challenge_lines_with(w: &World, route: &Route, nonce: [u8; 16]) -> Vec<String> {
-    match w
-        .paywall
-        .evaluate(route, &request(&[]), w.clock.now(), &nonce)
-    {
-        Evaluation::Respond(reply) => {
+    let req = request(&[]);
+    match w.paywall.evaluate(route, &req, w.clock.now()) {
+        Evaluation::Refuse(refusal) => {
+            let reply = refuse(w, route, &req, &refusal, nonce);
             assert_eq!(reply.status, 402);
             reply
                 .headers
@@ -131,9 +165,9 @@ fn pay(w: &mut World, lines: &[String]) -> String {
 fn serve(w: &World, route: &Route, authorization: &str) -> Result<Receipt, (ProblemType, String)> {
     let headers = [("authorization", authorization.to_string())];
     let req = request(&headers);
-    let pending = match w.paywall.evaluate(route, &req, w.clock.now(), &[2u8; 16]) {
+    let pending = match w.paywall.evaluate(route, &req, w.clock.now()) {
         Evaluation::Verify(p) => p,
-        Evaluation::Respond(reply) => return Err((reply.problem_type, reply.body)),
+        Evaluation::Refuse(refusal) => return Err((refusal.problem, refusal.detail)),
     };
     let charge = pending.charge();
     w.method
@@ -142,14 +176,11 @@ fn serve(w: &World, route: &Route, authorization: &str) -> Result<Receipt, (Prob
     match block_on(w.method.settle(charge)) {
         Ok(settlement) => Ok(pending.receipt(settlement, w.clock.now())),
         Err(e) => {
-            let reply = w.paywall.reject(
-                route,
-                &req,
-                e.problem_type(),
-                e.message(),
-                w.clock.now(),
-                &[3u8; 16],
-            );
+            let refusal = Refusal {
+                problem: e.problem_type(),
+                detail: e.message().into(),
+            };
+            let reply = refuse(w, route, &req, &refusal, [3u8; 16]);
             assert_eq!(reply.status, 402, "a refused proof gets a fresh challenge");
             Err((e.problem_type(), e.to_string()))
         }
@@ -275,4 +306,89 @@ fn a_malformed_preimage_is_an_invalid_payload() {
         .insert("preimage".into(), preimage.into());
     let (problem, _) = serve(&w, &route, &credential.to_header()).unwrap_err();
     assert_eq!(problem, ProblemType::InvalidPayload);
+}
+
+/// A route selling `sat` satoshis with a fresh invoice in every challenge.
+fn per_challenge_route(w: &World, sat: u64) -> Route {
+    let Terms::PerChallenge { pinned } = w.method.terms() else {
+        panic!("lightning makes its terms per challenge");
+    };
+    Route::new(vec![RouteOffer::per_challenge(
+        MethodName::new("lightning").unwrap(),
+        IntentName::new("charge").unwrap(),
+        LightningCharge::template(sat, Some("weather report")),
+        pinned,
+    )])
+}
+
+#[test]
+fn every_challenge_carries_a_fresh_invoice_and_pays_once() {
+    // req: charge.verify.amount charge.replay.id-single-use
+    let mut w = world();
+    let route = per_challenge_route(&w, 1000);
+    let first = challenge_lines_with(&w, &route, [1u8; 16]);
+    let second = challenge_lines_with(&w, &route, [2u8; 16]);
+    let invoice = |line: &String| {
+        let c = mpp_core::challenge::Challenge::parse(line.as_bytes()).unwrap();
+        let request = c.request.decode().unwrap();
+        assert_eq!(request["amount"], "1000");
+        request["methodDetails"]["invoice"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_ne!(
+        invoice(&first[0]),
+        invoice(&second[0]),
+        "one invoice per challenge"
+    );
+
+    let paid_first = pay(&mut w, &first);
+    let paid_second = pay(&mut w, &second);
+    assert!(serve(&w, &route, &paid_first).is_ok());
+    assert!(
+        serve(&w, &route, &paid_second).is_ok(),
+        "its own invoice, its own payment"
+    );
+
+    // The first challenge's proof with the second challenge's echo: the invoice is
+    // bound by the id, so the proof no longer matches.
+    let a = Credential::parse(paid_first.as_bytes()).unwrap();
+    let fresh = challenge_lines_with(&w, &route, [3u8; 16]);
+    let c = mpp_core::challenge::Challenge::parse(fresh[0].as_bytes()).unwrap();
+    let swapped = Credential::answer(&c, a.payload.clone(), None).to_header();
+    let (problem, _) = serve(&w, &route, &swapped).unwrap_err();
+    assert_eq!(problem, ProblemType::VerificationFailed);
+}
+
+#[test]
+fn a_per_challenge_echo_must_keep_the_price() {
+    let mut w = world();
+    let route = per_challenge_route(&w, 1000);
+    let lines = challenge_lines(&w, &route);
+    let paid = pay(&mut w, &lines);
+    // A challenge of another route at another price, paid, shown to this route.
+    let cheap = per_challenge_route(&w, 1);
+    let cheap_lines = challenge_lines(&w, &cheap);
+    let cheap_paid = pay(&mut w, &cheap_lines);
+    let (problem, _) = serve(&w, &route, &cheap_paid).unwrap_err();
+    assert_eq!(problem, ProblemType::InvalidChallenge);
+    assert!(serve(&w, &route, &paid).is_ok());
+}
+
+#[test]
+fn a_challenge_never_outlives_its_invoice() {
+    let w = world();
+    let mut route = per_challenge_route(&w, 1000);
+    route.ttl_secs = 86_400;
+    let lines = challenge_lines(&w, &route);
+    let c = mpp_core::challenge::Challenge::parse(lines[0].as_bytes()).unwrap();
+    let expires = c.expires.as_ref().map(Timestamp::unix).unwrap();
+    let request = c.request.decode().unwrap();
+    let invoice = mpp_methods::lightning::Invoice::decode(
+        request["methodDetails"]["invoice"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert!(expires <= invoice.expires_at());
+    assert!(expires.secs() > w.clock.now().secs());
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use mpp_core::binding::{ChallengeBinder, Secret};
 use mpp_core::credential::CredentialField;
 use mpp_core::json::JsonObject;
-use mpp_core::method::ChargeMethod;
+use mpp_core::method::{ChargeMethod, Terms};
 use mpp_core::server::{self, RouteOffer};
 use mpp_core::time::UnixTime;
 use mpp_core::value::{IntentName, MethodName, Realm};
@@ -153,7 +153,15 @@ impl PaidRoute {
                 let method = MethodName::from_string(o.method.name().to_owned()).map_err(|e| {
                     ConfigError::Route(format!("method {:?}: {e}", o.method.name()))
                 })?;
-                Ok(RouteOffer::new(method, o.intent.clone(), o.request.clone()))
+                Ok(match o.method.terms() {
+                    Terms::Fixed => RouteOffer::new(method, o.intent.clone(), o.request.clone()),
+                    Terms::PerChallenge { pinned } => RouteOffer::per_challenge(
+                        method,
+                        o.intent.clone(),
+                        o.request.clone(),
+                        pinned,
+                    ),
+                })
             })
             .collect::<Result<_, ConfigError>>()?;
         Ok(server::Route {

@@ -32,7 +32,8 @@ use mpp_core::challenge::Challenge;
 use mpp_core::credential::CredentialField;
 use mpp_core::problem::{Problem, ProblemType};
 use mpp_core::receipt::Receipt;
-use mpp_core::server::{Evaluation, PaymentRequest, Pending, Reply};
+use mpp_core::server::{Evaluation, OfferTerms, PaymentRequest, Pending, Refusal, Reply};
+use mpp_core::time::UnixTime;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -173,7 +174,8 @@ where
                 None,
                 ProblemType::BadRequest,
                 "cannot read the request body",
-            ));
+            )
+            .await);
         }
     };
     let payment = PaymentRequest::from_headers(
@@ -191,40 +193,37 @@ where
             Some(&payment),
             ProblemType::InternalPaymentError,
             "no randomness available",
-        ));
+        )
+        .await);
     };
     let pending = match shared
         .engine
-        .evaluate(&route.engine, &payment, (shared.clock)(), &nonce)
+        .evaluate(&route.engine, &payment, (shared.clock)())
     {
-        Evaluation::Respond(reply) => {
+        Evaluation::Refuse(refusal) => {
             // Every unpaid request lands here: debug level keeps busy servers quiet.
-            if reply.problem_type == ProblemType::PaymentRequired {
+            if refusal.problem == ProblemType::PaymentRequired {
                 tracing::debug!(target: "mpp::server", route = %route.paid.path, "payment required");
             } else {
                 tracing::info!(
                     target: "mpp::server",
                     route = %route.paid.path,
-                    status = reply.status,
-                    problem = %reply.problem_type,
+                    status = refusal.problem.status(),
+                    problem = %refusal.problem,
                     "payment refused"
                 );
             }
-            return Ok(reply_response(reply));
+            return Ok(refuse(&shared, route, &payment, &refusal, &nonce).await);
         }
         Evaluation::Verify(pending) => pending,
     };
-    let reject = |problem: ProblemType, detail: &str| {
+    let reject = async |problem: ProblemType, detail: &str| {
         tracing::info!(target: "mpp::server", route = %route.paid.path, problem = %problem, "payment refused");
-        let reply = shared.engine.reject(
-            &route.engine,
-            &payment,
+        let refusal = Refusal {
             problem,
-            detail,
-            (shared.clock)(),
-            &nonce,
-        );
-        Ok(reply_response(reply))
+            detail: detail.into(),
+        };
+        Ok(refuse(&shared, route, &payment, &refusal, &nonce).await)
     };
     if let Some(key) = pending.idempotency_key() {
         match shared.store.get(key).await {
@@ -239,7 +238,8 @@ where
                 return reject(
                     ProblemType::InternalPaymentError,
                     "payment state is unavailable",
-                );
+                )
+                .await;
             }
         }
     }
@@ -255,14 +255,16 @@ where
             return reject(
                 ProblemType::InvalidChallenge,
                 "this challenge has already been used",
-            );
+            )
+            .await;
         }
         // Fail closed: an unknown claim state never grants access.
         Err(_) => {
             return reject(
                 ProblemType::InternalPaymentError,
                 "payment state is unavailable",
-            );
+            )
+            .await;
         }
     }
     // After the claim: a payload that fails its schema uses the challenge up too (D9).
@@ -270,13 +272,13 @@ where
         .method
         .check_payload(&pending.request, &pending.credential.payload)
     {
-        return reject(e.problem_type(), e.message());
+        return reject(e.problem_type(), e.message()).await;
     }
     let settlement = match offer.method.settle(pending.charge()).await {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(target: "mpp::server", route = %route.paid.path, problem = %e.problem_type(), "settlement failed");
-            return reject(e.problem_type(), e.message());
+            return reject(e.problem_type(), e.message()).await;
         }
     };
     let receipt = pending.receipt(settlement, (shared.clock)());
@@ -381,7 +383,7 @@ fn reply_response(reply: Reply) -> Response<PaywallBody> {
 }
 
 /// A refusal decided before the engine could look at the credential.
-fn problem_reply(
+async fn problem_reply(
     shared: &Shared,
     route: &CompiledRoute,
     payment: Option<&PaymentRequest<'_>>,
@@ -395,16 +397,54 @@ fn problem_reply(
         [],
         None,
     );
-    let payment = payment.unwrap_or(&empty);
-    let reply = shared.engine.reject(
-        &route.engine,
-        payment,
+    let refusal = Refusal {
         problem,
-        detail,
-        (shared.clock)(),
-        &nonce().unwrap_or_default(),
-    );
-    reply_response(reply)
+        detail: detail.into(),
+    };
+    let nonce = nonce().unwrap_or_default();
+    refuse(shared, route, payment.unwrap_or(&empty), &refusal, &nonce).await
+}
+
+/// The reply to a refusal; offers whose terms are made per challenge get them from
+/// their method first.
+async fn refuse(
+    shared: &Shared,
+    route: &CompiledRoute,
+    payment: &PaymentRequest<'_>,
+    refusal: &Refusal,
+    nonce: &[u8; 16],
+) -> Response<PaywallBody> {
+    let now = (shared.clock)();
+    let terms = if refusal.problem.carries_challenge() {
+        issue_terms(route, now).await
+    } else {
+        Vec::new()
+    };
+    reply_response(
+        shared
+            .engine
+            .reply(&route.engine, payment, refusal, now, nonce, &terms),
+    )
+}
+
+/// Fresh terms for each per-challenge offer of `route` (`None` for the others, and
+/// for one whose method failed: that offer is left out of the 402).
+async fn issue_terms(route: &CompiledRoute, now: UnixTime) -> Vec<Option<OfferTerms>> {
+    let mut terms = Vec::with_capacity(route.paid.offers.len());
+    for (offer, compiled) in route.paid.offers.iter().zip(&route.engine.offers) {
+        if !compiled.is_per_challenge() {
+            terms.push(None);
+            continue;
+        }
+        match offer.method.issue_terms(&offer.request, now).await {
+            Ok(t) => terms.push(Some(OfferTerms::new(&t.request, t.not_after))),
+            Err(e) => {
+                tracing::warn!(target: "mpp::server", route = %route.paid.path, method = %offer.method.name(), "cannot make the terms of a challenge: {}", e.message());
+                terms.push(None);
+            }
+        }
+    }
+    terms
 }
 
 fn plain_problem(status: StatusCode, title: &str, detail: &str) -> Response<PaywallBody> {

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use mpp_core::challenge::Challenge;
 use mpp_core::client::{PayError, PayMethod, Payment};
 use mpp_core::json::{JsonObject, Value};
-use mpp_core::method::{BoxFuture, Charge, ChargeMethod, MethodError, Settlement};
+use mpp_core::method::{
+    BoxFuture, Charge, ChargeMethod, IssuedTerms, MethodError, Settlement, Terms,
+};
 use mpp_core::time::UnixTime;
 use mpp_core::value::Amount;
 
@@ -261,12 +263,18 @@ fn read_preimage(payload: &JsonObject) -> Result<Preimage, ChargeError> {
     }
 }
 
+/// How long the invoice of each challenge stays payable unless
+/// [`LightningCharge::invoice_expiry`] says otherwise: ten minutes, twice the
+/// challenges' default lifetime, so the challenge's own `expires` decides.
+pub const DEFAULT_INVOICE_EXPIRY_SECS: u64 = 600;
+
 /// The server half of `lightning/charge`: verifies preimages against invoices its
 /// node issued. See the [module docs](super) for the procedure.
 pub struct LightningCharge {
     node: Arc<dyn LightningNode>,
     clock: Clock,
     confirm_with_node: bool,
+    invoice_expiry_secs: u64,
     /// Payment hashes settled, with the expiry of their invoice (after which the
     /// invoice check refuses them anyway).
     used: Mutex<HashMap<PaymentHash, UnixTime>>,
@@ -289,8 +297,30 @@ impl LightningCharge {
             node,
             clock: system_clock(),
             confirm_with_node: false,
+            invoice_expiry_secs: DEFAULT_INVOICE_EXPIRY_SECS,
             used: Mutex::default(),
         }
+    }
+
+    /// How long the invoice of each challenge stays payable (default
+    /// [`DEFAULT_INVOICE_EXPIRY_SECS`]); a challenge never outlives its invoice.
+    pub fn invoice_expiry(mut self, secs: u64) -> LightningCharge {
+        self.invoice_expiry_secs = secs;
+        self
+    }
+
+    /// The terms a route configures to sell for `amount_sat` satoshis: `{amount,
+    /// currency: "sat", description?}`. Each challenge then carries a fresh invoice
+    /// for that amount ([`ChargeMethod::issue_terms`]), and an echo must keep the
+    /// amount and currency.
+    pub fn template(amount_sat: u64, description: Option<&str>) -> JsonObject {
+        let mut request = JsonObject::new();
+        request.insert("amount".into(), amount_sat.to_string().into());
+        request.insert("currency".into(), CURRENCY.into());
+        if let Some(text) = description {
+            request.insert("description".into(), text.into());
+        }
+        request
     }
 
     /// Reads the time from `clock` (for the invoice's expiry).
@@ -420,6 +450,45 @@ impl ChargeMethod for LightningCharge {
 
     fn settle<'a>(&'a self, charge: Charge<'a>) -> BoxFuture<'a, Result<Settlement, MethodError>> {
         Box::pin(async move { self.verify(charge).await.map_err(MethodError::from) })
+    }
+
+    /// A fresh invoice for every challenge, as the draft requires; the price is
+    /// pinned, the invoice varies (and is bound by the challenge id).
+    fn terms(&self) -> Terms {
+        Terms::PerChallenge {
+            pinned: &["amount", "currency", "description"],
+        }
+    }
+
+    fn issue_terms<'a>(
+        &'a self,
+        template: &'a JsonObject,
+        _now: UnixTime,
+    ) -> BoxFuture<'a, Result<IssuedTerms, MethodError>> {
+        Box::pin(async move {
+            let amount = template
+                .get("amount")
+                .and_then(Value::as_str)
+                .and_then(|a| a.parse::<u64>().ok())
+                .filter(|_| template.get("currency").and_then(Value::as_str) == Some(CURRENCY))
+                .ok_or_else(|| {
+                    MethodError::Internal(
+                        "the route's terms need `amount` in satoshis and `currency: \"sat\"`"
+                            .into(),
+                    )
+                })?;
+            let description = template.get("description").and_then(Value::as_str);
+            let issued = self
+                .issue(amount, description, self.invoice_expiry_secs)
+                .await
+                .map_err(|e| {
+                    MethodError::Internal(format!("the node cannot issue an invoice: {e}"))
+                })?;
+            Ok(IssuedTerms {
+                request: issued.request,
+                not_after: Some(issued.not_after),
+            })
+        })
     }
 }
 

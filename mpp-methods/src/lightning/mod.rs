@@ -57,23 +57,16 @@
 //!   holds the invoice and its payment hash, so the id binds the hash without a
 //!   store; the engine's single-use claim of the id (D9) makes the challenge
 //!   single-use.
-//! - **Fresh invoice per challenge.** The draft issues one invoice per 402. The
-//!   server engine of this workspace offers fixed terms per route, so a route carries
-//!   one invoice for all its challenges until the engine learns per-challenge terms.
-//!   To keep one preimage from paying for several challenges meanwhile,
-//!   [`LightningCharge`] remembers the payment hashes it has settled (in memory, until
-//!   their invoice expires) and refuses a second use. Across several server
-//!   instances that memory is not shared: only per-challenge invoices make replay
-//!   across instances impossible.
-//!
-//!   For an invoice per challenge, the engine would need: an asynchronous hook that
-//!   produces each offer's terms when a 402 is issued (here [`LightningCharge::issue`]),
-//!   on every path that issues one, refusals included; an `expires` capped per
-//!   challenge by those terms ([`IssuedCharge::not_after`]); and route pinning that
-//!   compares the price (amount, currency, recipient) with the route's and leaves the
-//!   per-challenge rest (`methodDetails`) to the HMAC and to the method. Giving
-//!   [`Charge`](mpp_core::method::Charge) the current time would spare methods a
-//!   clock of their own.
+//! - **Fresh invoice per challenge.** As the draft requires, every challenge carries
+//!   its own invoice: [`LightningCharge`] makes its terms per challenge
+//!   ([`ChargeMethod::issue_terms`] and [`Terms::PerChallenge`](mpp_core::method::Terms)),
+//!   a route configures only the price ([`LightningCharge::template`]), an echo must
+//!   keep the amount, currency and description, the invoice itself is bound by the
+//!   challenge id, and no challenge outlives its invoice. A route may still be given
+//!   fixed terms holding one invoice (`RouteOffer::new` with [`charge_request`]);
+//!   for that case [`LightningCharge`] also remembers the payment hashes it settled
+//!   (in memory, until their invoice expires) and refuses a second use, which only
+//!   holds within one process.
 //! - **Problem types.** The draft's `lightning/*` problem types cannot be expressed
 //!   by the engine's [`MethodError`](mpp_core::method::MethodError), which maps onto
 //!   the core types only. [`ChargeError::problem_type_uri`] names the draft's type
@@ -108,7 +101,8 @@ use mpp_core::time::UnixTime;
 use sha2::{Digest, Sha256};
 
 pub use charge::{
-    ChargeError, IssuedCharge, LightningCharge, LightningPayer, TermsError, charge_request,
+    ChargeError, DEFAULT_INVOICE_EXPIRY_SECS, IssuedCharge, LightningCharge, LightningPayer,
+    TermsError, charge_request,
 };
 pub use invoice::{
     Description, Invoice, InvoiceBuilder, InvoiceError, MAX_INVOICE_LENGTH, Network, NodeId,

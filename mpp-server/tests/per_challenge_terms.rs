@@ -1,0 +1,194 @@
+//! Offers whose terms are made for each challenge (`lightning/charge`: a fresh BOLT11
+//! invoice in every 402), through the real paywall layer: every refusal gets fresh
+//! invoices, a paid invoice pays its own challenge only, the price stays pinned, and
+//! a node that cannot issue invoices turns the 402 into a 500 rather than a 402
+//! without a challenge.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use http::Method;
+use mpp_core::challenge::Challenge;
+use mpp_core::credential::Credential;
+use mpp_core::method::BoxFuture;
+use mpp_core::problem::ProblemType;
+use mpp_core::time::UnixTime;
+use mpp_methods::lightning::{
+    Invoice, InvoiceRequest, InvoiceStatus, LightningCharge, LightningNode, ManualClock, Network,
+    NodeError, NodeId, PayOptions, PaymentHash, PaymentOutcome, Preimage, TestNode,
+};
+use mpp_server::{Offer, PaidRoute};
+
+struct Setup {
+    harness: Harness,
+    server_node: Arc<TestNode>,
+    client_node: TestNode,
+}
+
+fn setup() -> Setup {
+    let clock = TestClock::new();
+    let manual = ManualClock::new(UnixTime::from_secs(clock.now()));
+    let server_node = Arc::new(TestNode::new().with_clock(manual.clock()));
+    let client_node = server_node.peer([0x42; 32]).unwrap();
+    let method = Arc::new(LightningCharge::new(server_node.clone()).with_clock(manual.clock()));
+    let layer = builder(&clock)
+        .route(PaidRoute::new(Method::GET, "/weather").offer(Offer::charge(
+            method,
+            LightningCharge::template(250, Some("weather report")),
+        )))
+        .build()
+        .unwrap();
+    Setup {
+        harness: Harness::new(layer, &clock),
+        server_node,
+        client_node,
+    }
+}
+
+fn invoice_of(challenge: &Challenge<'_>) -> Invoice {
+    let request = challenge.request.decode().unwrap();
+    Invoice::decode(request["methodDetails"]["invoice"].as_str().unwrap()).unwrap()
+}
+
+/// Pays the challenge's invoice from the client node and answers with the preimage.
+async fn pay(client: &TestNode, challenge: &Challenge<'static>) -> String {
+    let outcome = client
+        .pay_invoice(&invoice_of(challenge), PayOptions::default())
+        .await
+        .unwrap();
+    let mut payload = mpp_core::json::JsonObject::new();
+    payload.insert("preimage".into(), outcome.preimage.to_hex().into());
+    Credential::answer(challenge, payload, None).to_header()
+}
+
+#[tokio::test]
+async fn every_402_carries_a_fresh_invoice_that_pays_its_own_challenge_once() {
+    // req: charge.verify.proof charge.replay.id-single-use
+    let s = setup();
+    let a = s.harness.challenge(get("/weather")).await;
+    let b = s.harness.challenge(get("/weather")).await;
+    let (ia, ib) = (invoice_of(&a), invoice_of(&b));
+    assert_ne!(
+        ia.payment_hash(),
+        ib.payment_hash(),
+        "one invoice per challenge"
+    );
+    assert_eq!(ia.amount_sat(), Some(250));
+    assert_eq!(a.request.decode().unwrap()["amount"], "250");
+    // Each challenge expires no later than its invoice.
+    let expires = a.expires.as_ref().unwrap().unix();
+    assert!(expires <= ia.expires_at());
+
+    let paid_a = pay(&s.client_node, &a).await;
+    let receipt = s
+        .harness
+        .send(get_paid("/weather", &paid_a))
+        .await
+        .assert_paid();
+    assert_eq!(receipt.reference, ia.payment_hash().to_hex());
+    assert!(s.server_node.is_paid(ia.payment_hash()));
+
+    // The replay is refused with fresh invoices, and the other challenge still pays.
+    let replay = s.harness.send(get_paid("/weather", &paid_a)).await;
+    let fresh = replay.assert_402(ProblemType::InvalidChallenge);
+    assert_ne!(invoice_of(&fresh[0]).payment_hash(), ia.payment_hash());
+    let paid_b = pay(&s.client_node, &b).await;
+    s.harness
+        .send(get_paid("/weather", &paid_b))
+        .await
+        .assert_paid();
+    assert_eq!(s.harness.calls(), 2);
+}
+
+#[tokio::test]
+async fn a_proof_for_one_invoice_does_not_pay_another_challenge() {
+    let s = setup();
+    let a = s.harness.challenge(get("/weather")).await;
+    let b = s.harness.challenge(get("/weather")).await;
+    let paid_a = Credential::parse(pay(&s.client_node, &a).await.as_bytes()).unwrap();
+    // A's preimage under B's echo: B's invoice is bound by B's id.
+    let swapped = Credential::answer(&b, paid_a.payload.clone(), None).to_header();
+    s.harness
+        .send(get_paid("/weather", &swapped))
+        .await
+        .assert_refused(ProblemType::VerificationFailed, &b);
+    assert_eq!(s.harness.calls(), 0);
+}
+
+/// A node that is down: it issues nothing.
+struct DownNode(TestNode);
+
+impl LightningNode for DownNode {
+    fn node_id(&self) -> NodeId {
+        self.0.node_id()
+    }
+
+    fn network(&self) -> Network {
+        self.0.network()
+    }
+
+    fn create_invoice<'a>(
+        &'a self,
+        _: &'a InvoiceRequest,
+    ) -> BoxFuture<'a, Result<Invoice, NodeError>> {
+        Box::pin(async { Err(NodeError::Unavailable("the node is down".into())) })
+    }
+
+    fn lookup_invoice<'a>(
+        &'a self,
+        _: &'a PaymentHash,
+    ) -> BoxFuture<'a, Result<Option<InvoiceStatus>, NodeError>> {
+        Box::pin(async { Err(NodeError::Unavailable("the node is down".into())) })
+    }
+
+    fn pay_invoice<'a>(
+        &'a self,
+        _: &'a Invoice,
+        _: PayOptions,
+    ) -> BoxFuture<'a, Result<PaymentOutcome, NodeError>> {
+        Box::pin(async { Err(NodeError::Unavailable("the node is down".into())) })
+    }
+}
+
+#[tokio::test]
+async fn a_node_that_cannot_issue_invoices_gives_a_500_never_a_bare_402() {
+    // req: core.errors.402.with-challenge
+    let clock = TestClock::new();
+    let method = Arc::new(LightningCharge::new(Arc::new(DownNode(TestNode::new()))));
+    let layer = builder(&clock)
+        .route(
+            PaidRoute::new(Method::GET, "/weather")
+                .offer(Offer::charge(method, LightningCharge::template(250, None))),
+        )
+        .build()
+        .unwrap();
+    let harness = Harness::new(layer, &clock);
+    let answer = harness.send(get("/weather")).await;
+    answer.assert_error(500, ProblemType::InternalPaymentError);
+    assert!(answer.headers.get("www-authenticate").is_none());
+    // A route with another way to pay still offers that one.
+    let method = Arc::new(LightningCharge::new(Arc::new(DownNode(TestNode::new()))));
+    let layer = builder(&clock)
+        .route(
+            PaidRoute::new(Method::GET, "/weather")
+                .offer(Offer::charge(method, LightningCharge::template(250, None)))
+                .offer(preimage_offer()),
+        )
+        .build()
+        .unwrap();
+    let harness = Harness::new(layer, &clock);
+    let challenges = harness
+        .send(get("/weather"))
+        .await
+        .assert_402(ProblemType::PaymentRequired);
+    let methods: Vec<_> = challenges.iter().map(|c| c.method.to_string()).collect();
+    assert_eq!(methods, ["preimage"]);
+}
+
+#[test]
+fn preimages_are_redacted() {
+    let p = Preimage::from_hex(&"ab".repeat(32)).unwrap();
+    assert!(!format!("{p:?}").contains("abab"));
+}
