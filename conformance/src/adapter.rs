@@ -1,28 +1,43 @@
 //! The cross-SDK conformance adapter: one JSON request in, one JSON line out.
 //!
 //! Request: `{"schema":1,"op":OP,"input":INPUT,"context":{...}}`. Response:
-//! `{"ok":true,"value":VALUE}` or `{"ok":false,"error":{"type":TYPE,"message":TEXT}}`.
-//! Absent optional fields are omitted, never `null`. `context.now` (RFC 3339 text or
-//! Unix seconds) fixes the clock for `server.verify`; without it the system clock is
-//! used.
+//! `{"ok":true,"value":VALUE}` or
+//! `{"ok":false,"error":{"type":TYPE,"message":TEXT,"class":CODE,"parameter":NAME,"field":PATH}}`,
+//! where `class` (a stable [`mpp_core::ParseErrorKind::code`] or the code of a format
+//! or binding error), `parameter` (the challenge parameter the error names) and
+//! `field` (where the error was found: `request`, `challenge.id`, `status`) appear
+//! only when known. Absent optional fields are omitted, never `null`.
+//! `context.now` (RFC 3339 text or Unix seconds) fixes the clock for `server.verify`;
+//! without it the system clock is used.
+//!
+//! Every operation, its input and its output are described in
+//! `conformance/adapter.json`; [`OPERATIONS`] lists them.
 
+use std::collections::BTreeSet;
+
+use mpp_core::accept::AcceptPayment;
 use mpp_core::binding::{BindingInput, ChallengeBinder, Secret};
-use mpp_core::challenge::Challenge;
+use mpp_core::challenge::{Challenge, ChallengeBuilder};
 use mpp_core::credential::{Credential, CredentialField};
+use mpp_core::digest::{ContentDigest, DigestAlgorithm};
 use mpp_core::json::JsonObject;
+use mpp_core::problem::ProblemType;
 use mpp_core::receipt::Receipt;
 use mpp_core::time::{Timestamp, UnixTime};
 use mpp_core::value::{Base64Json, ChallengeId, IntentName, MethodName, Opaque, Realm};
 use mpp_core::verify::{self, EchoError, Offer};
-use mpp_core::{ParseError, ParseOptions, base64};
+use mpp_core::{
+    BindingError, FormatError, Param, ParseError, ParseErrorKind, ParseOptions, base64, jcs,
+};
 use serde_json::{Value, json};
 
 /// The ABI version this adapter speaks.
 pub const SCHEMA: u64 = 1;
 
 /// Every operation the adapter answers.
-pub const OPERATIONS: [&str; 11] = [
+pub const OPERATIONS: [&str; 18] = [
     "challenge.parse",
+    "challenge.parse-all",
     "challenge.format",
     "challenge.id",
     "credential.parse",
@@ -31,14 +46,23 @@ pub const OPERATIONS: [&str; 11] = [
     "receipt.format",
     "base64url.encode",
     "base64url.decode",
+    "jcs.canonicalize",
+    "digest.compute",
+    "digest.verify",
+    "accept.rank",
+    "problem.describe",
     "server.verify",
+    "charge.sequence",
     "capabilities",
 ];
 
-/// An operation's failure: the ABI error type and a message.
+/// An operation's failure: the ABI error type, a message, and what the error names.
 struct Failure {
     kind: &'static str,
     message: String,
+    class: Option<&'static str>,
+    parameter: Option<&'static str>,
+    field: Option<String>,
 }
 
 impl Failure {
@@ -46,8 +70,92 @@ impl Failure {
         Failure {
             kind,
             message: message.to_string(),
+            class: None,
+            parameter: None,
+            field: None,
         }
     }
+
+    /// A failure that reports a parse error: its code as `class`, the parameter its
+    /// kind names, and the field it was found in.
+    fn parse(kind: &'static str, e: &ParseError) -> Self {
+        Failure {
+            class: Some(e.kind().code()),
+            parameter: e.kind().param().and_then(param_name),
+            field: e.field().map(str::to_owned),
+            ..Failure::new(kind, e)
+        }
+    }
+
+    fn format(kind: &'static str, e: &FormatError) -> Self {
+        let parameter = match e {
+            FormatError::ControlCharacter(p) => param_name(*p),
+            _ => None,
+        };
+        Failure {
+            class: Some(e.code()),
+            parameter,
+            field: parameter.map(str::to_owned),
+            ..Failure::new(kind, e)
+        }
+    }
+
+    fn binding(kind: &'static str, e: &BindingError) -> Self {
+        match e {
+            BindingError::Undecodable(p) => Failure::parse(kind, p),
+            BindingError::PipeInField(p) => Failure {
+                class: Some(e.code()),
+                parameter: param_name(*p),
+                field: param_name(*p).map(str::to_owned),
+                ..Failure::new(kind, e)
+            },
+            _ => Failure {
+                class: Some(e.code()),
+                ..Failure::new(kind, e)
+            },
+        }
+    }
+
+    fn class(mut self, kind: ParseErrorKind) -> Self {
+        self.class = Some(kind.code());
+        self.parameter = kind.param().and_then(param_name);
+        self
+    }
+
+    /// Prefixes the message with the field, as the adapter always reported it.
+    fn with_message_field(mut self, field: &str) -> Self {
+        self.message = format!("`{field}`: {}", self.message);
+        self
+    }
+
+    /// Names the field, unless a more precise one is already named.
+    fn in_field(mut self, field: impl Into<String>) -> Self {
+        if self.field.is_none() {
+            self.field = Some(field.into());
+        }
+        self
+    }
+
+    fn to_json(&self) -> Value {
+        let mut error = JsonObject::new();
+        error.insert("type".into(), self.kind.into());
+        error.insert("message".into(), self.message.as_str().into());
+        if let Some(class) = self.class {
+            error.insert("class".into(), class.into());
+        }
+        if let Some(parameter) = self.parameter {
+            error.insert("parameter".into(), parameter.into());
+        }
+        if let Some(field) = &self.field {
+            error.insert("field".into(), field.as_str().into());
+        }
+        Value::Object(error)
+    }
+}
+
+/// The wire name of a known parameter; extension parameters have none to report.
+fn param_name(p: Param) -> Option<&'static str> {
+    (p != Param::Extension).then(|| p.name())
 }
 
 type OpResult = Result<Value, Failure>;
@@ -63,7 +171,7 @@ pub fn handle(request: &str, now: UnixTime) -> String {
     };
     match response {
         Ok(value) => json!({ "ok": true, "value": value }).to_string(),
-        Err(f) => failure_line(f.kind, &f.message),
+        Err(f) => json!({ "ok": false, "error": f.to_json() }).to_string(),
     }
 }
 
@@ -92,6 +200,7 @@ fn dispatch(request: &Value, now: UnixTime) -> OpResult {
     };
     match op {
         "challenge.parse" => challenge_parse(input),
+        "challenge.parse-all" => challenge_parse_all(input),
         "challenge.format" => challenge_format(input),
         "challenge.id" => challenge_id(input),
         "credential.parse" => credential_parse(input),
@@ -105,10 +214,16 @@ fn dispatch(request: &Value, now: UnixTime) -> OpResult {
         "base64url.decode" => {
             let text = string(input, "text", "encoding_error")?;
             let decoded =
-                base64::decode_utf8(text).map_err(|e| Failure::new("encoding_error", e))?;
+                base64::decode_utf8(text).map_err(|e| Failure::parse("encoding_error", &e))?;
             Ok(json!({ "text": decoded }))
         }
+        "jcs.canonicalize" => jcs_canonicalize(input),
+        "digest.compute" => digest_compute(input),
+        "digest.verify" => digest_verify(input),
+        "accept.rank" => accept_rank(input),
+        "problem.describe" => problem_describe(input),
         "server.verify" => server_verify(input, now),
+        "charge.sequence" => charge_sequence(input),
         "capabilities" => Ok(json!({ "schema": SCHEMA, "operations": OPERATIONS })),
         other => Err(Failure::new(
             "unsupported_operation",
@@ -131,11 +246,23 @@ fn clock(value: &Value) -> Result<UnixTime, Failure> {
     }
 }
 
+/// A missing or mistyped member of the input, with its class and field.
+fn member_failure(input: &Value, field: &str, kind: &'static str, what: &str) -> Failure {
+    let class = if input.get(field).is_none() {
+        ParseErrorKind::MissingField
+    } else {
+        ParseErrorKind::InvalidField
+    };
+    Failure::new(kind, format!("`{field}` must be {what}"))
+        .class(class)
+        .in_field(field)
+}
+
 fn string<'v>(input: &'v Value, field: &str, kind: &'static str) -> Result<&'v str, Failure> {
     input
         .get(field)
         .and_then(Value::as_str)
-        .ok_or_else(|| Failure::new(kind, format!("`{field}` must be a string")))
+        .ok_or_else(|| member_failure(input, field, kind, "a string"))
 }
 
 fn optional<'v>(
@@ -146,7 +273,7 @@ fn optional<'v>(
     match input.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Failure::new(kind, format!("`{field}` must be a string"))),
+        Some(_) => Err(member_failure(input, field, kind, "a string")),
     }
 }
 
@@ -158,7 +285,13 @@ fn object<'v>(
     input
         .get(field)
         .and_then(Value::as_object)
-        .ok_or_else(|| Failure::new(kind, format!("`{field}` must be a JSON object")))
+        .ok_or_else(|| member_failure(input, field, kind, "a JSON object"))
+}
+
+/// Bytes given as base64url text (for bodies, which may be binary).
+fn bytes(input: &Value, field: &str) -> Result<Vec<u8>, Failure> {
+    let text = string(input, field, "invalid_request")?;
+    base64::decode(text).map_err(|e| Failure::parse("invalid_request", &e).in_field(field))
 }
 
 /// The ABI's view of a challenge: `request` decoded, `opaque` as its wire text.
@@ -187,37 +320,60 @@ fn challenge_json(c: &Challenge<'_>, with_description: bool) -> Result<JsonObjec
     Ok(out)
 }
 
-/// Builds a challenge from the ABI's view, validating every field.
-fn challenge_from_json(input: &Value, kind: &'static str) -> Result<Challenge<'static>, Failure> {
-    let fail =
-        |field: &'static str| move |e: ParseError| Failure::new(kind, format!("`{field}`: {e}"));
-    let text = |field| string(input, field, kind).map(str::to_owned);
-    let expires = optional(input, "expires", kind)?
+/// Builds a challenge from the ABI's view, validating every field. `prefix` goes
+/// before the field names errors report (`challenge.` inside a credential).
+fn challenge_from_json(
+    input: &Value,
+    kind: &'static str,
+    prefix: &str,
+) -> Result<Challenge<'static>, Failure> {
+    // Every error here concerns one member of the challenge object.
+    let named = |mut f: Failure, field: &str| {
+        f.field = Some(format!("{prefix}{field}"));
+        f
+    };
+    let fail = |field: &'static str| {
+        move |e: ParseError| named(Failure::parse(kind, &e), field).with_message_field(field)
+    };
+    let text = |field: &'static str| {
+        string(input, field, kind)
+            .map(str::to_owned)
+            .map_err(|f| named(f, field))
+    };
+    let opt = |field: &'static str| optional(input, field, kind).map_err(|f| named(f, field));
+    let expires = opt("expires")?
         .map(|t| Timestamp::from_string(t.into()))
         .transpose()
         .map_err(fail("expires"))?;
-    let digest = optional(input, "digest", kind)?
-        .map(|t| mpp_core::digest::ContentDigest::from_string(t.into()))
+    let digest = opt("digest")?
+        .map(|t| ContentDigest::from_string(t.into()))
         .transpose()
         .map_err(fail("digest"))?;
-    let opaque = optional(input, "opaque", kind)?
+    let opaque = opt("opaque")?
         .map(|t| Opaque::from_cow(t.to_owned().into(), &ParseOptions::STRICT))
         .transpose()
         .map_err(fail("opaque"))?;
-    let credential_field = match optional(input, "header", kind)? {
+    let credential_field = match opt("header")? {
         None => CredentialField::Authorization,
-        Some(h) => CredentialField::from_header_param(h)
-            .ok_or_else(|| Failure::new(kind, "`header` must be Payment-Authorization"))?,
+        Some(h) => CredentialField::from_header_param(h).ok_or_else(|| {
+            named(
+                Failure::new(kind, "`header` must be Payment-Authorization")
+                    .class(ParseErrorKind::UnsupportedHeader),
+                "header",
+            )
+        })?,
     };
     Ok(Challenge {
         id: ChallengeId::from_string(text("id")?).map_err(fail("id"))?,
         realm: Realm::from_string(text("realm")?).map_err(fail("realm"))?,
         method: MethodName::from_string(text("method")?).map_err(fail("method"))?,
         intent: IntentName::from_string(text("intent")?).map_err(fail("intent"))?,
-        request: Base64Json::encode(object(input, "request", kind)?),
+        request: Base64Json::encode(
+            object(input, "request", kind).map_err(|f| named(f, "request"))?,
+        ),
         expires,
         digest,
-        description: optional(input, "description", kind)?.map(|d| d.to_owned().into()),
+        description: opt("description")?.map(|d| d.to_owned().into()),
         opaque,
         credential_field,
         extensions: Vec::new(),
@@ -227,24 +383,39 @@ fn challenge_from_json(input: &Value, kind: &'static str) -> Result<Challenge<'s
 fn challenge_parse(input: &Value) -> OpResult {
     let header = string(input, "header", "parse_error")?;
     let challenge =
-        Challenge::parse(header.as_bytes()).map_err(|e| Failure::new("parse_error", e))?;
-    let out = challenge_json(&challenge, true).map_err(|e| Failure::new("parse_error", e))?;
+        Challenge::parse(header.as_bytes()).map_err(|e| Failure::parse("parse_error", &e))?;
+    let out = challenge_json(&challenge, true).map_err(|e| Failure::parse("parse_error", &e))?;
     Ok(Value::Object(out))
 }
 
+fn challenge_parse_all(input: &Value) -> OpResult {
+    let header = string(input, "header", "parse_error")?;
+    let challenges: Vec<Value> = Challenge::parse_all(header.as_bytes())
+        .map(
+            |parsed| match parsed.and_then(|c| challenge_json(&c, true)) {
+                Ok(c) => json!({ "ok": true, "value": c }),
+                Err(e) => {
+                    json!({ "ok": false, "error": Failure::parse("parse_error", &e).to_json() })
+                }
+            },
+        )
+        .collect();
+    Ok(json!({ "challenges": challenges }))
+}
+
 fn challenge_format(input: &Value) -> OpResult {
-    let challenge = challenge_from_json(input, "format_error")?;
+    let challenge = challenge_from_json(input, "format_error", "")?;
     let header = challenge
         .to_header()
-        .map_err(|e| Failure::new("format_error", e))?;
+        .map_err(|e| Failure::format("format_error", &e))?;
     Ok(json!({ "header": header }))
 }
 
 fn credential_parse(input: &Value) -> OpResult {
     let header = string(input, "header", "parse_error")?;
     let credential =
-        Credential::parse(header.as_bytes()).map_err(|e| Failure::new("parse_error", e))?;
-    credential_json(&credential).map_err(|e| Failure::new("parse_error", e))
+        Credential::parse(header.as_bytes()).map_err(|e| Failure::parse("parse_error", &e))?;
+    credential_json(&credential).map_err(|e| Failure::parse("parse_error", &e))
 }
 
 fn credential_json(credential: &Credential) -> Result<Value, ParseError> {
@@ -261,9 +432,9 @@ fn credential_json(credential: &Credential) -> Result<Value, ParseError> {
 fn credential_from_json(input: &Value, kind: &'static str) -> Result<Credential, Failure> {
     let echo = input
         .get("challenge")
-        .ok_or_else(|| Failure::new(kind, "`challenge` is required"))?;
+        .ok_or_else(|| member_failure(input, "challenge", kind, "a JSON object"))?;
     Ok(Credential {
-        challenge: challenge_from_json(echo, kind)?,
+        challenge: challenge_from_json(echo, kind, "challenge.")?,
         payload: object(input, "payload", kind)?.clone(),
         source: optional(input, "source", kind)?.map(str::to_owned),
     })
@@ -276,30 +447,36 @@ fn credential_format(input: &Value) -> OpResult {
 
 fn receipt_parse(input: &Value) -> OpResult {
     let header = string(input, "header", "parse_error")?;
-    let receipt = Receipt::parse(header.as_bytes()).map_err(|e| Failure::new("parse_error", e))?;
+    let receipt =
+        Receipt::parse(header.as_bytes()).map_err(|e| Failure::parse("parse_error", &e))?;
     Ok(Value::Object(receipt.to_json()))
 }
 
 fn receipt_format(input: &Value) -> OpResult {
-    let object = input
-        .as_object()
-        .ok_or_else(|| Failure::new("format_error", "the receipt must be a JSON object"))?;
+    let object = input.as_object().ok_or_else(|| {
+        Failure::new("format_error", "the receipt must be a JSON object")
+            .class(ParseErrorKind::ExpectedJsonObject)
+    })?;
     let receipt =
-        Receipt::from_json(object.clone()).map_err(|e| Failure::new("format_error", e))?;
+        Receipt::from_json(object.clone()).map_err(|e| Failure::parse("format_error", &e))?;
     Ok(json!({ "header": receipt.to_header() }))
 }
 
 fn challenge_id(input: &Value) -> OpResult {
     const KIND: &str = "generation_error";
-    let secret =
-        Secret::new(string(input, "secretKey", KIND)?).map_err(|e| Failure::new(KIND, e))?;
+    let secret = Secret::new(string(input, "secretKey", KIND)?)
+        .map_err(|e| Failure::binding(KIND, &e).in_field("secretKey"))?;
     let request = Base64Json::encode(object(input, "request", KIND)?);
     let header = match optional(input, "header", KIND)? {
         None => None,
         Some(h) => Some(
             CredentialField::from_header_param(h)
                 .and_then(CredentialField::header_param)
-                .ok_or_else(|| Failure::new(KIND, "`header` must be Payment-Authorization"))?,
+                .ok_or_else(|| {
+                    Failure::new(KIND, "`header` must be Payment-Authorization")
+                        .class(ParseErrorKind::UnsupportedHeader)
+                        .in_field("header")
+                })?,
         ),
     };
     let binding = BindingInput {
@@ -314,8 +491,67 @@ fn challenge_id(input: &Value) -> OpResult {
     };
     let id = ChallengeBinder::new(secret)
         .id_for(&binding)
-        .map_err(|e| Failure::new(KIND, e))?;
+        .map_err(|e| Failure::binding(KIND, &e))?;
     Ok(json!({ "id": id.as_str() }))
+}
+
+fn jcs_canonicalize(input: &Value) -> OpResult {
+    let text = string(input, "text", "parse_error")?;
+    let value = mpp_core::json::parse_value(text.as_bytes())
+        .map_err(|e| Failure::parse("parse_error", &e))?;
+    Ok(json!({ "text": jcs::to_string(&value) }))
+}
+
+fn digest_compute(input: &Value) -> OpResult {
+    let body = bytes(input, "body")?;
+    let algorithm = match optional(input, "algorithm", "invalid_request")? {
+        None => DigestAlgorithm::Sha256,
+        Some(name) => DigestAlgorithm::from_name(name).ok_or_else(|| {
+            Failure::new("invalid_request", format!("unsupported algorithm {name:?}"))
+                .class(ParseErrorKind::UnsupportedDigestAlgorithm)
+                .in_field("algorithm")
+        })?,
+    };
+    Ok(json!({ "digest": ContentDigest::compute(algorithm, &body).as_str() }))
+}
+
+fn digest_verify(input: &Value) -> OpResult {
+    let digest = ContentDigest::new(string(input, "digest", "parse_error")?)
+        .map_err(|e| Failure::parse("parse_error", &e).in_field("digest"))?;
+    let body = bytes(input, "body")?;
+    Ok(json!({ "matches": digest.matches(&body) }))
+}
+
+fn accept_rank(input: &Value) -> OpResult {
+    let accept = AcceptPayment::parse(string(input, "header", "parse_error")?)
+        .map_err(|e| Failure::parse("parse_error", &e).in_field("header"))?;
+    let offers = input
+        .get("offers")
+        .and_then(Value::as_array)
+        .ok_or_else(|| member_failure(input, "offers", "invalid_request", "an array"))?
+        .iter()
+        .map(|offer| {
+            Ok((
+                string(offer, "method", "invalid_request")?,
+                string(offer, "intent", "invalid_request")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    let kept: Vec<Value> = accept
+        .rank(offers.iter().copied())
+        .into_iter()
+        .map(|i| json!({ "method": offers[i].0, "intent": offers[i].1 }))
+        .collect();
+    Ok(json!({ "offers": kept }))
+}
+
+fn problem_describe(input: &Value) -> OpResult {
+    let slug = string(input, "slug", "invalid_request")?;
+    let problem = ProblemType::ALL
+        .into_iter()
+        .find(|p| p.slug() == slug)
+        .ok_or_else(|| Failure::new("not_found", format!("no problem type {slug:?}")))?;
+    Ok(json!({ "type": problem.uri(), "title": problem.title(), "status": problem.status() }))
 }
 
 fn server_verify(input: &Value, now: UnixTime) -> OpResult {
@@ -352,11 +588,7 @@ fn server_verify(input: &Value, now: UnixTime) -> OpResult {
         credential_field: credential.challenge.credential_field,
     };
     if let Err(e) = verify::check_echo(&binder, &offer, &credential.challenge, now) {
-        return verdict(match e {
-            EchoError::Expired => "payment_expired",
-            EchoError::Malformed(_) => "malformed_credential",
-            _ => "invalid_challenge",
-        });
+        return verdict(echo_outcome(&e));
     }
     if input.get("verificationError").is_some_and(|v| !v.is_null()) {
         return verdict("verification_failed");
@@ -370,4 +602,111 @@ fn server_verify(input: &Value, now: UnixTime) -> OpResult {
             "method": credential.challenge.method.as_str(),
         }
     }))
+}
+
+/// The outcome name of a refused echo.
+fn echo_outcome(e: &EchoError) -> &'static str {
+    match e {
+        EchoError::Expired => "payment_expired",
+        EchoError::Malformed(_) => "malformed_credential",
+        _ => "invalid_challenge",
+    }
+}
+
+/// `charge.sequence`: a server issues one charge challenge, then receives one
+/// credential per step. See `conformance/adapter.json` for the rules.
+fn charge_sequence(input: &Value) -> OpResult {
+    const KIND: &str = "invalid_request";
+    let secret = Secret::new(string(input, "secretKey", KIND)?)
+        .map_err(|e| Failure::binding("generation_error", &e).in_field("secretKey"))?;
+    let binder = ChallengeBinder::new(secret);
+    let expires = Timestamp::from_string(string(input, "expires", KIND)?.to_owned())
+        .map_err(|e| Failure::parse(KIND, &e).in_field("expires"))?;
+    let request = object(input, "request", KIND)?;
+    let mut builder = ChallengeBuilder::new(
+        string(input, "realm", KIND)?,
+        string(input, "method", KIND)?,
+        string(input, "intent", KIND)?,
+        request,
+    )
+    .map_err(|e| Failure::parse(KIND, &e))?
+    .expires(expires);
+    if let Some(text) = optional(input, "description", KIND)? {
+        builder = builder.description(text);
+    }
+    let issued = builder
+        .issue(&binder)
+        .map_err(|e| Failure::binding("generation_error", &e))?;
+    let offer = Offer {
+        realm: issued.realm.clone(),
+        method: issued.method.clone(),
+        intent: issued.intent.clone(),
+        request: request.clone(),
+        opaque: None,
+        credential_field: CredentialField::Authorization,
+    };
+    let wire_echo = Credential::answer(&issued, JsonObject::new(), None).to_json()["challenge"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+
+    let steps = input
+        .get("steps")
+        .and_then(Value::as_array)
+        .ok_or_else(|| member_failure(input, "steps", KIND, "an array"))?;
+    let mut claimed = BTreeSet::new();
+    let mut outcomes = Vec::with_capacity(steps.len());
+    for (i, step) in steps.iter().enumerate() {
+        let at = |f: Failure| {
+            let field = f.field.clone().unwrap_or_default();
+            f.in_field(format!("steps[{i}].{field}"))
+        };
+        let now = clock(step.get("now").unwrap_or(&Value::Null)).map_err(at)?;
+        let valid_proof = match string(step, "proof", KIND).map_err(at)? {
+            "valid" => true,
+            "invalid" => false,
+            other => {
+                return Err(Failure::new(
+                    KIND,
+                    format!("steps[{i}].proof: {other:?} is neither \"valid\" nor \"invalid\""),
+                ));
+            }
+        };
+        let mut echo = wire_echo.clone();
+        if let Some(remove) = step.get("remove") {
+            for name in remove.as_array().into_iter().flatten() {
+                let name = name.as_str().ok_or_else(|| {
+                    Failure::new(KIND, format!("steps[{i}].remove holds a non-string"))
+                })?;
+                echo.remove(name);
+            }
+        }
+        if let Some(set) = step.get("set") {
+            let set = set
+                .as_object()
+                .ok_or_else(|| Failure::new(KIND, format!("steps[{i}].set is not an object")))?;
+            for (name, value) in set {
+                echo.insert(name.clone(), value.clone());
+            }
+        }
+        let mut wire = JsonObject::new();
+        wire.insert("challenge".into(), Value::Object(echo));
+        wire.insert("payload".into(), Value::Object(JsonObject::new()));
+        let outcome = match Credential::from_json(wire, &ParseOptions::STRICT) {
+            Err(_) => "malformed_credential",
+            Ok(credential) => {
+                let echo = &credential.challenge;
+                match verify::check_echo(&binder, &offer, echo, now) {
+                    Err(e) => echo_outcome(&e),
+                    // D9: the id is claimed before the proof is checked, so it is used
+                    // whether or not the proof verifies.
+                    Ok(()) if !claimed.insert(echo.id.to_string()) => "invalid_challenge",
+                    Ok(()) if valid_proof => "granted",
+                    Ok(()) => "verification_failed",
+                }
+            }
+        };
+        outcomes.push(Value::from(outcome));
+    }
+    Ok(json!({ "outcomes": outcomes }))
 }

@@ -1,8 +1,9 @@
-//! Conformance tooling for the Payment HTTP authentication scheme: the cross-SDK adapter, header explanations (`mpp-conformance explain`, over `mpp_client::explain`), and the black-box server suite (`mpp-conformance server`).
+//! Conformance tooling for the Payment HTTP authentication scheme: the cross-SDK adapter, the language-neutral vectors and their runner (`mpp-conformance vectors`), header explanations (`mpp-conformance explain`, over `mpp_client::explain`), and the black-box server suite (`mpp-conformance server`).
 
 pub mod adapter;
 pub mod embedded;
 pub mod suite;
+pub mod vectors;
 
 /// The system clock, for the tools that run against the real world.
 pub fn system_now() -> mpp_core::time::UnixTime {

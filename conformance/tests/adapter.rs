@@ -334,3 +334,238 @@ fn the_binary_reads_one_request_and_prints_one_line() {
         "{\"ok\":true,\"value\":{\"text\":\"aGk\"}}\n"
     );
 }
+
+fn error_of(out: &Value) -> &Value {
+    assert_eq!(out["ok"], false, "{out}");
+    &out["error"]
+}
+
+#[test]
+fn parse_errors_carry_their_class_parameter_and_field() {
+    // req: core.challenge.required-params core.grammar.param.unique
+    let missing = call(
+        "challenge.parse",
+        json!({ "header": "Payment id=\"a\", method=\"tempo\", intent=\"charge\", request=\"e30\"" }),
+    );
+    let e = error_of(&missing);
+    assert_eq!(e["type"], "parse_error");
+    assert_eq!(e["class"], "missing-parameter");
+    assert_eq!(e["parameter"], "realm");
+    assert!(e.get("field").is_none(), "{e}");
+    assert!(e["message"].as_str().unwrap().contains("realm"));
+
+    let duplicate = call(
+        "challenge.parse",
+        json!({ "header": "Payment id=\"a\", ID=\"b\", realm=\"r\", method=\"tempo\", intent=\"charge\", request=\"e30\"" }),
+    );
+    assert_eq!(error_of(&duplicate)["class"], "duplicate-parameter");
+    assert_eq!(error_of(&duplicate)["parameter"], "id");
+
+    let request = call(
+        "challenge.parse",
+        json!({ "header": "Payment id=\"a\", realm=\"r\", method=\"tempo\", intent=\"charge\", request=\"W10\"" }),
+    );
+    assert_eq!(error_of(&request)["class"], "expected-json-object");
+    assert_eq!(error_of(&request)["field"], "request");
+
+    let no_id = call(
+        "credential.parse",
+        json!({ "header": format!("Payment {}", mpp_core::base64::encode(br#"{"challenge":{},"payload":{}}"#)) }),
+    );
+    assert_eq!(error_of(&no_id)["class"], "missing-field");
+    assert_eq!(error_of(&no_id)["field"], "challenge.id");
+
+    let short = call("challenge.id", {
+        let mut r = route();
+        r["secretKey"] = json!("short");
+        r
+    });
+    assert_eq!(error_of(&short)["type"], "generation_error");
+    assert_eq!(error_of(&short)["class"], "weak-secret");
+
+    let crlf = call("challenge.format", {
+        let mut c = issued();
+        c["description"] = json!("a\r\nb");
+        c
+    });
+    assert_eq!(error_of(&crlf)["class"], "control-character");
+    assert_eq!(error_of(&crlf)["parameter"], "description");
+
+    let mut echo = issued();
+    echo["method"] = json!("Tempo");
+    let format = call(
+        "credential.format",
+        json!({ "challenge": echo, "payload": {} }),
+    );
+    assert_eq!(error_of(&format)["class"], "invalid-method");
+    assert_eq!(error_of(&format)["field"], "challenge.method");
+
+    let decode = call("base64url.decode", json!({ "text": "Zh" }));
+    assert_eq!(error_of(&decode)["class"], "non-canonical-base64");
+}
+
+#[test]
+fn parse_all_reports_each_payment_challenge() {
+    // req: core.grammar.challenge.list
+    let good = ok("challenge.format", issued())["header"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let header = format!(
+        "Bearer realm=\"x\", Payment id=\"\", realm=\"r\", method=\"tempo\", intent=\"charge\", request=\"e30\", {good}, NTLM"
+    );
+    let all = ok("challenge.parse-all", json!({ "header": header }));
+    let list = all["challenges"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["ok"], false);
+    assert_eq!(list[0]["error"]["class"], "empty-parameter");
+    assert_eq!(list[1], json!({ "ok": true, "value": issued() }));
+    assert_eq!(
+        ok(
+            "challenge.parse-all",
+            json!({ "header": "Basic realm=\"x\"" })
+        ),
+        json!({ "challenges": [] })
+    );
+}
+
+#[test]
+fn jcs_canonicalizes_json_text() {
+    // req: core.challenge.request.jcs
+    assert_eq!(
+        ok(
+            "jcs.canonicalize",
+            json!({ "text": "{\"b\": [1.0, 1E30, \"\\u20ac\"], \"a\": true}" })
+        ),
+        json!({ "text": "{\"a\":true,\"b\":[1,1e+30,\"€\"]}" })
+    );
+    let dup = call("jcs.canonicalize", json!({ "text": "{\"a\":1,\"a\":2}" }));
+    assert_eq!(error_of(&dup)["class"], "duplicate-json-key");
+}
+
+#[test]
+fn digests_are_computed_and_checked_over_bytes() {
+    // req: core.digest.verify
+    let body = mpp_core::base64::encode(br#"{"hello": "world"}"#);
+    let digest = ok("digest.compute", json!({ "body": body }))["digest"].clone();
+    assert_eq!(
+        digest,
+        "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"
+    );
+    assert_eq!(
+        ok("digest.verify", json!({ "digest": digest, "body": body })),
+        json!({ "matches": true })
+    );
+    assert_eq!(
+        ok(
+            "digest.verify",
+            json!({ "digest": digest, "body": mpp_core::base64::encode(&[0xff, 0]) })
+        ),
+        json!({ "matches": false })
+    );
+    let sha512 = ok(
+        "digest.compute",
+        json!({ "body": "", "algorithm": "sha-512" }),
+    );
+    assert!(sha512["digest"].as_str().unwrap().starts_with("sha-512=:"));
+    let md5 = call(
+        "digest.verify",
+        json!({ "digest": "md5=:AAAA:", "body": "" }),
+    );
+    assert_eq!(error_of(&md5)["class"], "unsupported-digest-algorithm");
+}
+
+#[test]
+fn accept_rank_keeps_offers_best_first() {
+    // req: core.accept-payment.filter core.accept-payment.order core.accept-payment.ties
+    let offers = json!([
+        {"method": "stripe", "intent": "charge"},
+        {"method": "solana", "intent": "charge"},
+        {"method": "tempo", "intent": "charge"},
+    ]);
+    assert_eq!(
+        ok(
+            "accept.rank",
+            json!({ "header": "tempo/*, solana/*;q=0.6, */session;q=0.3", "offers": offers })
+        ),
+        json!({ "offers": [{"method": "tempo", "intent": "charge"}, {"method": "solana", "intent": "charge"}] })
+    );
+    let bad = call(
+        "accept.rank",
+        json!({ "header": "tempo/charge;q=2", "offers": offers }),
+    );
+    assert_eq!(error_of(&bad)["class"], "invalid-weight");
+}
+
+#[test]
+fn problem_describe_knows_every_slug() {
+    // req: core.errors.problem-type
+    assert_eq!(
+        ok("problem.describe", json!({ "slug": "payment-expired" })),
+        json!({ "type": "https://paymentauth.org/problems/payment-expired", "title": "Payment Expired", "status": 402 })
+    );
+    assert_eq!(
+        error_of(&call("problem.describe", json!({ "slug": "nope" })))["type"],
+        "not_found"
+    );
+}
+
+fn sequence(steps: Value) -> Vec<String> {
+    let mut input = route();
+    input["description"] = json!("One call");
+    input["steps"] = steps;
+    ok("charge.sequence", input)["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn charge_sequence_follows_the_documented_rules() {
+    // req: core.replay.single-use-proof charge.replay.id-single-use core.errors.payment-expired core.challenge.description.not-verified
+    let at = |s: &str| json!({ "now": s, "proof": "valid" });
+    assert_eq!(
+        sequence(json!([
+            at("2026-01-29T12:00:10Z"),
+            at("2026-01-29T12:00:11Z")
+        ])),
+        ["granted", "invalid_challenge"]
+    );
+    // A bad proof uses the challenge up (D9).
+    assert_eq!(
+        sequence(json!([
+            {"now": NOW, "proof": "invalid"},
+            {"now": NOW + 1, "proof": "valid"},
+        ])),
+        ["verification_failed", "invalid_challenge"]
+    );
+    // Tampered and malformed echoes do not use it.
+    assert_eq!(
+        sequence(json!([
+            {"now": NOW, "proof": "valid", "set": {"realm": "other.example"}},
+            {"now": NOW, "proof": "valid", "remove": ["id"]},
+            {"now": NOW, "proof": "valid", "set": {"description": "changed"}},
+        ])),
+        ["invalid_challenge", "malformed_credential", "granted"]
+    );
+    // Expired at the instant expires names (D8).
+    assert_eq!(
+        sequence(json!([
+            at("2026-01-29T12:04:59Z"),
+            at("2026-01-29T12:05:00Z")
+        ])),
+        ["granted", "payment_expired"]
+    );
+    assert_eq!(
+        sequence(json!([at("2026-01-29T12:05:00Z")])),
+        ["payment_expired"]
+    );
+    let bad = call("charge.sequence", {
+        let mut r = route();
+        r["steps"] = json!([{"now": NOW, "proof": "maybe"}]);
+        r
+    });
+    assert_eq!(error_of(&bad)["type"], "invalid_request");
+}

@@ -228,6 +228,84 @@ pub enum ParseErrorKind {
 }
 
 impl ParseErrorKind {
+    /// A stable, kebab-case code for the kind: `missing-parameter`,
+    /// `invalid-base64`, `duplicate-json-key`, …
+    ///
+    /// Codes are part of the crate's public contract: the cross-SDK conformance
+    /// vectors compare them (as the `class` of an error), so a code never changes
+    /// once published, and a new kind gets a new code. Kinds that carry data share
+    /// one code whatever the data (`missing-parameter` for every parameter; the
+    /// parameter is reported apart).
+    ///
+    /// ```
+    /// use mpp_core::{Param, ParseErrorKind};
+    ///
+    /// assert_eq!(ParseErrorKind::MissingParameter(Param::Realm).code(), "missing-parameter");
+    /// assert_eq!(ParseErrorKind::NonCanonicalBase64.code(), "non-canonical-base64");
+    /// ```
+    pub const fn code(self) -> &'static str {
+        use ParseErrorKind::*;
+        match self {
+            Empty => "empty",
+            TooLarge { .. } => "too-large",
+            ExpectedScheme => "expected-scheme",
+            ExpectedSpace => "expected-space",
+            ExpectedParamName => "expected-parameter-name",
+            ExpectedEquals => "expected-equals",
+            ExpectedValue => "expected-value",
+            ExpectedComma => "expected-comma",
+            ParamOutsideChallenge => "parameter-outside-challenge",
+            UnterminatedQuotedString => "unterminated-quoted-string",
+            InvalidQuotedPair => "invalid-quoted-pair",
+            InvalidUnicodeEscape => "invalid-unicode-escape",
+            ControlCharacter => "control-character",
+            DuplicateParameter(_) => "duplicate-parameter",
+            TooManyParameters => "too-many-parameters",
+            NoParameters => "no-parameters",
+            NoPaymentChallenge => "no-payment-challenge",
+            Token68NotAllowed => "token68-not-allowed",
+            MissingParameter(_) => "missing-parameter",
+            EmptyParameter(_) => "empty-parameter",
+            InvalidMethod => "invalid-method",
+            InvalidIntent => "invalid-intent",
+            PipeInBoundField(_) => "pipe-in-bound-field",
+            UnsupportedHeader => "unsupported-header",
+            RequestTooLarge { .. } => "request-too-large",
+            InvalidBase64 => "invalid-base64",
+            NonCanonicalBase64 => "non-canonical-base64",
+            InvalidUtf8 => "invalid-utf8",
+            InvalidJson => "invalid-json",
+            DuplicateJsonKey => "duplicate-json-key",
+            JsonTooDeep => "json-too-deep",
+            JsonNumberOutOfRange => "json-number-out-of-range",
+            ExpectedJsonObject => "expected-json-object",
+            ExpectedStringMap => "expected-string-map",
+            MissingField => "missing-field",
+            InvalidField => "invalid-field",
+            InvalidTimestamp => "invalid-timestamp",
+            InvalidAmount => "invalid-amount",
+            InvalidDigest => "invalid-digest",
+            UnsupportedDigestAlgorithm => "unsupported-digest-algorithm",
+            ReceiptStatus => "receipt-status",
+            InvalidPaymentRange => "invalid-payment-range",
+            InvalidWeight => "invalid-weight",
+            WrongScheme => "wrong-scheme",
+            InvalidProblem => "invalid-problem",
+        }
+    }
+
+    /// The challenge parameter the kind names, for the kinds that name one
+    /// (duplicate, missing, empty, `|` in a bound field).
+    pub const fn param(self) -> Option<Param> {
+        match self {
+            ParseErrorKind::DuplicateParameter(p)
+            | ParseErrorKind::MissingParameter(p)
+            | ParseErrorKind::EmptyParameter(p)
+            | ParseErrorKind::PipeInBoundField(p) => Some(p),
+            _ => None,
+        }
+    }
+
     fn describe(self) -> &'static str {
         use ParseErrorKind::*;
         match self {
@@ -377,6 +455,17 @@ pub enum FormatError {
 }
 
 impl FormatError {
+    /// A stable, kebab-case code for the error (`control-character`, …); like
+    /// [`ParseErrorKind::code`], never changed once published.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            FormatError::ControlCharacter(_) => "control-character",
+            FormatError::InvalidParamName => "invalid-parameter-name",
+            FormatError::DuplicateParameter => "duplicate-parameter",
+            FormatError::TooLarge { .. } => "too-large",
+        }
+    }
+
     /// Formatting errors are the caller's fault.
     pub const fn fault(&self) -> Fault {
         Fault::Caller
@@ -428,6 +517,18 @@ pub enum BindingError {
 }
 
 impl BindingError {
+    /// A stable, kebab-case code for the error (`weak-secret`, …); like
+    /// [`ParseErrorKind::code`], never changed once published. An undecodable field
+    /// has the code of its parse error.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            BindingError::WeakSecret { .. } => "weak-secret",
+            BindingError::PipeInField(_) => "pipe-in-bound-field",
+            BindingError::Undecodable(e) => e.kind().code(),
+            BindingError::TimeOutOfRange => "time-out-of-range",
+        }
+    }
+
     /// A weak secret or an unencodable field is the caller's fault; an undecodable
     /// echo is the peer's.
     pub const fn fault(&self) -> Fault {
@@ -464,3 +565,211 @@ impl fmt::Display for BindingError {
 }
 
 impl core::error::Error for BindingError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::collections::BTreeSet;
+    use alloc::vec::Vec;
+
+    /// Every kind, one value each. The exhaustive match in `listed` fails to compile
+    /// when a kind is added without being listed here.
+    fn every_kind() -> Vec<ParseErrorKind> {
+        use ParseErrorKind::*;
+        let all = alloc::vec![
+            Empty,
+            TooLarge { limit: 1 },
+            ExpectedScheme,
+            ExpectedSpace,
+            ExpectedParamName,
+            ExpectedEquals,
+            ExpectedValue,
+            ExpectedComma,
+            ParamOutsideChallenge,
+            UnterminatedQuotedString,
+            InvalidQuotedPair,
+            InvalidUnicodeEscape,
+            ControlCharacter,
+            DuplicateParameter(Param::Id),
+            TooManyParameters,
+            NoParameters,
+            NoPaymentChallenge,
+            Token68NotAllowed,
+            MissingParameter(Param::Realm),
+            EmptyParameter(Param::Method),
+            InvalidMethod,
+            InvalidIntent,
+            PipeInBoundField(Param::Realm),
+            UnsupportedHeader,
+            RequestTooLarge { limit: 1 },
+            InvalidBase64,
+            NonCanonicalBase64,
+            InvalidUtf8,
+            InvalidJson,
+            DuplicateJsonKey,
+            JsonTooDeep,
+            JsonNumberOutOfRange,
+            ExpectedJsonObject,
+            ExpectedStringMap,
+            MissingField,
+            InvalidField,
+            InvalidTimestamp,
+            InvalidAmount,
+            InvalidDigest,
+            UnsupportedDigestAlgorithm,
+            ReceiptStatus,
+            InvalidPaymentRange,
+            InvalidWeight,
+            WrongScheme,
+            InvalidProblem,
+        ];
+        fn listed(kind: ParseErrorKind) {
+            use ParseErrorKind::*;
+            match kind {
+                Empty
+                | TooLarge { .. }
+                | ExpectedScheme
+                | ExpectedSpace
+                | ExpectedParamName
+                | ExpectedEquals
+                | ExpectedValue
+                | ExpectedComma
+                | ParamOutsideChallenge
+                | UnterminatedQuotedString
+                | InvalidQuotedPair
+                | InvalidUnicodeEscape
+                | ControlCharacter
+                | DuplicateParameter(_)
+                | TooManyParameters
+                | NoParameters
+                | NoPaymentChallenge
+                | Token68NotAllowed
+                | MissingParameter(_)
+                | EmptyParameter(_)
+                | InvalidMethod
+                | InvalidIntent
+                | PipeInBoundField(_)
+                | UnsupportedHeader
+                | RequestTooLarge { .. }
+                | InvalidBase64
+                | NonCanonicalBase64
+                | InvalidUtf8
+                | InvalidJson
+                | DuplicateJsonKey
+                | JsonTooDeep
+                | JsonNumberOutOfRange
+                | ExpectedJsonObject
+                | ExpectedStringMap
+                | MissingField
+                | InvalidField
+                | InvalidTimestamp
+                | InvalidAmount
+                | InvalidDigest
+                | UnsupportedDigestAlgorithm
+                | ReceiptStatus
+                | InvalidPaymentRange
+                | InvalidWeight
+                | WrongScheme
+                | InvalidProblem => {}
+            }
+        }
+        all.iter().copied().for_each(listed);
+        all
+    }
+
+    fn is_kebab(code: &str) -> bool {
+        !code.is_empty()
+            && code.split('-').all(|part| {
+                !part.is_empty()
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            })
+    }
+
+    #[test]
+    fn parse_error_codes_are_distinct_kebab_case() {
+        let kinds = every_kind();
+        let codes: BTreeSet<&str> = kinds.iter().map(|k| k.code()).collect();
+        assert_eq!(codes.len(), kinds.len(), "one code per kind");
+        for code in codes {
+            assert!(is_kebab(code), "{code}");
+        }
+        // Data does not change the code.
+        assert_eq!(
+            ParseErrorKind::MissingParameter(Param::Id).code(),
+            ParseErrorKind::MissingParameter(Param::Request).code()
+        );
+        assert_eq!(
+            ParseErrorKind::TooLarge { limit: 7 }.code(),
+            ParseErrorKind::TooLarge { limit: 9 }.code()
+        );
+    }
+
+    #[test]
+    fn published_codes_do_not_change() {
+        // The conformance vectors compare these; changing one breaks every SDK's run.
+        use ParseErrorKind::*;
+        for (kind, code) in [
+            (MissingParameter(Param::Realm), "missing-parameter"),
+            (EmptyParameter(Param::Id), "empty-parameter"),
+            (DuplicateParameter(Param::Id), "duplicate-parameter"),
+            (InvalidBase64, "invalid-base64"),
+            (NonCanonicalBase64, "non-canonical-base64"),
+            (ExpectedJsonObject, "expected-json-object"),
+            (InvalidTimestamp, "invalid-timestamp"),
+            (UnsupportedHeader, "unsupported-header"),
+            (InvalidMethod, "invalid-method"),
+            (PipeInBoundField(Param::Realm), "pipe-in-bound-field"),
+            (UnterminatedQuotedString, "unterminated-quoted-string"),
+            (Token68NotAllowed, "token68-not-allowed"),
+            (WrongScheme, "wrong-scheme"),
+            (MissingField, "missing-field"),
+            (ReceiptStatus, "receipt-status"),
+        ] {
+            assert_eq!(kind.code(), code);
+        }
+        assert_eq!(
+            FormatError::ControlCharacter(Param::Description).code(),
+            "control-character"
+        );
+        assert_eq!(BindingError::WeakSecret { len: 3 }.code(), "weak-secret");
+        assert_eq!(
+            BindingError::Undecodable(ParseError::new(InvalidJson, 0)).code(),
+            "invalid-json"
+        );
+    }
+
+    #[test]
+    fn format_and_binding_codes_are_kebab_case() {
+        for code in [
+            FormatError::ControlCharacter(Param::Realm).code(),
+            FormatError::InvalidParamName.code(),
+            FormatError::DuplicateParameter.code(),
+            FormatError::TooLarge { limit: 1 }.code(),
+            BindingError::WeakSecret { len: 0 }.code(),
+            BindingError::PipeInField(Param::Realm).code(),
+            BindingError::TimeOutOfRange.code(),
+        ] {
+            assert!(is_kebab(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn param_is_named_only_by_the_kinds_that_carry_one() {
+        for kind in every_kind() {
+            let named = matches!(
+                kind,
+                ParseErrorKind::DuplicateParameter(_)
+                    | ParseErrorKind::MissingParameter(_)
+                    | ParseErrorKind::EmptyParameter(_)
+                    | ParseErrorKind::PipeInBoundField(_)
+            );
+            assert_eq!(kind.param().is_some(), named, "{kind:?}");
+        }
+        assert_eq!(
+            ParseErrorKind::MissingParameter(Param::Intent).param(),
+            Some(Param::Intent)
+        );
+    }
+}

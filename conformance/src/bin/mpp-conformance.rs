@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use conformance::embedded::{self, Embedded};
 use conformance::suite::{self, Ctx, Options, Payer, Selection};
+use conformance::vectors::{self, run as vector_run};
 use conformance::{adapter, system_now};
 use mpp_client::explain;
 use mpp_core::credential::CredentialField;
@@ -51,6 +52,62 @@ enum Command {
     /// Exit status: 0 when no case failed, 1 when one did, 64 on a usage error.
     #[command(after_help = SERVER_HELP)]
     Server(Box<ServerArgs>),
+    /// Run the language-neutral conformance vectors against an adapter (this
+    /// implementation's, in-process, by default), or regenerate them.
+    ///
+    /// Exit status: 0 when no vector failed, 1 when one did, 64 on a usage error.
+    #[command(after_help = VECTORS_HELP, args_conflicts_with_subcommands = true)]
+    Vectors(Box<VectorsArgs>),
+}
+
+const VECTORS_HELP: &str = "\
+Each vector sends one request to the adapter ({\"schema\":1,\"op\":…,\"input\":…,
+\"context\":…} on stdin) and compares the one JSON line it prints. Operations the
+adapter answers with unsupported_operation are skipped, not failed. The vector files
+and the adapter ABI: spec/vectors/README.md and conformance/adapter.json.
+
+Examples:
+  mpp-conformance vectors
+  mpp-conformance vectors --adapter 'node my-adapter.js' --json report.json
+  mpp-conformance vectors --adapter './adapter' --only challenge-parse,jcs.rfc8785 -v
+  mpp-conformance vectors generate --out spec/vectors/draft-01";
+
+#[derive(Debug, clap::Args)]
+struct VectorsArgs {
+    #[command(subcommand)]
+    action: Option<VectorsAction>,
+    /// Read the vector files (every *.json) from this directory instead of the
+    /// compiled-in draft-01 set.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// The adapter command, started once per vector; split like a shell command
+    /// line, without a shell. Default: this implementation's adapter, in-process.
+    #[arg(long, value_name = "CMD")]
+    adapter: Option<String>,
+    /// Only these categories, vector ids or id prefixes (whole dot-separated
+    /// segments); repeat or separate with commas.
+    #[arg(long, value_delimiter = ',', value_name = "CATEGORY|ID-PREFIX")]
+    only: Vec<String>,
+    /// Also write the report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// The longest a spawned adapter may take for one vector, in seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    timeout: f64,
+    /// List every vector with its result, and why skipped ones were skipped.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum VectorsAction {
+    /// Write the vector files from the generator (deterministic: the same program
+    /// gives the same bytes).
+    Generate {
+        /// The directory to write to. Default: this checkout's spec/vectors/draft-01.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 const SERVER_HELP: &str = "\
@@ -159,7 +216,78 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Server(args) => ExitCode::from(server(*args)),
+        Command::Vectors(args) => ExitCode::from(run_vectors(*args)),
     }
+}
+
+fn run_vectors(args: VectorsArgs) -> u8 {
+    let usage = |message: &str| {
+        eprintln!("mpp-conformance vectors: {message}");
+        eprintln!("Try 'mpp-conformance vectors --help' for more information.");
+        USAGE
+    };
+    if let Some(VectorsAction::Generate { out }) = args.action {
+        let dir = out.unwrap_or_else(vectors::default_dir);
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            eprintln!(
+                "mpp-conformance vectors: cannot create {}: {e}",
+                dir.display()
+            );
+            return 1;
+        }
+        let mut count = 0;
+        for (name, text) in vectors::generate() {
+            let path = dir.join(&name);
+            if let Err(e) = std::fs::write(&path, &text) {
+                eprintln!(
+                    "mpp-conformance vectors: cannot write {}: {e}",
+                    path.display()
+                );
+                return 1;
+            }
+            count += 1;
+        }
+        println!("wrote {count} vector files to {}", dir.display());
+        return 0;
+    }
+    if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 3600.0) {
+        return usage(&format!(
+            "--timeout {}: expected seconds in (0, 3600]",
+            args.timeout
+        ));
+    }
+    let adapter = match &args.adapter {
+        None => vector_run::Adapter::InProcess,
+        Some(line) => match vectors::shell::split(line) {
+            Ok(argv) => vector_run::Adapter::Command(argv),
+            Err(e) => return usage(&format!("--adapter {line:?}: {e}")),
+        },
+    };
+    let files = match &args.dir {
+        Some(dir) => vectors::load_dir(dir),
+        None => vectors::load_embedded(),
+    };
+    let files = match files {
+        Ok(files) => files,
+        Err(e) => return usage(&e),
+    };
+    let options = vector_run::Options {
+        adapter,
+        timeout: Duration::from_secs_f64(args.timeout),
+        only: args.only.clone(),
+    };
+    let report = match vector_run::run(&files, &options) {
+        Ok(report) => report,
+        Err(e) => return usage(&e),
+    };
+    let _ = std::io::stdout()
+        .lock()
+        .write_all(report.to_text(args.verbose).as_bytes());
+    let written = match &args.json {
+        Some(path) => write_report(path, &format!("{:#}\n", report.to_json())),
+        None => true,
+    };
+    u8::from(report.failed() || !written)
 }
 
 fn server(args: ServerArgs) -> u8 {
