@@ -383,6 +383,12 @@ impl<'a, 'o> Params<'a, 'o> {
             ParseErrorKind::MissingParameter(param),
             start,
         )))?;
+        // One error for every required parameter sent empty, whatever its type.
+        if text.is_empty() {
+            return Err(
+                ParseError::new(ParseErrorKind::EmptyParameter(param), at).in_field(param.name())
+            );
+        }
         make(text).map_err(|e| e.shifted(at).in_field(param.name()))
     }
 

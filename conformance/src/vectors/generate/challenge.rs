@@ -1285,6 +1285,20 @@ fn hand_parse_errors(cases: &mut Cases) {
             )
         },
         E {
+            parameter: Some("request"),
+            field: Some("request"),
+            ..e(
+                "error.empty-request",
+                "request=\"\"",
+                plain_header(&with(&params, "request", "")),
+                "empty-parameter",
+                &[
+                    "core.challenge.required-params",
+                    "core.challenge.request.json",
+                ],
+            )
+        },
+        E {
             field: Some("method"),
             ..e(
                 "error.uppercase-method",
