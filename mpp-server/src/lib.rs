@@ -31,6 +31,8 @@ pub mod layer;
 pub mod openapi;
 #[cfg(feature = "reference-server")]
 pub mod reference;
+#[cfg(feature = "sessions")]
+pub mod session;
 pub mod store;
 
 pub use config::{

@@ -202,6 +202,205 @@ mod behaviour {
     }
 }
 
+/// The shared compare-and-swap bodies.
+mod swapping {
+    use super::*;
+
+    pub(crate) async fn compare_and_swap_replaces_only_the_expected_value(f: &Fixture) {
+        let key = "mpp:session:s1";
+        assert_eq!(
+            f.a.compare_and_swap(key, b"x", b"y", LONG).await,
+            Ok(false),
+            "no entry"
+        );
+        f.a.put(key, b"v1", LONG).await.expect("put");
+        assert_eq!(
+            f.b.compare_and_swap(key, b"v0", b"v2", LONG).await,
+            Ok(false)
+        );
+        assert_eq!(f.a.get(key).await, Ok(Some(b"v1".to_vec())));
+        assert_eq!(
+            f.b.compare_and_swap(key, b"v1", b"v2", LONG).await,
+            Ok(true)
+        );
+        assert_eq!(f.a.get(key).await, Ok(Some(b"v2".to_vec())));
+        // A prefix or an extension of the value is not the value.
+        assert_eq!(
+            f.a.compare_and_swap(key, b"v", b"v3", LONG).await,
+            Ok(false)
+        );
+        assert_eq!(
+            f.a.compare_and_swap(key, b"v2x", b"v3", LONG).await,
+            Ok(false)
+        );
+        // Binary values, NUL bytes included.
+        let binary = [0u8, 255, 0, 10, 13];
+        assert_eq!(
+            f.a.compare_and_swap(key, b"v2", &binary, LONG).await,
+            Ok(true)
+        );
+        assert_eq!(
+            f.b.compare_and_swap(key, &binary, b"v4", LONG).await,
+            Ok(true)
+        );
+    }
+
+    pub(crate) async fn compare_and_swap_does_not_revive_an_expired_entry(f: &Fixture) {
+        let key = "mpp:session:short";
+        f.a.put(key, b"v1", SHORT).await.expect("put");
+        tokio::time::sleep(PAST_SHORT).await;
+        assert_eq!(
+            f.b.compare_and_swap(key, b"v1", b"v2", LONG).await,
+            Ok(false)
+        );
+        assert_eq!(f.a.get(key).await, Ok(None));
+    }
+
+    pub(crate) async fn concurrent_increments_lose_no_update(f: &Fixture) {
+        // req: core.concurrency.atomic
+        // 40 tasks each add 1 ten times by read-modify-swap, retrying on conflict: the
+        // counter must end at exactly 400, through either handle.
+        let key = "mpp:session:counter";
+        f.a.put(key, b"0", LONG).await.expect("put");
+        let tasks: Vec<_> = (0..40)
+            .map(|i| {
+                let store = Arc::clone(if i % 2 == 0 { &f.a } else { &f.b });
+                tokio::spawn(async move {
+                    for _ in 0..10 {
+                        loop {
+                            let old = store.get(key).await.expect("get").expect("value");
+                            let n: u64 = std::str::from_utf8(&old).unwrap().parse().unwrap();
+                            let new = (n + 1).to_string();
+                            if store
+                                .compare_and_swap(key, &old, new.as_bytes(), LONG)
+                                .await
+                                .expect("swap")
+                            {
+                                break;
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("task");
+        }
+        assert_eq!(f.a.get(key).await, Ok(Some(b"400".to_vec())));
+    }
+}
+
+/// Session accounts on each backend: the ledger's atomic updates under contention.
+#[cfg(feature = "sessions")]
+mod ledger {
+    use super::*;
+    use mpp_core::intent::session::{Funding, Session, SessionError, SessionEvent, SessionOutput};
+    use mpp_core::time::UnixTime;
+    use mpp_server::session::{Account, SessionLedger};
+
+    fn now() -> UnixTime {
+        UnixTime::from_secs(1_800_000_000)
+    }
+
+    async fn opened(f: &Fixture, id: &str, deposit: u128) -> (SessionLedger, SessionLedger) {
+        let (a, b) = (
+            SessionLedger::new(Arc::clone(&f.a)),
+            SessionLedger::new(Arc::clone(&f.b)),
+        );
+        let session = Session::open(Funding::Prepaid, deposit, now(), 300).unwrap();
+        let account = Account::new(session, "lightning", "lnbcrt-return");
+        assert_eq!(a.open(id, &account).await, Ok(true));
+        assert_eq!(b.open(id, &account).await, Ok(false), "an id opens once");
+        (a, b)
+    }
+
+    pub(crate) async fn concurrent_debits_never_overspend(f: &Fixture) {
+        // req: core.concurrency.once core.concurrency.atomic
+        // 1,500 debits of 1 race for a deposit of 1,000 (plus two top-ups of 100,
+        // racing too) through two handles: exactly what was deposited is spent.
+        let (a, b) = opened(f, "race", 1_000).await;
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let ledger = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tasks.push(tokio::spawn(async move {
+                let mut served = 0u128;
+                for _ in 0..30 {
+                    match ledger
+                        .apply("race", SessionEvent::Use { cost: 1 }, now())
+                        .await
+                    {
+                        Ok((Ok(SessionOutput::Debited { .. }), _)) => served += 1,
+                        Ok((Err(SessionError::Insufficient { .. }), _)) => {}
+                        other => panic!("unexpected {other:?}"),
+                    }
+                }
+                served
+            }));
+        }
+        for _ in 0..2 {
+            let ledger = b.clone();
+            tasks.push(tokio::spawn(async move {
+                let (outcome, _) = ledger
+                    .apply("race", SessionEvent::TopUp { amount: 100 }, now())
+                    .await
+                    .expect("top-up");
+                assert!(matches!(outcome, Ok(SessionOutput::ToppedUp { .. })));
+                0
+            }));
+        }
+        let mut served = 0;
+        for task in tasks {
+            served += task.await.expect("task");
+        }
+        let account = a.get("race").await.expect("get").expect("account");
+        assert_eq!(account.session.deposit(), 1_200);
+        assert_eq!(account.session.spent(), served, "one debit per unit served");
+        // The top-ups may have landed after some debits were refused: what is left
+        // is served now, and then nothing more.
+        loop {
+            match a.apply("race", SessionEvent::Use { cost: 1 }, now()).await {
+                Ok((Ok(_), _)) => served += 1,
+                Ok((Err(SessionError::Insufficient { available: 0, .. }), _)) => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(served, 1_200, "the whole deposit, and no more, was served");
+    }
+
+    pub(crate) async fn a_closed_account_refuses_everything_and_stays(f: &Fixture) {
+        let (a, b) = opened(f, "closing", 100).await;
+        a.apply("closing", SessionEvent::Use { cost: 30 }, now())
+            .await
+            .expect("use")
+            .0
+            .expect("debited");
+        let (closed, _) = b
+            .apply("closing", SessionEvent::Close, now())
+            .await
+            .expect("close");
+        assert_eq!(
+            closed,
+            Ok(SessionOutput::Closed {
+                captured: 30,
+                refund: 70
+            })
+        );
+        for event in [
+            SessionEvent::Use { cost: 1 },
+            SessionEvent::TopUp { amount: 5 },
+            SessionEvent::Close,
+        ] {
+            let (outcome, account) = a.apply("closing", event, now()).await.expect("apply");
+            assert_eq!(outcome, Err(SessionError::Closed));
+            assert_eq!(account.session.spent(), 30);
+        }
+        assert_eq!(
+            a.apply("missing", SessionEvent::Close, now()).await,
+            Err(mpp_server::session::LedgerError::NotFound)
+        );
+    }
+}
+
 /// Instantiates every shared test body for one backend.
 macro_rules! store_suite {
     ($backend:ident, $fixture:expr) => {
@@ -217,7 +416,35 @@ macro_rules! store_suite {
                 unusual_keys_are_distinct,
                 large_values_round_trip,
             );
+            store_suite!(@swaps $fixture;
+                compare_and_swap_replaces_only_the_expected_value,
+                compare_and_swap_does_not_revive_an_expired_entry,
+                concurrent_increments_lose_no_update,
+            );
+            store_suite!(@ledger $fixture;
+                concurrent_debits_never_overspend,
+                a_closed_account_refuses_everything_and_stays,
+            );
         }
+    };
+    (@ledger $fixture:expr; $($name:ident,)*) => {
+        $(
+            #[cfg(feature = "sessions")]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let Some(fixture) = $fixture else { return };
+                ledger::$name(&fixture).await;
+            }
+        )*
+    };
+    (@swaps $fixture:expr; $($name:ident,)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let Some(fixture) = $fixture else { return };
+                swapping::$name(&fixture).await;
+            }
+        )*
     };
     (@tests $fixture:expr; $($name:ident,)*) => {
         $(

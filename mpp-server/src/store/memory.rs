@@ -116,6 +116,22 @@ impl MemoryStore {
         Ok(true)
     }
 
+    fn swap_now(
+        &self,
+        key: &str,
+        expected: &[u8],
+        new: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock()?;
+        if state.live(key, now).map(Vec::as_slice) != Some(expected) {
+            return Ok(false);
+        }
+        state.insert(key, new, now + ttl);
+        Ok(true)
+    }
+
     fn put_now(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
         let now = Instant::now();
         let mut state = self.lock()?;
@@ -151,6 +167,17 @@ impl Store for MemoryStore {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let result = self.put_now(key, value, ttl);
+        Box::pin(std::future::ready(result))
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        key: &'a str,
+        expected: &'a [u8],
+        new: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let result = self.swap_now(key, expected, new, ttl);
         Box::pin(std::future::ready(result))
     }
 }

@@ -1,5 +1,6 @@
 //! Where a server records what must outlive one request: claimed challenge ids
-//! (single use, D9) and responses to replay for `Idempotency-Key` retries.
+//! (single use, D9), responses to replay for `Idempotency-Key` retries, and session
+//! accounts (updated by compare-and-swap).
 //!
 //! A store error is never read as "not yet used": the paywall fails closed (500
 //! `internal-payment-error`) rather than grant access without a recorded claim.
@@ -45,6 +46,17 @@ pub trait Store: Send + Sync + 'static {
         value: &'a [u8],
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Replaces the live value under `key` with `new`, for `ttl`, if it is exactly
+    /// `expected`; says whether it did. Atomic: of concurrent swaps from one value,
+    /// one wins. What session accounting is built on.
+    fn compare_and_swap<'a>(
+        &'a self,
+        key: &'a str,
+        expected: &'a [u8],
+        new: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
 }
 
 mod memory;

@@ -284,7 +284,39 @@ impl Store for RedisStore {
             }
         })
     }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        key: &'a str,
+        expected: &'a [u8],
+        new: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            check_value(new)?;
+            let ms = ttl_ms(ttl);
+            // A script runs atomically on the server: nothing comes between the read
+            // and the write.
+            let command: [&[u8]; 7] = [
+                b"EVAL",
+                SWAP_SCRIPT.as_bytes(),
+                b"1",
+                key.as_bytes(),
+                expected,
+                new,
+                &ms,
+            ];
+            match self.execute(&command).await? {
+                Reply::Integer(1) => Ok(true),
+                Reply::Integer(0) => Ok(false),
+                other => Err(unexpected(&other)),
+            }
+        })
+    }
 }
+
+const SWAP_SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 else return 0 end";
 
 /// Why a connection failed; the connection is dropped after any of them.
 #[derive(Debug)]

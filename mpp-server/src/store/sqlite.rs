@@ -39,6 +39,10 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.ex
 
 const GET: &str = "SELECT value FROM entries WHERE key = ?1 AND expires_at > ?2";
 
+const SWAP: &str = "
+UPDATE entries SET value = ?3, expires_at = ?4
+WHERE key = ?1 AND value = ?2 AND expires_at > ?5";
+
 const PURGE: &str = "
 DELETE FROM entries WHERE key IN
     (SELECT key FROM entries WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)";
@@ -234,6 +238,21 @@ impl Db {
         Ok(())
     }
 
+    fn swap(
+        &mut self,
+        key: &str,
+        expected: &[u8],
+        new: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms()?;
+        let changed = self
+            .conn
+            .execute(SWAP, params![key, expected, new, expires_at(now, ttl), now])
+            .map_err(sql_error)?;
+        Ok(changed == 1)
+    }
+
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let now = now_ms()?;
         self.conn
@@ -283,6 +302,17 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let (key, value) = (key.to_owned(), value.to_vec());
         self.run(move |db| db.put(&key, &value, ttl))
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        key: &'a str,
+        expected: &'a [u8],
+        new: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let (key, expected, new) = (key.to_owned(), expected.to_vec(), new.to_vec());
+        self.run(move |db| db.swap(&key, &expected, &new, ttl))
     }
 }
 

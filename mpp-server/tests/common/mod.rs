@@ -601,4 +601,17 @@ impl Store for FlakyStore {
         }
         self.memory.put(key, value, ttl)
     }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        key: &'a str,
+        expected: &'a [u8],
+        new: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        if self.fail_put {
+            return self.fail();
+        }
+        self.memory.compare_and_swap(key, expected, new, ttl)
+    }
 }
