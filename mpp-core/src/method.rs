@@ -182,3 +182,153 @@ pub struct IssuedTerms {
     /// The latest `expires` the challenge may carry (an invoice's own expiry, say).
     pub not_after: Option<UnixTime>,
 }
+
+/// What a session credential asks for, read from its payload by
+/// [`SessionMethod::action`].
+#[derive(Clone, PartialEq, Eq)]
+pub enum SessionAction {
+    /// Open a session by paying the deposit the challenge asks for; the request is
+    /// then served from it.
+    Open,
+    /// Serve this request from the session.
+    Use {
+        /// The session id.
+        session: String,
+    },
+    /// Add the deposit the challenge asks for to the session; nothing is served.
+    TopUp {
+        /// The session id.
+        session: String,
+    },
+    /// Authorise spending up to `cumulative` in total, then serve this request.
+    Voucher {
+        /// The session id.
+        session: String,
+        /// The total it authorises since the session opened.
+        cumulative: u128,
+    },
+    /// Close the session and refund what was not spent.
+    Close {
+        /// The session id.
+        session: String,
+    },
+}
+
+impl fmt::Debug for SessionAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionAction::Open => f.write_str("Open"),
+            SessionAction::Use { .. } => f.write_str("Use"),
+            SessionAction::TopUp { .. } => f.write_str("TopUp"),
+            SessionAction::Voucher { cumulative, .. } => write!(f, "Voucher({cumulative})"),
+            SessionAction::Close { .. } => f.write_str("Close"),
+        }
+    }
+}
+
+impl SessionAction {
+    /// The session it names, if any (an open names none yet).
+    pub fn session(&self) -> Option<&str> {
+        match self {
+            SessionAction::Open => None,
+            SessionAction::Use { session }
+            | SessionAction::TopUp { session }
+            | SessionAction::Voucher { session, .. }
+            | SessionAction::Close { session } => Some(session),
+        }
+    }
+}
+
+/// A session a method opened, from the deposit it verified.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Opened {
+    /// The session id (lightning: the deposit invoice's payment hash).
+    pub session: String,
+    /// What authorises spending.
+    pub funding: crate::intent::session::Funding,
+    /// The deposit, in the currency's base units.
+    pub deposit: u128,
+    /// Where the unspent deposit goes at close (a return invoice, an address).
+    pub refund_to: String,
+}
+
+impl fmt::Debug for Opened {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Opened")
+            .field("session", &self.session)
+            .field("funding", &self.funding)
+            .field("deposit", &self.deposit)
+            .field("refund_to", &"<redacted>")
+            .finish()
+    }
+}
+
+/// What became of a refund at close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refund {
+    /// Paid.
+    Succeeded,
+    /// Attempted once and failed (the session stays closed; the reason is logged).
+    Failed(String),
+    /// Nothing to refund.
+    Skipped,
+}
+
+impl Refund {
+    /// `succeeded`, `failed` or `skipped`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Refund::Succeeded => "succeeded",
+            Refund::Failed(_) => "failed",
+            Refund::Skipped => "skipped",
+        }
+    }
+}
+
+/// What a payment method implements to be offered for the `session` intent: reading
+/// the action a credential asks for, verifying deposits, proving ownership of a
+/// session, and refunding at close. The accounting itself is the session machine's
+/// ([`crate::intent::session`]), applied by the server.
+pub trait SessionMethod: Send + Sync {
+    /// The method identifier it answers.
+    fn name(&self) -> &str;
+
+    /// How the `request` of each challenge is made (see [`ChargeMethod::terms`]).
+    fn terms(&self) -> Terms {
+        Terms::Fixed
+    }
+
+    /// The terms of one new challenge (see [`ChargeMethod::issue_terms`]): a fresh
+    /// deposit invoice, say.
+    fn issue_terms<'a>(
+        &'a self,
+        template: &'a JsonObject,
+        now: UnixTime,
+    ) -> BoxFuture<'a, Result<IssuedTerms, MethodError>> {
+        let _ = now;
+        Box::pin(core::future::ready(Ok(IssuedTerms {
+            request: template.clone(),
+            not_after: None,
+        })))
+    }
+
+    /// The action the payload asks for; [`MethodError::InvalidPayload`] when it
+    /// names none or is malformed.
+    fn action(&self, payload: &JsonObject) -> Result<SessionAction, MethodError>;
+
+    /// Verifies the deposit the credential proves (the challenge's terms, the
+    /// payload's proof) and says what session it opens. Called at most once per
+    /// challenge: the server has claimed the challenge id first.
+    fn open<'a>(&'a self, charge: Charge<'a>) -> BoxFuture<'a, Result<Opened, MethodError>>;
+
+    /// Verifies a top-up payment and says how much it adds. Called at most once per
+    /// challenge, as [`SessionMethod::open`].
+    fn top_up<'a>(&'a self, charge: Charge<'a>) -> BoxFuture<'a, Result<u128, MethodError>>;
+
+    /// Whether the payload proves the right to use `session` (a bearer secret, a
+    /// signature): for a voucher, whether it is authentic.
+    fn owns(&self, session: &str, payload: &JsonObject) -> bool;
+
+    /// Refunds `amount` to `refund_to`, once, best effort.
+    fn refund<'a>(&'a self, refund_to: &'a str, amount: u128) -> BoxFuture<'a, Refund>;
+}

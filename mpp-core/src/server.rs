@@ -109,6 +109,14 @@ impl RouteOffer {
         self.pinned.is_some()
     }
 
+    /// Whether it offers the `session` intent: a session's later requests echo the
+    /// challenge the session was opened with, so for such an offer an expired
+    /// challenge, or one issued for another resource of the realm, is not refused
+    /// here but reported ([`Pending::fresh`]) for the session logic to judge.
+    pub fn is_session(&self) -> bool {
+        self.intent == "session"
+    }
+
     /// Whether an echo's decoded terms (`canonical`: their JCS text) are this offer's.
     fn accepts(&self, decoded: &JsonObject, canonical: &str) -> bool {
         match &self.pinned {
@@ -294,6 +302,10 @@ pub struct Pending {
     pub offer: usize,
     /// The decoded terms of the echo (equal to the offer's).
     pub request: JsonObject,
+    /// Whether the echoed challenge is unexpired and was issued for this resource:
+    /// always for a charge; for a session offer, what decides whether the challenge
+    /// may pay a deposit (open, top-up) or only name the session (use, close).
+    pub fresh: bool,
     claim_ttl_secs: u64,
     idempotency_key: Option<String>,
 }
@@ -415,7 +427,7 @@ impl Paywall {
             Err(e) => return reject(ProblemType::MalformedCredential, &format!("{e}")),
         };
         match self.check(route, request, found.field, &credential, now) {
-            Ok((offer, decoded)) => {
+            Ok((offer, decoded, fresh)) => {
                 let expires = credential
                     .challenge
                     .expires
@@ -432,6 +444,7 @@ impl Paywall {
                     credential,
                     offer,
                     request: decoded,
+                    fresh,
                     claim_ttl_secs: remaining + CLAIM_GRACE_SECS,
                     idempotency_key,
                 })
@@ -448,7 +461,7 @@ impl Paywall {
         field: CredentialField,
         credential: &Credential,
         now: UnixTime,
-    ) -> Result<(usize, JsonObject), CheckError> {
+    ) -> Result<(usize, JsonObject, bool), CheckError> {
         let echo = &credential.challenge;
         verify::check_binding(&self.binder, echo).map_err(CheckError::Echo)?;
         let decoded = echo
@@ -473,7 +486,9 @@ impl Paywall {
             .as_ref()
             .and_then(|o| o.decode().ok())
             .and_then(|o| o.get("route").and_then(|r| r.as_str()).map(str::to_string));
-        if resource.as_deref() != Some(request.resource(route).as_str()) {
+        let session = route.offers[offer].is_session();
+        let same_resource = resource.as_deref() == Some(request.resource(route).as_str());
+        if !same_resource && !session {
             return Err(CheckError::OtherResource);
         }
         if echo.credential_field != route.credential_field || field != echo.credential_field {
@@ -487,8 +502,12 @@ impl Paywall {
         if !digest_ok {
             return Err(CheckError::OtherBody);
         }
-        verify::check_expiry(echo, now).map_err(CheckError::Echo)?;
-        Ok((offer, decoded))
+        let unexpired = match verify::check_expiry(echo, now) {
+            Ok(()) => true,
+            Err(EchoError::Expired) if session => false,
+            Err(e) => return Err(CheckError::Echo(e)),
+        };
+        Ok((offer, decoded, same_resource && unexpired))
     }
 
     /// A refusal: a 402 with fresh challenges (or a 400/500 without) and a problem

@@ -395,3 +395,63 @@ fn a_route_without_offers_never_sends_a_402_without_a_challenge() {
     assert!(r.headers.iter().all(|(n, _)| *n != "www-authenticate"));
     assert!(r.headers.iter().any(|(n, _)| *n == "retry-after"));
 }
+
+#[test]
+fn a_session_echo_may_be_stale_and_the_engine_says_so() {
+    // A session's later requests echo the challenge it was opened with: for a session
+    // offer an expired challenge, or one issued for another resource of the realm,
+    // is reported as not fresh instead of refused. Charges stay strict.
+    let paywall = paywall();
+    let session_offer = RouteOffer::new(
+        MethodName::new("lightning").unwrap().into_owned(),
+        IntentName::new("session").unwrap().into_owned(),
+        json!({"amount": "2", "currency": "sat"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    assert!(session_offer.is_session() && !offer("tempo", "1").is_session());
+    let sessions = Route::new(vec![session_offer]);
+    let issued = challenges(&respond(
+        &paywall,
+        &sessions,
+        &request("GET", &[], None),
+        at(NOW),
+        &NONCE,
+    ));
+    let headers = pay(&issued[0]);
+    let fresh = |req: &PaymentRequest<'_>, t: i64| match paywall.evaluate(&sessions, req, at(t)) {
+        Evaluation::Verify(p) => p.fresh,
+        Evaluation::Refuse(r) => panic!("refused: {r:?}"),
+    };
+    assert!(fresh(&request("GET", &headers, None), NOW + 10));
+    assert!(
+        !fresh(&request("GET", &headers, None), NOW + 3600),
+        "expired"
+    );
+    let elsewhere = PaymentRequest::from_headers(
+        "GET",
+        "/other",
+        None,
+        headers.iter().map(|(n, v)| (*n, v)),
+        None,
+    );
+    assert!(!fresh(&elsewhere, NOW + 10), "issued for another resource");
+
+    // The same echo of a charge challenge, expired, is refused outright.
+    let charged = challenges(&respond(
+        &paywall,
+        &route(),
+        &request("GET", &[], None),
+        at(NOW),
+        &NONCE,
+    ));
+    let r = respond(
+        &paywall,
+        &route(),
+        &request("GET", &pay(&charged[0]), None),
+        at(NOW + 3600),
+        &NONCE,
+    );
+    assert_eq!(r.problem_type, ProblemType::PaymentExpired);
+}
