@@ -15,6 +15,7 @@ use core::pin::Pin;
 use crate::challenge::Challenge;
 use crate::json::JsonObject;
 use crate::problem::ProblemType;
+use crate::server::SpecificProblem;
 use crate::time::UnixTime;
 
 /// A boxed future that can be sent between threads.
@@ -331,4 +332,53 @@ pub trait SessionMethod: Send + Sync {
 
     /// Refunds `amount` to `refund_to`, once, best effort.
     fn refund<'a>(&'a self, refund_to: &'a str, amount: u128) -> BoxFuture<'a, Refund>;
+
+    /// The problem type reported for `failure`: the session intent's own by default
+    /// ([`SessionFailure::generic_problem`]); a method that defines its own types
+    /// (lightning's `lightning/session-not-found`, …) returns those.
+    fn problem(&self, failure: SessionFailure) -> SpecificProblem {
+        failure.generic_problem()
+    }
+}
+
+/// Why a session could not serve a request, as reported to the client (see
+/// [`SessionMethod::problem`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionFailure {
+    /// No session has the id the payload names.
+    NotFound,
+    /// The session is closed (or closing) and accepts nothing more.
+    Closed,
+    /// What is left does not pay for the unit.
+    InsufficientValue,
+    /// An authentic update that does not advance the session (a lower voucher).
+    StaleUpdate,
+}
+
+impl SessionFailure {
+    /// The core type it refines, which decides the status (all are 402) and that a
+    /// fresh challenge is sent.
+    pub fn core_type(self) -> ProblemType {
+        match self {
+            SessionFailure::InsufficientValue => ProblemType::PaymentInsufficient,
+            SessionFailure::NotFound | SessionFailure::Closed | SessionFailure::StaleUpdate => {
+                ProblemType::VerificationFailed
+            }
+        }
+    }
+
+    /// Its type in the session intent's namespace
+    /// (`https://paymentauth.org/problems/session/…`).
+    pub fn generic_problem(self) -> SpecificProblem {
+        let (slug, title) = match self {
+            SessionFailure::NotFound => ("not-found", "Session Not Found"),
+            SessionFailure::Closed => ("closed", "Session Closed"),
+            SessionFailure::InsufficientValue => ("insufficient-value", "Insufficient Value"),
+            SessionFailure::StaleUpdate => ("stale-update", "Stale Update"),
+        };
+        SpecificProblem::new(
+            alloc::format!("https://paymentauth.org/problems/session/{slug}"),
+            title,
+        )
+    }
 }

@@ -31,6 +31,7 @@
 //! for `GET /b` (D7).
 
 use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -43,7 +44,7 @@ use crate::digest::{ContentDigest, DigestAlgorithm};
 use crate::error::BindingError;
 use crate::json::JsonObject;
 use crate::method::{Charge, Settlement};
-use crate::problem::ProblemType;
+use crate::problem::{Problem, ProblemType};
 use crate::receipt::Receipt;
 use crate::time::{Timestamp, UnixTime};
 use crate::value::{Base64Json, IntentName, MethodName, Opaque, Realm};
@@ -273,6 +274,56 @@ pub struct Refusal {
     pub problem: ProblemType,
     /// The explanation for the problem's `detail`.
     pub detail: String,
+    /// A type more specific than `problem` (an intent's or a method's own), sent in
+    /// its place with `problem`'s status.
+    pub specific: Option<Box<SpecificProblem>>,
+}
+
+impl Refusal {
+    /// A refusal of type `problem`.
+    pub fn new(problem: ProblemType, detail: impl Into<String>) -> Refusal {
+        Refusal {
+            problem,
+            detail: detail.into(),
+            specific: None,
+        }
+    }
+
+    /// Reports `specific` instead of the core type (which still decides the status
+    /// and whether challenges are sent).
+    pub fn with_specific(mut self, specific: SpecificProblem) -> Refusal {
+        self.specific = Some(Box::new(specific));
+        self
+    }
+}
+
+/// A problem type that refines a core one, such as the session intent's
+/// `https://paymentauth.org/problems/session/insufficient-value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecificProblem {
+    /// Its absolute URI.
+    pub type_uri: String,
+    /// Its title.
+    pub title: String,
+    /// Members the type defines (`required`, `authorized`, …), added to the body.
+    pub extensions: JsonObject,
+}
+
+impl SpecificProblem {
+    /// A type and its title.
+    pub fn new(type_uri: impl Into<String>, title: impl Into<String>) -> SpecificProblem {
+        SpecificProblem {
+            type_uri: type_uri.into(),
+            title: title.into(),
+            extensions: JsonObject::new(),
+        }
+    }
+
+    /// Adds the member `name` to the body.
+    pub fn with(mut self, name: &str, value: impl Into<crate::json::Value>) -> SpecificProblem {
+        self.extensions.insert(name.into(), value.into());
+        self
+    }
 }
 
 /// The terms of one challenge of a per-challenge offer ([`RouteOffer::per_challenge`]),
@@ -401,12 +452,8 @@ impl Paywall {
         request: &PaymentRequest<'_>,
         now: UnixTime,
     ) -> Evaluation {
-        let reject = |problem: ProblemType, detail: &str| {
-            Evaluation::Refuse(Refusal {
-                problem,
-                detail: detail.into(),
-            })
-        };
+        let reject =
+            |problem: ProblemType, detail: &str| Evaluation::Refuse(Refusal::new(problem, detail));
         let found = match request.credentials.as_slice() {
             [] => {
                 return reject(
@@ -521,10 +568,7 @@ impl Paywall {
         now: UnixTime,
         nonce: &[u8; 16],
     ) -> Reply {
-        let refusal = Refusal {
-            problem,
-            detail: detail.into(),
-        };
+        let refusal = Refusal::new(problem, detail);
         self.reply(route, request, &refusal, now, nonce, &[])
     }
 
@@ -575,11 +619,23 @@ impl Paywall {
         } else {
             None
         };
+        let body = match &refusal.specific {
+            // A fallback to internal-payment-error above drops the refinement.
+            Some(specific) if problem == refusal.problem => {
+                let mut p = Problem::new(problem).with_detail(detail);
+                p.type_uri.clone_from(&specific.type_uri);
+                p.title.clone_from(&specific.title);
+                p.challenge_id = challenge_id.map(str::to_string);
+                p.extensions.clone_from(&specific.extensions);
+                p.to_json()
+            }
+            _ => problem.to_json(Some(&detail), challenge_id),
+        };
         Reply {
             status: problem.status(),
             problem_type: problem,
             headers,
-            body: problem.to_json(Some(&detail), challenge_id),
+            body,
         }
     }
 

@@ -176,10 +176,7 @@ fn serve(w: &World, route: &Route, authorization: &str) -> Result<Receipt, (Prob
     match block_on(w.method.settle(charge)) {
         Ok(settlement) => Ok(pending.receipt(settlement, w.clock.now())),
         Err(e) => {
-            let refusal = Refusal {
-                problem: e.problem_type(),
-                detail: e.message().into(),
-            };
+            let refusal = Refusal::new(e.problem_type(), e.message());
             let reply = refuse(w, route, &req, &refusal, [3u8; 16]);
             assert_eq!(reply.status, 402, "a refused proof gets a fresh challenge");
             Err((e.problem_type(), e.to_string()))

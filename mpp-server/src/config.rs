@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use mpp_core::binding::{ChallengeBinder, Secret};
 use mpp_core::credential::CredentialField;
 use mpp_core::json::JsonObject;
-use mpp_core::method::{ChargeMethod, Terms};
+use mpp_core::method::{ChargeMethod, SessionMethod, Terms};
 use mpp_core::server::{self, RouteOffer};
 use mpp_core::time::UnixTime;
 use mpp_core::value::{IntentName, MethodName, Realm};
@@ -15,6 +15,7 @@ use mpp_core::{BindingError, ParseError};
 
 use crate::layer::PaywallLayer;
 use crate::openapi::{self, ServiceInfo};
+use crate::session::SessionLedger;
 use crate::store::{MemoryStore, Store};
 
 /// The default limit on a buffered request body (D11 and peer-lessons §2.5).
@@ -54,6 +55,83 @@ impl Offer {
     }
 }
 
+/// A way to pay for a route with a session (intent `session`): the method, and the
+/// terms of its challenges, whose `amount` is the price of one unit (one request, or
+/// one chunk of a stream).
+#[derive(Clone)]
+pub struct SessionOffer {
+    /// The method that verifies deposits, ownership and refunds.
+    pub method: Arc<dyn SessionMethod>,
+    /// The terms: `amount` per unit, `currency`, the method's own members.
+    pub request: JsonObject,
+    /// How long a session may stay unused before the server closes it (default five
+    /// minutes, the RECOMMENDED value of the lightning session draft).
+    pub idle_timeout: Duration,
+    /// Whether the handler bills per chunk of a stream ([`MeteredSession::sse`])
+    /// instead of the paywall debiting one unit per request.
+    ///
+    /// [`MeteredSession::sse`]: crate::session::MeteredSession::sse
+    pub streaming: bool,
+    /// How long a stream waits for a top-up before giving up (default 60 s, as the
+    /// lightning session draft recommends).
+    pub hold_timeout: Duration,
+}
+
+impl fmt::Debug for SessionOffer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionOffer")
+            .field("method", &self.method.name())
+            .field("request", &self.request)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("streaming", &self.streaming)
+            .field("hold_timeout", &self.hold_timeout)
+            .finish()
+    }
+}
+
+impl SessionOffer {
+    /// Sessions paid with `method`, a unit priced by `request`'s `amount`.
+    pub fn new(method: Arc<dyn SessionMethod>, request: JsonObject) -> SessionOffer {
+        SessionOffer {
+            method,
+            request,
+            idle_timeout: Duration::from_secs(300),
+            streaming: false,
+            hold_timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// Sets how long a session may stay unused.
+    pub fn idle_timeout(mut self, idle: Duration) -> SessionOffer {
+        self.idle_timeout = idle;
+        self
+    }
+
+    /// Bills per chunk of a stream: a request is admitted when the session can pay
+    /// for one unit, and the handler streams through
+    /// [`MeteredSession::sse`](crate::session::MeteredSession::sse).
+    pub fn streaming(mut self) -> SessionOffer {
+        self.streaming = true;
+        self
+    }
+
+    /// Sets how long a stream waits for a top-up.
+    pub fn hold_timeout(mut self, hold: Duration) -> SessionOffer {
+        self.hold_timeout = hold;
+        self
+    }
+
+    /// The price of one unit, from the terms' `amount`.
+    pub(crate) fn unit_price(&self) -> Option<u128> {
+        self.request
+            .get("amount")
+            .and_then(|a| a.as_str())
+            .and_then(|a| mpp_core::value::Amount::new(a).ok())
+            .and_then(|a| a.to_u128())
+            .filter(|&unit| unit > 0)
+    }
+}
+
 /// A route that must be paid for.
 #[derive(Debug, Clone)]
 pub struct PaidRoute {
@@ -63,6 +141,8 @@ pub struct PaidRoute {
     pub path: String,
     /// The offers, in the server's order of preference.
     pub offers: Vec<Offer>,
+    /// The session offers, offered after the others.
+    pub sessions: Vec<SessionOffer>,
     /// A description put in challenges and in the discovery document.
     pub description: Option<String>,
     /// How long a challenge stays payable.
@@ -83,6 +163,7 @@ impl PaidRoute {
             http_method,
             path: path.into(),
             offers: Vec::new(),
+            sessions: Vec::new(),
             description: None,
             ttl: Duration::from_secs(server::DEFAULT_TTL_SECS),
             credential_field: CredentialField::Authorization,
@@ -100,6 +181,12 @@ impl PaidRoute {
     /// Adds an offer.
     pub fn offer(mut self, offer: Offer) -> PaidRoute {
         self.offers.push(offer);
+        self
+    }
+
+    /// Adds a session offer: each request is paid from a session, one unit at a time.
+    pub fn session(mut self, offer: SessionOffer) -> PaidRoute {
+        self.sessions.push(offer);
         self
     }
 
@@ -129,10 +216,18 @@ impl PaidRoute {
     }
 
     fn engine_route(&self) -> Result<server::Route, ConfigError> {
-        if self.offers.is_empty() {
+        if self.offers.is_empty() && self.sessions.is_empty() {
             return Err(ConfigError::Route(format!(
                 "{} {} has no offer",
                 self.http_method, self.path
+            )));
+        }
+        if let Some(bad) = self.sessions.iter().find(|o| o.unit_price().is_none()) {
+            return Err(ConfigError::Route(format!(
+                "{} {}: the {} session offer needs `amount`, the price of a unit, as a positive base-10 integer string",
+                self.http_method,
+                self.path,
+                bad.method.name()
             )));
         }
         let control = |c: char| c.is_control() && c != '\t';
@@ -146,21 +241,35 @@ impl PaidRoute {
                 self.http_method, self.path
             )));
         }
-        let offers = self
-            .offers
-            .iter()
-            .map(|o| {
-                let method = MethodName::from_string(o.method.name().to_owned()).map_err(|e| {
-                    ConfigError::Route(format!("method {:?}: {e}", o.method.name()))
-                })?;
-                Ok(match o.method.terms() {
-                    Terms::Fixed => RouteOffer::new(method, o.intent.clone(), o.request.clone()),
-                    Terms::PerChallenge { pinned } => RouteOffer::per_challenge(
-                        method,
-                        o.intent.clone(),
-                        o.request.clone(),
-                        pinned,
-                    ),
+        let session = IntentName::new("session")
+            .unwrap_or_else(|_| unreachable!())
+            .into_owned();
+        let charges = self.offers.iter().map(|o| {
+            (
+                o.method.name(),
+                o.intent.clone(),
+                &o.request,
+                o.method.terms(),
+            )
+        });
+        let sessions = self.sessions.iter().map(|o| {
+            (
+                o.method.name(),
+                session.clone(),
+                &o.request,
+                o.method.terms(),
+            )
+        });
+        let offers = charges
+            .chain(sessions)
+            .map(|(name, intent, request, terms)| {
+                let method = MethodName::from_string(name.to_owned())
+                    .map_err(|e| ConfigError::Route(format!("method {name:?}: {e}")))?;
+                Ok(match terms {
+                    Terms::Fixed => RouteOffer::new(method, intent, request.clone()),
+                    Terms::PerChallenge { pinned } => {
+                        RouteOffer::per_challenge(method, intent, request.clone(), pinned)
+                    }
                 })
             })
             .collect::<Result<_, ConfigError>>()?;
@@ -232,6 +341,7 @@ pub(crate) struct Shared {
     pub(crate) clock: Clock,
     pub(crate) routes: Vec<CompiledRoute>,
     pub(crate) store: Arc<dyn Store>,
+    pub(crate) ledger: SessionLedger,
     pub(crate) max_body: usize,
     /// The serialised discovery document, when `/openapi.json` is served.
     pub(crate) openapi: Option<bytes::Bytes>,
@@ -384,6 +494,7 @@ impl PaywallBuilder {
             engine: server::Paywall::new(self.binder, self.realm),
             clock: self.clock,
             routes,
+            ledger: SessionLedger::new(self.store.clone()),
             store: self.store,
             max_body: self.max_body,
             openapi,

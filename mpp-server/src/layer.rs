@@ -38,6 +38,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::config::{CompiledRoute, Shared};
+use crate::session::{self, MeteredSession, serve::Admitted};
 
 /// The error type of bodies the paywall hands on.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -55,6 +56,9 @@ pub struct VerifiedPayment {
     pub challenge: Challenge<'static>,
     /// The payer, if the credential named one (a DID, usually). Sensitive.
     pub source: Option<String>,
+    /// The session that paid, when the route was paid from one: the handler bills
+    /// further units or streams through it.
+    pub session: Option<MeteredSession>,
 }
 
 impl std::fmt::Debug for VerifiedPayment {
@@ -63,6 +67,7 @@ impl std::fmt::Debug for VerifiedPayment {
             .field("receipt", &self.receipt)
             .field("challenge_id", &self.challenge.id.as_str())
             .field("source", &self.source.as_ref().map(|_| "<redacted>"))
+            .field("session", &self.session)
             .finish()
     }
 }
@@ -77,6 +82,20 @@ pub struct PaywallLayer {
 impl PaywallLayer {
     pub(crate) fn new(shared: Arc<Shared>) -> PaywallLayer {
         PaywallLayer { shared }
+    }
+
+    /// Closes the sessions left unused longer than their offer's idle timeout, and
+    /// refunds what they did not spend (one attempt each): how many it closed. Call
+    /// it periodically (every few seconds to a minute); it looks at every open
+    /// session of every instance sharing the store, so one instance calling it is
+    /// enough, and several may.
+    pub async fn close_idle_sessions(&self) -> Result<usize, session::LedgerError> {
+        session::serve::close_idle(&self.shared).await
+    }
+
+    /// The session accounts, for inspection and operations (a forced close, say).
+    pub fn sessions(&self) -> &session::SessionLedger {
+        &self.shared.ledger
     }
 }
 
@@ -217,14 +236,12 @@ where
         }
         Evaluation::Verify(pending) => pending,
     };
-    let reject = async |problem: ProblemType, detail: &str| {
-        tracing::info!(target: "mpp::server", route = %route.paid.path, problem = %problem, "payment refused");
-        let refusal = Refusal {
-            problem,
-            detail: detail.into(),
-        };
+    let refuse_with = async |refusal: Refusal| {
+        tracing::info!(target: "mpp::server", route = %route.paid.path, problem = %refusal.problem, "payment refused");
         Ok(refuse(&shared, route, &payment, &refusal, &nonce).await)
     };
+    let reject =
+        async |problem: ProblemType, detail: &str| refuse_with(Refusal::new(problem, detail)).await;
     if let Some(key) = pending.idempotency_key() {
         match shared.store.get(key).await {
             Ok(Some(stored)) => {
@@ -243,8 +260,49 @@ where
             }
         }
     }
-    let offer = &route.paid.offers[pending.offer];
     let claim_ttl = Duration::from_secs(pending.claim_ttl_secs());
+    if let Some(index) = pending.offer.checked_sub(route.paid.offers.len()) {
+        let offer = &route.paid.sessions[index];
+        // A stream is not kept for replays; every other answer is, as for a charge.
+        let replay_key = pending
+            .idempotency_key()
+            .filter(|_| !offer.streaming)
+            .map(str::to_owned);
+        let response = match session::serve::admit(&shared, offer, &pending).await {
+            Err(refusal) => return refuse_with(refusal).await,
+            Ok(Admitted::Answer { body, receipt }) => {
+                let mut response = Response::new(full(body));
+                response
+                    .headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                add_paid_headers(&mut response, pending.paid_headers(&receipt));
+                response
+            }
+            Ok(Admitted::Serve { receipt, meter }) => {
+                let paid_headers = pending.paid_headers(&receipt);
+                let mut request = Request::from_parts(parts, full(body));
+                let mut verified = verified(pending, *receipt);
+                verified.session = Some(meter);
+                request.extensions_mut().insert(verified);
+                let mut response = box_response(call(&mut inner, request).await?);
+                if !response.status().is_success() {
+                    return Ok(response);
+                }
+                add_paid_headers(&mut response, paid_headers);
+                response
+            }
+        };
+        return Ok(match replay_key {
+            // Kept at least five minutes, as the lightning session draft asks of
+            // lifecycle results, even when the echo had expired.
+            Some(key) => {
+                let ttl = claim_ttl.max(Duration::from_secs(300));
+                store_for_replay(&shared, &key, ttl, response).await
+            }
+            None => response,
+        });
+    }
+    let offer = &route.paid.offers[pending.offer];
     match shared
         .store
         .put_if_absent(&pending.claim_key(), b"claimed", claim_ttl)
@@ -298,15 +356,7 @@ where
         return Ok(response);
     }
     let mut response = box_response(response);
-    for (name, value) in paid_headers {
-        if let Ok(mut value) = HeaderValue::try_from(value) {
-            // Receipts are sensitive (D10): keep them out of header logging.
-            value.set_sensitive(name == "payment-receipt");
-            response
-                .headers_mut()
-                .insert(HeaderName::from_static(name), value);
-        }
-    }
+    add_paid_headers(&mut response, paid_headers);
     if let Some(key) = idempotency_key {
         return Ok(store_for_replay(&shared, &key, claim_ttl, response).await);
     }
@@ -332,6 +382,20 @@ fn verified(pending: Pending, receipt: Receipt) -> VerifiedPayment {
         receipt,
         source: pending.credential.source,
         challenge: pending.credential.challenge,
+        session: None,
+    }
+}
+
+/// Adds the receipt and `Cache-Control: private` to a paid response.
+fn add_paid_headers(response: &mut Response<PaywallBody>, headers: Vec<(&'static str, String)>) {
+    for (name, value) in headers {
+        if let Ok(mut value) = HeaderValue::try_from(value) {
+            // Receipts are sensitive (D10): keep them out of header logging.
+            value.set_sensitive(name == "payment-receipt");
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static(name), value);
+        }
     }
 }
 
@@ -397,10 +461,7 @@ async fn problem_reply(
         [],
         None,
     );
-    let refusal = Refusal {
-        problem,
-        detail: detail.into(),
-    };
+    let refusal = Refusal::new(problem, detail);
     let nonce = nonce().unwrap_or_default();
     refuse(shared, route, payment.unwrap_or(&empty), &refusal, &nonce).await
 }
@@ -428,18 +489,26 @@ async fn refuse(
 }
 
 /// Fresh terms for each per-challenge offer of `route` (`None` for the others, and
-/// for one whose method failed: that offer is left out of the 402).
+/// for one whose method failed: that offer is left out of the 402). The engine's
+/// offers are the charge offers, then the session offers.
 async fn issue_terms(route: &CompiledRoute, now: UnixTime) -> Vec<Option<OfferTerms>> {
-    let mut terms = Vec::with_capacity(route.paid.offers.len());
-    for (offer, compiled) in route.paid.offers.iter().zip(&route.engine.offers) {
+    let paid = &route.paid;
+    let mut terms = Vec::with_capacity(route.engine.offers.len());
+    for (i, compiled) in route.engine.offers.iter().enumerate() {
         if !compiled.is_per_challenge() {
             terms.push(None);
             continue;
         }
-        match offer.method.issue_terms(&offer.request, now).await {
+        let (name, issued) = if let Some(o) = paid.offers.get(i) {
+            (o.method.name(), o.method.issue_terms(&o.request, now).await)
+        } else {
+            let s = &paid.sessions[i - paid.offers.len()];
+            (s.method.name(), s.method.issue_terms(&s.request, now).await)
+        };
+        match issued {
             Ok(t) => terms.push(Some(OfferTerms::new(&t.request, t.not_after))),
             Err(e) => {
-                tracing::warn!(target: "mpp::server", route = %route.paid.path, method = %offer.method.name(), "cannot make the terms of a challenge: {}", e.message());
+                tracing::warn!(target: "mpp::server", route = %paid.path, method = %name, "cannot make the terms of a challenge: {}", e.message());
                 terms.push(None);
             }
         }

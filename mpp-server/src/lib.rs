@@ -31,12 +31,12 @@ pub mod layer;
 pub mod openapi;
 #[cfg(feature = "reference-server")]
 pub mod reference;
-#[cfg(feature = "sessions")]
 pub mod session;
 pub mod store;
 
 pub use config::{
-    Clock, ConfigError, DEFAULT_MAX_BODY, Offer, PaidRoute, Paywall, PaywallBuilder, system_clock,
+    Clock, ConfigError, DEFAULT_MAX_BODY, Offer, PaidRoute, Paywall, PaywallBuilder, SessionOffer,
+    system_clock,
 };
 pub use layer::{PaywallBody, PaywallLayer, PaywallService, VerifiedPayment};
 pub use openapi::ServiceInfo;

@@ -291,7 +291,6 @@ mod swapping {
 }
 
 /// Session accounts on each backend: the ledger's atomic updates under contention.
-#[cfg(feature = "sessions")]
 mod ledger {
     use super::*;
     use mpp_core::intent::session::{Funding, Session, SessionError, SessionEvent, SessionOutput};
@@ -429,7 +428,6 @@ macro_rules! store_suite {
     };
     (@ledger $fixture:expr; $($name:ident,)*) => {
         $(
-            #[cfg(feature = "sessions")]
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
                 let Some(fixture) = $fixture else { return };

@@ -2,7 +2,9 @@
 //!
 //! - [`Registry`] reads `spec/requirements.json`: every MUST, MUST NOT, SHOULD and
 //!   SHOULD NOT of draft-httpauth-payment-01 and of the charge intent that binds a
-//!   server, a client or a parser, each under a stable id.
+//!   server, a client or a parser, and those of the session intent (its generic
+//!   draft, draft-payment-intent-session-00, and draft-lightning-session-00) that bind
+//!   a server, each under a stable id.
 //! - [`scan_workspace`] finds the tests that cite those ids. A test covers a
 //!   requirement when a plain line comment `// req: <id> [<id>…]` (ids separated by
 //!   spaces or commas) sits in its body or right above its `fn`. Each citation is
@@ -34,9 +36,15 @@ pub const UPDATE_VAR: &str = "MPP_UPDATE_TRACEABILITY";
 pub const UPDATE_COMMAND: &str = "MPP_UPDATE_TRACEABILITY=1 cargo test -p spec";
 
 /// The first segment every id starts with: one per specification.
-pub const AREAS: [&str; 2] = ["core", "charge"];
+pub const AREAS: [&str; 4] = ["core", "charge", "session", "lightning-session"];
 /// Where a requirement comes from.
-pub const DRAFTS: [&str; 3] = ["-01", "-00 and -01", "charge-00"];
+pub const DRAFTS: [&str; 5] = [
+    "-01",
+    "-00 and -01",
+    "charge-00",
+    "session-00",
+    "lightning-session-00",
+];
 
 /// The strength of a requirement (RFC 2119; REQUIRED maps to MUST, RECOMMENDED to
 /// SHOULD, NOT RECOMMENDED to SHOULD NOT).
@@ -132,7 +140,7 @@ pub struct Requirement {
     pub party: Party,
     /// One line, in this project's words.
     pub requirement: String,
-    /// `-01`, `-00 and -01` or `charge-00`.
+    /// One of [`DRAFTS`].
     pub draft: String,
 }
 
@@ -1096,6 +1104,7 @@ mod tests {
             "core.challenge.id.non-empty",
             "core.errors.402.with-challenge",
             "charge.verify.amount",
+            "lightning-session.close.refund-once",
         ] {
             assert!(is_well_formed_id(ok), "{ok}");
         }
@@ -1107,7 +1116,7 @@ mod tests {
             "core.-x",
             "core.a--b",
             "core.x_y",
-            "session.x",
+            "subscription.x",
             "core.x ",
             "",
         ] {

@@ -217,6 +217,10 @@ pub struct SessionLedger {
     store: Arc<dyn Store>,
     retention: Duration,
     stripes: Arc<[tokio::sync::Mutex<()>]>,
+    /// Woken after every change other than a debit: paused streams wait on it.
+    changed: Arc<tokio::sync::Notify>,
+    /// Listed ids the last idle sweep found no account for.
+    missing: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl fmt::Debug for SessionLedger {
@@ -245,7 +249,16 @@ impl SessionLedger {
             store,
             retention: DEFAULT_RETENTION,
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            changed: Arc::new(tokio::sync::Notify::new()),
+            missing: Arc::default(),
         }
+    }
+
+    /// Resolves after the next change to any account of this process other than a
+    /// debit (a top-up, a close). Changes made by other instances sharing the store
+    /// wake nobody here: waiters poll too.
+    pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.changed.notified()
     }
 
     fn stripe(&self, id: &str) -> &tokio::sync::Mutex<()> {
@@ -309,7 +322,8 @@ impl SessionLedger {
                 .ok_or(LedgerError::NotFound)?;
             let mut account = Account::decode(&old).ok_or(LedgerError::Corrupt)?;
             let outcome = account.session.handle(event, now);
-            if outcome.is_err() {
+            // Refusals, and an idle check that finds the session in use, change nothing.
+            if matches!(outcome, Err(_) | Ok(SessionOutput::StillOpen)) {
                 return Ok((outcome, account));
             }
             account.write_id = write_id()?;
@@ -319,7 +333,12 @@ impl SessionLedger {
                 .compare_and_swap(&key, &old, &new, self.retention)
                 .await
             {
-                Ok(true) => return Ok((outcome, account)),
+                Ok(true) => {
+                    if !matches!(event, SessionEvent::Use { .. }) {
+                        self.changed.notify_waiters();
+                    }
+                    return Ok((outcome, account));
+                }
                 Ok(false) => continue,
                 Err(e) => {
                     // The answer may be what was lost: if the account now holds this
@@ -334,6 +353,120 @@ impl SessionLedger {
         }
         Err(LedgerError::Contention)
     }
+
+    /// Lists `id` among the open sessions ([`SessionLedger::open_sessions`]).
+    pub async fn index(&self, id: &str) -> Result<(), LedgerError> {
+        self.update_index(id, true).await
+    }
+
+    /// Takes `id` off the list of open sessions.
+    pub async fn unindex(&self, id: &str) -> Result<(), LedgerError> {
+        self.update_index(id, false).await
+    }
+
+    /// The sessions listed as open, in every instance sharing the store: what an idle
+    /// sweep looks at.
+    pub async fn open_sessions(&self) -> Result<Vec<String>, LedgerError> {
+        let mut ids = Vec::new();
+        for bucket in 0..INDEX_BUCKETS {
+            if let Some(list) = self
+                .store
+                .get(&index_key(bucket))
+                .await
+                .map_err(LedgerError::Store)?
+            {
+                ids.extend(index_entries(&list).map(str::to_owned));
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Applies the idle check to every open session: those it closed, with what they
+    /// did not spend (to refund), still listed until [`SessionLedger::unindex`].
+    /// A listed id without an account is dropped from the list when a second sweep
+    /// still finds none (the first may have looked between listing and opening).
+    pub async fn close_idle(
+        &self,
+        now: UnixTime,
+    ) -> Result<Vec<(String, Account, u128)>, LedgerError> {
+        let mut closed = Vec::new();
+        let mut missing = Vec::new();
+        for id in self.open_sessions().await? {
+            match self.apply(&id, SessionEvent::IdleCheck, now).await {
+                Ok((Ok(SessionOutput::Closed { refund, .. }), account)) => {
+                    closed.push((id, account, refund));
+                }
+                Ok((Ok(_), _)) => {}
+                // Closed by someone whose unlisting did not happen.
+                Ok((Err(_), _)) => self.unindex(&id).await?,
+                Err(LedgerError::NotFound) => missing.push(id),
+                Err(e) => return Err(e),
+            }
+        }
+        let seen_before = std::mem::replace(
+            &mut *self.missing.lock().unwrap_or_else(|e| e.into_inner()),
+            missing.clone(),
+        );
+        for id in missing.iter().filter(|id| seen_before.contains(id)) {
+            self.unindex(id).await?;
+        }
+        Ok(closed)
+    }
+
+    /// Adds or removes `id` in its index bucket, by compare-and-swap.
+    async fn update_index(&self, id: &str, add: bool) -> Result<(), LedgerError> {
+        let key = index_key(index_bucket(id));
+        for _ in 0..MAX_ATTEMPTS {
+            let old = self.store.get(&key).await.map_err(LedgerError::Store)?;
+            let listed = old
+                .as_deref()
+                .is_some_and(|list| index_entries(list).any(|e| e == id));
+            if listed == add {
+                return Ok(());
+            }
+            let mut new = Vec::new();
+            for entry in old.as_deref().map(index_entries).into_iter().flatten() {
+                if entry != id {
+                    new.extend_from_slice(entry.as_bytes());
+                    new.push(b'\n');
+                }
+            }
+            if add {
+                new.extend_from_slice(id.as_bytes());
+                new.push(b'\n');
+            }
+            let written = match &old {
+                Some(old) => self.store.compare_and_swap(&key, old, &new, self.retention),
+                None => self.store.put_if_absent(&key, &new, self.retention),
+            };
+            if written.await.map_err(LedgerError::Store)? {
+                return Ok(());
+            }
+        }
+        Err(LedgerError::Contention)
+    }
+}
+
+/// How many keys the list of open sessions is spread over, so that opening and
+/// closing rewrite a small part of it.
+const INDEX_BUCKETS: u32 = 64;
+
+fn index_key(bucket: u32) -> String {
+    format!("mpp:sessions:open:{bucket}")
+}
+
+/// A bucket stable across processes and builds (FNV-1a).
+fn index_bucket(id: &str) -> u32 {
+    let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    hash % INDEX_BUCKETS
+}
+
+fn index_entries(list: &[u8]) -> impl Iterator<Item = &str> {
+    list.split(|&b| b == b'\n')
+        .filter(|e| !e.is_empty())
+        .filter_map(|e| std::str::from_utf8(e).ok())
 }
 
 #[cfg(test)]
