@@ -24,6 +24,8 @@
 
 pub mod explain;
 mod paying;
+#[cfg(feature = "lightning")]
+pub mod testnet;
 
 pub use paying::{
     ClientOptions, PaidRequest, PaidResponse, PayingClient, PayingError, PaymentMade, origin_of,

@@ -108,3 +108,51 @@ async fn every_paid_route_of_the_reference_server_is_paid_once() {
         assert_eq!(paid_handler_runs(&reqwest::Client::new(), &base).await, 3);
     }
 }
+
+#[tokio::test]
+async fn lightning_charge_is_paid_from_the_test_network_wallet() {
+    use mpp_client::testnet::TestnetWallet;
+    use mpp_methods::lightning::{InvoiceRequest, InvoiceState, LightningNode, LightningPayer};
+
+    let base = start(CredentialField::Authorization).await;
+    let wallet = Arc::new(TestnetWallet::connect(&base).await.unwrap());
+    let payer = LightningPayer::new(wallet.clone(), wallet.network());
+    let policy = SpendingPolicy {
+        max_per_request: vec![("sat".into(), 100)],
+        budget: vec![("sat".into(), 150)],
+        ..SpendingPolicy::default()
+    };
+    let client = PayingClient::new(Wallet::new(policy).with_method(Arc::new(payer), 1000)).unwrap();
+    let url = format!("{base}/paid-lightning");
+    let response = client.get(&url).await.unwrap();
+    assert_eq!(response.status, 200);
+    let receipt = response.receipt.unwrap();
+    assert_eq!(receipt.method, "lightning");
+    assert_eq!(
+        receipt.reference.len(),
+        64,
+        "the payment hash, never the preimage"
+    );
+    // The budget allows one payment of 100 sat, not two.
+    assert!(client.get(&url).await.is_err(), "over budget");
+
+    // The wallet's own invoices are payable by the server's network and observable.
+    let invoice = wallet
+        .create_invoice(&InvoiceRequest {
+            amount_msat: Some(5_000),
+            description: "test".into(),
+            expiry_secs: 600,
+        })
+        .await
+        .unwrap();
+    let (state, received) = wallet.invoice_state(invoice.payment_hash()).await.unwrap();
+    assert_eq!((state, received), (InvoiceState::Open, 0));
+    // A garbage invoice is a clear error, not a payment.
+    let garbage = reqwest::Client::new()
+        .post(format!("{base}/testnet/payments"))
+        .body(r#"{"invoice":"lnbc-not-an-invoice"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 400);
+}

@@ -48,7 +48,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use crate::config::{Offer, PaidRoute};
+use crate::config::PaidRoute;
+use mpp_core::json::JsonObject;
 
 /// `info.title` when [`ServiceInfo::title`] is empty.
 const DEFAULT_TITLE: &str = "Payment-protected API";
@@ -91,7 +92,7 @@ pub fn document(info: &ServiceInfo, routes: &[PaidRoute]) -> Value {
         let Some(key) = operation_key(&route.http_method) else {
             continue;
         };
-        if route.offers.is_empty() || !route.path.starts_with('/') {
+        if (route.offers.is_empty() && route.sessions.is_empty()) || !route.path.starts_with('/') {
             continue;
         }
         let item = paths.entry(route.path.as_str()).or_default();
@@ -183,11 +184,20 @@ fn operation(route: &PaidRoute, key: &str) -> Value {
     if let Some(summary) = description {
         op.insert("summary".into(), json!(summary));
     }
-    let offers: Vec<Value> = route
-        .offers
+    let charges = route.offers.iter().map(|offer| {
+        payment_offer(
+            offer.intent.as_str(),
+            offer.method.name(),
+            &offer.request,
+            description,
+        )
+    });
+    // A session offer's amount is the price of one unit.
+    let sessions = route
+        .sessions
         .iter()
-        .map(|offer| payment_offer(offer, description))
-        .collect();
+        .map(|offer| payment_offer("session", offer.method.name(), &offer.request, description));
+    let offers: Vec<Value> = charges.chain(sessions).collect();
     op.insert("x-payment-info".into(), json!({ "offers": offers }));
     if matches!(key, "post" | "put" | "patch") {
         // The paywall does not read the body: it buffers whatever is sent and binds
@@ -212,13 +222,17 @@ fn operation(route: &PaidRoute, key: &str) -> Value {
 /// One entry of `x-payment-info.offers`: exactly `intent`, `method`, `amount`, and
 /// `currency` and `description` when known (the offer schema allows nothing else,
 /// so `recipient` and `methodDetails` stay in the challenge).
-fn payment_offer(offer: &Offer, route_description: Option<&str>) -> Value {
-    let request = &offer.request;
+fn payment_offer(
+    intent: &str,
+    method: &str,
+    request: &JsonObject,
+    route_description: Option<&str>,
+) -> Value {
     let text = |name: &str| request.get(name).and_then(Value::as_str);
 
     let mut entry = Map::new();
-    entry.insert("intent".into(), json!(offer.intent.as_str()));
-    entry.insert("method".into(), json!(offer.method.name()));
+    entry.insert("intent".into(), json!(intent));
+    entry.insert("method".into(), json!(method));
     // A price that is not a base-unit integer string cannot be advertised: `null`
     // says "dynamic pricing", and the 402 states the actual amount.
     let amount = text("amount").filter(|a| is_amount(a));

@@ -6,6 +6,12 @@
 //! (`preimage/charge` and `token/charge`), `GET /openapi.json` (discovery), and
 //! `GET /stats` (how many times a paid handler ran). The `preimage` and `token`
 //! methods are test methods, not payments.
+//!
+//! Lightning, on an in-process test network ([`TestNode`]; test money only):
+//! `GET /paid-lightning` (`lightning/charge`, 100 sat), and the [`testnet`] routes
+//! that let a client in another process pay (and be refunded) on that network.
+
+pub mod testnet;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +21,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use axum::{Json, body::Bytes};
 use mpp_core::credential::CredentialField;
+use mpp_methods::lightning::{LightningCharge, TestNode};
 use mpp_methods::preimage::Preimage;
 use mpp_methods::token::Token;
 use serde_json::{Value, json};
@@ -65,9 +72,17 @@ fn paid_route(config: &ReferenceConfig, method: http::Method, path: &str) -> Pai
     }
 }
 
+/// The price of `/paid-lightning`, in satoshis.
+pub const LIGHTNING_PRICE_SAT: u64 = 100;
+
 /// The reference application, paywall included.
 pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
     let preimage: Arc<Preimage> = Arc::new(Preimage);
+    let node = Arc::new(TestNode::new());
+    let wallet = Arc::new(
+        node.peer(testnet::WALLET_KEY)
+            .unwrap_or_else(|| unreachable!("the wallet key is a valid secret key")),
+    );
     let token = Arc::new(Token::new(config.token.clone()));
     let preimage_offer = || {
         Offer::charge(
@@ -95,6 +110,14 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
                     Token::request(AMOUNT, CURRENCY, RECIPIENT),
                 ))
                 .description("A paid GET with two offers"),
+        )
+        .route(
+            paid_route(config, http::Method::GET, "/paid-lightning")
+                .offer(Offer::charge(
+                    Arc::new(LightningCharge::new(node.clone())),
+                    LightningCharge::template(LIGHTNING_PRICE_SAT, Some("a paid GET")),
+                ))
+                .description("A paid GET (lightning, test network)"),
         )
         .discovery(ServiceInfo {
             title: "mpp reference server".into(),
@@ -126,7 +149,9 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
             }),
         )
         .route("/paid-multi", get(counted("/paid-multi")))
-        .layer(paywall))
+        .route("/paid-lightning", get(counted("/paid-lightning")))
+        .layer(paywall)
+        .merge(testnet::routes(wallet)))
 }
 
 fn paid(

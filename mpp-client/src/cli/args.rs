@@ -52,6 +52,10 @@ Examples:
   # A machine-readable result (status, headers, body, receipt, payment, error):
   mpp get https://api.example.com/paid --preimage s3cret --max-amount 1000:usd --json
 
+  # Lightning on the reference server's test network (test money, at most 100 sat):
+  mpp get http://127.0.0.1:8402/paid-lightning --lightning-testnet http://127.0.0.1:8402 \
+      --max-amount 100:sat
+
 ";
 
 const INSPECT_HELP: &str = "\
@@ -172,6 +176,10 @@ pub(crate) struct WalletArgs {
     /// The token the token test method presents [or MPP_TOKEN].
     #[arg(long, value_name = "VALUE", help_heading = "Paying")]
     pub(crate) token: Option<String>,
+    /// Pay `lightning` invoices from the wallet of this reference server's test
+    /// network, e.g. <http://127.0.0.1:8402> [or MPP_LIGHTNING_TESTNET]. Test money only.
+    #[arg(long, value_name = "URL", help_heading = "Paying")]
+    pub(crate) lightning_testnet: Option<String>,
     /// The most this request may cost in CURRENCY, in base units (an integer), e.g.
     /// 1000:usd (repeatable, one per currency). Nothing is paid in a currency
     /// without one.
@@ -206,6 +214,9 @@ pub(crate) enum PayWith {
     Preimage,
     /// The token test method (presents --token); not a real payment.
     Token,
+    /// Lightning charge (BOLT11), paid from a reference server's test network
+    /// (--lightning-testnet).
+    Lightning,
 }
 
 impl PayWith {
@@ -213,6 +224,15 @@ impl PayWith {
         match self {
             PayWith::Preimage => "preimage",
             PayWith::Token => "token",
+            PayWith::Lightning => "lightning",
+        }
+    }
+
+    /// The flag that gives its secret.
+    pub(crate) fn secret_flag(self) -> &'static str {
+        match self {
+            PayWith::Lightning => "lightning-testnet",
+            other => other.name(),
         }
     }
 }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use mpp_client::explain::{self, Kind};
+use mpp_client::testnet::TestnetWallet;
 use mpp_client::{ClientOptions, PaidRequest, PayingClient, PayingError, PaymentMade};
 use mpp_core::challenge::Challenge;
 use mpp_core::client::{
@@ -16,6 +17,7 @@ use mpp_core::client::{
 use mpp_core::json::JsonObject;
 use mpp_core::method::BoxFuture;
 use mpp_core::receipt::Receipt;
+use mpp_methods::lightning::{LightningNode, LightningPayer};
 use mpp_methods::preimage::PreimagePayer;
 use mpp_methods::token::TokenPayer;
 use serde_json::{Value, json};
@@ -37,9 +39,13 @@ pub(crate) async fn run(args: GetArgs) -> u8 {
         log,
         attempt: Mutex::new(None),
     });
-    let wallet = match wallet(&args.wallet, &recorder) {
+    let wallet = match wallet(&args.wallet, &recorder).await {
         Ok(w) => w,
-        Err(usage) => return usage.report(),
+        Err(WalletError::Usage(usage)) => return usage.report(),
+        Err(WalletError::Testnet(e)) => {
+            eprintln!("mpp: cannot reach the Lightning test network: {e}");
+            return exit::NETWORK;
+        }
     };
     log.policy(wallet.policy(), &wallet);
     let accept = wallet.accept_payment();
@@ -70,7 +76,18 @@ pub(crate) async fn run(args: GetArgs) -> u8 {
 
 /// The wallet the command line describes: its methods (wrapped so the command knows
 /// what was chosen and whether it was paid) and its spending policy.
-fn wallet(args: &WalletArgs, recorder: &Arc<Recorder>) -> Result<Wallet, Usage> {
+enum WalletError {
+    Usage(Usage),
+    Testnet(mpp_methods::lightning::NodeError),
+}
+
+impl From<Usage> for WalletError {
+    fn from(usage: Usage) -> WalletError {
+        WalletError::Usage(usage)
+    }
+}
+
+async fn wallet(args: &WalletArgs, recorder: &Arc<Recorder>) -> Result<Wallet, WalletError> {
     let mut methods: Vec<PayWith> = Vec::new();
     if args.methods.is_empty() {
         // The secrets given on the command line say which methods to use.
@@ -79,6 +96,9 @@ fn wallet(args: &WalletArgs, recorder: &Arc<Recorder>) -> Result<Wallet, Usage> 
         }
         if args.token.is_some() {
             methods.push(PayWith::Token);
+        }
+        if args.lightning_testnet.is_some() {
+            methods.push(PayWith::Lightning);
         }
     } else {
         for m in &args.methods {
@@ -89,23 +109,27 @@ fn wallet(args: &WalletArgs, recorder: &Arc<Recorder>) -> Result<Wallet, Usage> 
         for (given, method) in [
             (args.preimage.is_some(), PayWith::Preimage),
             (args.token.is_some(), PayWith::Token),
+            (args.lightning_testnet.is_some(), PayWith::Lightning),
         ] {
             if given && !methods.contains(&method) {
                 let m = method.name();
+                let flag = method.secret_flag();
                 return Err(Usage(format!(
-                    "--{m} is given but --method {m} is not: add --method {m}, or drop --{m}"
-                )));
+                    "--{flag} is given but --method {m} is not: add --method {m}, or drop --{flag}"
+                ))
+                .into());
             }
         }
     }
     let secret = |flag: &Option<String>, method: PayWith, var: &str| {
         let m = method.name();
+        let f = method.secret_flag();
         let value = flag
             .clone()
             .or_else(|| std::env::var(var).ok())
             .ok_or_else(|| {
                 Usage(format!(
-                    "--method {m} needs its secret: --{m} VALUE (or {var} in the environment)"
+                    "--method {m} needs its secret: --{f} VALUE (or {var} in the environment)"
                 ))
             })?;
         if value.is_empty() {
@@ -123,9 +147,9 @@ fn wallet(args: &WalletArgs, recorder: &Arc<Recorder>) -> Result<Wallet, Usage> 
                 .iter()
                 .any(|(c, _)| c.eq_ignore_ascii_case(currency))
             {
-                return Err(Usage(format!(
-                    "{flag} is given twice for currency {currency:?}"
-                )));
+                return Err(
+                    Usage(format!("{flag} is given twice for currency {currency:?}")).into(),
+                );
             }
         }
     }
@@ -138,7 +162,8 @@ fn wallet(args: &WalletArgs, recorder: &Arc<Recorder>) -> Result<Wallet, Usage> 
             return Err(Usage(format!(
                 "--budget for {currency:?} without --max-amount AMOUNT:{currency}: nothing in \
                  {currency} can be paid without a per-request cap"
-            )));
+            ))
+            .into());
         }
     }
     let policy = SpendingPolicy {
@@ -159,6 +184,14 @@ fn wallet(args: &WalletArgs, recorder: &Arc<Recorder>) -> Result<Wallet, Usage> 
                 "MPP_PREIMAGE",
             )?)),
             PayWith::Token => Arc::new(TokenPayer::new(secret(&args.token, method, "MPP_TOKEN")?)),
+            PayWith::Lightning => {
+                let base = secret(&args.lightning_testnet, method, "MPP_LIGHTNING_TESTNET")?;
+                let node = TestnetWallet::connect(&base)
+                    .await
+                    .map_err(WalletError::Testnet)?;
+                let network = node.network();
+                Arc::new(LightningPayer::new(Arc::new(node), network))
+            }
         };
         // The first method is preferred: weights 1, 0.9, 0.8 …
         let weight = 1000u16.saturating_sub(100 * rank as u16).max(100);
