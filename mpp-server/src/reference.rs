@@ -150,8 +150,9 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
         )
         .route("/paid-multi", get(counted("/paid-multi")))
         .route("/paid-lightning", get(counted("/paid-lightning")))
-        .layer(paywall)
-        .merge(testnet::routes(wallet)))
+        // Behind the paywall, which serves /openapi.json and lets unpaid paths through.
+        .merge(testnet::routes(wallet))
+        .layer(paywall))
 }
 
 fn paid(
