@@ -25,7 +25,7 @@ use super::{
 pub struct TermsError(String);
 
 impl TermsError {
-    fn new(message: impl Into<String>) -> TermsError {
+    pub(super) fn new(message: impl Into<String>) -> TermsError {
         TermsError(message.into())
     }
 
@@ -48,16 +48,7 @@ impl std::error::Error for TermsError {}
 /// invoice with a valid signature for exactly that amount, `network` (default
 /// `mainnet`) and `paymentHash`, when present, what the invoice encodes.
 fn read_terms(request: &JsonObject) -> Result<Invoice, TermsError> {
-    let amount_sat = request
-        .get("amount")
-        .and_then(Value::as_str)
-        .and_then(|a| Amount::new(a).ok()?.to_u128())
-        .and_then(|a| u64::try_from(a).ok())
-        .filter(|&a| a > 0)
-        .ok_or_else(|| TermsError::new("`amount` must be a positive number of satoshis"))?;
-    if request.get("currency").and_then(Value::as_str) != Some(CURRENCY) {
-        return Err(TermsError::new("`currency` must be \"sat\""));
-    }
+    let amount_sat = read_price(request)?;
     let details = request
         .get("methodDetails")
         .and_then(Value::as_object)
@@ -113,6 +104,66 @@ fn read_terms(request: &JsonObject) -> Result<Invoice, TermsError> {
         }));
     }
     Ok(invoice)
+}
+
+/// The terms' price: `amount` a positive number of satoshis (a base-10 string), and
+/// `currency` `"sat"`.
+pub(super) fn read_price(request: &JsonObject) -> Result<u64, TermsError> {
+    let amount_sat = request
+        .get("amount")
+        .and_then(Value::as_str)
+        .and_then(|a| Amount::new(a).ok()?.to_u128())
+        .and_then(|a| u64::try_from(a).ok())
+        .filter(|&a| a > 0)
+        .ok_or_else(|| TermsError::new("`amount` must be a positive number of satoshis"))?;
+    if request.get("currency").and_then(Value::as_str) != Some(CURRENCY) {
+        return Err(TermsError::new("`currency` must be \"sat\""));
+    }
+    Ok(amount_sat)
+}
+
+/// Refuses an invoice `node` did not issue: another payee, or another network.
+pub(super) fn check_issued_by(
+    node: &dyn LightningNode,
+    invoice: &Invoice,
+) -> Result<(), TermsError> {
+    if invoice.payee() != &node.node_id() {
+        return Err(TermsError::new(
+            "the invoice was not issued by this server's node",
+        ));
+    }
+    if invoice.network() != node.network() {
+        return Err(TermsError::new(format!(
+            "the invoice is payable on {}, this server's node runs on {}",
+            invoice.network(),
+            node.network()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses to pay an invoice of another network than `network`, an expired one, or
+/// one requiring a feature this crate does not know.
+pub(super) fn check_payable(
+    invoice: &Invoice,
+    network: Network,
+    now: UnixTime,
+) -> Result<(), PayError> {
+    if invoice.network() != network {
+        return Err(PayError(format!(
+            "the invoice is payable on {}, this payer pays on {network}",
+            invoice.network(),
+        )));
+    }
+    if invoice.is_expired_at(now) {
+        return Err(PayError("the invoice has expired".into()));
+    }
+    if let Some(bit) = invoice.unknown_required_feature() {
+        return Err(PayError(format!(
+            "the invoice requires unknown feature {bit}"
+        )));
+    }
+    Ok(())
 }
 
 /// The request terms of a charge paid with `invoice`: `{amount, currency: "sat",
@@ -250,16 +301,22 @@ impl From<ChargeError> for MethodError {
 /// The payload's preimage: present, a string, 64 lowercase hex digits. The message
 /// never repeats the value.
 fn read_preimage(payload: &JsonObject) -> Result<Preimage, ChargeError> {
-    match payload.get("preimage") {
-        None => Err(ChargeError::MalformedPayload(
-            "the payload has no `preimage`".into(),
-        )),
-        Some(Value::String(hex)) => Preimage::from_hex(hex).ok_or_else(|| {
-            ChargeError::MalformedPayload("`preimage` must be 64 lowercase hex digits".into())
-        }),
-        Some(_) => Err(ChargeError::MalformedPayload(
-            "`preimage` must be a string".into(),
-        )),
+    read_hex(payload, "preimage", Preimage::from_hex).map_err(ChargeError::MalformedPayload)
+}
+
+/// The payload member `name`: present, a string, 64 lowercase hex digits, read by
+/// `parse`. The message names the member and never repeats its value (a secret).
+pub(super) fn read_hex<T>(
+    payload: &JsonObject,
+    name: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, String> {
+    match payload.get(name) {
+        None => Err(format!("the payload has no `{name}`")),
+        Some(Value::String(hex)) => {
+            parse(hex).ok_or_else(|| format!("`{name}` must be 64 lowercase hex digits"))
+        }
+        Some(_) => Err(format!("`{name}` must be a string")),
     }
 }
 
@@ -386,18 +443,7 @@ impl LightningCharge {
         Box::pin(async move {
             let preimage = read_preimage(charge.payload)?;
             let invoice = &read_terms(charge.request).map_err(ChargeError::InvalidTerms)?;
-            if invoice.payee() != &self.node.node_id() {
-                return Err(ChargeError::InvalidTerms(TermsError::new(
-                    "the invoice was not issued by this server's node",
-                )));
-            }
-            if invoice.network() != self.node.network() {
-                return Err(ChargeError::InvalidTerms(TermsError::new(format!(
-                    "the invoice is payable on {}, this server's node runs on {}",
-                    invoice.network(),
-                    self.node.network()
-                ))));
-            }
+            check_issued_by(self.node.as_ref(), invoice).map_err(ChargeError::InvalidTerms)?;
             let now = (self.clock)();
             if invoice.is_expired_at(now) {
                 return Err(ChargeError::ExpiredInvoice);
@@ -543,21 +589,7 @@ impl LightningPayer {
     /// The invoice this payer would pay for `request`, or why it would not.
     pub fn check(&self, request: &JsonObject) -> Result<Invoice, PayError> {
         let invoice = read_terms(request).map_err(|e| PayError(format!("lightning terms: {e}")))?;
-        if invoice.network() != self.network {
-            return Err(PayError(format!(
-                "the invoice is payable on {}, this payer pays on {}",
-                invoice.network(),
-                self.network
-            )));
-        }
-        if invoice.is_expired_at((self.clock)()) {
-            return Err(PayError("the invoice has expired".into()));
-        }
-        if let Some(bit) = invoice.unknown_required_feature() {
-            return Err(PayError(format!(
-                "the invoice requires unknown feature {bit}"
-            )));
-        }
+        check_payable(&invoice, self.network, (self.clock)())?;
         Ok(invoice)
     }
 }

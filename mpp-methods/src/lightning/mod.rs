@@ -1,14 +1,13 @@
-//! `lightning/charge`: pay for one request with a BOLT11 invoice, prove it with the
-//! preimage.
+//! The `lightning` method: `lightning/charge` pays for one request with a BOLT11
+//! invoice and proves it with the preimage; `lightning/session` prepays a deposit
+//! invoice whose preimage then authenticates each request, and refunds what is left.
 //!
-//! Follows **draft-lightning-charge-00** (`specs/methods/lightning/` of the
-//! `tempoxyz/mpp-specs` repository) over the charge intent (draft-payment-intent-charge-00)
-//! and BOLT #11 as of 2026. The session intent of the same method
-//! (draft-lightning-session-00) is not implemented yet; the [`LightningNode`] trait
-//! already covers what it needs (deposit invoices, amountless return invoices, refunds
-//! paid to them).
+//! Follows **draft-lightning-charge-00** and **draft-lightning-session-00**
+//! (`specs/methods/lightning/` of the `tempoxyz/mpp-specs` repository) over the
+//! charge intent (draft-payment-intent-charge-00), the session intent, and BOLT #11
+//! as of 2026. Both intents use one [`LightningNode`].
 //!
-//! # The exchange
+//! # The charge exchange
 //!
 //! | | |
 //! |---|---|
@@ -43,6 +42,33 @@
 //! Decodes and checks the invoice against the terms and against its own network, has
 //! a [`LightningWallet`] pay it, checks that the preimage returned hashes to the
 //! invoice's payment hash, and sends it.
+//!
+//! # The session exchange
+//!
+//! | | |
+//! |---|---|
+//! | request | `{"amount": "<sats per unit>", "currency": "sat", "description"?, "unitType"?, "idleTimeout"?: "<secs>", "depositInvoice": "<BOLT11>", "paymentHash": "<hex>", "depositAmount": "<sats>"}` |
+//! | open | `{"action": "open", "preimage", "returnInvoice": "<BOLT11 without amount>"}` |
+//! | bearer | `{"action": "bearer", "sessionId", "preimage"}` |
+//! | top-up | `{"action": "topUp", "sessionId", "topUpPreimage"}` |
+//! | close | `{"action": "close", "sessionId", "preimage"}` |
+//! | session id | the deposit invoice's payment hash, 64 lowercase hex digits |
+//!
+//! [`LightningSession`] is the server half ([`SessionMethod`](mpp_core::method::SessionMethod)):
+//! a route configures the unit price ([`LightningSession::template`]) and every
+//! challenge carries a fresh deposit invoice for [`DEFAULT_DEPOSIT_UNITS`] units
+//! (or [`LightningSession::deposit`], or the template's `depositAmount`). An open
+//! or top-up is verified as a charge is (terms that hold, an invoice of this node,
+//! unexpired, `sha256(preimage)` its payment hash); the open's return invoice must
+//! be a BOLT11 invoice of the same network without an amount. A bearer or close
+//! payload owns the session whose id is the hash of its preimage. The refund at
+//! close pays the return invoice the unspent amount, once. The accounting (balance,
+//! closed sessions kept to refuse replays, idle close) is the server's, with
+//! mpp-core's session machine.
+//!
+//! [`LightningSessionPayer`] is the client half: it pays the deposit and opens,
+//! then sends bearer payloads; [`LightningSessionPayer::top_up`] and
+//! [`LightningSessionPayer::close`] on request.
 //!
 //! # Test node: [`TestNode`]
 //!
@@ -85,6 +111,25 @@
 //!   reader requirements say (its "fields which must be ignored" example predates
 //!   that rule and is refused). Without `n`, a high-S signature is read as its low-S
 //!   twin, as BOLT11's examples expect; with `n` it is refused.
+//! - **Session: every challenge carries a deposit invoice.** The draft wants no
+//!   `depositInvoice` in challenges for bearer and close, but a 402 is issued before
+//!   the server knows which action the client will take; bearer and close simply
+//!   ignore the invoice (nothing is paid for it), and `paymentHash` is always present.
+//! - **Session: the return invoice is read before the challenge is claimed**
+//!   ([`SessionMethod::action`](mpp_core::method::SessionMethod::action)), so a bad
+//!   one does not consume the challenge the deposit paid for. An expired return
+//!   invoice is refused too: no refund could reach it.
+//! - **Session: problem types.** `lightning/invalid-return-invoice` and
+//!   `lightning/malformed-credential` are reported as `invalid-payload`,
+//!   `lightning/invalid-preimage` as `verification-failed`, an expired deposit
+//!   invoice as `lightning/challenge-expired` (challenges never outlive their
+//!   invoice); the server reports `lightning/session-not-found`,
+//!   `lightning/session-closed` and `lightning/insufficient-balance` through
+//!   [`SessionMethod::problem`](mpp_core::method::SessionMethod::problem).
+//! - **Session: the payer's deposit cap.** The client engine's spending policy sees
+//!   only `amount`, the unit price; [`LightningSessionPayer`] refuses a
+//!   `depositAmount` above its own maximum, and sends a session's secret only to
+//!   the realm it was opened with.
 //! - **Amount `0`.** The charge draft requires a positive amount; an invoice whose
 //!   amount is written as `0` decodes (the session draft accepts such return
 //!   invoices) but is never valid charge terms.
@@ -92,6 +137,7 @@
 mod charge;
 mod invoice;
 mod node;
+mod session;
 mod test_node;
 
 use std::string::String;
@@ -111,6 +157,10 @@ pub use invoice::{
 pub use node::{
     InvoiceRequest, InvoiceState, InvoiceStatus, LightningNode, LightningWallet, NodeError,
     PayOptions, PaymentOutcome,
+};
+pub use session::{
+    DEFAULT_DEPOSIT_UNITS, DEFAULT_MAX_DEPOSIT_SATS, DEFAULT_RETURN_INVOICE_EXPIRY_SECS,
+    IssuedSession, LightningSession, LightningSessionPayer, SessionError, SessionPayload,
 };
 pub use test_node::{ManualClock, TEST_NODE_KEY, TestNode};
 

@@ -7,12 +7,12 @@
 //!
 //! What the methods use them for:
 //!
-//! | operation | charge (server) | session (server, to come) | client |
+//! | operation | charge (server) | session (server) | client |
 //! |---|---|---|---|
 //! | [`LightningNode::create_invoice`] | a fresh invoice per challenge | deposit and top-up invoices | an amountless `returnInvoice` |
 //! | [`LightningNode::lookup_invoice`] | optional confirmation that it was paid | — | — |
 //! | [`LightningNode::pay_invoice`] | — | the refund to the `returnInvoice` on close | — |
-//! | [`LightningWallet::pay`] | — | — | paying the challenge's invoice |
+//! | [`LightningWallet::pay`] | — | — | paying the challenge's invoice (a session's deposit and top-ups) |
 
 use std::boxed::Box;
 use std::string::String;

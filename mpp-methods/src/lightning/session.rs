@@ -1,0 +1,1217 @@
+//! The session intent of the lightning method: a prepaid deposit invoice, its preimage
+//! as the session's bearer secret, and a refund of what is left to a return invoice.
+
+use std::boxed::Box;
+use std::format;
+use std::string::{String, ToString};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use mpp_core::challenge::Challenge;
+use mpp_core::client::{PayError, PayMethod, Payment};
+use mpp_core::intent::session::Funding;
+use mpp_core::json::{JsonObject, Value};
+use mpp_core::method::{
+    BoxFuture, Charge, IssuedTerms, MethodError, Opened, Refund, SessionAction, SessionFailure,
+    SessionMethod, Terms,
+};
+use mpp_core::server::SpecificProblem;
+use mpp_core::time::UnixTime;
+use mpp_core::value::Amount;
+
+use super::charge::{check_issued_by, check_payable, read_hex, read_price};
+use super::{
+    Clock, DEFAULT_INVOICE_EXPIRY_SECS, Invoice, InvoiceRequest, LightningNode, NAME, Network,
+    NodeError, PROBLEM_BASE_URI, PayOptions, PaymentHash, Preimage, TermsError, system_clock,
+};
+
+/// How many units a deposit pays for when neither the route nor
+/// [`LightningSession::deposit`] says: the draft's recommended multiplier.
+pub const DEFAULT_DEPOSIT_UNITS: u64 = 20;
+
+/// The largest deposit a [`LightningSessionPayer`] pays unless
+/// [`LightningSessionPayer::max_deposit`] says otherwise.
+pub const DEFAULT_MAX_DEPOSIT_SATS: u64 = 100_000;
+
+/// How long a payer's return invoice stays payable unless
+/// [`LightningSessionPayer::return_invoice_expiry`] says otherwise: 30 days, the
+/// draft's advice.
+pub const DEFAULT_RETURN_INVOICE_EXPIRY_SECS: u64 = 30 * 24 * 3600;
+
+/// The members of a route's template every echo must keep (the price and what is
+/// shown with it); the invoice, its hash and the deposit vary per challenge.
+const PINNED: &[&str] = &[
+    "amount",
+    "currency",
+    "description",
+    "unitType",
+    "idleTimeout",
+];
+
+/// A session payload, read: the action and its members.
+///
+/// Preimages are secrets (their `Debug` is redacted); session ids are public payment
+/// hashes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionPayload {
+    /// `{"action": "open", "preimage", "returnInvoice"}`: the deposit was paid.
+    Open {
+        /// The deposit invoice's preimage; from now on the session's bearer secret.
+        preimage: Preimage,
+        /// Where the refund goes at close: a BOLT11 invoice without an amount.
+        return_invoice: String,
+    },
+    /// `{"action": "bearer", "sessionId", "preimage"}`: serve from the session.
+    Bearer {
+        /// The session id.
+        session: PaymentHash,
+        /// The deposit's preimage.
+        preimage: Preimage,
+    },
+    /// `{"action": "topUp", "sessionId", "topUpPreimage"}`: a fresh deposit invoice
+    /// was paid for the session.
+    TopUp {
+        /// The session id.
+        session: PaymentHash,
+        /// The preimage of the challenge's invoice (not the session's).
+        top_up_preimage: Preimage,
+    },
+    /// `{"action": "close", "sessionId", "preimage"}`: close and refund.
+    Close {
+        /// The session id.
+        session: PaymentHash,
+        /// The deposit's preimage.
+        preimage: Preimage,
+    },
+}
+
+impl SessionPayload {
+    /// Reads a payload: `action` one of `open`, `bearer`, `topUp`, `close` (exactly),
+    /// session ids and preimages 64 lowercase hex digits, `returnInvoice` a string.
+    /// Unknown members are ignored, as the draft asks. Only the shape is checked here
+    /// (the return invoice is read by [`LightningSession`]).
+    pub fn parse(payload: &JsonObject) -> Result<SessionPayload, SessionError> {
+        let malformed = SessionError::MalformedPayload;
+        let preimage = |name| read_hex(payload, name, Preimage::from_hex).map_err(malformed);
+        let session = || read_hex(payload, "sessionId", PaymentHash::from_hex).map_err(malformed);
+        let action = match payload.get("action") {
+            None => return Err(malformed("the payload has no `action`".into())),
+            Some(Value::String(action)) => action.as_str(),
+            Some(_) => return Err(malformed("`action` must be a string".into())),
+        };
+        Ok(match action {
+            "open" => {
+                let preimage = preimage("preimage")?;
+                let return_invoice = match payload.get("returnInvoice") {
+                    Some(Value::String(text)) => text.clone(),
+                    Some(_) => return Err(malformed("`returnInvoice` must be a string".into())),
+                    None => return Err(malformed("the payload has no `returnInvoice`".into())),
+                };
+                SessionPayload::Open {
+                    preimage,
+                    return_invoice,
+                }
+            }
+            "bearer" => SessionPayload::Bearer {
+                session: session()?,
+                preimage: preimage("preimage")?,
+            },
+            "topUp" => SessionPayload::TopUp {
+                session: session()?,
+                top_up_preimage: preimage("topUpPreimage")?,
+            },
+            "close" => SessionPayload::Close {
+                session: session()?,
+                preimage: preimage("preimage")?,
+            },
+            _ => {
+                return Err(malformed(
+                    "`action` must be open, bearer, topUp or close".into(),
+                ));
+            }
+        })
+    }
+
+    /// The payload as JSON (it contains the secret preimage).
+    pub fn to_json(&self) -> JsonObject {
+        let mut payload = JsonObject::new();
+        payload.insert("action".into(), self.action().into());
+        match self {
+            SessionPayload::Open {
+                preimage,
+                return_invoice,
+            } => {
+                payload.insert("preimage".into(), preimage.to_hex().into());
+                payload.insert("returnInvoice".into(), return_invoice.as_str().into());
+            }
+            SessionPayload::Bearer { session, preimage }
+            | SessionPayload::Close { session, preimage } => {
+                payload.insert("sessionId".into(), session.to_hex().into());
+                payload.insert("preimage".into(), preimage.to_hex().into());
+            }
+            SessionPayload::TopUp {
+                session,
+                top_up_preimage,
+            } => {
+                payload.insert("sessionId".into(), session.to_hex().into());
+                payload.insert("topUpPreimage".into(), top_up_preimage.to_hex().into());
+            }
+        }
+        payload
+    }
+
+    /// `open`, `bearer`, `topUp` or `close`.
+    pub fn action(&self) -> &'static str {
+        match self {
+            SessionPayload::Open { .. } => "open",
+            SessionPayload::Bearer { .. } => "bearer",
+            SessionPayload::TopUp { .. } => "topUp",
+            SessionPayload::Close { .. } => "close",
+        }
+    }
+
+    /// The session it names (an open names none yet).
+    pub fn session(&self) -> Option<&PaymentHash> {
+        match self {
+            SessionPayload::Open { .. } => None,
+            SessionPayload::Bearer { session, .. }
+            | SessionPayload::TopUp { session, .. }
+            | SessionPayload::Close { session, .. } => Some(session),
+        }
+    }
+}
+
+/// Why a lightning session action was refused or failed, with the draft's problem
+/// type where it defines one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The payload does not match its action's schema, or is not the action expected.
+    MalformedPayload(String),
+    /// The open payload's `returnInvoice` is not a BOLT11 invoice, is for another
+    /// network, asks an amount, or has expired.
+    InvalidReturnInvoice(String),
+    /// The terms are not a lightning session deposit of this server (or, when
+    /// issuing, the route's template is unusable).
+    InvalidTerms(TermsError),
+    /// `sha256(preimage)` is not the challenge's payment hash.
+    InvalidPreimage,
+    /// The deposit invoice has expired.
+    ExpiredInvoice,
+    /// The node could not answer.
+    Node(NodeError),
+}
+
+impl SessionError {
+    /// The draft's problem type URI for this failure, where it defines one
+    /// (`https://paymentauth.org/problems/lightning/…`).
+    pub fn problem_type_uri(&self) -> Option<String> {
+        let slug = match self {
+            SessionError::MalformedPayload(_) => "malformed-credential",
+            SessionError::InvalidReturnInvoice(_) => "invalid-return-invoice",
+            SessionError::InvalidPreimage => "invalid-preimage",
+            // A challenge never outlives its invoice, so the challenge has expired.
+            SessionError::ExpiredInvoice => "challenge-expired",
+            _ => return None,
+        };
+        Some(format!("{PROBLEM_BASE_URI}{slug}"))
+    }
+}
+
+impl core::fmt::Display for SessionError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SessionError::MalformedPayload(m) => f.write_str(m),
+            SessionError::InvalidReturnInvoice(m) => write!(f, "`returnInvoice`: {m}"),
+            SessionError::InvalidTerms(e) => write!(f, "the lightning terms do not hold: {e}"),
+            SessionError::InvalidPreimage => {
+                f.write_str("sha256(preimage) is not the invoice's payment hash")
+            }
+            SessionError::ExpiredInvoice => f.write_str("the deposit invoice has expired"),
+            SessionError::Node(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+impl From<SessionError> for MethodError {
+    /// The nearest core problem type: `invalid-payload` for the payload's faults,
+    /// `internal-payment-error` when the node failed, `verification-failed` otherwise.
+    fn from(e: SessionError) -> MethodError {
+        match e {
+            SessionError::MalformedPayload(_) | SessionError::InvalidReturnInvoice(_) => {
+                MethodError::InvalidPayload(e.to_string())
+            }
+            SessionError::Node(_) => MethodError::Internal(e.to_string()),
+            _ => MethodError::VerificationFailed(e.to_string()),
+        }
+    }
+}
+
+/// The deposit a challenge's terms ask for, read and checked against its invoice.
+struct DepositTerms {
+    invoice: Invoice,
+    deposit_sat: u64,
+    idle_timeout_secs: Option<u64>,
+}
+
+/// A positive base-10 integer string (no sign, no leading zero) that fits `u64`.
+fn read_count(text: &str) -> Option<u64> {
+    u64::try_from(Amount::new(text).ok()?.to_u128()?).ok()
+}
+
+/// Reads `request` as session terms: the price ([`read_price`]), `depositInvoice` a
+/// BOLT11 invoice asking a whole number of satoshis, at least one unit;
+/// `paymentHash` its payment hash; `depositAmount`, when present, its amount;
+/// `idleTimeout`, when present, a number of seconds.
+fn read_deposit_terms(request: &JsonObject) -> Result<DepositTerms, TermsError> {
+    let unit_sat = read_price(request)?;
+    let text = request
+        .get("depositInvoice")
+        .and_then(Value::as_str)
+        .ok_or_else(|| TermsError::new("`depositInvoice` must be a string"))?;
+    let invoice =
+        Invoice::decode(text).map_err(|e| TermsError::new(format!("`depositInvoice`: {e}")))?;
+    match request.get("paymentHash") {
+        Some(Value::String(hex)) => match PaymentHash::from_hex(hex) {
+            Some(hash) if &hash == invoice.payment_hash() => {}
+            Some(_) => {
+                return Err(TermsError::new(
+                    "`paymentHash` is not the deposit invoice's payment hash",
+                ));
+            }
+            None => {
+                return Err(TermsError::new(
+                    "`paymentHash` must be 64 lowercase hex digits",
+                ));
+            }
+        },
+        _ => return Err(TermsError::new("`paymentHash` must be a string")),
+    }
+    let deposit_sat = invoice.amount_sat().filter(|&a| a > 0).ok_or_else(|| {
+        TermsError::new("the deposit invoice must ask a positive whole number of satoshis")
+    })?;
+    match request.get("depositAmount") {
+        None => {}
+        Some(Value::String(a)) if read_count(a) == Some(deposit_sat) => {}
+        Some(_) => {
+            return Err(TermsError::new(format!(
+                "`depositAmount` must be the deposit invoice's amount, \"{deposit_sat}\""
+            )));
+        }
+    }
+    if deposit_sat < unit_sat {
+        return Err(TermsError::new(format!(
+            "the deposit ({deposit_sat} sat) does not pay for one unit ({unit_sat} sat)"
+        )));
+    }
+    let idle_timeout_secs = match request.get("idleTimeout") {
+        None => None,
+        Some(Value::String(secs)) => Some(read_count(secs).ok_or_else(|| {
+            TermsError::new("`idleTimeout` must be a positive number of seconds")
+        })?),
+        Some(_) => return Err(TermsError::new("`idleTimeout` must be a string")),
+    };
+    Ok(DepositTerms {
+        invoice,
+        deposit_sat,
+        idle_timeout_secs,
+    })
+}
+
+/// A return invoice the server can refund to: a valid BOLT11 invoice on `network`,
+/// without an amount (or with `0`), not expired at `now`.
+fn check_return_invoice(
+    text: &str,
+    network: Network,
+    now: UnixTime,
+) -> Result<Invoice, SessionError> {
+    let invalid = SessionError::InvalidReturnInvoice;
+    let invoice = Invoice::decode(text).map_err(|e| invalid(e.to_string()))?;
+    if invoice.network() != network {
+        return Err(invalid(format!(
+            "the invoice is payable on {}, the deposit on {network}",
+            invoice.network()
+        )));
+    }
+    if invoice.amount_msat().is_some_and(|a| a != 0) {
+        return Err(invalid(
+            "the invoice asks an amount; the refund sets it".into(),
+        ));
+    }
+    if invoice.is_expired_at(now) {
+        return Err(invalid("the invoice has expired".into()));
+    }
+    Ok(invoice)
+}
+
+/// A fresh deposit invoice from the server's node and the terms offering it.
+#[derive(Debug, Clone)]
+pub struct IssuedSession {
+    /// The `request` terms: the route's template with `depositInvoice`,
+    /// `paymentHash` and `depositAmount` added.
+    pub request: JsonObject,
+    /// The deposit invoice.
+    pub invoice: Invoice,
+    /// The latest `expires` a challenge for these terms may carry: the invoice's
+    /// expiry.
+    pub not_after: UnixTime,
+}
+
+/// The server half of `lightning/session`: issues a deposit invoice per challenge,
+/// verifies deposits and top-ups paid to its node, proves ownership by the deposit's
+/// preimage, and refunds to the return invoice. See the [module docs](super).
+pub struct LightningSession {
+    node: Arc<dyn LightningNode>,
+    clock: Clock,
+    deposit_sat: Option<u64>,
+    invoice_expiry_secs: u64,
+    refund_max_fee_msat: Option<u64>,
+}
+
+impl core::fmt::Debug for LightningSession {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LightningSession")
+            .field("node_id", &self.node.node_id())
+            .field("network", &self.node.network())
+            .field("deposit_sat", &self.deposit_sat)
+            .field("invoice_expiry_secs", &self.invoice_expiry_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LightningSession {
+    /// Sessions funded by invoices of `node`, reading the system clock; deposits of
+    /// [`DEFAULT_DEPOSIT_UNITS`] units.
+    pub fn new(node: Arc<dyn LightningNode>) -> LightningSession {
+        LightningSession {
+            node,
+            clock: system_clock(),
+            deposit_sat: None,
+            invoice_expiry_secs: DEFAULT_INVOICE_EXPIRY_SECS,
+            refund_max_fee_msat: None,
+        }
+    }
+
+    /// Every deposit (and top-up) asks `sats` satoshis, unless the route's template
+    /// has its own `depositAmount`. It must pay for at least one unit.
+    pub fn deposit(mut self, sats: u64) -> LightningSession {
+        self.deposit_sat = Some(sats);
+        self
+    }
+
+    /// How long each deposit invoice stays payable (default
+    /// [`DEFAULT_INVOICE_EXPIRY_SECS`]); a challenge never outlives its invoice.
+    pub fn invoice_expiry(mut self, secs: u64) -> LightningSession {
+        self.invoice_expiry_secs = secs;
+        self
+    }
+
+    /// The most the node may spend on routing fees for a refund; default: the node's.
+    pub fn refund_max_fee(mut self, msat: u64) -> LightningSession {
+        self.refund_max_fee_msat = Some(msat);
+        self
+    }
+
+    /// Reads the time from `clock` (invoice expiry).
+    pub fn with_clock(mut self, clock: Clock) -> LightningSession {
+        self.clock = clock;
+        self
+    }
+
+    /// The node.
+    pub fn node(&self) -> &Arc<dyn LightningNode> {
+        &self.node
+    }
+
+    /// The terms a route configures to sell units at `unit_sats` satoshis each:
+    /// `{amount, currency: "sat", description?}`. A route may add `unitType`,
+    /// `idleTimeout` (both pinned, like the price) and `depositAmount` (this route's
+    /// deposit). Each challenge then carries a fresh deposit invoice.
+    pub fn template(unit_sats: u64, description: Option<&str>) -> JsonObject {
+        let mut request = JsonObject::new();
+        request.insert("amount".into(), unit_sats.to_string().into());
+        request.insert("currency".into(), super::CURRENCY.into());
+        if let Some(text) = description {
+            request.insert("description".into(), text.into());
+        }
+        request
+    }
+
+    /// The deposit for `template`: its `depositAmount`, else the configured
+    /// deposit, else [`DEFAULT_DEPOSIT_UNITS`] units.
+    fn deposit_for(&self, template: &JsonObject) -> Result<u64, TermsError> {
+        let unit_sat = read_price(template)?;
+        let deposit = match template.get("depositAmount") {
+            Some(Value::String(a)) => read_count(a),
+            Some(_) => None,
+            None => self
+                .deposit_sat
+                .or_else(|| unit_sat.checked_mul(DEFAULT_DEPOSIT_UNITS)),
+        };
+        deposit
+            .filter(|&d| d >= unit_sat && d.checked_mul(1000).is_some())
+            .ok_or_else(|| {
+                TermsError::new("the deposit must be a number of satoshis paying for a unit")
+            })
+    }
+
+    /// Creates a fresh deposit invoice through the node and the terms offering it,
+    /// from a route's `template` ([`LightningSession::template`]).
+    pub fn issue<'a>(
+        &'a self,
+        template: &'a JsonObject,
+    ) -> BoxFuture<'a, Result<IssuedSession, SessionError>> {
+        Box::pin(async move {
+            let deposit_sat = self
+                .deposit_for(template)
+                .map_err(SessionError::InvalidTerms)?;
+            let description = template.get("description").and_then(Value::as_str);
+            let request = InvoiceRequest {
+                amount_msat: Some(deposit_sat * 1000),
+                description: description.unwrap_or_default().into(),
+                expiry_secs: self.invoice_expiry_secs,
+            };
+            let invoice = self
+                .node
+                .create_invoice(&request)
+                .await
+                .map_err(SessionError::Node)?;
+            check_issued_by(self.node.as_ref(), &invoice).map_err(|e| {
+                SessionError::Node(NodeError::InvalidRequest(format!(
+                    "the node's invoice: {e}"
+                )))
+            })?;
+            let mut request = template.clone();
+            request.insert("depositInvoice".into(), invoice.as_str().into());
+            request.insert("paymentHash".into(), invoice.payment_hash().to_hex().into());
+            request.insert("depositAmount".into(), deposit_sat.to_string().into());
+            // What a payer will read, read the same way here.
+            read_deposit_terms(&request).map_err(SessionError::InvalidTerms)?;
+            Ok(IssuedSession {
+                request,
+                not_after: invoice.expires_at(),
+                invoice,
+            })
+        })
+    }
+
+    /// Verifies that `preimage` pays the deposit `request` asks for: terms that
+    /// hold, an invoice of this node, not expired, and its payment hash.
+    fn verify_deposit(
+        &self,
+        request: &JsonObject,
+        preimage: &Preimage,
+    ) -> Result<DepositTerms, SessionError> {
+        let terms = read_deposit_terms(request).map_err(SessionError::InvalidTerms)?;
+        check_issued_by(self.node.as_ref(), &terms.invoice).map_err(SessionError::InvalidTerms)?;
+        if terms.invoice.is_expired_at((self.clock)()) {
+            return Err(SessionError::ExpiredInvoice);
+        }
+        // Both sides are public hashes.
+        if &preimage.payment_hash() != terms.invoice.payment_hash() {
+            return Err(SessionError::InvalidPreimage);
+        }
+        Ok(terms)
+    }
+
+    /// Verifies an open credential and says what session it opens: the id is the
+    /// deposit invoice's payment hash, the deposit its amount, the refund goes to the
+    /// return invoice. [`SessionMethod::open`] is this, mapped onto the core types.
+    pub fn verify_open<'a>(
+        &'a self,
+        charge: Charge<'a>,
+    ) -> BoxFuture<'a, Result<Opened, SessionError>> {
+        Box::pin(async move {
+            let SessionPayload::Open {
+                preimage,
+                return_invoice,
+            } = SessionPayload::parse(charge.payload)?
+            else {
+                return Err(SessionError::MalformedPayload(
+                    "the action is not open".into(),
+                ));
+            };
+            check_return_invoice(&return_invoice, self.node.network(), (self.clock)())?;
+            let terms = self.verify_deposit(charge.request, &preimage)?;
+            Ok(Opened {
+                session: terms.invoice.payment_hash().to_hex(),
+                funding: Funding::Prepaid,
+                deposit: u128::from(terms.deposit_sat),
+                refund_to: return_invoice,
+            })
+        })
+    }
+
+    /// Verifies a top-up credential against the challenge's own (fresh) invoice and
+    /// says how many satoshis it adds. [`SessionMethod::top_up`] is this, mapped onto
+    /// the core types.
+    pub fn verify_top_up<'a>(
+        &'a self,
+        charge: Charge<'a>,
+    ) -> BoxFuture<'a, Result<u64, SessionError>> {
+        Box::pin(async move {
+            let SessionPayload::TopUp {
+                top_up_preimage, ..
+            } = SessionPayload::parse(charge.payload)?
+            else {
+                return Err(SessionError::MalformedPayload(
+                    "the action is not topUp".into(),
+                ));
+            };
+            let terms = self.verify_deposit(charge.request, &top_up_preimage)?;
+            Ok(terms.deposit_sat)
+        })
+    }
+}
+
+impl SessionMethod for LightningSession {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    /// A fresh deposit invoice for every challenge; the price is pinned.
+    fn terms(&self) -> Terms {
+        Terms::PerChallenge { pinned: PINNED }
+    }
+
+    fn issue_terms<'a>(
+        &'a self,
+        template: &'a JsonObject,
+        _now: UnixTime,
+    ) -> BoxFuture<'a, Result<IssuedTerms, MethodError>> {
+        Box::pin(async move {
+            let issued = self.issue(template).await.map_err(|e| {
+                MethodError::Internal(format!("cannot issue a deposit invoice: {e}"))
+            })?;
+            Ok(IssuedTerms {
+                request: issued.request,
+                not_after: Some(issued.not_after),
+            })
+        })
+    }
+
+    /// Also reads an open's return invoice: the server calls this before it claims
+    /// the challenge, so a bad one does not cost the payer its deposit.
+    fn action(&self, payload: &JsonObject) -> Result<SessionAction, MethodError> {
+        Ok(match SessionPayload::parse(payload)? {
+            SessionPayload::Open { return_invoice, .. } => {
+                check_return_invoice(&return_invoice, self.node.network(), (self.clock)())?;
+                SessionAction::Open
+            }
+            SessionPayload::Bearer { session, .. } => SessionAction::Use {
+                session: session.to_hex(),
+            },
+            SessionPayload::TopUp { session, .. } => SessionAction::TopUp {
+                session: session.to_hex(),
+            },
+            SessionPayload::Close { session, .. } => SessionAction::Close {
+                session: session.to_hex(),
+            },
+        })
+    }
+
+    fn open<'a>(&'a self, charge: Charge<'a>) -> BoxFuture<'a, Result<Opened, MethodError>> {
+        Box::pin(async move { self.verify_open(charge).await.map_err(MethodError::from) })
+    }
+
+    fn top_up<'a>(&'a self, charge: Charge<'a>) -> BoxFuture<'a, Result<u128, MethodError>> {
+        Box::pin(async move {
+            self.verify_top_up(charge)
+                .await
+                .map(u128::from)
+                .map_err(MethodError::from)
+        })
+    }
+
+    /// A bearer or close payload naming `session` whose preimage hashes to it.
+    fn owns(&self, session: &str, payload: &JsonObject) -> bool {
+        match SessionPayload::parse(payload) {
+            Ok(SessionPayload::Bearer {
+                session: id,
+                preimage,
+            })
+            | Ok(SessionPayload::Close {
+                session: id,
+                preimage,
+            }) => id.to_hex() == session && preimage.payment_hash() == id,
+            _ => false,
+        }
+    }
+
+    /// Pays `amount` satoshis to the return invoice: one attempt, whatever the
+    /// outcome (an unknown outcome counts as failed).
+    fn refund<'a>(&'a self, refund_to: &'a str, amount: u128) -> BoxFuture<'a, Refund> {
+        Box::pin(async move {
+            if amount == 0 {
+                return Refund::Skipped;
+            }
+            let Some(amount_msat) = u64::try_from(amount).ok().and_then(|a| a.checked_mul(1000))
+            else {
+                return Refund::Failed("the refund is out of range".into());
+            };
+            let invoice = match Invoice::decode(refund_to) {
+                Ok(invoice) => invoice,
+                Err(e) => return Refund::Failed(format!("the return invoice: {e}")),
+            };
+            let options = PayOptions {
+                amount_msat: Some(amount_msat),
+                max_fee_msat: self.refund_max_fee_msat,
+            };
+            match self.node.pay_invoice(&invoice, options).await {
+                Ok(_) => Refund::Succeeded,
+                Err(e) => Refund::Failed(e.to_string()),
+            }
+        })
+    }
+
+    /// The draft's `lightning/*` types where it has one.
+    fn problem(&self, failure: SessionFailure) -> SpecificProblem {
+        let (slug, title) = match failure {
+            SessionFailure::NotFound => ("session-not-found", "Session Not Found"),
+            SessionFailure::Closed => ("session-closed", "Session Closed"),
+            SessionFailure::InsufficientValue => ("insufficient-balance", "Insufficient Balance"),
+            SessionFailure::StaleUpdate => return failure.generic_problem(),
+        };
+        SpecificProblem::new(format!("{PROBLEM_BASE_URI}{slug}"), title)
+    }
+}
+
+/// The session a payer opened.
+struct OpenSession {
+    /// The realm of the challenge it was opened with: its secret goes nowhere else.
+    realm: String,
+    id: PaymentHash,
+    preimage: Preimage,
+}
+
+/// The client half of `lightning/session`: opens a session by paying a deposit
+/// invoice, then answers challenges with the session's bearer secret; tops up and
+/// closes on request.
+///
+/// It holds one open session at a time, behind a lock, so it can be shared between
+/// tasks. [`PayMethod::pay`] opens a session when none is open (paying the deposit)
+/// and otherwise returns a bearer payload without paying anything. The client
+/// engine's spending policy only sees a challenge's `amount`, the price of one
+/// unit; the deposit actually paid is `depositAmount`, and this payer refuses one
+/// above [`max_deposit`](LightningSessionPayer::max_deposit).
+///
+/// When the server refuses a bearer payload for want of balance, pay its fresh
+/// challenge with [`top_up`](LightningSessionPayer::top_up); when it says the
+/// session is closed or unknown (closed for idleness, say), call
+/// [`forget`](LightningSessionPayer::forget) and pay again. The session's secret is
+/// only sent to the realm it was opened with. Two opens racing on one payer both
+/// pay; the last one is kept, and the other is refunded when the server closes it
+/// for idleness.
+pub struct LightningSessionPayer {
+    node: Arc<dyn LightningNode>,
+    clock: Clock,
+    source: Option<String>,
+    max_deposit_sat: u64,
+    return_invoice_expiry_secs: u64,
+    open: Mutex<Option<OpenSession>>,
+}
+
+impl core::fmt::Debug for LightningSessionPayer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LightningSessionPayer")
+            .field("network", &self.node.network())
+            .field("source", &self.source)
+            .field("max_deposit_sat", &self.max_deposit_sat)
+            .field("session", &self.session_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LightningSessionPayer {
+    /// A payer paying deposits with `node` (which also issues the return invoice),
+    /// on the node's network, reading the system clock.
+    pub fn new(node: Arc<dyn LightningNode>) -> LightningSessionPayer {
+        LightningSessionPayer {
+            node,
+            clock: system_clock(),
+            source: None,
+            max_deposit_sat: DEFAULT_MAX_DEPOSIT_SATS,
+            return_invoice_expiry_secs: DEFAULT_RETURN_INVOICE_EXPIRY_SECS,
+            open: Mutex::new(None),
+        }
+    }
+
+    /// Reads the time from `clock` (invoice expiry).
+    pub fn with_clock(mut self, clock: Clock) -> LightningSessionPayer {
+        self.clock = clock;
+        self
+    }
+
+    /// Names the payer in the credential's `source`.
+    pub fn with_source(mut self, source: impl Into<String>) -> LightningSessionPayer {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// The largest deposit (or top-up) it pays, in satoshis (default
+    /// [`DEFAULT_MAX_DEPOSIT_SATS`]).
+    pub fn max_deposit(mut self, sats: u64) -> LightningSessionPayer {
+        self.max_deposit_sat = sats;
+        self
+    }
+
+    /// How long its return invoices stay payable (default
+    /// [`DEFAULT_RETURN_INVOICE_EXPIRY_SECS`]); never less than twice the server's
+    /// `idleTimeout`.
+    pub fn return_invoice_expiry(mut self, secs: u64) -> LightningSessionPayer {
+        self.return_invoice_expiry_secs = secs;
+        self
+    }
+
+    /// The open session's id (a public payment hash), if any.
+    pub fn session_id(&self) -> Option<String> {
+        self.state().as_ref().map(|s| s.id.to_hex())
+    }
+
+    /// Forgets the open session without closing it (the server closed it, say).
+    pub fn forget(&self) {
+        *self.state() = None;
+    }
+
+    /// The close payload for the open session, which it then forgets. Send it with
+    /// any challenge of the server; the refund goes to the return invoice.
+    pub fn close(&self) -> Result<Payment, PayError> {
+        let open = self
+            .state()
+            .take()
+            .ok_or_else(|| PayError("no lightning session is open".into()))?;
+        Ok(self.payment(SessionPayload::Close {
+            session: open.id,
+            preimage: open.preimage,
+        }))
+    }
+
+    /// Pays the fresh deposit invoice of `challenge` (whose decoded terms are
+    /// `request`) and returns the top-up payload for the open session.
+    pub fn top_up<'a>(
+        &'a self,
+        challenge: &'a Challenge<'static>,
+        request: &'a JsonObject,
+    ) -> BoxFuture<'a, Result<Payment, PayError>> {
+        Box::pin(async move {
+            let session = {
+                let state = self.state();
+                let open = state
+                    .as_ref()
+                    .ok_or_else(|| PayError("no lightning session is open".into()))?;
+                check_realm(open, challenge)?;
+                open.id
+            };
+            let terms = self.check_deposit(request)?;
+            let top_up_preimage = self.pay_deposit(&terms.invoice).await?;
+            Ok(self.payment(SessionPayload::TopUp {
+                session,
+                top_up_preimage,
+            }))
+        })
+    }
+
+    /// Whether it would pay the deposit `request` asks for, and the terms if so: the
+    /// terms hold, the invoice is payable on the node's network, unexpired, needs no
+    /// unknown feature, and asks at most the maximum deposit.
+    fn check_deposit(&self, request: &JsonObject) -> Result<DepositTerms, PayError> {
+        let terms = read_deposit_terms(request)
+            .map_err(|e| PayError(format!("lightning session terms: {e}")))?;
+        check_payable(&terms.invoice, self.node.network(), (self.clock)())?;
+        if terms.deposit_sat > self.max_deposit_sat {
+            return Err(PayError(format!(
+                "the deposit asks {} sat, more than the {} sat this payer pays",
+                terms.deposit_sat, self.max_deposit_sat
+            )));
+        }
+        Ok(terms)
+    }
+
+    /// Pays a deposit invoice and returns its preimage, checked.
+    async fn pay_deposit(&self, invoice: &Invoice) -> Result<Preimage, PayError> {
+        let outcome = self
+            .node
+            .pay_invoice(invoice, PayOptions::default())
+            .await
+            .map_err(|e| PayError(e.to_string()))?;
+        if &outcome.preimage.payment_hash() != invoice.payment_hash() {
+            return Err(PayError(
+                "the node returned a preimage that is not the invoice's".into(),
+            ));
+        }
+        Ok(outcome.preimage)
+    }
+
+    /// Opens a session: return invoice first, so that nothing is paid if the node
+    /// cannot make one.
+    async fn open(
+        &self,
+        challenge: &Challenge<'static>,
+        request: &JsonObject,
+    ) -> Result<Payment, PayError> {
+        let terms = self.check_deposit(request)?;
+        let expiry_secs = terms
+            .idle_timeout_secs
+            .map_or(0, |idle| idle.saturating_mul(2))
+            .max(self.return_invoice_expiry_secs);
+        let return_invoice = self
+            .node
+            .create_invoice(&InvoiceRequest {
+                amount_msat: None,
+                description: "refund of a lightning session".into(),
+                expiry_secs,
+            })
+            .await
+            .map_err(|e| PayError(format!("cannot create the return invoice: {e}")))?;
+        let preimage = self.pay_deposit(&terms.invoice).await?;
+        *self.state() = Some(OpenSession {
+            realm: challenge.realm.as_str().into(),
+            id: *terms.invoice.payment_hash(),
+            preimage: preimage.clone(),
+        });
+        Ok(self.payment(SessionPayload::Open {
+            preimage,
+            return_invoice: return_invoice.as_str().into(),
+        }))
+    }
+
+    fn payment(&self, payload: SessionPayload) -> Payment {
+        Payment {
+            payload: payload.to_json(),
+            source: self.source.clone(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, Option<OpenSession>> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Refuses to send a session's secret to another realm than the one it was opened
+/// with.
+fn check_realm(open: &OpenSession, challenge: &Challenge<'static>) -> Result<(), PayError> {
+    if open.realm == challenge.realm.as_str() {
+        Ok(())
+    } else {
+        Err(PayError(format!(
+            "the open lightning session belongs to realm {:?}; close or forget it first",
+            open.realm
+        )))
+    }
+}
+
+impl PayMethod for LightningSessionPayer {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn supports_intent(&self, intent: &str) -> bool {
+        intent == "session"
+    }
+
+    /// Opens a session (paying the deposit) when none is open; otherwise returns a
+    /// bearer payload for the open one, paying nothing.
+    fn pay<'a>(
+        &'a self,
+        challenge: &'a Challenge<'static>,
+        request: &'a JsonObject,
+    ) -> BoxFuture<'a, Result<Payment, PayError>> {
+        Box::pin(async move {
+            if challenge.intent.as_str() != "session" {
+                return Err(PayError("this payer pays the session intent only".into()));
+            }
+            let bearer = match self.state().as_ref() {
+                Some(open) => {
+                    check_realm(open, challenge)?;
+                    Some(SessionPayload::Bearer {
+                        session: open.id,
+                        preimage: open.preimage.clone(),
+                    })
+                }
+                None => None,
+            };
+            match bearer {
+                Some(payload) => Ok(self.payment(payload)),
+                None => self.open(challenge, request).await,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests_support::block_on;
+    use super::super::{ManualClock, TestNode};
+    use super::*;
+    use mpp_core::value::Base64Json;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn hex(byte: u8) -> String {
+        super::super::encode_hex(&[byte; 32])
+    }
+
+    fn object(members: &[(&str, Value)]) -> JsonObject {
+        members
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), v.clone()))
+            .collect()
+    }
+
+    fn method() -> (ManualClock, Arc<TestNode>, LightningSession) {
+        let clock = ManualClock::new(UnixTime::from_secs(NOW));
+        let node = Arc::new(TestNode::new().with_clock(clock.clock()));
+        let method = LightningSession::new(node.clone()).with_clock(clock.clock());
+        (clock, node, method)
+    }
+
+    fn challenge(realm: &str, request: &JsonObject) -> Challenge<'static> {
+        let header = format!(
+            r#"Payment id="x", realm="{realm}", method="lightning", intent="session", request="{}""#,
+            Base64Json::encode(request)
+        );
+        Challenge::parse(header.as_bytes()).unwrap().into_owned()
+    }
+
+    #[test]
+    fn payloads_round_trip() {
+        let preimage = Preimage::from_bytes([0xab; 32]);
+        let session = PaymentHash::from_bytes([0x01; 32]);
+        for payload in [
+            SessionPayload::Open {
+                preimage: preimage.clone(),
+                return_invoice: "lnbcrt1xyz".into(),
+            },
+            SessionPayload::Bearer {
+                session,
+                preimage: preimage.clone(),
+            },
+            SessionPayload::TopUp {
+                session,
+                top_up_preimage: preimage.clone(),
+            },
+            SessionPayload::Close {
+                session,
+                preimage: preimage.clone(),
+            },
+        ] {
+            let json = payload.to_json();
+            assert_eq!(json["action"], payload.action());
+            assert_eq!(SessionPayload::parse(&json).unwrap(), payload);
+            assert!(!format!("{payload:?}").contains(&preimage.to_hex()));
+        }
+        // Unknown members are ignored.
+        let mut json = SessionPayload::Bearer {
+            session,
+            preimage: preimage.clone(),
+        }
+        .to_json();
+        json.insert("extension".into(), Value::Bool(true));
+        assert_eq!(
+            SessionPayload::parse(&json).unwrap().session(),
+            Some(&session)
+        );
+    }
+
+    #[test]
+    fn refuses_malformed_payloads_without_echoing_secrets() {
+        // req: core.security.credentials.not-logged
+        let secret = hex(0xcd);
+        let id = hex(0x1a);
+        let bad = [
+            object(&[("preimage", secret.as_str().into())]),
+            object(&[
+                ("action", "Open".into()),
+                ("preimage", secret.as_str().into()),
+            ]),
+            object(&[("action", "refund".into())]),
+            object(&[("action", 1.into())]),
+            object(&[
+                ("action", "open".into()),
+                ("preimage", secret.as_str().into()),
+            ]),
+            object(&[
+                ("action", "open".into()),
+                ("preimage", secret.as_str().into()),
+                ("returnInvoice", 5.into()),
+            ]),
+            object(&[
+                ("action", "bearer".into()),
+                ("sessionId", id.to_uppercase().into()),
+                ("preimage", secret.as_str().into()),
+            ]),
+            object(&[
+                ("action", "bearer".into()),
+                ("sessionId", id.as_str().into()),
+                ("preimage", secret.to_uppercase().into()),
+            ]),
+            object(&[
+                ("action", "close".into()),
+                ("sessionId", id.as_str().into()),
+                ("preimage", secret[..62].into()),
+            ]),
+            object(&[
+                ("action", "topUp".into()),
+                ("sessionId", id.as_str().into()),
+                ("preimage", secret.as_str().into()),
+            ]),
+            object(&[
+                ("action", "topUp".into()),
+                ("sessionId", 7.into()),
+                ("topUpPreimage", secret.as_str().into()),
+            ]),
+        ];
+        let (_, _, method) = method();
+        for payload in bad {
+            let e = SessionPayload::parse(&payload).unwrap_err();
+            assert!(matches!(e, SessionError::MalformedPayload(_)), "{e}");
+            assert_eq!(
+                e.problem_type_uri().unwrap(),
+                "https://paymentauth.org/problems/lightning/malformed-credential"
+            );
+            let m = method.action(&payload).unwrap_err();
+            assert!(matches!(m, MethodError::InvalidPayload(_)), "{m}");
+            let shown = m.message().to_lowercase();
+            assert!(!shown.contains(&secret[..16]), "{shown}");
+            assert!(!method.owns(&id, &payload));
+        }
+    }
+
+    #[test]
+    fn errors_map_onto_core_and_draft_types() {
+        let cases = [
+            (
+                SessionError::InvalidReturnInvoice("x".into()),
+                Some("invalid-return-invoice"),
+                "invalid-payload",
+            ),
+            (
+                SessionError::InvalidPreimage,
+                Some("invalid-preimage"),
+                "verification-failed",
+            ),
+            (
+                SessionError::ExpiredInvoice,
+                Some("challenge-expired"),
+                "verification-failed",
+            ),
+            (
+                SessionError::InvalidTerms(TermsError::new("x")),
+                None,
+                "verification-failed",
+            ),
+            (
+                SessionError::Node(NodeError::Unavailable("down".into())),
+                None,
+                "internal-payment-error",
+            ),
+        ];
+        for (e, slug, core) in cases {
+            assert_eq!(
+                e.problem_type_uri(),
+                slug.map(|s| format!("{PROBLEM_BASE_URI}{s}"))
+            );
+            let m = MethodError::from(e);
+            assert!(m.problem_type().to_string().ends_with(core), "{m}");
+        }
+        let (_, _, method) = method();
+        for (failure, slug) in [
+            (SessionFailure::NotFound, "lightning/session-not-found"),
+            (SessionFailure::Closed, "lightning/session-closed"),
+            (
+                SessionFailure::InsufficientValue,
+                "lightning/insufficient-balance",
+            ),
+            (SessionFailure::StaleUpdate, "session/stale-update"),
+        ] {
+            let p = method.problem(failure);
+            assert!(p.type_uri.ends_with(slug), "{}", p.type_uri);
+        }
+    }
+
+    #[test]
+    fn issues_a_deposit_of_twenty_units_by_default() {
+        let (clock, node, method) = method();
+        let mut template = LightningSession::template(3, Some("tokens"));
+        template.insert("unitType".into(), "token".into());
+        let issued = block_on(method.issue(&template)).unwrap();
+        assert_eq!(issued.invoice.amount_sat(), Some(60));
+        assert_eq!(issued.request["depositAmount"], "60");
+        assert_eq!(issued.request["unitType"], "token");
+        assert_eq!(issued.request["amount"], "3");
+        assert_eq!(
+            issued.request["paymentHash"],
+            issued.invoice.payment_hash().to_hex().as_str()
+        );
+        assert_eq!(issued.invoice.payee(), &node.node_id());
+        assert_eq!(
+            issued.not_after,
+            UnixTime::from_secs(clock.now().secs() + 600)
+        );
+        let Terms::PerChallenge { pinned } = method.terms() else {
+            panic!("per challenge")
+        };
+        assert!(pinned.contains(&"amount") && !pinned.contains(&"depositAmount"));
+
+        let fixed = LightningSession::new(node.clone()).deposit(500);
+        assert_eq!(
+            block_on(fixed.issue(&template))
+                .unwrap()
+                .invoice
+                .amount_sat(),
+            Some(500)
+        );
+        template.insert("depositAmount".into(), "9".into());
+        assert_eq!(
+            block_on(fixed.issue(&template))
+                .unwrap()
+                .invoice
+                .amount_sat(),
+            Some(9)
+        );
+        // A deposit must pay for one unit.
+        template.insert("depositAmount".into(), "2".into());
+        assert!(matches!(
+            block_on(method.issue(&template)),
+            Err(SessionError::InvalidTerms(_))
+        ));
+        let below = LightningSession::new(node).deposit(2);
+        assert!(block_on(below.issue(&LightningSession::template(3, None))).is_err());
+        assert!(block_on(method.issue(&LightningSession::template(0, None))).is_err());
+        assert!(matches!(
+            block_on(method.issue_terms(&JsonObject::new(), clock.now())),
+            Err(MethodError::Internal(_))
+        ));
+    }
+
+    #[test]
+    fn payer_refuses_terms_it_should_not_pay() {
+        let (clock, node, method) = method();
+        let client = Arc::new(node.peer([0x44; 32]).unwrap().with_clock(clock.clock()));
+        let payer = LightningSessionPayer::new(client)
+            .with_clock(clock.clock())
+            .max_deposit(100);
+        let issued = block_on(method.issue(&LightningSession::template(10, None))).unwrap();
+        let refuse = |request: &JsonObject| {
+            block_on(payer.pay(&challenge("r", request), request)).unwrap_err()
+        };
+        // 200 sat: above the payer's maximum.
+        let e = refuse(&issued.request);
+        assert!(e.0.contains("more than the 100 sat"), "{e}");
+        let mut lying = issued.request.clone();
+        lying.insert("depositAmount".into(), "50".into());
+        let mut other_hash = issued.request.clone();
+        other_hash.insert("paymentHash".into(), hex(0x01).into());
+        let mut no_hash = issued.request.clone();
+        no_hash.remove("paymentHash");
+        for request in [&lying, &other_hash, &no_hash] {
+            let e = refuse(request);
+            assert!(e.0.starts_with("lightning session terms"), "{e}");
+        }
+        assert!(!node.is_paid(issued.invoice.payment_hash()));
+        assert_eq!(payer.session_id(), None);
+        assert!(payer.close().is_err());
+        assert!(payer.supports_intent("session") && !payer.supports_intent("charge"));
+    }
+}
