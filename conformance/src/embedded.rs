@@ -33,6 +33,7 @@ impl Embedded {
             ttl: Duration::from_secs(300),
             credential_field: field,
             store: Arc::new(MemoryStore::new(100_000)),
+            session_idle: Duration::from_secs(300),
         };
         let app = reference::app(&config).map_err(|e| e.to_string())?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))

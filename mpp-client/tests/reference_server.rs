@@ -28,6 +28,7 @@ async fn start(field: CredentialField) -> String {
         ttl: Duration::from_secs(300),
         credential_field: field,
         store: Arc::new(MemoryStore::new(1000)),
+        session_idle: Duration::from_secs(300),
     };
     let app = reference::app(&config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -93,6 +93,34 @@ impl PaywallLayer {
         session::serve::close_idle(&self.shared).await
     }
 
+    /// Calls [`close_idle_sessions`](PaywallLayer::close_idle_sessions) every `every`
+    /// until this layer and every service made from it are dropped. Spawn it on the
+    /// runtime that serves them: `tokio::spawn(layer.sweep_idle_sessions(every))`.
+    /// A sweep that fails (the store unreachable, say) is logged and tried again
+    /// next time.
+    pub fn sweep_idle_sessions(
+        &self,
+        every: Duration,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        // Weak, so that the sweeper does not keep a dropped server's state alive.
+        let shared = Arc::downgrade(&self.shared);
+        async move {
+            // A zero period would make `interval` panic.
+            let mut ticks = tokio::time::interval(every.max(Duration::from_millis(10)));
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                let Some(shared) = shared.upgrade() else {
+                    return;
+                };
+                if let Err(e) = session::serve::close_idle(&shared).await {
+                    tracing::warn!(target: "mpp::server", "closing idle sessions failed: {e}");
+                }
+            }
+        }
+    }
+
     /// The session accounts, for inspection and operations (a forced close, say).
     pub fn sessions(&self) -> &session::SessionLedger {
         &self.shared.ledger

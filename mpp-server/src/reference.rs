@@ -9,8 +9,11 @@
 //!
 //! Lightning, on an in-process test network ([`TestNode`]; test money only):
 //! `GET /paid-lightning` (`lightning/charge`, 100 sat), and the [`testnet`] routes
-//! that let a client in another process pay (and be refunded) on that network.
+//! that let a client in another process pay (and be refunded) on that network; the
+//! [`sessions`] routes, `GET /session/metered` and `GET /session/stream`, paid from
+//! `lightning/session` sessions on the same network.
 
+pub mod sessions;
 pub mod testnet;
 
 use std::sync::Arc;
@@ -50,8 +53,11 @@ pub struct ReferenceConfig {
     pub ttl: Duration,
     /// Where credentials must arrive.
     pub credential_field: CredentialField,
-    /// Where used challenges are recorded.
+    /// Where used challenges and session accounts are recorded.
     pub store: Arc<dyn Store>,
+    /// How long a session may stay unused before the server closes it and refunds
+    /// what it did not spend.
+    pub session_idle: Duration,
 }
 
 impl std::fmt::Debug for ReferenceConfig {
@@ -60,6 +66,7 @@ impl std::fmt::Debug for ReferenceConfig {
             .field("realm", &self.realm)
             .field("ttl", &self.ttl)
             .field("credential_field", &self.credential_field)
+            .field("session_idle", &self.session_idle)
             .finish_non_exhaustive()
     }
 }
@@ -76,6 +83,9 @@ fn paid_route(config: &ReferenceConfig, method: http::Method, path: &str) -> Pai
 pub const LIGHTNING_PRICE_SAT: u64 = 100;
 
 /// The reference application, paywall included.
+///
+/// Called inside a Tokio runtime, it also spawns the task that closes idle sessions;
+/// the task ends once the application is dropped.
 pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
     let preimage: Arc<Preimage> = Arc::new(Preimage);
     let node = Arc::new(TestNode::new());
@@ -90,6 +100,10 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
             Preimage::request(AMOUNT, CURRENCY, RECIPIENT, &config.preimage),
         )
     };
+    let [metered, streamed] =
+        sessions::paid_routes(node.clone(), config.session_idle, |method, path| {
+            paid_route(config, method, path)
+        });
     let paywall = Paywall::builder(config.secret.as_bytes(), &config.realm)?
         .store(config.store.clone())
         .route(
@@ -119,6 +133,8 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
                 ))
                 .description("A paid GET (lightning, test network)"),
         )
+        .route(metered)
+        .route(streamed)
         .discovery(ServiceInfo {
             title: "mpp reference server".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -126,6 +142,11 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
             ..ServiceInfo::default()
         })
         .build()?;
+    if tokio::runtime::Handle::try_current().is_ok() {
+        let every =
+            (config.session_idle / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
+        tokio::spawn(paywall.sweep_idle_sessions(every));
+    }
     // How many times a paid handler ran: what the fault tests compare with the number
     // of successful payments (at most one delivery per settlement).
     let runs = Arc::new(AtomicU64::new(0));
@@ -150,6 +171,8 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
         )
         .route("/paid-multi", get(counted("/paid-multi")))
         .route("/paid-lightning", get(counted("/paid-lightning")))
+        .route("/session/metered", get(sessions::metered))
+        .route("/session/stream", get(sessions::stream))
         // Behind the paywall, which serves /openapi.json and lets unpaid paths through.
         .merge(testnet::routes(wallet))
         .layer(paywall))

@@ -445,6 +445,30 @@ async fn idle_sessions_are_closed_and_refunded_once() {
 }
 
 #[tokio::test]
+async fn the_idle_sweeper_closes_idle_sessions_and_stops_with_the_server() {
+    // req: lightning-session.server-close.refund
+    let s = setup();
+    s.open("idle").await;
+    s.harness.clock.advance(70);
+    let sweeper = tokio::spawn(s.layer.sweep_idle_sessions(Duration::from_millis(20)));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while s.method.refunds.lock().unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "never swept");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_session_402(
+        &s.act(&s.challenge().await, payload("use", "idle")).await,
+        "closed",
+    );
+    assert_eq!(s.method.refunds.lock().unwrap().len(), 1, "refunded once");
+    drop(s);
+    tokio::time::timeout(Duration::from_secs(5), sweeper)
+        .await
+        .expect("the sweeper ends once the server is gone")
+        .unwrap();
+}
+
+#[tokio::test]
 async fn vouchers_authorise_cumulatively_and_stale_ones_are_told_apart() {
     // req: session.verify.stale-vs-forged session.verify.reject-regressing
     let s = setup();

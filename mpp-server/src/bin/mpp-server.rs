@@ -40,13 +40,17 @@ struct Args {
     /// How long each challenge stays payable, in seconds.
     #[arg(long, default_value_t = 300)]
     ttl: u64,
+    /// How long a session may stay unused before it is closed and refunded, in seconds.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    session_idle: u64,
     /// Which header field credentials must arrive in.
     #[arg(long, value_enum, default_value_t = Header::Authorization)]
     header: Header,
-    /// The SQLite file that records used challenges, so a restart forgets none.
+    /// The SQLite file that records used challenges and session accounts, so a restart
+    /// forgets none.
     #[arg(long, default_value = "mpp-server.sqlite3")]
     sqlite: std::path::PathBuf,
-    /// Record used challenges in Redis instead (`redis://[[user]:password@]host[:port][/db]`),
+    /// Record used challenges and session accounts in Redis instead (`redis://[[user]:password@]host[:port][/db]`),
     /// to share them between server instances. Overrides --sqlite.
     #[arg(long, env = "MPP_REDIS_URL", hide_env_values = true)]
     redis: Option<String>,
@@ -93,6 +97,7 @@ async fn main() -> ExitCode {
             Header::PaymentAuthorization => CredentialField::PaymentAuthorization,
         },
         store,
+        session_idle: Duration::from_secs(args.session_idle),
     };
     let app = match reference::app(&config) {
         Ok(app) => app,

@@ -31,8 +31,9 @@ use serde_json::{Value, json};
 /// The key of the reference server's wallet node (published: test money only).
 pub const WALLET_KEY: [u8; 32] = [0x42; 32];
 
-/// The longest expiry a wallet invoice may ask for: a day.
-const MAX_EXPIRY_SECS: u64 = 24 * 3600;
+/// The longest expiry a wallet invoice may ask for: a year (a session's return
+/// invoice outlives the session).
+const MAX_EXPIRY_SECS: u64 = 365 * 24 * 3600;
 
 /// The `/testnet` routes over `wallet`.
 pub fn routes(wallet: Arc<TestNode>) -> Router {

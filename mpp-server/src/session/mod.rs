@@ -30,7 +30,8 @@
 //! same value twice, and a restarted server carries on from what was recorded.
 //! Sessions left idle longer than their offer's idle timeout are closed and refunded
 //! by [`PaywallLayer::close_idle_sessions`](crate::PaywallLayer::close_idle_sessions),
-//! which the application calls periodically.
+//! which the application calls periodically, or has called by a task it spawns with
+//! [`PaywallLayer::sweep_idle_sessions`](crate::PaywallLayer::sweep_idle_sessions).
 
 mod ledger;
 mod meter;
