@@ -86,10 +86,24 @@ pub enum MethodError {
     /// The method could not reach a verdict: a settlement backend failed (500
     /// `internal-payment-error`). Whether money moved is unknown to the client.
     Internal(String),
+    /// One of the above, answered with the method's own problem type
+    /// (`https://paymentauth.org/problems/lightning/invalid-preimage`, say) and the
+    /// status of the core type it refines. Made by [`MethodError::refine`].
+    Refined(Box<RefinedError>),
+}
+
+/// A [`MethodError`] with the method's own problem type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefinedError {
+    /// The core error: its type gives the status, its message the `detail`.
+    pub error: MethodError,
+    /// The type, title and members the server answers with.
+    pub problem: SpecificProblem,
 }
 
 impl MethodError {
-    /// The problem type a server answers with.
+    /// The core problem type: the one a server answers with, or the one the
+    /// method's own type refines (which gives the status).
     pub fn problem_type(&self) -> ProblemType {
         match self {
             MethodError::InvalidPayload(_) => ProblemType::InvalidPayload,
@@ -97,6 +111,7 @@ impl MethodError {
             MethodError::Insufficient(_) => ProblemType::PaymentInsufficient,
             MethodError::ActionRequired(_) => ProblemType::PaymentActionRequired,
             MethodError::Internal(_) => ProblemType::InternalPaymentError,
+            MethodError::Refined(r) => r.error.problem_type(),
         }
     }
 
@@ -108,6 +123,25 @@ impl MethodError {
             | MethodError::Insufficient(m)
             | MethodError::ActionRequired(m)
             | MethodError::Internal(m) => m,
+            MethodError::Refined(r) => r.error.message(),
+        }
+    }
+
+    /// This error, answered with the method's own problem type `problem` instead of
+    /// the core one (whose status it keeps).
+    pub fn refine(self, problem: SpecificProblem) -> MethodError {
+        let error = match self {
+            MethodError::Refined(r) => r.error,
+            e => e,
+        };
+        MethodError::Refined(Box::new(RefinedError { error, problem }))
+    }
+
+    /// The method's own problem type, if it gave one.
+    pub fn specific(&self) -> Option<&SpecificProblem> {
+        match self {
+            MethodError::Refined(r) => Some(&r.problem),
+            _ => None,
         }
     }
 }

@@ -43,7 +43,7 @@ use crate::credential::{Credential, CredentialField, FoundCredential, find_crede
 use crate::digest::{ContentDigest, DigestAlgorithm};
 use crate::error::BindingError;
 use crate::json::JsonObject;
-use crate::method::{Charge, Settlement};
+use crate::method::{Charge, MethodError, Settlement};
 use crate::problem::{Problem, ProblemType};
 use crate::receipt::Receipt;
 use crate::time::{Timestamp, UnixTime};
@@ -294,6 +294,18 @@ impl Refusal {
     pub fn with_specific(mut self, specific: SpecificProblem) -> Refusal {
         self.specific = Some(Box::new(specific));
         self
+    }
+}
+
+impl From<MethodError> for Refusal {
+    /// The method's verdict as a refusal: its core type and message, and its own
+    /// problem type if it gave one.
+    fn from(e: MethodError) -> Refusal {
+        let refusal = Refusal::new(e.problem_type(), e.message());
+        match e {
+            MethodError::Refined(r) => refusal.with_specific(r.problem),
+            _ => refusal,
+        }
     }
 }
 

@@ -186,7 +186,7 @@ fn serve(w: &World, route: &Route, authorization: &str) -> Result<Receipt, (Prob
 
 #[test]
 fn pays_and_is_granted_with_a_receipt_naming_the_payment_hash() {
-    // req: charge.verify.proof charge.payload.proof core.receipt.status-success
+    // req: charge.verify.proof charge.payload.proof core.receipt.status-success lightning-charge.receipt.payment-hash
     let mut w = world();
     let (issued, route) = route_for(&w, 1000, None);
     let lines = challenge_lines(&w, &route);
@@ -209,7 +209,7 @@ fn pays_and_is_granted_with_a_receipt_naming_the_payment_hash() {
 
 #[test]
 fn the_receipt_never_carries_the_preimage() {
-    // req: core.security.credentials.not-logged
+    // req: core.security.credentials.not-logged lightning-charge.preimage.confidential lightning-charge.receipt.payment-hash
     let mut w = world();
     let (_, route) = route_for(&w, 1000, None);
     let lines = challenge_lines(&w, &route);
@@ -251,7 +251,7 @@ fn one_invoice_on_a_fixed_route_pays_for_one_challenge_only() {
 
 #[test]
 fn an_expired_invoice_is_refused_even_when_the_challenge_is_not() {
-    // req: charge.verify.expiry
+    // req: charge.verify.expiry lightning-charge.expiry.refuse-expired
     let mut w = world();
     // A route misconfigured to outlive its invoice (the draft forbids it).
     let (issued, route) = route_for(&w, 1000, Some(3600));
@@ -375,6 +375,7 @@ fn a_per_challenge_echo_must_keep_the_price() {
 
 #[test]
 fn a_challenge_never_outlives_its_invoice() {
+    // req: lightning-charge.expiry.not-after-invoice
     let w = world();
     let mut route = per_challenge_route(&w, 1000);
     route.ttl_secs = 86_400;

@@ -358,13 +358,13 @@ where
         .method
         .check_payload(&pending.request, &pending.credential.payload)
     {
-        return reject(e.problem_type(), e.message()).await;
+        return refuse_with(Refusal::from(e)).await;
     }
     let settlement = match offer.method.settle(pending.charge()).await {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(target: "mpp::server", route = %route.paid.path, problem = %e.problem_type(), "settlement failed");
-            return reject(e.problem_type(), e.message()).await;
+            return refuse_with(Refusal::from(e)).await;
         }
     };
     let receipt = pending.receipt(settlement, (shared.clock)());

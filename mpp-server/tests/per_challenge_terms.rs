@@ -65,7 +65,7 @@ async fn pay(client: &TestNode, challenge: &Challenge<'static>) -> String {
 
 #[tokio::test]
 async fn every_402_carries_a_fresh_invoice_that_pays_its_own_challenge_once() {
-    // req: charge.verify.proof charge.replay.id-single-use
+    // req: charge.verify.proof charge.replay.id-single-use lightning-charge.invoice.fresh-hash lightning-charge.expiry.not-after-invoice lightning-charge.receipt.payment-hash
     let s = setup();
     let a = s.harness.challenge(get("/weather")).await;
     let b = s.harness.challenge(get("/weather")).await;
@@ -104,17 +104,47 @@ async fn every_402_carries_a_fresh_invoice_that_pays_its_own_challenge_once() {
 
 #[tokio::test]
 async fn a_proof_for_one_invoice_does_not_pay_another_challenge() {
+    // req: lightning-charge.binding.one-challenge lightning-charge.errors.problem-types
     let s = setup();
     let a = s.harness.challenge(get("/weather")).await;
     let b = s.harness.challenge(get("/weather")).await;
     let paid_a = Credential::parse(pay(&s.client_node, &a).await.as_bytes()).unwrap();
-    // A's preimage under B's echo: B's invoice is bound by B's id.
+    // A's preimage under B's echo: B's invoice is bound by B's id. The draft's own
+    // type, with the status of the core `verification-failed` it refines.
     let swapped = Credential::answer(&b, paid_a.payload.clone(), None).to_header();
     s.harness
         .send(get_paid("/weather", &swapped))
         .await
-        .assert_refused(ProblemType::VerificationFailed, &b);
+        .assert_refused(
+            "https://paymentauth.org/problems/lightning/invalid-preimage",
+            &b,
+        );
     assert_eq!(s.harness.calls(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_credentials_with_one_preimage_are_served_once() {
+    // req: lightning-charge.settle.consume-once
+    let s = setup();
+    let challenge = s.harness.challenge(get("/weather")).await;
+    let paid = pay(&s.client_node, &challenge).await;
+    let sends: Vec<_> = (0..16)
+        .map(|_| {
+            let (harness, paid) = (s.harness.clone(), paid.clone());
+            tokio::spawn(async move { harness.send(get_paid("/weather", &paid)).await })
+        })
+        .collect();
+    let mut served = 0;
+    for send in sends {
+        let answer = send.await.unwrap();
+        if answer.status == http::StatusCode::OK {
+            served += 1;
+        } else {
+            answer.assert_refused(ProblemType::InvalidChallenge, &challenge);
+        }
+    }
+    assert_eq!(served, 1, "exactly one success");
+    assert_eq!(s.harness.calls(), 1, "the resource was delivered once");
 }
 
 /// A node that is down: it issues nothing.

@@ -12,6 +12,7 @@ use mpp_core::json::{JsonObject, Value};
 use mpp_core::method::{
     BoxFuture, Charge, ChargeMethod, IssuedTerms, MethodError, Settlement, Terms,
 };
+use mpp_core::server::SpecificProblem;
 use mpp_core::time::UnixTime;
 use mpp_core::value::Amount;
 
@@ -255,14 +256,22 @@ impl ChargeError {
     /// The draft's problem type URI for this failure, where it defines one
     /// (`https://paymentauth.org/problems/lightning/…`).
     pub fn problem_type_uri(&self) -> Option<String> {
-        let slug = match self {
-            ChargeError::MalformedPayload(_) => "malformed-credential",
-            ChargeError::InvalidPreimage => "invalid-preimage",
-            ChargeError::ExpiredInvoice => "expired-invoice",
-            ChargeError::AlreadyUsed => "unknown-challenge",
+        self.problem().map(|p| p.type_uri)
+    }
+
+    /// The draft's problem type for this failure, where it defines one.
+    pub fn problem(&self) -> Option<SpecificProblem> {
+        let (slug, title) = match self {
+            ChargeError::MalformedPayload(_) => ("malformed-credential", "Malformed Credential"),
+            ChargeError::InvalidPreimage => ("invalid-preimage", "Invalid Preimage"),
+            ChargeError::ExpiredInvoice => ("expired-invoice", "Expired Invoice"),
+            ChargeError::AlreadyUsed => ("unknown-challenge", "Unknown Challenge"),
             _ => return None,
         };
-        Some(format!("{PROBLEM_BASE_URI}{slug}"))
+        Some(SpecificProblem::new(
+            format!("{PROBLEM_BASE_URI}{slug}"),
+            title,
+        ))
     }
 }
 
@@ -287,13 +296,19 @@ impl core::fmt::Display for ChargeError {
 impl std::error::Error for ChargeError {}
 
 impl From<ChargeError> for MethodError {
-    /// The nearest core problem type: `invalid-payload` for a malformed payload,
-    /// `internal-payment-error` when the node failed, `verification-failed` otherwise.
+    /// The nearest core problem type (`invalid-payload` for a malformed payload,
+    /// `internal-payment-error` when the node failed, `verification-failed`
+    /// otherwise), refined by the draft's `lightning/*` type where it has one.
     fn from(e: ChargeError) -> MethodError {
-        match e {
+        let problem = e.problem();
+        let core = match e {
             ChargeError::MalformedPayload(m) => MethodError::InvalidPayload(m),
             ChargeError::Node(_) => MethodError::Internal(e.to_string()),
             _ => MethodError::VerificationFailed(e.to_string()),
+        };
+        match problem {
+            Some(problem) => core.refine(problem),
+            None => core,
         }
     }
 }
@@ -631,6 +646,7 @@ mod tests {
     use super::super::tests_support::block_on;
     use super::super::{ManualClock, TestNode};
     use super::*;
+    use mpp_core::problem::ProblemType;
     use mpp_core::value::Base64Json;
 
     const NOW: i64 = 1_800_000_000;
@@ -728,7 +744,7 @@ mod tests {
 
     #[test]
     fn refuses_a_wrong_preimage() {
-        // req: charge.verify.proof
+        // req: charge.verify.proof lightning-charge.verify.preimage
         let f = fixture();
         let issued = issue(&f, 1000);
         let wrong = Preimage::from_bytes([7; 32]);
@@ -738,10 +754,13 @@ mod tests {
             e.problem_type_uri().unwrap(),
             "https://paymentauth.org/problems/lightning/invalid-preimage"
         );
-        assert!(matches!(
-            MethodError::from(e),
-            MethodError::VerificationFailed(_)
-        ));
+        let method = MethodError::from(e);
+        assert_eq!(method.problem_type(), ProblemType::VerificationFailed);
+        assert_eq!(
+            method.specific().unwrap().type_uri,
+            "https://paymentauth.org/problems/lightning/invalid-preimage",
+            "answered with the draft's type"
+        );
 
         // The preimage of another invoice of the same node.
         let other = issue(&f, 1000);
@@ -758,7 +777,7 @@ mod tests {
 
     #[test]
     fn refuses_terms_whose_amount_is_not_the_invoices() {
-        // req: charge.verify.amount
+        // req: charge.verify.amount lightning-charge.request.matches-invoice
         let f = fixture();
         let issued = issue(&f, 1000);
         let preimage = pay(&f, &issued);
@@ -839,7 +858,7 @@ mod tests {
 
     #[test]
     fn refuses_an_expired_invoice() {
-        // req: charge.verify.expiry
+        // req: charge.verify.expiry lightning-charge.expiry.refuse-expired
         let f = fixture();
         let issued = issue(&f, 1000);
         let preimage = pay(&f, &issued);
@@ -857,7 +876,7 @@ mod tests {
 
     #[test]
     fn refuses_malformed_payloads_without_echoing_them() {
-        // req: core.security.credentials.not-logged
+        // req: core.security.credentials.not-logged lightning-charge.verify.preimage lightning-charge.preimage.confidential
         let f = fixture();
         let issued = issue(&f, 1000);
         let preimage = pay(&f, &issued).to_hex();
@@ -875,7 +894,8 @@ mod tests {
             let e = verify(&f.charge, &issued.request, &payload(bad.clone())).unwrap_err();
             assert!(matches!(e, ChargeError::MalformedPayload(_)), "{bad}");
             let method = MethodError::from(e);
-            assert!(matches!(method, MethodError::InvalidPayload(_)));
+            assert_eq!(method.problem_type(), ProblemType::InvalidPayload);
+            assert_eq!(method.specific().unwrap().title, "Malformed Credential");
             assert!(!method.message().to_lowercase().contains(&preimage[4..20]));
             assert!(
                 f.charge
@@ -897,7 +917,7 @@ mod tests {
 
     #[test]
     fn a_preimage_pays_for_one_challenge_only() {
-        // req: core.replay.single-use-proof
+        // req: core.replay.single-use-proof lightning-charge.binding.one-challenge
         let f = fixture();
         let issued = issue(&f, 1000);
         let preimage = pay(&f, &issued);
@@ -984,7 +1004,7 @@ mod tests {
 
     #[test]
     fn the_payer_checks_the_invoice_before_paying() {
-        // req: core.security.client.amount core.security.client.currency charge.payload.proof
+        // req: core.security.client.amount core.security.client.currency charge.payload.proof lightning-charge.client.check-invoice
         let f = fixture();
         let wallet = Arc::new(f.node.peer([0x44; 32]).unwrap());
         let payer = LightningPayer::new(wallet, Network::Regtest)
@@ -1023,6 +1043,7 @@ mod tests {
 
     #[test]
     fn charge_request_refuses_unusable_invoices() {
+        // req: lightning-charge.request.matches-invoice
         let f = fixture();
         let amountless = block_on(f.node.create_invoice(&InvoiceRequest {
             amount_msat: None,

@@ -93,13 +93,12 @@
 //!   for that case [`LightningCharge`] also remembers the payment hashes it settled
 //!   (in memory, until their invoice expires) and refuses a second use, which only
 //!   holds within one process.
-//! - **Problem types.** The draft's `lightning/*` problem types cannot be expressed
-//!   by the engine's [`MethodError`](mpp_core::method::MethodError), which maps onto
-//!   the core types only. [`ChargeError::problem_type_uri`] names the draft's type
-//!   for each failure; [`ChargeMethod::settle`] reports the nearest core type:
-//!   `malformed-credential` (for a bad payload) → `invalid-payload`; `invalid-preimage`,
-//!   `expired-invoice` and `unknown-challenge` (a payment hash used before) →
-//!   `verification-failed`.
+//! - **Problem types.** Failures are answered with the draft's `lightning/*` types,
+//!   each refining the nearest core type, which keeps the status
+//!   ([`MethodError::refine`](mpp_core::method::MethodError::refine)):
+//!   `malformed-credential` refines `invalid-payload`; `invalid-preimage`,
+//!   `expired-invoice` and `unknown-challenge` (a payment hash used before) refine
+//!   `verification-failed`. [`ChargeError::problem`] gives each.
 //! - **The payee.** The draft does not say that the server checks who issued the
 //!   invoice in the terms; without it, terms naming an invoice whose preimage the
 //!   payer knows (one of its own) would verify. Step 3 above refuses them.

@@ -205,15 +205,25 @@ impl SessionError {
     /// The draft's problem type URI for this failure, where it defines one
     /// (`https://paymentauth.org/problems/lightning/…`).
     pub fn problem_type_uri(&self) -> Option<String> {
-        let slug = match self {
-            SessionError::MalformedPayload(_) => "malformed-credential",
-            SessionError::InvalidReturnInvoice(_) => "invalid-return-invoice",
-            SessionError::InvalidPreimage => "invalid-preimage",
+        self.problem().map(|p| p.type_uri)
+    }
+
+    /// The draft's problem type for this failure, where it defines one.
+    pub fn problem(&self) -> Option<SpecificProblem> {
+        let (slug, title) = match self {
+            SessionError::MalformedPayload(_) => ("malformed-credential", "Malformed Credential"),
+            SessionError::InvalidReturnInvoice(_) => {
+                ("invalid-return-invoice", "Invalid Return Invoice")
+            }
+            SessionError::InvalidPreimage => ("invalid-preimage", "Invalid Preimage"),
             // A challenge never outlives its invoice, so the challenge has expired.
-            SessionError::ExpiredInvoice => "challenge-expired",
+            SessionError::ExpiredInvoice => ("challenge-expired", "Challenge Expired"),
             _ => return None,
         };
-        Some(format!("{PROBLEM_BASE_URI}{slug}"))
+        Some(SpecificProblem::new(
+            format!("{PROBLEM_BASE_URI}{slug}"),
+            title,
+        ))
     }
 }
 
@@ -235,15 +245,20 @@ impl core::fmt::Display for SessionError {
 impl std::error::Error for SessionError {}
 
 impl From<SessionError> for MethodError {
-    /// The nearest core problem type: `invalid-payload` for the payload's faults,
-    /// `internal-payment-error` when the node failed, `verification-failed` otherwise.
+    /// The nearest core problem type (`invalid-payload` for the payload's faults,
+    /// `internal-payment-error` when the node failed, `verification-failed`
+    /// otherwise), refined by the draft's `lightning/*` type where it has one.
     fn from(e: SessionError) -> MethodError {
-        match e {
+        let core = match e {
             SessionError::MalformedPayload(_) | SessionError::InvalidReturnInvoice(_) => {
                 MethodError::InvalidPayload(e.to_string())
             }
             SessionError::Node(_) => MethodError::Internal(e.to_string()),
             _ => MethodError::VerificationFailed(e.to_string()),
+        };
+        match e.problem() {
+            Some(problem) => core.refine(problem),
+            None => core,
         }
     }
 }
@@ -944,6 +959,7 @@ mod tests {
     use super::super::tests_support::block_on;
     use super::super::{ManualClock, TestNode};
     use super::*;
+    use mpp_core::problem::ProblemType;
     use mpp_core::value::Base64Json;
 
     const NOW: i64 = 1_800_000_000;
@@ -1071,7 +1087,8 @@ mod tests {
                 "https://paymentauth.org/problems/lightning/malformed-credential"
             );
             let m = method.action(&payload).unwrap_err();
-            assert!(matches!(m, MethodError::InvalidPayload(_)), "{m}");
+            assert_eq!(m.problem_type(), ProblemType::InvalidPayload, "{m}");
+            assert_eq!(m.specific(), e.problem().as_ref());
             let shown = m.message().to_lowercase();
             assert!(!shown.contains(&secret[..16]), "{shown}");
             assert!(!method.owns(&id, &payload));

@@ -320,6 +320,7 @@ mod tests {
 
     #[test]
     fn issues_signed_invoices_and_releases_the_preimage_once() {
+        // req: lightning-charge.invoice.fresh-hash
         let clock = ManualClock::new(UnixTime::from_secs(1_800_000_000));
         let node = TestNode::new().with_clock(clock.clock());
         let invoice = block_on(node.create_invoice(&request(Some(5_000)))).unwrap();

@@ -5,7 +5,7 @@ use mpp_core::intent::session::{
     Funding, Phase, Session, SessionError, SessionEvent, SessionOutput,
 };
 use mpp_core::json::{JsonObject, Value};
-use mpp_core::method::{MethodError, Refund, SessionAction, SessionFailure, Settlement};
+use mpp_core::method::{Refund, SessionAction, SessionFailure, Settlement};
 use mpp_core::problem::ProblemType;
 use mpp_core::receipt::Receipt;
 use mpp_core::server::{Pending, Refusal};
@@ -45,7 +45,7 @@ pub(crate) async fn admit(
 ) -> Result<Admitted, Refusal> {
     let method = &offer.method;
     let payload = &pending.credential.payload;
-    let action = method.action(payload).map_err(method_refusal)?;
+    let action = method.action(payload).map_err(Refusal::from)?;
     if let Some(id) = action.session() {
         check_id(id)?;
     }
@@ -57,10 +57,7 @@ pub(crate) async fn admit(
         SessionAction::Open => {
             require_fresh(pending, now)?;
             claim(shared, pending).await?;
-            let opened = method
-                .open(pending.charge())
-                .await
-                .map_err(method_refusal)?;
+            let opened = method.open(pending.charge()).await.map_err(Refusal::from)?;
             check_id(&opened.session)
                 .map_err(|_| internal("the method named a session id that cannot be stored"))?;
             let session = Session::open(
@@ -111,7 +108,7 @@ pub(crate) async fn admit(
             let amount = method
                 .top_up(pending.charge())
                 .await
-                .map_err(method_refusal)?;
+                .map_err(Refusal::from)?;
             let (outcome, account) = shared
                 .ledger
                 .apply(&session, SessionEvent::TopUp { amount }, now)
@@ -425,10 +422,6 @@ fn not_owned() -> Refusal {
         ProblemType::VerificationFailed,
         "the proof does not own the session",
     )
-}
-
-fn method_refusal(e: MethodError) -> Refusal {
-    Refusal::new(e.problem_type(), e.message())
 }
 
 fn ledger(e: LedgerError) -> Refusal {

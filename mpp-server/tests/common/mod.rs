@@ -229,7 +229,7 @@ impl Answer {
         );
     }
 
-    fn assert_problem(&self, status: u16, expected: ProblemType) -> Problem {
+    fn assert_problem(&self, status: u16, expected: impl TypeUri) -> Problem {
         assert_eq!(
             self.status.as_u16(),
             status,
@@ -244,7 +244,7 @@ impl Answer {
         let problem = self.problem();
         assert_eq!(
             problem.type_uri,
-            expected.uri(),
+            expected.type_uri(),
             "problem type; detail: {:?}",
             problem.detail
         );
@@ -260,7 +260,7 @@ impl Answer {
 
     /// A 402 with `expected`: `no-store`, a problem body whose `challengeId` names the
     /// first of at least one parseable, unexpired challenge, and no receipt.
-    pub fn assert_402(&self, expected: ProblemType) -> Vec<Challenge<'static>> {
+    pub fn assert_402(&self, expected: impl TypeUri) -> Vec<Challenge<'static>> {
         let problem = self.assert_problem(402, expected);
         let challenges = self.challenges();
         assert!(
@@ -286,7 +286,7 @@ impl Answer {
     /// [`assert_402`](Self::assert_402), and the fresh challenges are new ones.
     pub fn assert_refused(
         &self,
-        expected: ProblemType,
+        expected: impl TypeUri,
         answered: &Challenge<'_>,
     ) -> Vec<Challenge<'static>> {
         let challenges = self.assert_402(expected);
@@ -297,7 +297,7 @@ impl Answer {
     }
 
     /// A 400 or 500 with `expected`, `no-store`, no receipt; a 500 says when to retry.
-    pub fn assert_error(&self, status: u16, expected: ProblemType) -> Problem {
+    pub fn assert_error(&self, status: u16, expected: impl TypeUri) -> Problem {
         let problem = self.assert_problem(status, expected);
         if status == 500 {
             assert!(
@@ -613,5 +613,23 @@ impl Store for FlakyStore {
             return self.fail();
         }
         self.memory.compare_and_swap(key, expected, new, ttl)
+    }
+}
+
+/// A problem type expected in a response: a core one, or a method's own URI.
+pub trait TypeUri {
+    /// Its absolute URI.
+    fn type_uri(&self) -> String;
+}
+
+impl TypeUri for ProblemType {
+    fn type_uri(&self) -> String {
+        self.uri()
+    }
+}
+
+impl TypeUri for &str {
+    fn type_uri(&self) -> String {
+        (*self).to_owned()
     }
 }
