@@ -37,14 +37,20 @@ fn state_file(name: &str) -> std::path::PathBuf {
 }
 
 fn start(db: &std::path::Path) -> ServerProcess {
-    ServerProcess::start(&[
+    start_with(db, &[])
+}
+
+fn start_with(db: &std::path::Path, extra: &[&str]) -> ServerProcess {
+    let mut args = vec![
         "--secret",
         SECRET,
         "--preimage",
         "unused",
         "--sqlite",
         db.to_str().unwrap(),
-    ])
+    ];
+    args.extend_from_slice(extra);
+    ServerProcess::start(&args)
 }
 
 fn now() -> UnixTime {
@@ -336,6 +342,11 @@ async fn a_session_pays_requests_and_a_stream_tops_up_and_closes_with_a_refund()
     );
     assert!(events.next().await.is_none(), "the receipt ends the stream");
 
+    // A stream asked for wrongly is refused before anything is billed.
+    let bad = read(agent.pay("/session/stream?chunks=many").await).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.body["error"], "invalid-request");
+
     // Spent so far: 10 requests and 15 events out of two deposits.
     let spent = 25 * UNIT;
     let used = read(agent.pay("/session/metered").await).await;
@@ -435,4 +446,45 @@ async fn a_session_killed_mid_stream_carries_on_after_a_restart_with_nothing_spe
     // The test network lived in the killed process: the return invoice is gone
     // with it, so the one refund attempt fails and is reported as such.
     assert_eq!(closed.body["refundStatus"], "failed");
+}
+
+#[tokio::test]
+async fn an_idle_session_is_closed_and_refunded_by_the_server() {
+    // req: lightning-session.server-close.refund
+    let server = start_with(&state_file("session-e2e-idle"), &["--session-idle", "1"]);
+    let agent = Agent::new(&server).await;
+    let kept = agent.challenge("/session/metered").await;
+    let opened = agent
+        .send("/session/metered", &kept, agent.payment(&kept).await)
+        .await;
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    let return_invoice = agent.node.issued.lock().unwrap()[0];
+
+    // Unused for more than a second: the server's sweeper closes it and refunds
+    // everything but the one unit spent.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (state, received_msat) = agent
+            .node
+            .wallet
+            .invoice_state(&return_invoice)
+            .await
+            .unwrap();
+        if state == InvoiceState::Settled {
+            assert_eq!(received_msat, (DEPOSIT - UNIT) * 1000);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never closed for idleness"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let bearer = agent.payment(&kept).await;
+    let refused = agent.send("/session/metered", &kept, bearer).await;
+    assert_eq!(refused.status, 402);
+    assert_eq!(
+        refused.body["type"],
+        "https://paymentauth.org/problems/lightning/session-closed"
+    );
 }
