@@ -20,21 +20,12 @@ use mpp_methods::lightning::{
     Network, NodeError, NodeId, PayOptions, PaymentHash, PaymentOutcome,
 };
 use serde_json::Value;
-use support::server::ServerProcess;
+use support::server::{ServerProcess, state_file};
 
 const SECRET: &str = "session-e2e-secret-0123456789abcdef0123";
 /// The reference server's unit price and deposit, in satoshis.
 const UNIT: u64 = 2;
 const DEPOSIT: u64 = 40;
-
-fn state_file(name: &str) -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let path = dir.join(format!("{name}-{}.sqlite3", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    path
-}
 
 fn start(db: &std::path::Path) -> ServerProcess {
     start_with(db, &[])
@@ -201,6 +192,17 @@ impl Agent {
         read(self.get(path, Some(choice.credential(payment))).await).await
     }
 
+    /// Where the payer's return invoice (the first invoice it made) stands, and
+    /// how many millisatoshis it received.
+    async fn refund_received(&self) -> (InvoiceState, u64) {
+        let return_invoice = self.node.issued.lock().unwrap()[0];
+        self.node
+            .wallet
+            .invoice_state(&return_invoice)
+            .await
+            .unwrap()
+    }
+
     async fn top_up(&self) -> Answer {
         let choice = self.challenge("/session/metered").await;
         let payment = self
@@ -363,15 +365,8 @@ async fn a_session_pays_requests_and_a_stream_tops_up_and_closes_with_a_refund()
     assert_eq!(closed.body["refundStatus"], "succeeded");
     assert_eq!(closed.body["refundSats"], refund);
     assert_eq!(closed.figure("refund"), refund);
-    let return_invoice = agent.node.issued.lock().unwrap()[0];
-    let (state, received_msat) = agent
-        .node
-        .wallet
-        .invoice_state(&return_invoice)
-        .await
-        .unwrap();
     assert_eq!(
-        (state, received_msat),
+        agent.refund_received().await,
         (InvoiceState::Settled, refund * 1000)
     );
 
@@ -382,13 +377,11 @@ async fn a_session_pays_requests_and_a_stream_tops_up_and_closes_with_a_refund()
         refused.body["type"],
         "https://paymentauth.org/problems/lightning/session-closed"
     );
-    let (_, received_msat) = agent
-        .node
-        .wallet
-        .invoice_state(&return_invoice)
-        .await
-        .unwrap();
-    assert_eq!(received_msat, refund * 1000, "refunded once");
+    assert_eq!(
+        agent.refund_received().await,
+        (InvoiceState::Settled, refund * 1000),
+        "refunded once"
+    );
 }
 
 #[tokio::test]
@@ -458,18 +451,12 @@ async fn an_idle_session_is_closed_and_refunded_by_the_server() {
         .send("/session/metered", &kept, agent.payment(&kept).await)
         .await;
     assert_eq!(opened.status, 200, "{}", opened.body);
-    let return_invoice = agent.node.issued.lock().unwrap()[0];
 
     // Unused for more than a second: the server's sweeper closes it and refunds
     // everything but the one unit spent.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let (state, received_msat) = agent
-            .node
-            .wallet
-            .invoice_state(&return_invoice)
-            .await
-            .unwrap();
+        let (state, received_msat) = agent.refund_received().await;
         if state == InvoiceState::Settled {
             assert_eq!(received_msat, (DEPOSIT - UNIT) * 1000);
             break;

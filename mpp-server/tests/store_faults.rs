@@ -14,19 +14,10 @@ use mpp_core::json::JsonObject;
 use mpp_core::problem::ProblemType;
 use support::http::{self, Response};
 use support::redis::{RedisServer, redis_server_available};
-use support::server::ServerProcess;
+use support::server::{ServerProcess, state_file};
 
 const SECRET: &str = "store-fault-test-secret-of-32-bytes!";
 const PREIMAGE: &str = "store-fault-test-preimage";
-
-fn state_file(name: &str) -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let path = dir.join(format!("{name}-{}.sqlite3", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    path
-}
 
 /// A fresh challenge from `base`'s `/paid`, answered with the right preimage.
 async fn credential(base: &str) -> String {

@@ -114,10 +114,7 @@ pub(super) async fn stream(
         sleep: None,
     };
     (
-        [
-            (header::CONTENT_TYPE, "text/event-stream"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
+        [(header::CONTENT_TYPE, "text/event-stream")],
         Body::new(session.sse(events)),
     )
         .into_response()

@@ -64,3 +64,14 @@ impl Drop for ServerProcess {
         self.kill();
     }
 }
+
+/// A fresh path for a SQLite file named after `name` in the test target's scratch
+/// folder, with any file of an earlier run (and its WAL) removed.
+pub fn state_file(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let path = dir.join(format!("{name}-{}.sqlite3", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    path
+}
