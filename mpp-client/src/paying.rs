@@ -12,7 +12,11 @@
 //!
 //! It pays at most once per request: a 402 after paying is an error carrying the
 //! server's problem details, never a second payment; a 5xx after paying is an unknown
-//! outcome that is not retried. It follows redirects itself and never sends a
+//! outcome that is not retried. The one exception is a session method
+//! ([`PayMethod::top_up`](mpp_core::client::PayMethod::top_up)): when the server
+//! answers its payment with the session intent's "insufficient value" it tops the
+//! session up with a fresh challenge of that 402, and when the server says the session
+//! is closed or unknown it opens a new one; then it sends the request once more. It follows redirects itself and never sends a
 //! credential to another origin. Its tracing events name methods, amounts and
 //! origins, never credentials, payloads or receipts.
 
@@ -316,6 +320,40 @@ impl PayingClient {
                 return Err(PayingError::Method(e));
             }
         };
+        let (mut made, mut response) = self
+            .send_paid(&paid_request, &origin, &choice, payment)
+            .await?;
+        if response.status == StatusCode::PAYMENT_REQUIRED
+            && choice.challenge.intent.as_str() == "session"
+        {
+            if let Some(recovered) = self
+                .recover_session(&paid_request, &origin, &choice, &response)
+                .await?
+            {
+                (made, response) = recovered;
+            }
+        }
+        match response.status {
+            s if s.is_success() => {
+                tracing::info!(target: "mpp::client", origin = %origin, status = s.as_u16(), "paid");
+                Ok(response.into_paid(Some(made)))
+            }
+            s if s.is_client_error() || s.is_server_error() => {
+                Err(refused_after_paying(response, made))
+            }
+            _ => Ok(response.into_paid(Some(made))),
+        }
+    }
+
+    /// Sends `request` with the credential for `payment`; a failure to get an answer
+    /// is an unknown outcome, since the credential may have arrived.
+    async fn send_paid(
+        &self,
+        request: &PaidRequest,
+        origin: &Origin,
+        choice: &Choice,
+        payment: mpp_core::client::Payment,
+    ) -> Result<(PaymentMade, Fetched), PayingError> {
         let made = PaymentMade {
             challenge: choice.challenge.clone(),
             amount: choice.amount,
@@ -330,45 +368,89 @@ impl PayingClient {
             mpp_core::credential::CredentialField::Authorization => "authorization",
             mpp_core::credential::CredentialField::PaymentAuthorization => "payment-authorization",
         });
-        let response = match self
-            .round_trip(&paid_request, Some((field, credential, &origin)))
+        match self
+            .round_trip(request, Some((field, credential, origin)))
             .await
         {
-            Ok(r) => r,
+            Ok(response) => Ok((made, response)),
             Err(PayingError::Network(detail) | PayingError::Redirect(detail)) => {
                 tracing::warn!(target: "mpp::client", origin = %origin, "unknown outcome after paying: {detail}");
-                return Err(PayingError::UnknownOutcome {
+                Err(PayingError::UnknownOutcome {
                     status: None,
                     detail,
                     payment: Box::new(made),
-                });
-            }
-            Err(e) => return Err(e),
-        };
-        match response.status {
-            s if s.is_success() => {
-                tracing::info!(target: "mpp::client", origin = %origin, status = s.as_u16(), "paid");
-                Ok(response.into_paid(Some(made)))
-            }
-            s if s.is_server_error() => {
-                tracing::warn!(target: "mpp::client", origin = %origin, status = s.as_u16(), "unknown outcome after paying");
-                Err(PayingError::UnknownOutcome {
-                    status: Some(s),
-                    detail: format!("the server failed ({s})"),
-                    payment: Box::new(made),
                 })
             }
-            s if s.is_client_error() => {
-                let problem = Problem::parse(&response.body).ok().map(Box::new);
-                tracing::info!(target: "mpp::client", origin = %origin, status = s.as_u16(), "payment rejected");
-                Err(PayingError::Rejected {
-                    status: s,
-                    problem,
-                    payment: Box::new(made),
-                })
-            }
-            _ => Ok(response.into_paid(Some(made))),
+            Err(e) => Err(e),
         }
+    }
+
+    /// After a session method paid and the server still answered 402: if the session
+    /// ran dry, tops it up with a fresh challenge of that 402 and pays again from it;
+    /// if the server closed it or does not know it, opens a new one. Once per
+    /// request; `None` when the 402 is about something else.
+    async fn recover_session(
+        &self,
+        request: &PaidRequest,
+        origin: &Origin,
+        paid: &Choice,
+        response: &Fetched,
+    ) -> Result<Option<(PaymentMade, Fetched)>, PayingError> {
+        let Some(trouble) = SessionTrouble::of(&response.body) else {
+            return Ok(None);
+        };
+        let Some(method) = self.wallet.lock().await.methods().get(paid.method).cloned() else {
+            return Ok(None);
+        };
+        let lines: Vec<&[u8]> = response
+            .headers
+            .get_all(http::header::WWW_AUTHENTICATE)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect();
+        let choice = match self.wallet.lock().await.choose(lines, origin, now()) {
+            Ok(c) => c,
+            Err(_) => return Ok(None),
+        };
+        let give_up = async |choice: &Choice| {
+            self.wallet.lock().await.release(choice);
+            Ok(None)
+        };
+        if choice.method != paid.method {
+            return give_up(&choice).await;
+        }
+        match trouble {
+            SessionTrouble::Spent => {
+                let Some(top_up) = method.top_up(&choice.challenge, &choice.request) else {
+                    return give_up(&choice).await;
+                };
+                let payment = match top_up.await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.wallet.lock().await.release(&choice);
+                        return Err(PayingError::Method(e));
+                    }
+                };
+                tracing::info!(target: "mpp::client", origin = %origin, method = %choice.challenge.method, "topping up the session");
+                let (made, answer) = self.send_paid(request, origin, &choice, payment).await?;
+                if !answer.status.is_success() {
+                    return Err(refused_after_paying(answer, made));
+                }
+            }
+            SessionTrouble::Gone => {
+                if !method.forget_session() {
+                    return give_up(&choice).await;
+                }
+                tracing::info!(target: "mpp::client", origin = %origin, method = %choice.challenge.method, "the session is gone: opening a new one");
+            }
+        }
+        let payment = method
+            .pay(&choice.challenge, &choice.request)
+            .await
+            .map_err(PayingError::Method)?;
+        self.send_paid(request, origin, &choice, payment)
+            .await
+            .map(Some)
     }
 
     async fn pay(&self, choice: &Choice) -> Result<mpp_core::client::Payment, PayError> {
@@ -534,4 +616,52 @@ fn network(e: reqwest::Error) -> PayingError {
         source = cause.source();
     }
     PayingError::Network(text)
+}
+
+/// The error for a 4xx or 5xx answer to a paid request: a 5xx leaves the outcome
+/// unknown; a 4xx is a rejection, with the server's problem details.
+fn refused_after_paying(response: Fetched, made: PaymentMade) -> PayingError {
+    let status = response.status;
+    let origin = made.origin.clone();
+    if status.is_server_error() {
+        tracing::warn!(target: "mpp::client", origin = %origin, status = status.as_u16(), "unknown outcome after paying");
+        return PayingError::UnknownOutcome {
+            status: Some(status),
+            detail: format!("the server failed ({status})"),
+            payment: Box::new(made),
+        };
+    }
+    let problem = Problem::parse(&response.body).ok().map(Box::new);
+    tracing::info!(target: "mpp::client", origin = %origin, status = status.as_u16(), "payment rejected");
+    PayingError::Rejected {
+        status,
+        problem,
+        payment: Box::new(made),
+    }
+}
+
+/// Why a session method's payment was refused, when a new payment can mend it.
+enum SessionTrouble {
+    /// The session cannot pay for the request: a top-up can.
+    Spent,
+    /// The server closed the session or does not know it: a new session can.
+    Gone,
+}
+
+impl SessionTrouble {
+    /// Reads the problem type of a 402 body: the session intent's
+    /// (`…/session/insufficient-value`, `…/session/closed`, `…/session/not-found`)
+    /// or a method's counterpart (`…/lightning/insufficient-balance`,
+    /// `…/lightning/session-closed`, `…/lightning/session-not-found`).
+    fn of(body: &[u8]) -> Option<SessionTrouble> {
+        let problem = Problem::parse(body).ok()?;
+        let slug = problem.type_uri.rsplit('/').next()?;
+        match slug {
+            "insufficient-value" | "insufficient-balance" => Some(SessionTrouble::Spent),
+            "closed" | "not-found" | "session-closed" | "session-not-found" => {
+                Some(SessionTrouble::Gone)
+            }
+            _ => None,
+        }
+    }
 }

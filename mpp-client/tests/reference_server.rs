@@ -20,6 +20,11 @@ const TOKEN: &str = "reference-e2e-token";
 
 /// The reference server on a loopback port; its base URL.
 async fn start(field: CredentialField) -> String {
+    start_with(field, Duration::from_secs(300)).await
+}
+
+/// As [`start`], closing sessions left unused for `session_idle`.
+async fn start_with(field: CredentialField, session_idle: Duration) -> String {
     let config = ReferenceConfig {
         secret: "reference-e2e-secret-0123456789abcdef0123".into(),
         preimage: PREIMAGE.into(),
@@ -28,7 +33,7 @@ async fn start(field: CredentialField) -> String {
         ttl: Duration::from_secs(300),
         credential_field: field,
         store: Arc::new(MemoryStore::new(1000)),
-        session_idle: Duration::from_secs(300),
+        session_idle,
     };
     let app = reference::app(&config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -156,4 +161,47 @@ async fn lightning_charge_is_paid_from_the_test_network_wallet() {
         .await
         .unwrap();
     assert_eq!(garbage.status(), 400);
+}
+
+#[tokio::test]
+async fn a_session_payer_tops_up_and_reopens_on_its_own() {
+    use mpp_client::testnet::TestnetWallet;
+    use mpp_methods::lightning::LightningSessionPayer;
+
+    // Idle sessions close after 2 s (the 25 requests below take far less).
+    let base = start_with(CredentialField::Authorization, Duration::from_secs(2)).await;
+    let wallet = Arc::new(TestnetWallet::connect(&base).await.unwrap());
+    let payer = Arc::new(LightningSessionPayer::new(wallet));
+    let policy = SpendingPolicy {
+        max_per_request: vec![("sat".into(), 2)],
+        budget: vec![("sat".into(), 1000)],
+        ..SpendingPolicy::default()
+    };
+    let client = PayingClient::new(Wallet::new(policy).with_method(payer.clone(), 1000)).unwrap();
+    let url = format!("{base}/session/metered");
+    let receipt = |response: mpp_client::PaidResponse| {
+        assert_eq!(response.status, 200, "{:?}", response.body);
+        response.receipt.expect("a receipt")
+    };
+
+    // A deposit of 20 units of 2 sat: the 21st request finds the session spent, and
+    // the client tops it up by itself and is served.
+    let first = receipt(client.get(&url).await.unwrap());
+    let session = payer.session_id().expect("a session is open");
+    assert_eq!(first.reference, session);
+    for n in 2..=25u64 {
+        let r = receipt(client.get(&url).await.unwrap());
+        assert_eq!(r.reference, session, "one session throughout");
+        assert_eq!(r.extra["spent"], (2 * n).to_string());
+    }
+
+    // Left unused, the server closes the session; the next request opens a new one.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let reopened = receipt(client.get(&url).await.unwrap());
+    assert_ne!(reopened.reference, session, "a new session");
+    assert_eq!(reopened.extra["spent"], "2");
+    assert_eq!(
+        payer.session_id().as_deref(),
+        Some(reopened.reference.as_str())
+    );
 }

@@ -81,6 +81,26 @@ pub trait PayMethod: Send + Sync {
         challenge: &'a Challenge<'static>,
         request: &'a JsonObject,
     ) -> BoxFuture<'a, Result<Payment, PayError>>;
+
+    /// For a method that holds a session (intent `session`): pays `challenge`, a
+    /// fresh challenge of the server, as a top-up of the open session, when the
+    /// server said the session ran dry. `None` (the default) for methods without
+    /// sessions or with no session open.
+    fn top_up<'a>(
+        &'a self,
+        _challenge: &'a Challenge<'static>,
+        _request: &'a JsonObject,
+    ) -> Option<BoxFuture<'a, Result<Payment, PayError>>> {
+        None
+    }
+
+    /// For a method that holds a session: drops it, because the server no longer
+    /// accepts it (closed, for idleness say, or unknown), so that the next
+    /// [`pay`](PayMethod::pay) opens a new one. Whether a session was dropped; the
+    /// default holds none.
+    fn forget_session(&self) -> bool {
+        false
+    }
 }
 
 /// The origin a request went to: scheme, host and port.

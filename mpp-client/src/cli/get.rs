@@ -273,6 +273,18 @@ impl PayMethod for Recorded {
             result
         })
     }
+
+    fn top_up<'a>(
+        &'a self,
+        challenge: &'a Challenge<'static>,
+        request: &'a JsonObject,
+    ) -> Option<BoxFuture<'a, Result<Payment, PayError>>> {
+        self.inner.top_up(challenge, request)
+    }
+
+    fn forget_session(&self) -> bool {
+        self.inner.forget_session()
+    }
 }
 
 /// On GET and HEAD with `-v`, sends the request once unpaid to list every challenge

@@ -952,6 +952,20 @@ impl PayMethod for LightningSessionPayer {
             }
         })
     }
+
+    /// [`LightningSessionPayer::top_up`], when a session is open.
+    fn top_up<'a>(
+        &'a self,
+        challenge: &'a Challenge<'static>,
+        request: &'a JsonObject,
+    ) -> Option<BoxFuture<'a, Result<Payment, PayError>>> {
+        self.session_id()?;
+        Some(LightningSessionPayer::top_up(self, challenge, request))
+    }
+
+    fn forget_session(&self) -> bool {
+        self.state().take().is_some()
+    }
 }
 
 #[cfg(test)]
