@@ -1310,7 +1310,9 @@ mod tests {
         let start = Instant::now();
         check(input);
         let elapsed = start.elapsed();
-        assert!(elapsed < Duration::from_secs(1), "{what}: {elapsed:?}");
+        // A linear pass over these inputs takes well under a second even unoptimised;
+        // a quadratic one takes minutes. The margin is for loaded CI machines.
+        assert!(elapsed < Duration::from_secs(10), "{what}: {elapsed:?}");
     }
 
     #[test]

@@ -29,7 +29,9 @@ fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
     let start = Instant::now();
     let out = f();
     let took = start.elapsed();
-    assert!(took < Duration::from_secs(3), "{what} took {took:?}");
+    // Linear work on these inputs takes well under a second even unoptimised;
+    // quadratic work takes minutes. The margin is for loaded CI machines.
+    assert!(took < Duration::from_secs(10), "{what} took {took:?}");
     out
 }
 
