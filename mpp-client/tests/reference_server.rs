@@ -168,8 +168,8 @@ async fn a_session_payer_tops_up_and_reopens_on_its_own() {
     use mpp_client::testnet::TestnetWallet;
     use mpp_methods::lightning::LightningSessionPayer;
 
-    // Idle sessions close after 2 s (the 25 requests below take far less).
-    let base = start_with(CredentialField::Authorization, Duration::from_secs(2)).await;
+    // Idle sessions close after 3 s (the 25 requests below take far less).
+    let base = start_with(CredentialField::Authorization, Duration::from_secs(3)).await;
     let wallet = Arc::new(TestnetWallet::connect(&base).await.unwrap());
     let payer = Arc::new(LightningSessionPayer::new(wallet));
     let policy = SpendingPolicy {
@@ -196,7 +196,7 @@ async fn a_session_payer_tops_up_and_reopens_on_its_own() {
     }
 
     // Left unused, the server closes the session; the next request opens a new one.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
     let reopened = receipt(client.get(&url).await.unwrap());
     assert_ne!(reopened.reference, session, "a new session");
     assert_eq!(reopened.extra["spent"], "2");
