@@ -4,7 +4,11 @@
 //! preimage, and the server engine and the lightning method verify and grant.
 #![cfg(feature = "lightning")]
 
+mod common;
+
 use std::sync::Arc;
+
+use common::block_on;
 
 use mpp_core::binding::{ChallengeBinder, Secret};
 use mpp_core::client::{Origin, PayMethod, SpendingPolicy, Wallet};
@@ -59,17 +63,6 @@ fn world() -> World {
         paywall,
         wallet,
         payer,
-    }
-}
-
-fn block_on<F: std::future::Future>(fut: F) -> F::Output {
-    use std::task::{Context, Poll, Waker};
-    let mut fut = std::pin::pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
     }
 }
 

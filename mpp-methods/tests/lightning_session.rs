@@ -4,7 +4,11 @@
 //! payer's return invoice.
 #![cfg(feature = "lightning")]
 
+mod common;
+
 use std::sync::Arc;
+
+use common::block_on;
 
 use mpp_core::challenge::Challenge;
 use mpp_core::client::{Origin, PayMethod, SpendingPolicy, Wallet};
@@ -43,17 +47,6 @@ fn world() -> World {
         client_node,
         method,
         payer,
-    }
-}
-
-fn block_on<F: std::future::Future>(fut: F) -> F::Output {
-    use std::task::{Context, Poll, Waker};
-    let mut fut = std::pin::pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
     }
 }
 

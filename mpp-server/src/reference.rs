@@ -100,10 +100,7 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
             Preimage::request(AMOUNT, CURRENCY, RECIPIENT, &config.preimage),
         )
     };
-    let [metered, streamed] =
-        sessions::paid_routes(node.clone(), config.session_idle, |method, path| {
-            paid_route(config, method, path)
-        });
+    let [metered, streamed] = sessions::paid_routes(node.clone(), config);
     let paywall = Paywall::builder(config.secret.as_bytes(), &config.realm)?
         .store(config.store.clone())
         .route(

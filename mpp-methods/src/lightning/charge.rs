@@ -18,7 +18,7 @@ use mpp_core::value::Amount;
 
 use super::{
     CURRENCY, Clock, Description, Invoice, InvoiceRequest, LightningNode, LightningWallet, NAME,
-    Network, NodeError, PROBLEM_BASE_URI, PaymentHash, Preimage, system_clock,
+    Network, NodeError, PaymentHash, Preimage, system_clock,
 };
 
 /// Why `request` terms are not a valid lightning charge. The message names the field.
@@ -268,10 +268,7 @@ impl ChargeError {
             ChargeError::AlreadyUsed => ("unknown-challenge", "Unknown Challenge"),
             _ => return None,
         };
-        Some(SpecificProblem::new(
-            format!("{PROBLEM_BASE_URI}{slug}"),
-            title,
-        ))
+        Some(super::problem(slug, title))
     }
 }
 

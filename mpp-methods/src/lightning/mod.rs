@@ -175,6 +175,11 @@ pub const CURRENCY: &str = "sat";
 /// The base of the draft's problem type URIs.
 pub const PROBLEM_BASE_URI: &str = "https://paymentauth.org/problems/lightning/";
 
+/// The draft's problem type `lightning/{slug}`.
+fn problem(slug: &str, title: &str) -> mpp_core::server::SpecificProblem {
+    mpp_core::server::SpecificProblem::new(std::format!("{PROBLEM_BASE_URI}{slug}"), title)
+}
+
 /// Where a server or client reads the current time from. Methods take it as a value so
 /// that tests can set the time; [`system_clock`] reads the system's.
 pub type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;

@@ -21,7 +21,7 @@ use mpp_core::value::Amount;
 use super::charge::{check_issued_by, check_payable, read_hex, read_price};
 use super::{
     Clock, DEFAULT_INVOICE_EXPIRY_SECS, Invoice, InvoiceRequest, LightningNode, NAME, Network,
-    NodeError, PROBLEM_BASE_URI, PayOptions, PaymentHash, Preimage, TermsError, system_clock,
+    NodeError, PayOptions, PaymentHash, Preimage, TermsError, system_clock,
 };
 
 /// How many units a deposit pays for when neither the route nor
@@ -220,10 +220,7 @@ impl SessionError {
             SessionError::ExpiredInvoice => ("challenge-expired", "Challenge Expired"),
             _ => return None,
         };
-        Some(SpecificProblem::new(
-            format!("{PROBLEM_BASE_URI}{slug}"),
-            title,
-        ))
+        Some(super::problem(slug, title))
     }
 }
 
@@ -688,7 +685,7 @@ impl SessionMethod for LightningSession {
             SessionFailure::InsufficientValue => ("insufficient-balance", "Insufficient Balance"),
             SessionFailure::StaleUpdate => return failure.generic_problem(),
         };
-        SpecificProblem::new(format!("{PROBLEM_BASE_URI}{slug}"), title)
+        super::problem(slug, title)
     }
 }
 
@@ -1141,7 +1138,7 @@ mod tests {
         for (e, slug, core) in cases {
             assert_eq!(
                 e.problem_type_uri(),
-                slug.map(|s| format!("{PROBLEM_BASE_URI}{s}"))
+                slug.map(|s| format!("{}{s}", super::super::PROBLEM_BASE_URI))
             );
             let m = MethodError::from(e);
             assert!(m.problem_type().to_string().ends_with(core), "{m}");

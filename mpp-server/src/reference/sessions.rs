@@ -26,6 +26,7 @@ use mpp_core::json::JsonObject;
 use mpp_methods::lightning::{LightningSession, TestNode};
 use serde_json::json;
 
+use super::{ReferenceConfig, paid_route};
 use crate::{PaidRoute, SessionOffer, VerifiedPayment};
 
 /// The price of one unit (a metered request, or one event of a stream), in satoshis.
@@ -48,21 +49,20 @@ fn terms(idle: Duration) -> JsonObject {
     terms
 }
 
-/// The paid routes, for the paywall: sessions on `node`, closed after `idle` unused.
-pub(super) fn paid_routes(
-    node: Arc<TestNode>,
-    idle: Duration,
-    route: impl Fn(http::Method, &str) -> PaidRoute,
-) -> [PaidRoute; 2] {
+/// The paid routes, for the paywall: sessions on `node`, closed after the
+/// configured idle time.
+pub(super) fn paid_routes(node: Arc<TestNode>, config: &ReferenceConfig) -> [PaidRoute; 2] {
+    let idle = config.session_idle;
     let method = Arc::new(LightningSession::new(node).deposit(DEPOSIT_SAT));
     let offer = SessionOffer::new(method, terms(idle)).idle_timeout(idle);
+    let route = |path| paid_route(config, http::Method::GET, path);
     [
-        route(http::Method::GET, "/session/metered")
+        route("/session/metered")
             .session(offer.clone())
             .description(
                 "A metered route: each request is paid from a session (lightning, test network)",
             ),
-        route(http::Method::GET, "/session/stream")
+        route("/session/stream")
             .session(offer.streaming())
             .description("Server-Sent Events, each paid from a session (lightning, test network)"),
     ]
