@@ -84,7 +84,8 @@ pub enum MethodError {
     /// The payer must act first, e.g. authenticate (402 `payment-action-required`).
     ActionRequired(String),
     /// The method could not reach a verdict: a settlement backend failed (500
-    /// `internal-payment-error`). Whether money moved is unknown to the client.
+    /// `internal-payment-error`). The server lets the same credential be sent again
+    /// (see [`ChargeMethod::settle`]).
     Internal(String),
     /// One of the above, answered with the method's own problem type
     /// (`https://paymentauth.org/problems/lightning/invalid-preimage`, say) and the
@@ -166,8 +167,12 @@ pub trait ChargeMethod: Send + Sync {
         Ok(())
     }
 
-    /// Verifies the proof and settles the payment. Called at most once per challenge:
-    /// the server has claimed the challenge id before calling it (D9).
+    /// Verifies the proof and settles the payment. Called once per challenge: the
+    /// server has claimed the challenge id before calling it (D9). The exception:
+    /// after it returned [`MethodError::Internal`], the server may call it again with
+    /// the very same credential (the client retrying), so an `Internal` error must
+    /// mean that nothing was settled, or that settling again is harmless (the
+    /// backend deduplicates: a transaction already broadcast, an idempotency key).
     fn settle<'a>(&'a self, charge: Charge<'a>) -> BoxFuture<'a, Result<Settlement, MethodError>>;
 
     /// How the `request` of each challenge is made. The default, [`Terms::Fixed`]:
@@ -352,19 +357,25 @@ pub trait SessionMethod: Send + Sync {
     fn action(&self, payload: &JsonObject) -> Result<SessionAction, MethodError>;
 
     /// Verifies the deposit the credential proves (the challenge's terms, the
-    /// payload's proof) and says what session it opens. Called at most once per
-    /// challenge: the server has claimed the challenge id first.
+    /// payload's proof) and says what session it opens. Called once per challenge
+    /// (the server has claimed the challenge id first), except that the same
+    /// credential may come again after an [`MethodError::Internal`] or after the
+    /// server failed to record the session: verifying it again must give the same
+    /// session and move no money twice.
     fn open<'a>(&'a self, charge: Charge<'a>) -> BoxFuture<'a, Result<Opened, MethodError>>;
 
-    /// Verifies a top-up payment and says how much it adds. Called at most once per
-    /// challenge, as [`SessionMethod::open`].
+    /// Verifies a top-up payment and says how much it adds. Called once per
+    /// challenge, with the same exception as [`SessionMethod::open`]; the server
+    /// credits each challenge's top-up once.
     fn top_up<'a>(&'a self, charge: Charge<'a>) -> BoxFuture<'a, Result<u128, MethodError>>;
 
     /// Whether the payload proves the right to use `session` (a bearer secret, a
     /// signature): for a voucher, whether it is authentic.
     fn owns(&self, session: &str, payload: &JsonObject) -> bool;
 
-    /// Refunds `amount` to `refund_to`, once, best effort.
+    /// Refunds `amount` to `refund_to`: one attempt, best effort. The server calls
+    /// it at most once for each amount it owes (a close, a top-up that arrived after
+    /// the session closed), including after a restart.
     fn refund<'a>(&'a self, refund_to: &'a str, amount: u128) -> BoxFuture<'a, Refund>;
 
     /// The problem type reported for `failure`: the session intent's own by default

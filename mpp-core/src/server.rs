@@ -24,6 +24,12 @@
 //!    [`Pending::paid_headers`] to a 2xx response. On failure, answer
 //!    [`Paywall::reject`] with the error's problem type. The id stays claimed either
 //!    way: a challenge is used once, whether its verification succeeds or fails.
+//!    The one exception is a failure on the server's side with nothing settled (the
+//!    method could not reach a verdict, the store failed after the claim): the
+//!    server may mark the claim as retryable by the very same credential
+//!    ([`Pending::fingerprint`]) and answer `internal-payment-error` with
+//!    `Retry-After`; if it cannot, it answers without `Retry-After`
+//!    ([`Refusal::not_retryable`]), since a retry would be refused.
 //!
 //! Every challenge the engine issues carries `expires` (D8) and an `opaque` that
 //! binds the resource (HTTP method and path, and the query if the route says so) and
@@ -277,6 +283,10 @@ pub struct Refusal {
     /// A type more specific than `problem` (an intent's or a method's own), sent in
     /// its place with `problem`'s status.
     pub specific: Option<Box<SpecificProblem>>,
+    /// For `internal-payment-error`: whether sending the same credential again can
+    /// succeed, which `Retry-After` tells the client. True unless
+    /// [`Refusal::not_retryable`] says otherwise.
+    pub retryable: bool,
 }
 
 impl Refusal {
@@ -286,7 +296,15 @@ impl Refusal {
             problem,
             detail: detail.into(),
             specific: None,
+            retryable: true,
         }
+    }
+
+    /// Says that the same credential sent again would be refused (its challenge is
+    /// used up), so an `internal-payment-error` goes out without `Retry-After`.
+    pub fn not_retryable(mut self) -> Refusal {
+        self.retryable = false;
+        self
     }
 
     /// Reports `specific` instead of the core type (which still decides the status
@@ -371,6 +389,9 @@ pub struct Pending {
     pub fresh: bool,
     claim_ttl_secs: u64,
     idempotency_key: Option<String>,
+    /// The credential's header value as received, hashed only when a claim must say
+    /// which credential made it.
+    credential_text: String,
 }
 
 impl Pending {
@@ -389,6 +410,15 @@ impl Pending {
     /// the request is one that may carry it (POST, PUT, PATCH, DELETE) and does.
     pub fn idempotency_key(&self) -> Option<&str> {
         self.idempotency_key.as_deref()
+    }
+
+    /// A digest of the credential exactly as received (base64url SHA-256 of its
+    /// header value): what a claim marked retryable records, so that only the very
+    /// same credential may take it up again.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let digest: [u8; 32] = Sha256::digest(self.credential_text.as_bytes()).into();
+        base64::encode(&digest)
     }
 
     /// The charge to settle.
@@ -506,6 +536,7 @@ impl Paywall {
                     fresh,
                     claim_ttl_secs: remaining + CLAIM_GRACE_SECS,
                     idempotency_key,
+                    credential_text: String::from_utf8_lossy(found.value).into_owned(),
                 })
             }
             Err(e) => reject(e.problem_type(), &format!("{e}")),
@@ -622,8 +653,9 @@ impl Paywall {
         }
         headers.push(("cache-control", Cow::Borrowed("no-store")));
         headers.push(("content-type", Cow::Borrowed("application/problem+json")));
-        if problem == ProblemType::InternalPaymentError {
-            // Transient by nature (a store or a settlement backend was unreachable).
+        if problem == ProblemType::InternalPaymentError && refusal.retryable {
+            // Transient (a store or a settlement backend was unreachable), and the
+            // server said a retry of the credential can succeed.
             headers.push(("retry-after", Cow::Borrowed("1")));
         }
         let challenge_id = if problem.carries_challenge() {

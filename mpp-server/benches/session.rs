@@ -24,7 +24,7 @@ fn now() -> UnixTime {
 fn ledger(runtime: &tokio::runtime::Runtime, store: Arc<dyn Store>) -> SessionLedger {
     let ledger = SessionLedger::new(store);
     let session = Session::open(Funding::Prepaid, u128::MAX / 2, now(), 300).unwrap();
-    let account = Account::new(session, "lightning", "lnbcrt-return-invoice");
+    let account = Account::new(session, "lightning", "sat", "lnbcrt-return-invoice");
     assert!(runtime.block_on(ledger.open("bench", &account)).unwrap());
     ledger
 }

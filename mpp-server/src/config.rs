@@ -121,6 +121,15 @@ impl SessionOffer {
         self
     }
 
+    /// The currency of its amounts, from the terms' `currency` (empty if missing,
+    /// which the builder refuses).
+    pub(crate) fn currency(&self) -> &str {
+        self.request
+            .get("currency")
+            .and_then(|c| c.as_str())
+            .unwrap_or_default()
+    }
+
     /// The price of one unit, from the terms' `amount`.
     pub(crate) fn unit_price(&self) -> Option<u128> {
         self.request
@@ -225,6 +234,14 @@ impl PaidRoute {
         if let Some(bad) = self.sessions.iter().find(|o| o.unit_price().is_none()) {
             return Err(ConfigError::Route(format!(
                 "{} {}: the {} session offer needs `amount`, the price of a unit, as a positive base-10 integer string",
+                self.http_method,
+                self.path,
+                bad.method.name()
+            )));
+        }
+        if let Some(bad) = self.sessions.iter().find(|o| o.currency().is_empty()) {
+            return Err(ConfigError::Route(format!(
+                "{} {}: the {} session offer needs `currency`, which its accounts are kept in",
                 self.http_method,
                 self.path,
                 bad.method.name()
@@ -358,6 +375,16 @@ impl fmt::Debug for Shared {
 }
 
 impl Shared {
+    /// The session method named `name`, as the first session offer of that name
+    /// has it: what refunds the sessions it opened.
+    pub(crate) fn session_method(&self, name: &str) -> Option<&dyn SessionMethod> {
+        self.routes
+            .iter()
+            .flat_map(|r| &r.paid.sessions)
+            .find(|o| o.method.name() == name)
+            .map(|o| o.method.as_ref())
+    }
+
     /// The paid route for a request. HEAD is guarded by the GET route of its path,
     /// because frameworks (axum among them) answer HEAD with the GET handler.
     pub(crate) fn route(&self, method: &http::Method, path: &str) -> Option<&CompiledRoute> {

@@ -37,7 +37,9 @@ use mpp_core::time::UnixTime;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::claim::Claim;
 use crate::config::{CompiledRoute, Shared};
+use crate::replay;
 use crate::session::{self, MeteredSession, serve::Admitted};
 
 /// The error type of bodies the paywall hands on.
@@ -268,22 +270,18 @@ where
         tracing::info!(target: "mpp::server", route = %route.paid.path, problem = %refusal.problem, "payment refused");
         Ok(refuse(&shared, route, &payment, &refusal, &nonce).await)
     };
-    let reject =
-        async |problem: ProblemType, detail: &str| refuse_with(Refusal::new(problem, detail)).await;
     if let Some(key) = pending.idempotency_key() {
-        match shared.store.get(key).await {
-            Ok(Some(stored)) => {
-                if let Some(response) = StoredResponse::decode(&stored) {
-                    tracing::info!(target: "mpp::server", route = %route.paid.path, "idempotent replay");
-                    return Ok(response.into_response());
-                }
+        match replay::lookup(shared.store.as_ref(), key).await {
+            Ok(Some(response)) => {
+                tracing::info!(target: "mpp::server", route = %route.paid.path, "idempotent replay");
+                return Ok(response);
             }
             Ok(None) => {}
             Err(_) => {
-                return reject(
+                return refuse_with(Refusal::new(
                     ProblemType::InternalPaymentError,
                     "payment state is unavailable",
-                )
+                ))
                 .await;
             }
         }
@@ -325,34 +323,17 @@ where
             // lifecycle results, even when the echo had expired.
             Some(key) => {
                 let ttl = claim_ttl.max(Duration::from_secs(300));
-                store_for_replay(&shared, &key, ttl, response).await
+                replay::record(shared.store.clone(), key, ttl, response)
             }
             None => response,
         });
     }
     let offer = &route.paid.offers[pending.offer];
-    match shared
-        .store
-        .put_if_absent(&pending.claim_key(), b"claimed", claim_ttl)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            return reject(
-                ProblemType::InvalidChallenge,
-                "this challenge has already been used",
-            )
-            .await;
-        }
+    let claim = match Claim::take(shared.store.as_ref(), &pending).await {
+        Ok(claim) => claim,
         // Fail closed: an unknown claim state never grants access.
-        Err(_) => {
-            return reject(
-                ProblemType::InternalPaymentError,
-                "payment state is unavailable",
-            )
-            .await;
-        }
-    }
+        Err(refusal) => return refuse_with(refusal).await,
+    };
     // After the claim: a payload that fails its schema uses the challenge up too (D9).
     if let Err(e) = offer
         .method
@@ -364,7 +345,14 @@ where
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(target: "mpp::server", route = %route.paid.path, problem = %e.problem_type(), "settlement failed");
-            return refuse_with(Refusal::from(e)).await;
+            let mut refusal = Refusal::from(e);
+            if refusal.problem == ProblemType::InternalPaymentError {
+                // No verdict, so nothing settled: the same credential may come again.
+                refusal = claim
+                    .release_for_retry(shared.store.as_ref(), &pending, refusal)
+                    .await;
+            }
+            return refuse_with(refusal).await;
         }
     };
     let receipt = pending.receipt(settlement, (shared.clock)());
@@ -386,7 +374,12 @@ where
     let mut response = box_response(response);
     add_paid_headers(&mut response, paid_headers);
     if let Some(key) = idempotency_key {
-        return Ok(store_for_replay(&shared, &key, claim_ttl, response).await);
+        return Ok(replay::record(
+            shared.store.clone(),
+            key,
+            claim_ttl,
+            response,
+        ));
     }
     Ok(response)
 }
@@ -449,7 +442,7 @@ where
     body.map_err(|e| -> BoxError { e.into() }).boxed_unsync()
 }
 
-fn full(bytes: impl Into<Bytes>) -> PaywallBody {
+pub(crate) fn full(bytes: impl Into<Bytes>) -> PaywallBody {
     Full::new(bytes.into())
         .map_err(|e: Infallible| match e {})
         .boxed_unsync()
@@ -567,92 +560,4 @@ fn discovery(document: Bytes) -> Response<PaywallBody> {
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("max-age=300"));
     response
-}
-
-/// The largest response kept for `Idempotency-Key` replays.
-const MAX_STORED_RESPONSE: usize = 1024 * 1024;
-
-/// Buffers a paid response, stores it for retries with the same key and credential,
-/// and returns it.
-async fn store_for_replay(
-    shared: &Shared,
-    key: &str,
-    ttl: Duration,
-    response: Response<PaywallBody>,
-) -> Response<PaywallBody> {
-    let (parts, body) = response.into_parts();
-    let body = match body.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        // The handler's own body failed; nothing sensible can be sent or stored.
-        Err(_) => {
-            return plain_problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal Server Error",
-                "the response body failed",
-            );
-        }
-    };
-    let stored = StoredResponse {
-        status: parts.status.as_u16(),
-        headers: parts
-            .headers
-            .iter()
-            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect(),
-        body: body.clone(),
-    };
-    if body.len() <= MAX_STORED_RESPONSE {
-        // Losing the copy only costs the retry its replay; the payment stands.
-        let _ = shared.store.put(key, &stored.encode(), ttl).await;
-    }
-    Response::from_parts(parts, full(body))
-}
-
-/// A response kept for `Idempotency-Key` replays.
-struct StoredResponse {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Bytes,
-}
-
-impl StoredResponse {
-    fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(&serde_json::json!({
-            "status": self.status,
-            "headers": self.headers,
-            "body": mpp_core::base64::encode(&self.body),
-        }))
-        .unwrap_or_default()
-    }
-
-    fn decode(bytes: &[u8]) -> Option<StoredResponse> {
-        let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-        let headers = value["headers"]
-            .as_array()?
-            .iter()
-            .filter_map(|pair| Some((pair[0].as_str()?.to_owned(), pair[1].as_str()?.to_owned())))
-            .collect();
-        Some(StoredResponse {
-            status: u16::try_from(value["status"].as_u64()?).ok()?,
-            headers,
-            body: mpp_core::base64::decode(value["body"].as_str()?)
-                .ok()?
-                .into(),
-        })
-    }
-
-    fn into_response(self) -> Response<PaywallBody> {
-        let mut response = Response::new(full(self.body));
-        *response.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
-        for (name, value) in self.headers {
-            if let (Ok(name), Ok(mut value)) =
-                (HeaderName::try_from(name), HeaderValue::try_from(value))
-            {
-                // Receipts are sensitive on a replay too (D10).
-                value.set_sensitive(name == "payment-receipt");
-                response.headers_mut().append(name, value);
-            }
-        }
-        response
-    }
 }

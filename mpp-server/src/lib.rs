@@ -24,6 +24,7 @@
 //! # }
 //! ```
 
+mod claim;
 mod config;
 #[cfg(feature = "axum")]
 mod extract;
@@ -31,6 +32,7 @@ pub mod layer;
 pub mod openapi;
 #[cfg(feature = "reference-server")]
 pub mod reference;
+mod replay;
 pub mod session;
 pub mod store;
 
@@ -40,6 +42,7 @@ pub use config::{
 };
 pub use layer::{PaywallBody, PaywallLayer, PaywallService, VerifiedPayment};
 pub use openapi::ServiceInfo;
+pub use replay::MAX_REPLAY_BODY;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{MemoryStore, Store, StoreError};

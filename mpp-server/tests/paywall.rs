@@ -577,23 +577,71 @@ fn scripted(method: Scripted) -> Harness {
 }
 
 #[tokio::test]
-async fn settlement_internal_error_is_500() {
+async fn a_settlement_without_verdict_can_be_retried_by_the_same_credential_only() {
     // req: charge.replay.credential-once core.errors.retry-after
-    let method = Scripted::new(Err(MethodError::Internal("backend unreachable".into())));
+    let mut method = Scripted::new(Ok(()));
+    method.internal_first = 1;
     let settles = method.settles.clone();
     let h = scripted(method);
     let challenge = h.challenge(get("/paid")).await;
     let value = credential(&challenge, Scripted::payload());
     let answer = h.send(get_paid("/paid", &value)).await;
     let problem = answer.assert_error(500, ProblemType::InternalPaymentError);
-    assert_eq!(problem.detail.as_deref(), Some("backend unreachable"));
-    assert_eq!(settles.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        problem.detail.as_deref(),
+        Some("the backend did not answer")
+    );
     assert_eq!(h.calls(), 0);
-    // The id was claimed before settling: it is not settled twice.
+    // Another credential for the same challenge may not take the claim up...
+    let mut other = Scripted::payload();
+    other.insert("proof".into(), "something else".into());
+    h.send(get_paid("/paid", &credential(&challenge, other)))
+        .await
+        .assert_refused(ProblemType::InvalidChallenge, &challenge);
+    // ...the very same one may, once, as Retry-After said.
+    h.send(get_paid("/paid", &value)).await.assert_paid();
+    assert_eq!(settles.load(Ordering::SeqCst), 2);
+    assert_eq!(h.calls(), 1);
     h.send(get_paid("/paid", &value))
         .await
         .assert_refused(ProblemType::InvalidChallenge, &challenge);
-    assert_eq!(settles.load(Ordering::SeqCst), 1);
+    assert_eq!(settles.load(Ordering::SeqCst), 2, "settled once");
+}
+
+#[tokio::test]
+async fn a_500_invites_a_retry_only_when_the_retry_can_succeed() {
+    // req: core.errors.retry-after
+    let clock = TestClock::new();
+    let mut method = Scripted::new(Ok(()));
+    method.internal_first = 1;
+    // The claim is recorded, but it cannot be marked for a retry.
+    let store = Arc::new(FlakyStore {
+        fail_swap: true,
+        ..FlakyStore::default()
+    });
+    let h = Harness::new(
+        builder(&clock)
+            .route(
+                PaidRoute::new(Method::GET, "/paid")
+                    .offer(Offer::charge(Arc::new(method), Scripted::request())),
+            )
+            .store(store)
+            .build()
+            .unwrap(),
+        &clock,
+    );
+    let challenge = h.challenge(get("/paid")).await;
+    let value = credential(&challenge, Scripted::payload());
+    let answer = h.send(get_paid("/paid", &value)).await;
+    answer.assert_problem(500, ProblemType::InternalPaymentError);
+    assert_eq!(
+        answer.header("retry-after"),
+        None,
+        "the retry would be refused: no Retry-After"
+    );
+    h.send(get_paid("/paid", &value))
+        .await
+        .assert_refused(ProblemType::InvalidChallenge, &challenge);
 }
 
 #[tokio::test]

@@ -26,7 +26,10 @@ use mpp_core::method::{
 use mpp_core::problem::{Problem, ProblemType};
 use mpp_core::receipt::Receipt;
 use mpp_server::session::MeteredBody;
-use mpp_server::{PaidRoute, PaywallBody, PaywallLayer, SessionOffer, VerifiedPayment};
+use mpp_server::{
+    MemoryStore, PaidRoute, PaywallBody, PaywallLayer, SessionOffer, Store, VerifiedPayment,
+};
+use tokio::sync::Notify;
 use tower::{Layer, Service, ServiceExt};
 
 /// The price of a unit, and the deposit each open or top-up pays: three units.
@@ -37,10 +40,39 @@ const SESSION_TYPES: &str = "https://paymentauth.org/problems/session/";
 /// A session method whose proofs are plain: the payload's `key` owns session
 /// `s-<key>`; a deposit pays the terms' `deposit`. It records refunds and counts
 /// the deposits it verified.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Toy {
+    name: &'static str,
     refunds: Mutex<Vec<(String, u128)>>,
     deposits: AtomicUsize,
+    /// When set, a top-up's verification says it started, then waits for the
+    /// second notification.
+    top_up_gate: Mutex<Option<(Arc<Notify>, Arc<Notify>)>>,
+}
+
+impl Default for Toy {
+    fn default() -> Toy {
+        Toy::named("toy")
+    }
+}
+
+impl Toy {
+    fn named(name: &'static str) -> Toy {
+        Toy {
+            name,
+            refunds: Mutex::default(),
+            deposits: AtomicUsize::default(),
+            top_up_gate: Mutex::default(),
+        }
+    }
+
+    /// Holds the next top-up's verification: the first notification fires once it
+    /// started; it goes on after the second is notified.
+    fn hold_top_up(&self) -> (Arc<Notify>, Arc<Notify>) {
+        let gate = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        *self.top_up_gate.lock().unwrap() = Some(gate.clone());
+        gate
+    }
 }
 
 fn text<'a>(payload: &'a JsonObject, name: &str) -> Result<&'a str, MethodError> {
@@ -56,7 +88,7 @@ fn session_of(payload: &JsonObject) -> Result<String, MethodError> {
 
 impl SessionMethod for Toy {
     fn name(&self) -> &str {
-        "toy"
+        self.name
     }
 
     fn action(&self, payload: &JsonObject) -> Result<SessionAction, MethodError> {
@@ -101,6 +133,11 @@ impl SessionMethod for Toy {
 
     fn top_up<'a>(&'a self, charge: Charge<'a>) -> BoxFuture<'a, Result<u128, MethodError>> {
         Box::pin(async move {
+            let gate = self.top_up_gate.lock().unwrap().take();
+            if let Some((started, go_on)) = gate {
+                started.notify_one();
+                go_on.notified().await;
+            }
             self.deposits.fetch_add(1, Ordering::SeqCst);
             Ok(deposit_of(charge.request))
         })
@@ -129,9 +166,13 @@ fn deposit_of(request: &JsonObject) -> u128 {
 }
 
 fn terms() -> JsonObject {
+    terms_in("usd")
+}
+
+fn terms_in(currency: &str) -> JsonObject {
     let mut request = JsonObject::new();
     request.insert("amount".into(), UNIT.to_string().into());
-    request.insert("currency".into(), "usd".into());
+    request.insert("currency".into(), currency.into());
     request.insert("deposit".into(), DEPOSIT.to_string().into());
     request
 }
@@ -153,9 +194,15 @@ struct Setup {
 }
 
 fn setup_with(offer: impl Fn(Arc<Toy>) -> SessionOffer) -> Setup {
+    setup_on(Arc::new(MemoryStore::default()), offer)
+}
+
+/// A paywall keeping its claims and accounts in `store`.
+fn setup_on(store: Arc<dyn Store>, offer: impl Fn(Arc<Toy>) -> SessionOffer) -> Setup {
     let clock = TestClock::new();
     let method = Arc::new(Toy::default());
     let layer = builder(&clock)
+        .store(store)
         .route(PaidRoute::new(Method::GET, "/metered").session(offer(method.clone())))
         .build()
         .unwrap();
@@ -946,4 +993,260 @@ async fn a_restarted_server_carries_on_from_the_recorded_accounts() {
         .assert_refused(ProblemType::InvalidChallenge, &echo);
     drop(second);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// Money safety: what the paywall does when the store, a concurrent close or another
+// offer comes between a payment and its credit.
+
+/// `/metered` (toy, usd), `/alt` (another method, alt, in usd) and `/eur` (toy,
+/// in eur): three offers that must not spend each other's sessions.
+fn three_offers() -> (Setup, Arc<Toy>, Arc<Toy>) {
+    let clock = TestClock::new();
+    let toy = Arc::new(Toy::default());
+    let alt = Arc::new(Toy::named("alt"));
+    let eur = Arc::new(Toy::default());
+    let layer = builder(&clock)
+        .route(
+            PaidRoute::new(Method::GET, "/metered")
+                .session(SessionOffer::new(toy.clone(), terms())),
+        )
+        .route(PaidRoute::new(Method::GET, "/alt").session(SessionOffer::new(alt.clone(), terms())))
+        .route(
+            PaidRoute::new(Method::GET, "/eur")
+                .session(SessionOffer::new(eur.clone(), terms_in("eur"))),
+        )
+        .build()
+        .unwrap();
+    let setup = Setup {
+        harness: Harness::new(layer.clone(), &clock),
+        layer,
+        method: toy,
+    };
+    (setup, alt, eur)
+}
+
+#[tokio::test]
+async fn a_session_serves_only_offers_of_its_own_method_and_currency() {
+    let (s, alt, eur) = three_offers();
+    let echo = s.open("k").await;
+    for (path, other) in [("/alt", &alt), ("/eur", &eur)] {
+        // A top-up through another offer is refused before anything is paid.
+        let fresh = s.harness.challenge(get(path)).await;
+        let answer = s
+            .harness
+            .send(get_paid(path, &credential(&fresh, payload("topUp", "k"))))
+            .await;
+        answer.assert_refused(ProblemType::VerificationFailed, &fresh);
+        assert_eq!(
+            other.deposits.load(Ordering::SeqCst),
+            0,
+            "{path}: nothing paid"
+        );
+        // Neither use nor close through it touches the session.
+        for action in ["use", "close"] {
+            let answer = s
+                .harness
+                .send(get_paid(path, &credential(&fresh, payload(action, "k"))))
+                .await;
+            answer.assert_refused(ProblemType::VerificationFailed, &fresh);
+        }
+        assert!(
+            other.refunds.lock().unwrap().is_empty(),
+            "{path}: no refund"
+        );
+    }
+    let account = s.account("k").await;
+    assert_eq!(
+        (account.session.deposit(), account.session.spent()),
+        (DEPOSIT, UNIT),
+        "credited and debited only by its own offer"
+    );
+    assert_eq!(account.session.phase(), Phase::Active);
+    // Its own offer closes it, and refunds through its own method.
+    assert_eq!(s.act(&echo, payload("close", "k")).await.status, 200);
+    assert_eq!(
+        *s.method.refunds.lock().unwrap(),
+        vec![("wallet".to_string(), DEPOSIT - UNIT)]
+    );
+}
+
+#[tokio::test]
+async fn a_deposit_whose_session_could_not_be_recorded_opens_on_retry_once() {
+    // req: core.errors.retry-after
+    let store = Arc::new(Faults::default());
+    let s = setup_on(store.clone(), |m| SessionOffer::new(m, terms()));
+    store.arm(Op::PutIfAbsent, "mpp:session:s-", Fault::Fail, 0);
+    let challenge = s.challenge().await;
+    let open = credential(&challenge, payload("open", "k"));
+    s.harness
+        .send(get_paid("/metered", &open))
+        .await
+        .assert_error(500, ProblemType::InternalPaymentError);
+    assert_eq!(s.harness.calls(), 0);
+    // The same credential, as Retry-After invites, opens the session once.
+    s.harness
+        .send(get_paid("/metered", &open))
+        .await
+        .assert_paid();
+    let account = s.account("k").await;
+    assert_eq!(
+        (account.session.deposit(), account.session.spent()),
+        (DEPOSIT, UNIT)
+    );
+    s.harness
+        .send(get_paid("/metered", &open))
+        .await
+        .assert_refused(ProblemType::InvalidChallenge, &challenge);
+    assert_eq!(s.harness.calls(), 1);
+}
+
+#[tokio::test]
+async fn a_top_up_that_could_not_be_credited_is_credited_once_on_retry() {
+    let store = Arc::new(Faults::default());
+    let s = setup_on(store.clone(), |m| SessionOffer::new(m, terms()));
+    s.open("k").await;
+    store.arm(Op::Swap, "mpp:session:s-k", Fault::Fail, 0);
+    let fresh = s.challenge().await;
+    let top_up = credential(&fresh, payload("topUp", "k"));
+    s.harness
+        .send(get_paid("/metered", &top_up))
+        .await
+        .assert_error(500, ProblemType::InternalPaymentError);
+    assert_eq!(s.account("k").await.session.deposit(), DEPOSIT);
+    assert_eq!(
+        s.harness.send(get_paid("/metered", &top_up)).await.status,
+        200
+    );
+    assert_eq!(s.account("k").await.session.deposit(), 2 * DEPOSIT);
+    s.harness
+        .send(get_paid("/metered", &top_up))
+        .await
+        .assert_refused(ProblemType::InvalidChallenge, &fresh);
+    assert_eq!(s.account("k").await.session.deposit(), 2 * DEPOSIT);
+}
+
+#[tokio::test]
+async fn a_close_whose_answer_was_lost_is_refunded_on_retry_once() {
+    // req: lightning-session.close.refund-once lightning-session.replay.closed-retained
+    let store = Arc::new(Faults::default());
+    let s = setup_on(store.clone(), |m| SessionOffer::new(m, terms()));
+    let echo = s.open("k").await;
+    // The close is written, its answer lost, and the store cannot be read back.
+    store.arm(Op::Swap, "mpp:session:s-k", Fault::ApplyThenFail, 0);
+    store.arm(Op::Get, "mpp:session:s-k", Fault::Fail, 1);
+    let lost = s.act(&echo, payload("close", "k")).await;
+    assert_eq!(lost.status, 500, "{}", lost.text());
+    assert!(s.method.refunds.lock().unwrap().is_empty());
+    // The retried close is refused (the session is closed), and pays what it owed.
+    let retried = s.act(&echo, payload("close", "k")).await;
+    let problem = assert_session_402(&retried, "closed");
+    assert_eq!(problem.extensions["refund"], "20");
+    assert_eq!(problem.extensions["refundStatus"], "succeeded");
+    assert_session_402(&s.act(&echo, payload("close", "k")).await, "closed");
+    s.layer.close_idle_sessions().await.unwrap();
+    assert_eq!(
+        *s.method.refunds.lock().unwrap(),
+        vec![("wallet".to_string(), DEPOSIT - UNIT)],
+        "refunded once"
+    );
+    assert!(s.layer.sessions().open_sessions().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_refund_owed_when_the_server_stopped_is_paid_by_the_next_sweep_once() {
+    // req: lightning-session.server-close.refund lightning-session.close.refund-once
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let first = setup_on(store.clone(), |m| SessionOffer::new(m, terms()));
+    first.open("k").await;
+    // The server closed the session, then stopped before refunding it.
+    let now = mpp_core::time::UnixTime::from_secs(first.harness.clock.now());
+    let (closed, _) = first
+        .layer
+        .sessions()
+        .apply("s-k", mpp_core::intent::session::SessionEvent::Close, now)
+        .await
+        .unwrap();
+    assert!(closed.is_ok());
+    drop(first);
+    let restarted = setup_on(store, |m| SessionOffer::new(m, terms()));
+    restarted.layer.close_idle_sessions().await.unwrap();
+    restarted.layer.close_idle_sessions().await.unwrap();
+    assert_eq!(
+        *restarted.method.refunds.lock().unwrap(),
+        vec![("wallet".to_string(), DEPOSIT - UNIT)],
+        "paid once, after the restart"
+    );
+    let refunds = restarted.account("k").await.refunds;
+    assert_eq!((refunds.owed, refunds.refunded), (0, DEPOSIT - UNIT));
+    assert!(
+        restarted
+            .layer
+            .sessions()
+            .open_sessions()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_top_up_paid_as_the_session_closes_is_refunded() {
+    let s = Arc::new(setup());
+    let echo = s.open("k").await;
+    let (started, go_on) = s.method.hold_top_up();
+    let fresh = s.challenge().await;
+    let racing = {
+        let s = s.clone();
+        tokio::spawn(async move { s.act(&fresh, payload("topUp", "k")).await })
+    };
+    started.notified().await;
+    // Closed (and refunded) while the top-up is being verified.
+    let closed = s.act(&echo, payload("close", "k")).await;
+    assert_eq!(closed.status, 200, "{}", closed.text());
+    go_on.notify_one();
+    let answer = racing.await.unwrap();
+    let problem = assert_session_402(&answer, "closed");
+    assert!(problem.detail.unwrap().contains("refunded"));
+    assert_eq!(
+        *s.method.refunds.lock().unwrap(),
+        vec![
+            ("wallet".to_string(), DEPOSIT - UNIT),
+            ("wallet".to_string(), DEPOSIT)
+        ],
+        "the close's refund, then the late top-up's"
+    );
+    let account = s.account("k").await;
+    assert_eq!(account.session.deposit(), DEPOSIT, "never credited");
+    assert_eq!(account.refunds.refunded, 2 * DEPOSIT - UNIT);
+    s.layer.close_idle_sessions().await.unwrap();
+    assert_eq!(s.method.refunds.lock().unwrap().len(), 2, "refunded once");
+}
+
+#[tokio::test]
+async fn a_top_up_replayed_after_its_claim_expired_is_not_credited_again() {
+    // The claim of a challenge lasts until it expires plus a grace; an instance whose
+    // clock lags by more than the grace still takes the challenge as unexpired.
+    let store = Arc::new(MemoryStore::default());
+    let s = setup_on(store.clone(), |m| SessionOffer::new(m, terms()));
+    s.open("k").await;
+    let fresh = s.challenge().await;
+    let top_up = credential(&fresh, payload("topUp", "k"));
+    assert_eq!(
+        s.harness.send(get_paid("/metered", &top_up)).await.status,
+        200
+    );
+    // The claim is gone (expired), the challenge is still unexpired here.
+    let claim = format!("mpp:claim:{}", fresh.id);
+    store
+        .put(&claim, b"", Duration::from_millis(1))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(store.get(&claim).await.unwrap(), None);
+    s.harness.send(get_paid("/metered", &top_up)).await;
+    assert_eq!(
+        s.account("k").await.session.deposit(),
+        2 * DEPOSIT,
+        "one top-up, credited once"
+    );
 }

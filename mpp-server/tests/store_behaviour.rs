@@ -307,7 +307,7 @@ mod ledger {
             SessionLedger::new(Arc::clone(&f.b)),
         );
         let session = Session::open(Funding::Prepaid, deposit, now(), 300).unwrap();
-        let account = Account::new(session, "lightning", "lnbcrt-return");
+        let account = Account::new(session, "lightning", "sat", "lnbcrt-return");
         assert_eq!(a.open(id, &account).await, Ok(true));
         assert_eq!(b.open(id, &account).await, Ok(false), "an id opens once");
         (a, b)

@@ -15,7 +15,7 @@
 //! let ledger = SessionLedger::new(Arc::new(MemoryStore::default()));
 //! let now = UnixTime::from_secs(1_000);
 //! let session = Session::open(Funding::Prepaid, 100, now, 300).unwrap();
-//! ledger.open("s1", &Account::new(session, "lightning", "lnbcrt1…")).await?;
+//! ledger.open("s1", &Account::new(session, "lightning", "sat", "lnbcrt1…")).await?;
 //! let (outcome, account) = ledger.apply("s1", SessionEvent::Use { cost: 30 }, now).await?;
 //! assert_eq!(outcome, Ok(SessionOutput::Debited { spent: 30, remaining: 70 }));
 //! assert_eq!(account.session.spent(), 30);
@@ -43,19 +43,80 @@ const MAX_ATTEMPTS: usize = 100;
 /// How many locks serialise this process's writers, by session id.
 const STRIPES: usize = 64;
 
-/// One session's account: the machine's state and what the method needs at close.
+/// One session's account: the machine's state, what it was opened with, and the
+/// refunds the server owes on it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Account {
     /// The accounting and phase.
     pub session: Session,
-    /// The method that opened it.
+    /// The method that opened it: only an offer of this method may use, top up or
+    /// close it, and only this method refunds it.
     pub method: String,
+    /// The currency of its amounts: only an offer in this currency may use it.
+    pub currency: String,
     /// Where the refund goes at close (a return invoice, an address): the method's
     /// business, kept as given.
     pub refund_to: String,
+    /// What the server owes back, and what became of it.
+    pub refunds: Refunds,
+    /// The last top-ups credited (a digest of each one's challenge id), so that one
+    /// is never credited twice, even when its claim has expired.
+    credits: Vec<[u8; 16]>,
     /// A random id of the write that produced this version, so that a write whose
     /// answer was lost can be recognised.
     write_id: [u8; 16],
+}
+
+/// How many credited top-ups an account remembers.
+const CREDITS_KEPT: usize = 8;
+
+/// The refunds of a session, in the currency's base units. A close makes the
+/// unspent part `owed` in the same write that closes the session (and so does a
+/// top-up that arrives after the close); a refunder then moves it to `in_flight`
+/// (one refunder wins), calls the method once, and records the outcome. Owed
+/// refunds are paid by a retried close, by the idle sweep and after a restart;
+/// one left `in_flight` by a crash is never paid twice: it is reported instead.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Refunds {
+    /// Owed, not attempted yet.
+    pub owed: u128,
+    /// Being paid (or interrupted while being paid: the outcome is unknown).
+    pub in_flight: u128,
+    /// Paid.
+    pub refunded: u128,
+    /// Attempted once, and failed (the draft's "one attempt").
+    pub failed: u128,
+    /// When the amount in flight was taken (Unix seconds; 0 when none is).
+    pub in_flight_since: i64,
+}
+
+impl Refunds {
+    /// Everything refunded or to refund.
+    pub fn total(&self) -> u128 {
+        self.owed
+            .saturating_add(self.in_flight)
+            .saturating_add(self.refunded)
+            .saturating_add(self.failed)
+    }
+
+    /// Whether nothing is left to pay or waiting on a payment's outcome.
+    pub fn settled(&self) -> bool {
+        self.owed == 0 && self.in_flight == 0
+    }
+
+    /// `pending` while something is owed or in flight, else `failed` if an attempt
+    /// failed, `succeeded` if something was paid, `skipped` when nothing was owed.
+    pub fn status(&self) -> &'static str {
+        if !self.settled() {
+            "pending"
+        } else if self.failed > 0 {
+            "failed"
+        } else if self.refunded > 0 {
+            "succeeded"
+        } else {
+            "skipped"
+        }
+    }
 }
 
 impl fmt::Debug for Account {
@@ -63,28 +124,56 @@ impl fmt::Debug for Account {
         f.debug_struct("Account")
             .field("session", &self.session)
             .field("method", &self.method)
+            .field("currency", &self.currency)
             .field("refund_to", &"<redacted>")
+            .field("refunds", &self.refunds)
             .finish_non_exhaustive()
     }
 }
 
+/// The version byte of the stored form.
+const VERSION: u8 = 2;
+
 impl Account {
-    /// An account for a session just opened with `method`.
-    pub fn new(session: Session, method: &str, refund_to: &str) -> Account {
+    /// An account for a session just opened with `method`, in `currency`.
+    pub fn new(session: Session, method: &str, currency: &str, refund_to: &str) -> Account {
         Account {
             session,
             method: method.into(),
+            currency: currency.into(),
             refund_to: refund_to.into(),
+            refunds: Refunds::default(),
+            credits: Vec::new(),
             write_id: [0; 16],
         }
     }
 
-    /// The stored form: a version byte, the fixed-size accounting, then the two
-    /// strings with their lengths. Binary, because debits are the hot path.
+    /// Whether it was opened with `method`, in `currency`.
+    pub fn is_of(&self, method: &str, currency: &str) -> bool {
+        self.method == method && self.currency == currency
+    }
+
+    /// Whether the top-up `credit` was credited.
+    fn credited(&self, credit: &[u8; 16]) -> bool {
+        self.credits.contains(credit)
+    }
+
+    fn remember_credit(&mut self, credit: [u8; 16]) {
+        if self.credits.len() == CREDITS_KEPT {
+            self.credits.remove(0);
+        }
+        self.credits.push(credit);
+    }
+
+    /// The stored form: a version byte, the fixed-size accounting, the remembered
+    /// credits, then the three strings with their lengths. Binary, because debits
+    /// are the hot path.
     fn encode(&self) -> Vec<u8> {
         let p = self.session.parts();
-        let mut out = Vec::with_capacity(110 + self.method.len() + self.refund_to.len());
-        out.push(1);
+        let texts = [&self.method, &self.currency, &self.refund_to];
+        let text_len: usize = texts.iter().map(|t| 4 + t.len()).sum();
+        let mut out = Vec::with_capacity(196 + 16 * self.credits.len() + text_len);
+        out.push(VERSION);
         out.push(match p.funding {
             Funding::Prepaid => 0,
             Funding::Vouchers => 1,
@@ -102,7 +191,16 @@ impl Account {
         out.extend_from_slice(&p.last_activity.secs().to_be_bytes());
         out.extend_from_slice(&p.idle_timeout_secs.to_be_bytes());
         out.extend_from_slice(&self.write_id);
-        for text in [&self.method, &self.refund_to] {
+        let r = &self.refunds;
+        for amount in [r.owed, r.in_flight, r.refunded, r.failed] {
+            out.extend_from_slice(&amount.to_be_bytes());
+        }
+        out.extend_from_slice(&r.in_flight_since.to_be_bytes());
+        out.push(self.credits.len() as u8);
+        for credit in &self.credits {
+            out.extend_from_slice(credit);
+        }
+        for text in texts {
             out.extend_from_slice(&(text.len() as u32).to_be_bytes());
             out.extend_from_slice(text.as_bytes());
         }
@@ -111,7 +209,7 @@ impl Account {
 
     fn decode(bytes: &[u8]) -> Option<Account> {
         let mut r = Reader(bytes);
-        if r.take::<1>()? != [1] {
+        if r.take::<1>()? != [VERSION] {
             return None;
         }
         let funding = match r.take::<1>()?[0] {
@@ -133,7 +231,20 @@ impl Account {
         let last_activity = UnixTime::from_secs(i64::from_be_bytes(r.take()?));
         let idle_timeout_secs = u64::from_be_bytes(r.take()?);
         let write_id = r.take()?;
+        let refunds = Refunds {
+            owed: u128::from_be_bytes(r.take()?),
+            in_flight: u128::from_be_bytes(r.take()?),
+            refunded: u128::from_be_bytes(r.take()?),
+            failed: u128::from_be_bytes(r.take()?),
+            in_flight_since: i64::from_be_bytes(r.take()?),
+        };
+        let count = usize::from(r.take::<1>()?[0]);
+        if count > CREDITS_KEPT {
+            return None;
+        }
+        let credits = (0..count).map(|_| r.take()).collect::<Option<Vec<_>>>()?;
         let method = r.text()?;
+        let currency = r.text()?;
         let refund_to = r.text()?;
         if !r.0.is_empty() {
             return None;
@@ -150,7 +261,10 @@ impl Account {
         Some(Account {
             session,
             method,
+            currency,
             refund_to,
+            refunds,
+            credits,
             write_id,
         })
     }
@@ -191,6 +305,9 @@ pub enum LedgerError {
     Corrupt,
     /// Other writers changed the account on every attempt.
     Contention,
+    /// The account was opened with another method or currency than the offer that
+    /// names it: nothing was applied.
+    Mismatch,
 }
 
 impl fmt::Display for LedgerError {
@@ -201,11 +318,52 @@ impl fmt::Display for LedgerError {
             LedgerError::Unknown(e) => write!(f, "session store, outcome unknown: {e}"),
             LedgerError::Corrupt => f.write_str("the stored session does not decode"),
             LedgerError::Contention => f.write_str("the session is too busy, try again"),
+            LedgerError::Mismatch => {
+                f.write_str("the session was opened with another method or currency")
+            }
         }
     }
 }
 
 impl std::error::Error for LedgerError {}
+
+/// What became of a top-up ([`SessionLedger::top_up`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TopUp {
+    /// The deposit grew.
+    Credited,
+    /// This top-up was credited before (a retry, or a replay): nothing changed.
+    AlreadyCredited,
+    /// The session can no longer take it (closed, or closing): it is owed back.
+    Owed(SessionError),
+    /// Refused, nothing changed (a zero amount, an overflow).
+    Refused(SessionError),
+}
+
+/// Lets the session machine handle `event`; a close makes the unspent part owed.
+fn handle(
+    account: &mut Account,
+    event: SessionEvent,
+    now: UnixTime,
+) -> Step<Result<SessionOutput, SessionError>> {
+    let outcome = account.session.handle(event, now);
+    match outcome {
+        // Refusals, and an idle check that finds the session in use, change nothing.
+        Err(_) | Ok(SessionOutput::StillOpen) => Step::Keep(outcome),
+        Ok(SessionOutput::Closed { refund, .. }) => {
+            account.refunds.owed = account.refunds.owed.saturating_add(refund);
+            Step::Write(outcome)
+        }
+        Ok(_) => Step::Write(outcome),
+    }
+}
+
+/// Whether [`SessionLedger::update`] writes the account.
+enum Step<T> {
+    Write(T),
+    Keep(T),
+}
 
 /// The session accounts of one server (or of every instance sharing its store).
 ///
@@ -296,13 +454,122 @@ impl SessionLedger {
 
     /// Applies `event` at `now` to the account under `id`, atomically: the outcome
     /// the machine decided, and the account as it is after the event. A refused event
-    /// writes nothing.
+    /// writes nothing. A close makes the unspent part owed ([`Refunds::owed`]) in the
+    /// same write.
     pub async fn apply(
         &self,
         id: &str,
         event: SessionEvent,
         now: UnixTime,
     ) -> Result<(Result<SessionOutput, SessionError>, Account), LedgerError> {
+        self.update(id, |account| Ok(handle(account, event, now)))
+            .await
+    }
+
+    /// As [`apply`](SessionLedger::apply), for an offer of `method` in `currency`:
+    /// [`LedgerError::Mismatch`] when the account was opened with another.
+    pub async fn apply_as(
+        &self,
+        id: &str,
+        method: &str,
+        currency: &str,
+        event: SessionEvent,
+        now: UnixTime,
+    ) -> Result<(Result<SessionOutput, SessionError>, Account), LedgerError> {
+        self.update(id, |account| {
+            if !account.is_of(method, currency) {
+                return Err(LedgerError::Mismatch);
+            }
+            Ok(handle(account, event, now))
+        })
+        .await
+    }
+
+    /// Credits the top-up `credit` (a digest of its challenge id) of `amount`, once:
+    /// a credit already made is reported, not repeated; a top-up the session can no
+    /// longer take (it closed meanwhile) becomes a refund owed, in the same write.
+    pub async fn top_up(
+        &self,
+        id: &str,
+        credit: [u8; 16],
+        amount: u128,
+        now: UnixTime,
+    ) -> Result<(TopUp, Account), LedgerError> {
+        self.update(id, |account| {
+            if account.credited(&credit) {
+                return Ok(Step::Keep(TopUp::AlreadyCredited));
+            }
+            match account.session.handle(SessionEvent::TopUp { amount }, now) {
+                Ok(_) => {
+                    account.remember_credit(credit);
+                    Ok(Step::Write(TopUp::Credited))
+                }
+                Err(e @ (SessionError::Closed | SessionError::ClosePending)) => {
+                    let Some(owed) = account.refunds.owed.checked_add(amount) else {
+                        return Ok(Step::Keep(TopUp::Refused(SessionError::Overflow)));
+                    };
+                    account.refunds.owed = owed;
+                    account.remember_credit(credit);
+                    Ok(Step::Write(TopUp::Owed(e)))
+                }
+                Err(e) => Ok(Step::Keep(TopUp::Refused(e))),
+            }
+        })
+        .await
+    }
+
+    /// Takes what is owed on `id` to refund it now: the amount (moved to
+    /// [`Refunds::in_flight`], so no other refunder takes it) and the account, or
+    /// `None` when nothing is owed.
+    pub async fn start_refund(
+        &self,
+        id: &str,
+        now: UnixTime,
+    ) -> Result<(Option<u128>, Account), LedgerError> {
+        self.update(id, |account| {
+            let r = &mut account.refunds;
+            if r.owed == 0 {
+                return Ok(Step::Keep(None));
+            }
+            let amount = r.owed;
+            r.in_flight = r.in_flight.saturating_add(amount);
+            r.owed = 0;
+            r.in_flight_since = now.secs();
+            Ok(Step::Write(Some(amount)))
+        })
+        .await
+    }
+
+    /// Records the outcome of refunding `amount` taken by
+    /// [`start_refund`](SessionLedger::start_refund).
+    pub async fn finish_refund(
+        &self,
+        id: &str,
+        amount: u128,
+        paid: bool,
+    ) -> Result<Account, LedgerError> {
+        self.update(id, |account| {
+            let r = &mut account.refunds;
+            r.in_flight = r.in_flight.saturating_sub(amount);
+            if r.in_flight == 0 {
+                r.in_flight_since = 0;
+            }
+            let outcome = if paid { &mut r.refunded } else { &mut r.failed };
+            *outcome = outcome.saturating_add(amount);
+            Ok(Step::Write(()))
+        })
+        .await
+        .map(|((), account)| account)
+    }
+
+    /// Reads the account under `id`, lets `decide` change it, and writes it back by
+    /// compare-and-swap, retrying when another writer came in between. `decide` must
+    /// leave the account as it was when it answers [`Step::Keep`].
+    async fn update<T>(
+        &self,
+        id: &str,
+        mut decide: impl FnMut(&mut Account) -> Result<Step<T>, LedgerError>,
+    ) -> Result<(T, Account), LedgerError> {
         let key = key(id);
         let _turn = self.stripe(id).lock().await;
         let mut pause = Duration::from_micros(500);
@@ -321,11 +588,11 @@ impl SessionLedger {
                 .map_err(LedgerError::Store)?
                 .ok_or(LedgerError::NotFound)?;
             let mut account = Account::decode(&old).ok_or(LedgerError::Corrupt)?;
-            let outcome = account.session.handle(event, now);
-            // Refusals, and an idle check that finds the session in use, change nothing.
-            if matches!(outcome, Err(_) | Ok(SessionOutput::StillOpen)) {
-                return Ok((outcome, account));
-            }
+            let before = account.session;
+            let value = match decide(&mut account)? {
+                Step::Keep(value) => return Ok((value, account)),
+                Step::Write(value) => value,
+            };
             account.write_id = write_id()?;
             let new = account.encode();
             match self
@@ -334,17 +601,19 @@ impl SessionLedger {
                 .await
             {
                 Ok(true) => {
-                    if !matches!(event, SessionEvent::Use { .. }) {
+                    // Paused streams wait for more value: anything but a debit may
+                    // bring it.
+                    if account.session.spent() == before.spent() {
                         self.changed.notify_waiters();
                     }
-                    return Ok((outcome, account));
+                    return Ok((value, account));
                 }
                 Ok(false) => continue,
                 Err(e) => {
                     // The answer may be what was lost: if the account now holds this
                     // very write, it was applied.
                     return match self.store.get(&key).await {
-                        Ok(Some(now_stored)) if now_stored == new => Ok((outcome, account)),
+                        Ok(Some(now_stored)) if now_stored == new => Ok((value, account)),
                         Ok(Some(now_stored)) if now_stored == old => Err(LedgerError::Store(e)),
                         _ => Err(LedgerError::Unknown(e)),
                     };
@@ -381,24 +650,27 @@ impl SessionLedger {
         Ok(ids)
     }
 
-    /// Applies the idle check to every open session: those it closed, with what they
-    /// did not spend (to refund), still listed until [`SessionLedger::unindex`].
-    /// A listed id without an account is dropped from the list when a second sweep
-    /// still finds none (the first may have looked between listing and opening).
+    /// Applies the idle check to every session listed as open, and returns those
+    /// listed that are now closed (just now, or earlier with refunds still to pay or
+    /// their unlisting not done), each with whether this sweep closed it: the caller
+    /// pays what they owe and unlists them. A listed id without an account is dropped
+    /// from the list when a second sweep still finds none (the first may have looked
+    /// between listing and opening).
     pub async fn close_idle(
         &self,
         now: UnixTime,
-    ) -> Result<Vec<(String, Account, u128)>, LedgerError> {
+    ) -> Result<Vec<(String, Account, bool)>, LedgerError> {
         let mut closed = Vec::new();
         let mut missing = Vec::new();
         for id in self.open_sessions().await? {
             match self.apply(&id, SessionEvent::IdleCheck, now).await {
-                Ok((Ok(SessionOutput::Closed { refund, .. }), account)) => {
-                    closed.push((id, account, refund));
+                Ok((Ok(SessionOutput::Closed { .. }), account)) => {
+                    closed.push((id, account, true));
                 }
-                Ok((Ok(_), _)) => {}
-                // Closed by someone whose unlisting did not happen.
-                Ok((Err(_), _)) => self.unindex(&id).await?,
+                Ok((Err(_), account)) if matches!(account.session.phase(), Phase::Closed(_)) => {
+                    closed.push((id, account, false));
+                }
+                Ok(_) => {}
                 Err(LedgerError::NotFound) => missing.push(id),
                 Err(e) => return Err(e),
             }
@@ -481,7 +753,7 @@ mod tests {
 
     fn account(deposit: u128) -> Account {
         let session = Session::open(Funding::Vouchers, deposit, now(), 60).unwrap();
-        Account::new(session, "tempo", "0xrefund")
+        Account::new(session, "tempo", "usd", "0xrefund")
     }
 
     #[test]
@@ -501,6 +773,14 @@ mod tests {
             .unwrap();
         a.session.handle(SessionEvent::RequestClose, now()).unwrap();
         a.write_id = [9; 16];
+        a.refunds = Refunds {
+            owed: 1,
+            in_flight: 2,
+            refunded: 3,
+            failed: 4,
+            in_flight_since: 5,
+        };
+        a.remember_credit([7; 16]);
         let bytes = a.encode();
         assert_eq!(Account::decode(&bytes), Some(a.clone()));
         assert_eq!(
@@ -512,7 +792,7 @@ mod tests {
         longer.push(0);
         assert_eq!(Account::decode(&longer), None, "trailing bytes");
         let mut version = bytes.clone();
-        version[0] = 2;
+        version[0] = 1;
         assert_eq!(Account::decode(&version), None, "unknown version");
         // Accounting that breaks an invariant (spent above authorised) is refused.
         let mut overspent = bytes;

@@ -37,5 +37,5 @@ mod ledger;
 mod meter;
 pub(crate) mod serve;
 
-pub use ledger::{Account, DEFAULT_RETENTION, LedgerError, SessionLedger};
+pub use ledger::{Account, DEFAULT_RETENTION, LedgerError, Refunds, SessionLedger, TopUp};
 pub use meter::{MeteredBody, MeteredSession};

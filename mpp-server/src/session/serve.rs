@@ -1,22 +1,35 @@
 //! What the paywall does with a credential that answers a session offer: the action
 //! its payload names, applied to the account, decides whether the handler runs.
+//!
+//! Money is never taken without being credited or owed back: a deposit is claimed
+//! ([`Claim`]) before the method verifies it, and when recording it then fails on
+//! the server's side the claim is left for the same credential to retry; a top-up
+//! that finds its session closed is owed back, in the write that refuses it; every
+//! close makes the unspent part owed in the write that closes, and owed refunds are
+//! paid by [`settle_refunds`] once each (on close, on a retried close, and by the
+//! idle sweep, after a restart too).
 
 use mpp_core::intent::session::{
     Funding, Phase, Session, SessionError, SessionEvent, SessionOutput,
 };
-use mpp_core::json::{JsonObject, Value};
-use mpp_core::method::{Refund, SessionAction, SessionFailure, Settlement};
+use mpp_core::json::JsonObject;
+use mpp_core::method::{Refund, SessionAction, SessionFailure, SessionMethod, Settlement};
 use mpp_core::problem::ProblemType;
 use mpp_core::receipt::Receipt;
 use mpp_core::server::{Pending, Refusal};
 use mpp_core::time::UnixTime;
 
-use super::ledger::{Account, LedgerError};
+use super::ledger::{Account, LedgerError, TopUp};
 use super::meter::MeteredSession;
+use crate::claim::Claim;
 use crate::config::{SessionOffer, Shared};
 
 /// The longest session id accepted: ids are store keys.
 const MAX_SESSION_ID: usize = 256;
+
+/// How long a refund may stay in flight before the sweep reports its outcome as
+/// unknown (and stops listing the session): longer than any refund attempt takes.
+const STUCK_REFUND_SECS: i64 = 600;
 
 /// A credential the session accepted.
 pub(crate) enum Admitted {
@@ -43,274 +56,472 @@ pub(crate) async fn admit(
     offer: &SessionOffer,
     pending: &Pending,
 ) -> Result<Admitted, Refusal> {
-    let method = &offer.method;
     let payload = &pending.credential.payload;
-    let action = method.action(payload).map_err(Refusal::from)?;
+    let action = offer.method.action(payload).map_err(Refusal::from)?;
     if let Some(id) = action.session() {
         check_id(id)?;
     }
-    let now = (shared.clock)();
-    let failure = |failure: SessionFailure, detail: String| {
-        Refusal::new(failure.core_type(), detail).with_specific(method.problem(failure))
+    let admission = Admission {
+        shared,
+        offer,
+        pending,
+        now: (shared.clock)(),
     };
     match action {
-        SessionAction::Open => {
-            require_fresh(pending, now)?;
-            claim(shared, pending).await?;
-            let opened = method.open(pending.charge()).await.map_err(Refusal::from)?;
-            check_id(&opened.session)
-                .map_err(|_| internal("the method named a session id that cannot be stored"))?;
-            let session = Session::open(
-                opened.funding,
-                opened.deposit,
-                now,
-                offer.idle_timeout.as_secs(),
-            )
-            .map_err(|e| Refusal::new(ProblemType::VerificationFailed, e.to_string()))?;
-            let account = Account::new(session, method.name(), &opened.refund_to);
-            // Listed before it exists, so that a crash in between cannot leave an
-            // open session the idle sweep never sees.
-            shared.ledger.index(&opened.session).await.map_err(ledger)?;
-            match shared.ledger.open(&opened.session, &account).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    return Err(Refusal::new(
-                        ProblemType::VerificationFailed,
-                        "this deposit has already opened a session",
-                    ));
-                }
-                Err(e) => return Err(ledger(e)),
-            }
-            tracing::info!(target: "mpp::server", method = %method.name(), deposit = %opened.deposit, "session opened");
-            if opened.funding == Funding::Vouchers {
-                // Nothing is authorised until the first voucher: nothing to serve yet.
-                return Ok(Admitted::Answer {
-                    body: r#"{"status":"open"}"#.into(),
-                    receipt: receipt(pending, &opened.session, &account, now, JsonObject::new()),
-                });
-            }
-            serve_unit(shared, offer, pending, &opened.session, now, failure).await
-        }
-        SessionAction::TopUp { session } => {
-            require_fresh(pending, now)?;
-            // Refuse before the payment is taken when the session cannot take it.
-            match shared.ledger.get(&session).await.map_err(ledger)? {
-                None => return Err(failure(SessionFailure::NotFound, "no such session".into())),
-                Some(a) if a.session.phase() != Phase::Active => {
-                    return Err(failure(
-                        SessionFailure::Closed,
-                        "the session is closed".into(),
-                    ));
-                }
-                Some(_) => {}
-            }
-            claim(shared, pending).await?;
-            let amount = method
-                .top_up(pending.charge())
-                .await
-                .map_err(Refusal::from)?;
-            let (outcome, account) = shared
-                .ledger
-                .apply(&session, SessionEvent::TopUp { amount }, now)
-                .await
-                .map_err(ledger)?;
-            match outcome {
-                Ok(_) => {
-                    tracing::info!(target: "mpp::server", method = %method.name(), amount = %amount, "session topped up");
-                    let receipt = receipt(pending, &session, &account, now, JsonObject::new());
-                    Ok(Admitted::Answer {
-                        body: r#"{"status":"ok"}"#.into(),
-                        receipt,
-                    })
-                }
-                Err(e) => {
-                    // Paid, but the session closed in between: the operator must know.
-                    tracing::warn!(target: "mpp::server", method = %method.name(), amount = %amount, "a top-up was paid for a session that closed meanwhile");
-                    Err(session_refusal(e, &failure))
-                }
-            }
-        }
+        SessionAction::Open => admission.open().await,
+        SessionAction::TopUp { session } => admission.top_up(&session).await,
         SessionAction::Use { session } => {
-            if !method.owns(&session, payload) {
+            if !offer.method.owns(&session, payload) {
                 return Err(not_owned());
             }
-            serve_unit(shared, offer, pending, &session, now, failure).await
+            admission.serve_unit(&session, None).await
         }
         SessionAction::Voucher {
             session,
             cumulative,
         } => {
-            let authentic = method.owns(&session, payload);
-            let (outcome, _) = shared
-                .ledger
-                .apply(
-                    &session,
-                    SessionEvent::Voucher {
-                        cumulative,
-                        authentic,
-                    },
-                    now,
-                )
+            let authentic = offer.method.owns(&session, payload);
+            let event = SessionEvent::Voucher {
+                cumulative,
+                authentic,
+            };
+            let (outcome, _) = admission
+                .apply(&session, event)
                 .await
-                .map_err(|e| not_found_or(e, &failure))?;
-            outcome.map_err(|e| session_refusal(e, &failure))?;
-            serve_unit(shared, offer, pending, &session, now, failure).await
+                .map_err(|e| admission.ledger_refusal(e))?;
+            outcome.map_err(|e| admission.session_refusal(e))?;
+            admission.serve_unit(&session, None).await
         }
         SessionAction::Close { session } => {
-            if !method.owns(&session, payload) {
+            if !offer.method.owns(&session, payload) {
                 return Err(not_owned());
             }
-            let (outcome, account) = shared
-                .ledger
-                .apply(&session, SessionEvent::Close, now)
-                .await
-                .map_err(|e| not_found_or(e, &failure))?;
-            let SessionOutput::Closed { refund, .. } =
-                outcome.map_err(|e| session_refusal(e, &failure))?
-            else {
-                return Err(internal("the session did not close"));
-            };
-            let refund_status = settle_close(shared, offer, &session, &account, refund).await;
-            let mut extra = JsonObject::new();
-            extra.insert("refund".into(), refund.to_string().into());
-            extra.insert("refundStatus".into(), refund_status.as_str().into());
-            let mut body = JsonObject::new();
-            body.insert("status".into(), "closed".into());
-            body.insert("spent".into(), account.session.spent().to_string().into());
-            body.extend(extra.clone());
-            if offer.request.get("currency").and_then(Value::as_str) == Some("sat") {
-                // The lightning session draft's name for the refund, as a number.
-                let sats = Value::from(u64::try_from(refund).unwrap_or(u64::MAX));
-                body.insert("refundSats".into(), sats.clone());
-                extra.insert("refundSats".into(), sats);
-            }
-            Ok(Admitted::Answer {
-                body: mpp_core::jcs::object_to_string(&body),
-                receipt: receipt(pending, &session, &account, now, extra),
-            })
+            admission.close(&session).await
         }
     }
 }
 
-/// Debits one unit (or, on a streaming offer, checks that one can be paid) and lets
-/// the handler run.
-async fn serve_unit(
-    shared: &Shared,
-    offer: &SessionOffer,
-    pending: &Pending,
-    session: &str,
+/// One session credential being admitted.
+struct Admission<'a> {
+    shared: &'a Shared,
+    offer: &'a SessionOffer,
+    pending: &'a Pending,
     now: UnixTime,
-    failure: impl Fn(SessionFailure, String) -> Refusal,
-) -> Result<Admitted, Refusal> {
-    let unit = offer
-        .unit_price()
-        .ok_or_else(|| internal("the offer has no unit price"))?;
-    let account = if offer.streaming {
-        let account = shared
+}
+
+impl Admission<'_> {
+    fn method(&self) -> &dyn SessionMethod {
+        self.offer.method.as_ref()
+    }
+
+    async fn open(&self) -> Result<Admitted, Refusal> {
+        require_fresh(self.pending, self.now)?;
+        let claim = Claim::take(self.shared.store.as_ref(), self.pending).await?;
+        let opened = match self.method().open(self.pending.charge()).await {
+            Ok(opened) => opened,
+            Err(e) => return Err(self.after_claim(&claim, Refusal::from(e)).await),
+        };
+        check_id(&opened.session).map_err(|_| {
+            internal("the method named a session id that cannot be stored").not_retryable()
+        })?;
+        let session = Session::open(
+            opened.funding,
+            opened.deposit,
+            self.now,
+            self.offer.idle_timeout.as_secs(),
+        )
+        .map_err(|e| Refusal::new(ProblemType::VerificationFailed, e.to_string()))?;
+        let account = Account::new(
+            session,
+            self.method().name(),
+            self.offer.currency(),
+            &opened.refund_to,
+        );
+        let ledger = &self.shared.ledger;
+        // Listed before it exists, so that a crash in between cannot leave an open
+        // session the idle sweep never sees.
+        if let Err(e) = ledger.index(&opened.session).await {
+            return Err(self.after_claim(&claim, ledger_error(e)).await);
+        }
+        match ledger.open(&opened.session, &account).await {
+            Ok(true) => {
+                tracing::info!(target: "mpp::server", method = %self.method().name(), deposit = %opened.deposit, "session opened");
+            }
+            // This very credential opened it before its answer was lost.
+            Ok(false) if claim.resumed => {}
+            Ok(false) => {
+                return Err(Refusal::new(
+                    ProblemType::VerificationFailed,
+                    "this deposit has already opened a session",
+                ));
+            }
+            Err(e) => return Err(self.after_claim(&claim, ledger_error(e)).await),
+        }
+        if opened.funding == Funding::Vouchers {
+            // Nothing is authorised until the first voucher: nothing to serve yet.
+            return Ok(Admitted::Answer {
+                body: r#"{"status":"open"}"#.into(),
+                receipt: self.receipt(&opened.session, &account, JsonObject::new()),
+            });
+        }
+        self.serve_unit(&opened.session, Some(&claim)).await
+    }
+
+    async fn top_up(&self, session: &str) -> Result<Admitted, Refusal> {
+        require_fresh(self.pending, self.now)?;
+        // Refuse before the payment is taken when the session cannot take it.
+        match self
+            .shared
             .ledger
             .get(session)
             .await
-            .map_err(ledger)?
-            .ok_or_else(|| failure(SessionFailure::NotFound, "no such session".into()))?;
-        if account.session.phase() != Phase::Active {
-            return Err(session_refusal(SessionError::Closed, &failure));
-        }
-        if account.session.remaining() < unit {
-            return Err(insufficient(unit, &account, session, &failure));
-        }
-        account
-    } else {
-        let (outcome, account) = shared
-            .ledger
-            .apply(session, SessionEvent::Use { cost: unit }, now)
-            .await
-            .map_err(|e| not_found_or(e, &failure))?;
-        match outcome {
-            Ok(_) => account,
-            Err(SessionError::Insufficient { .. }) => {
-                return Err(insufficient(unit, &account, session, &failure));
+            .map_err(ledger_error)?
+        {
+            None => return Err(self.failure(SessionFailure::NotFound, "no such session")),
+            Some(a) if !self.offers(&a) => return Err(mismatch()),
+            Some(a) if a.session.phase() != Phase::Active => {
+                return Err(self.failure(SessionFailure::Closed, "the session is closed"));
             }
-            Err(e) => return Err(session_refusal(e, &failure)),
+            Some(_) => {}
         }
-    };
-    Ok(Admitted::Serve {
-        receipt: Box::new(receipt(pending, session, &account, now, JsonObject::new())),
-        meter: MeteredSession::new(shared, offer, session, unit),
-    })
+        let claim = Claim::take(self.shared.store.as_ref(), self.pending).await?;
+        let amount = match self.method().top_up(self.pending.charge()).await {
+            Ok(amount) => amount,
+            Err(e) => return Err(self.after_claim(&claim, Refusal::from(e)).await),
+        };
+        let credit = credit_id(self.pending.credential.challenge.id.as_str());
+        // Listed again first: if the session closed and was unlisted meanwhile, the
+        // top-up becomes a refund owed that the idle sweep must still find.
+        if let Err(e) = self.shared.ledger.index(session).await {
+            return Err(self.after_claim(&claim, ledger_error(e)).await);
+        }
+        let (outcome, account) = match self
+            .shared
+            .ledger
+            .top_up(session, credit, amount, self.now)
+            .await
+        {
+            Ok(done) => done,
+            // Definitely not credited: the same credential may try again.
+            Err(e @ (LedgerError::Store(_) | LedgerError::Contention)) => {
+                return Err(self.after_claim(&claim, ledger_error(e)).await);
+            }
+            Err(e) => {
+                tracing::warn!(target: "mpp::server", method = %self.method().name(), amount = %amount, "a paid top-up may not have been credited: {e}");
+                return Err(ledger_error(e).not_retryable());
+            }
+        };
+        match outcome {
+            TopUp::Credited | TopUp::AlreadyCredited => {
+                tracing::info!(target: "mpp::server", method = %self.method().name(), amount = %amount, "session topped up");
+                Ok(Admitted::Answer {
+                    body: r#"{"status":"ok"}"#.into(),
+                    receipt: self.receipt(session, &account, JsonObject::new()),
+                })
+            }
+            TopUp::Owed(e) => {
+                // Paid, but the session closed in between: what it paid goes back.
+                let ledger = &self.shared.ledger;
+                let account = settle_refunds(ledger, self.method(), session, self.now)
+                    .await
+                    .unwrap_or(account);
+                unindex_if_settled(ledger, session, &account).await;
+                let mut refusal = self.session_refusal(e);
+                refusal.detail = format!(
+                    "the session closed before the top-up was credited; it is refunded ({})",
+                    account.refunds.status()
+                );
+                Err(refusal)
+            }
+            TopUp::Refused(e) => Err(self.session_refusal(e)),
+        }
+    }
+
+    async fn close(&self, session: &str) -> Result<Admitted, Refusal> {
+        let (outcome, account) = self
+            .apply(session, SessionEvent::Close)
+            .await
+            .map_err(|e| self.ledger_refusal(e))?;
+        let settled = settle_refunds(&self.shared.ledger, self.method(), session, self.now).await;
+        let account = settled.unwrap_or(account);
+        unindex_if_settled(&self.shared.ledger, session, &account).await;
+        let mut refund = JsonObject::new();
+        let refunds = &account.refunds;
+        refund.insert("refund".into(), refunds.total().to_string().into());
+        refund.insert("refundStatus".into(), refunds.status().into());
+        if self.offer.currency() == "sat" {
+            // The lightning session draft's name for the refund, as a number.
+            let sats = u64::try_from(refunds.total()).unwrap_or(u64::MAX);
+            refund.insert("refundSats".into(), sats.into());
+        }
+        match outcome {
+            Ok(SessionOutput::Closed { .. }) => {}
+            // Closed before (a retried close, an idle close): refused as every action
+            // on a closed session is, once what it owed has been paid; the owner
+            // learns what became of the refund.
+            Err(e) => {
+                let mut refusal = self.session_refusal(e);
+                if let Some(specific) = refusal.specific.as_mut() {
+                    specific.extensions.extend(refund);
+                }
+                return Err(refusal);
+            }
+            Ok(_) => return Err(internal("the session did not close")),
+        }
+        let mut body = JsonObject::new();
+        body.insert("status".into(), "closed".into());
+        body.insert("spent".into(), account.session.spent().to_string().into());
+        body.extend(refund.clone());
+        Ok(Admitted::Answer {
+            body: mpp_core::jcs::object_to_string(&body),
+            receipt: self.receipt(session, &account, refund),
+        })
+    }
+
+    /// Debits one unit (or, on a streaming offer, checks that one can be paid) and
+    /// lets the handler run. `claim`: the deposit just paid, whose credential may
+    /// retry when the debit fails on the server's side.
+    async fn serve_unit(&self, session: &str, claim: Option<&Claim>) -> Result<Admitted, Refusal> {
+        let unit = self
+            .offer
+            .unit_price()
+            .ok_or_else(|| internal("the offer has no unit price"))?;
+        let account = if self.offer.streaming {
+            let account = self
+                .shared
+                .ledger
+                .get(session)
+                .await
+                .map_err(ledger_error)?
+                .ok_or_else(|| self.failure(SessionFailure::NotFound, "no such session"))?;
+            if !self.offers(&account) {
+                return Err(mismatch());
+            }
+            if account.session.phase() != Phase::Active {
+                return Err(self.session_refusal(SessionError::Closed));
+            }
+            if account.session.remaining() < unit {
+                return Err(self.insufficient(unit, &account, session));
+            }
+            account
+        } else {
+            let (outcome, account) =
+                match self.apply(session, SessionEvent::Use { cost: unit }).await {
+                    Ok(done) => done,
+                    Err(e @ (LedgerError::Store(_) | LedgerError::Contention)) => {
+                        let refusal = ledger_error(e);
+                        return Err(match claim {
+                            Some(claim) => self.after_claim(claim, refusal).await,
+                            None => refusal,
+                        });
+                    }
+                    Err(e) => {
+                        let refusal = self.ledger_refusal(e);
+                        // After a deposit, a retry would find its challenge used.
+                        return Err(if claim.is_some() {
+                            refusal.not_retryable()
+                        } else {
+                            refusal
+                        });
+                    }
+                };
+            match outcome {
+                Ok(_) => account,
+                Err(SessionError::Insufficient { .. }) => {
+                    return Err(self.insufficient(unit, &account, session));
+                }
+                Err(e) => return Err(self.session_refusal(e)),
+            }
+        };
+        Ok(Admitted::Serve {
+            receipt: Box::new(self.receipt(session, &account, JsonObject::new())),
+            meter: MeteredSession::new(self.shared, self.offer, session, unit),
+        })
+    }
+
+    /// Applies `event` to an account of this offer's method and currency.
+    async fn apply(
+        &self,
+        session: &str,
+        event: SessionEvent,
+    ) -> Result<(Result<SessionOutput, SessionError>, Account), LedgerError> {
+        self.shared
+            .ledger
+            .apply_as(
+                session,
+                self.method().name(),
+                self.offer.currency(),
+                event,
+                self.now,
+            )
+            .await
+    }
+
+    /// Whether this offer may act on `account`: same method, same currency.
+    fn offers(&self, account: &Account) -> bool {
+        account.is_of(self.method().name(), self.offer.currency())
+    }
+
+    /// The refusal of a failure after the claim: an internal one leaves the claim
+    /// to the same credential, since nothing was credited.
+    async fn after_claim(&self, claim: &Claim, refusal: Refusal) -> Refusal {
+        if refusal.problem != ProblemType::InternalPaymentError {
+            return refusal;
+        }
+        claim
+            .release_for_retry(self.shared.store.as_ref(), self.pending, refusal)
+            .await
+    }
+
+    fn failure(&self, failure: SessionFailure, detail: &str) -> Refusal {
+        Refusal::new(failure.core_type(), detail).with_specific(self.method().problem(failure))
+    }
+
+    fn session_refusal(&self, e: SessionError) -> Refusal {
+        let detail = e.to_string();
+        match e {
+            SessionError::Closed | SessionError::ClosePending => {
+                self.failure(SessionFailure::Closed, &detail)
+            }
+            SessionError::StaleVoucher { .. } => self.failure(SessionFailure::StaleUpdate, &detail),
+            SessionError::Insufficient { .. } => {
+                self.failure(SessionFailure::InsufficientValue, &detail)
+            }
+            SessionError::Overflow => Refusal::new(ProblemType::InvalidPayload, detail),
+            _ => Refusal::new(ProblemType::VerificationFailed, detail),
+        }
+    }
+
+    fn ledger_refusal(&self, e: LedgerError) -> Refusal {
+        match e {
+            LedgerError::NotFound => self.failure(SessionFailure::NotFound, "no such session"),
+            LedgerError::Mismatch => mismatch(),
+            e => ledger_error(e),
+        }
+    }
+
+    fn insufficient(&self, unit: u128, account: &Account, session: &str) -> Refusal {
+        let s = &account.session;
+        let mut refusal = self.failure(
+            SessionFailure::InsufficientValue,
+            &format!("a unit costs {unit}, {} is left", s.remaining()),
+        );
+        if let Some(specific) = refusal.specific.as_mut() {
+            let members = [
+                ("reference", session.to_string()),
+                ("required", unit.to_string()),
+                ("authorized", s.authorised().to_string()),
+                ("spent", s.spent().to_string()),
+            ];
+            for (name, value) in members {
+                specific.extensions.insert(name.into(), value.into());
+            }
+        }
+        refusal
+    }
+
+    /// The receipt of a session action: `reference` is the session id.
+    fn receipt(&self, session: &str, account: &Account, extra: JsonObject) -> Receipt {
+        let mut settlement = Settlement::new(session);
+        let s = &account.session;
+        let figures = [
+            ("authorized", s.authorised()),
+            ("spent", s.spent()),
+            ("remaining", s.remaining()),
+        ];
+        for (name, figure) in figures {
+            settlement
+                .extra
+                .insert(name.into(), figure.to_string().into());
+        }
+        settlement.extra.extend(extra);
+        self.pending.receipt(settlement, self.now)
+    }
 }
 
-/// Closes the books of a closed session: off the open list, refund paid once.
-pub(crate) async fn settle_close(
-    shared: &Shared,
-    offer: &SessionOffer,
+/// Pays what `session` owes, if anything, with `method` (the account's own): one
+/// attempt per amount owed, which [`SessionLedger::start_refund`] hands to exactly
+/// one caller. The account as it is afterwards.
+///
+/// [`SessionLedger::start_refund`]: super::SessionLedger::start_refund
+pub(crate) async fn settle_refunds(
+    ledger: &super::SessionLedger,
+    method: &dyn SessionMethod,
     session: &str,
-    account: &Account,
-    refund: u128,
-) -> Refund {
-    if let Err(e) = shared.ledger.unindex(session).await {
+    now: UnixTime,
+) -> Result<Account, LedgerError> {
+    let (amount, account) = ledger.start_refund(session, now).await?;
+    let Some(amount) = amount else {
+        return Ok(account);
+    };
+    let status = method.refund(&account.refund_to, amount).await;
+    match &status {
+        Refund::Failed(reason) => {
+            tracing::warn!(target: "mpp::server", method = %method.name(), refund = %amount, "session refund failed: {reason}");
+        }
+        _ => {
+            tracing::info!(target: "mpp::server", method = %method.name(), refund = %amount, status = status.as_str(), "session refunded");
+        }
+    }
+    let paid = !matches!(status, Refund::Failed(_));
+    ledger
+        .finish_refund(session, amount, paid)
+        .await
+        .inspect_err(|e| {
+            // Never tried again: reported for the operator instead.
+            tracing::warn!(target: "mpp::server", method = %method.name(), refund = %amount, paid, "a refund's outcome could not be recorded: {e}");
+        })
+}
+
+/// Takes a closed session off the open list once it owes nothing.
+async fn unindex_if_settled(ledger: &super::SessionLedger, session: &str, account: &Account) {
+    if !account.refunds.settled() || !matches!(account.session.phase(), Phase::Closed(_)) {
+        return;
+    }
+    if let Err(e) = ledger.unindex(session).await {
         // Only costs the idle sweep a look at a closed session.
         tracing::warn!(target: "mpp::server", "cannot take a closed session off the open list: {e}");
     }
-    let status = if refund == 0 {
-        Refund::Skipped
-    } else {
-        offer.method.refund(&account.refund_to, refund).await
-    };
-    match &status {
-        Refund::Failed(reason) => {
-            tracing::warn!(target: "mpp::server", method = %offer.method.name(), refund = %refund, "session refund failed: {reason}");
-        }
-        _ => {
-            tracing::info!(target: "mpp::server", method = %offer.method.name(), refund = %refund, status = status.as_str(), "session closed");
-        }
-    }
-    status
 }
 
-/// Closes idle sessions (see [`crate::PaywallLayer::close_idle_sessions`]).
+/// Closes idle sessions, pays what closed sessions owe, and unlists those that owe
+/// nothing (see [`crate::PaywallLayer::close_idle_sessions`]): how many it closed.
 pub(crate) async fn close_idle(shared: &Shared) -> Result<usize, LedgerError> {
-    let closed = shared.ledger.close_idle((shared.clock)()).await?;
-    let count = closed.len();
-    for (id, account, refund) in closed {
-        let offer = shared
-            .routes
-            .iter()
-            .flat_map(|r| &r.paid.sessions)
-            .find(|o| o.method.name() == account.method);
-        match offer {
-            Some(offer) => {
-                settle_close(shared, offer, &id, &account, refund).await;
+    let now = (shared.clock)();
+    let ledger = &shared.ledger;
+    let mut closed_now = 0;
+    for (id, account, just_closed) in ledger.close_idle(now).await? {
+        closed_now += usize::from(just_closed);
+        let Some(method) = shared.session_method(&account.method) else {
+            // Kept listed and owed: paid once a route offers the method again.
+            tracing::warn!(target: "mpp::server", method = %account.method, owed = %account.refunds.owed, "a closed session owes a refund, but no route offers its method");
+            continue;
+        };
+        let account = match settle_refunds(ledger, method, &id, now).await {
+            Ok(account) => account,
+            Err(_) => continue,
+        };
+        let r = &account.refunds;
+        if r.in_flight > 0 && now.secs().saturating_sub(r.in_flight_since) > STUCK_REFUND_SECS {
+            tracing::warn!(target: "mpp::server", method = %account.method, amount = %r.in_flight, "a refund was interrupted and its outcome is unknown; it is not tried again");
+            if let Err(e) = ledger.unindex(&id).await {
+                tracing::warn!(target: "mpp::server", "cannot take a closed session off the open list: {e}");
             }
-            None => {
-                tracing::warn!(target: "mpp::server", method = %account.method, refund = %refund, "an idle session closed, but no route offers its method: not refunded");
-                let _ = shared.ledger.unindex(&id).await;
-            }
+            continue;
         }
+        unindex_if_settled(ledger, &id, &account).await;
     }
-    Ok(count)
+    Ok(closed_now)
 }
 
-/// The receipt of a session action: `reference` is the session id.
-fn receipt(
-    pending: &Pending,
-    session: &str,
-    account: &Account,
-    now: UnixTime,
-    extra: JsonObject,
-) -> Receipt {
-    let mut settlement = Settlement::new(session);
-    let s = &account.session;
-    settlement
-        .extra
-        .insert("authorized".into(), s.authorised().to_string().into());
-    settlement
-        .extra
-        .insert("spent".into(), s.spent().to_string().into());
-    settlement
-        .extra
-        .insert("remaining".into(), s.remaining().to_string().into());
-    settlement.extra.extend(extra);
-    pending.receipt(settlement, now)
+/// A digest of a top-up's challenge id, which the account remembers so that it
+/// credits the top-up once.
+fn credit_id(challenge_id: &str) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(challenge_id.as_bytes());
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    id
 }
 
 /// A payment of a deposit must answer a challenge issued for this resource, unexpired.
@@ -334,23 +545,6 @@ fn require_fresh(pending: &Pending, now: UnixTime) -> Result<(), Refusal> {
     })
 }
 
-/// Claims the challenge for a deposit: one payment per challenge (D9).
-async fn claim(shared: &Shared, pending: &Pending) -> Result<(), Refusal> {
-    let ttl = std::time::Duration::from_secs(pending.claim_ttl_secs());
-    match shared
-        .store
-        .put_if_absent(&pending.claim_key(), b"claimed", ttl)
-        .await
-    {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(Refusal::new(
-            ProblemType::InvalidChallenge,
-            "this challenge has already been used",
-        )),
-        Err(_) => Err(internal("payment state is unavailable")),
-    }
-}
-
 fn check_id(id: &str) -> Result<(), Refusal> {
     let ok =
         !id.is_empty() && id.len() <= MAX_SESSION_ID && id.bytes().all(|b| b.is_ascii_graphic());
@@ -364,58 +558,6 @@ fn check_id(id: &str) -> Result<(), Refusal> {
     }
 }
 
-fn insufficient(
-    unit: u128,
-    account: &Account,
-    session: &str,
-    failure: &impl Fn(SessionFailure, String) -> Refusal,
-) -> Refusal {
-    let s = &account.session;
-    let mut refusal = failure(
-        SessionFailure::InsufficientValue,
-        format!("a unit costs {unit}, {} is left", s.remaining()),
-    );
-    if let Some(specific) = refusal.specific.as_mut() {
-        let members = [
-            ("reference", session.to_string()),
-            ("required", unit.to_string()),
-            ("authorized", s.authorised().to_string()),
-            ("spent", s.spent().to_string()),
-        ];
-        for (name, value) in members {
-            specific.extensions.insert(name.into(), value.into());
-        }
-    }
-    refusal
-}
-
-fn session_refusal(
-    e: SessionError,
-    failure: &impl Fn(SessionFailure, String) -> Refusal,
-) -> Refusal {
-    let detail = e.to_string();
-    match e {
-        SessionError::Closed | SessionError::ClosePending => {
-            failure(SessionFailure::Closed, detail)
-        }
-        SessionError::StaleVoucher { .. } => failure(SessionFailure::StaleUpdate, detail),
-        SessionError::Insufficient { .. } => failure(SessionFailure::InsufficientValue, detail),
-        SessionError::ForgedVoucher
-        | SessionError::VoucherAboveDeposit { .. }
-        | SessionError::NotVoucherFunded
-        | SessionError::ZeroAmount => Refusal::new(ProblemType::VerificationFailed, detail),
-        SessionError::Overflow => Refusal::new(ProblemType::InvalidPayload, detail),
-        _ => Refusal::new(ProblemType::VerificationFailed, detail),
-    }
-}
-
-fn not_found_or(e: LedgerError, failure: &impl Fn(SessionFailure, String) -> Refusal) -> Refusal {
-    match e {
-        LedgerError::NotFound => failure(SessionFailure::NotFound, "no such session".into()),
-        e => ledger(e),
-    }
-}
-
 fn not_owned() -> Refusal {
     // Says nothing of whether the session exists.
     Refusal::new(
@@ -424,13 +566,17 @@ fn not_owned() -> Refusal {
     )
 }
 
-fn ledger(e: LedgerError) -> Refusal {
+fn mismatch() -> Refusal {
+    Refusal::new(
+        ProblemType::VerificationFailed,
+        "the session was opened with another method or currency than this offer's",
+    )
+}
+
+fn ledger_error(e: LedgerError) -> Refusal {
     tracing::warn!(target: "mpp::server", "session ledger: {e}");
     match e {
-        LedgerError::Contention => Refusal::new(
-            ProblemType::InternalPaymentError,
-            "the session is too busy, try again",
-        ),
+        LedgerError::Contention => internal("the session is too busy, try again"),
         _ => internal("session state is unavailable"),
     }
 }

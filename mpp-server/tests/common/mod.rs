@@ -229,7 +229,7 @@ impl Answer {
         );
     }
 
-    fn assert_problem(&self, status: u16, expected: impl TypeUri) -> Problem {
+    pub fn assert_problem(&self, status: u16, expected: impl TypeUri) -> Problem {
         assert_eq!(
             self.status.as_u16(),
             status,
@@ -501,6 +501,8 @@ pub struct Scripted {
     pub outcome: Result<(), MethodError>,
     pub delay: Option<Duration>,
     pub settles: Arc<AtomicUsize>,
+    /// The first this many settlements reach no verdict (`Internal`) first.
+    pub internal_first: usize,
 }
 
 impl Scripted {
@@ -510,6 +512,7 @@ impl Scripted {
             outcome,
             delay: None,
             settles: Arc::default(),
+            internal_first: 0,
         }
     }
 
@@ -537,9 +540,12 @@ impl ChargeMethod for Scripted {
 
     fn settle<'a>(&'a self, _: Charge<'a>) -> BoxFuture<'a, Result<Settlement, MethodError>> {
         Box::pin(async move {
-            self.settles.fetch_add(1, Ordering::SeqCst);
+            let earlier = self.settles.fetch_add(1, Ordering::SeqCst);
             if let Some(delay) = self.delay {
                 tokio::time::sleep(delay).await;
+            }
+            if earlier < self.internal_first {
+                return Err(MethodError::Internal("the backend did not answer".into()));
             }
             self.outcome
                 .clone()
@@ -554,6 +560,8 @@ pub struct FlakyStore {
     pub fail_get: bool,
     pub fail_put_if_absent: bool,
     pub fail_put: bool,
+    /// Only `compare_and_swap` fails.
+    pub fail_swap: bool,
     pub memory: MemoryStore,
     /// How many times each operation was called: get, put_if_absent, put.
     pub counts: [AtomicUsize; 3],
@@ -609,7 +617,7 @@ impl Store for FlakyStore {
         new: &'a [u8],
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        if self.fail_put {
+        if self.fail_put || self.fail_swap {
             return self.fail();
         }
         self.memory.compare_and_swap(key, expected, new, ttl)
@@ -631,5 +639,109 @@ impl TypeUri for ProblemType {
 impl TypeUri for &str {
     fn type_uri(&self) -> String {
         (*self).to_owned()
+    }
+}
+
+/// A store operation, for [`Faults`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Get,
+    PutIfAbsent,
+    Swap,
+}
+
+/// How an armed fault fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The operation fails and changes nothing.
+    Fail,
+    /// The operation is applied, then reported failed (its answer was lost).
+    ApplyThenFail,
+}
+
+/// A [`MemoryStore`] with faults armed by operation and key prefix: each fires once,
+/// on the first matching call after skipping `skip` of them.
+#[derive(Debug, Default)]
+pub struct Faults {
+    pub memory: MemoryStore,
+    armed: Mutex<Vec<(Op, String, Fault, usize)>>,
+}
+
+impl Faults {
+    /// Arms `fault` for the `skip + 1`-th call of `op` on a key starting with `prefix`.
+    pub fn arm(&self, op: Op, prefix: &str, fault: Fault, skip: usize) {
+        self.armed
+            .lock()
+            .unwrap()
+            .push((op, prefix.to_string(), fault, skip));
+    }
+
+    /// The fault that fires on this call, if any.
+    fn fires(&self, op: Op, key: &str) -> Option<Fault> {
+        let mut armed = self.armed.lock().unwrap();
+        let i = armed
+            .iter()
+            .position(|(o, prefix, _, _)| *o == op && key.starts_with(prefix.as_str()))?;
+        if armed[i].3 > 0 {
+            armed[i].3 -= 1;
+            return None;
+        }
+        Some(armed.remove(i).2)
+    }
+
+    /// Runs `apply` (which does its work when called: the memory store's futures
+    /// are ready at once) unless a fault says otherwise.
+    async fn run<'a, T>(
+        &'a self,
+        op: Op,
+        key: &str,
+        apply: impl FnOnce() -> BoxFuture<'a, Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match self.fires(op, key) {
+            None => apply().await,
+            Some(Fault::Fail) => Err(StoreError("injected failure".into())),
+            Some(Fault::ApplyThenFail) => {
+                apply().await?;
+                Err(StoreError("injected: the answer was lost".into()))
+            }
+        }
+    }
+}
+
+impl Store for Faults {
+    fn put_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(self.run(Op::PutIfAbsent, key, move || {
+            self.memory.put_if_absent(key, value, ttl)
+        }))
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        Box::pin(self.run(Op::Get, key, || self.memory.get(key)))
+    }
+
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.memory.put(key, value, ttl)
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        key: &'a str,
+        expected: &'a [u8],
+        new: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(self.run(Op::Swap, key, move || {
+            self.memory.compare_and_swap(key, expected, new, ttl)
+        }))
     }
 }
