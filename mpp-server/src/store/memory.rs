@@ -55,7 +55,32 @@ impl State {
             .insert(key.to_owned(), (value.to_vec(), expires));
         self.expiries
             .push(std::cmp::Reverse((expires, key.to_owned())));
+        // Rewriting a live key leaves its old expiry in the heap until that time
+        // comes: a hot key (a session's account, debited on every request) would grow
+        // the heap without bound. Rebuilding from the live entries once the heap is
+        // twice their number costs O(n) every n writes or more: O(1) per write.
+        if self.expiries.len() > 2 * self.entries.len() + HEAP_SLACK {
+            self.expiries = self
+                .entries
+                .iter()
+                .map(|(key, (_, at))| std::cmp::Reverse((*at, key.clone())))
+                .collect();
+        }
     }
+}
+
+/// Superseded expiries tolerated in the heap beyond the live entries' number, so
+/// that a small store is not rebuilt on every write.
+const HEAP_SLACK: usize = 64;
+
+/// Times to live are capped at a century: longer means "keep", and an `Instant` that
+/// far out may not exist.
+const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// When an entry written at `now` with `ttl` expires.
+fn expiry(now: Instant, ttl: Duration) -> Result<Instant, StoreError> {
+    now.checked_add(ttl.min(MAX_TTL))
+        .ok_or_else(|| StoreError("memory store: time to live out of range".into()))
 }
 
 impl fmt::Debug for MemoryStore {
@@ -112,7 +137,7 @@ impl MemoryStore {
         if state.entries.len() >= self.max_entries {
             return Err(StoreError("memory store is full".into()));
         }
-        state.insert(key, value, now + ttl);
+        state.insert(key, value, expiry(now, ttl)?);
         Ok(true)
     }
 
@@ -128,7 +153,7 @@ impl MemoryStore {
         if state.live(key, now).map(Vec::as_slice) != Some(expected) {
             return Ok(false);
         }
-        state.insert(key, new, now + ttl);
+        state.insert(key, new, expiry(now, ttl)?);
         Ok(true)
     }
 
@@ -139,7 +164,7 @@ impl MemoryStore {
         if !state.entries.contains_key(key) && state.entries.len() >= self.max_entries {
             return Err(StoreError("memory store is full".into()));
         }
-        state.insert(key, value, now + ttl);
+        state.insert(key, value, expiry(now, ttl)?);
         Ok(())
     }
 }
@@ -225,5 +250,45 @@ mod tests {
             Ok(true)
         );
         assert_eq!(store.len(), 1, "the expired entries were evicted");
+    }
+
+    #[test]
+    fn a_time_to_live_beyond_any_clock_is_kept_not_a_panic() {
+        let store = MemoryStore::default();
+        assert_eq!(
+            block_on(store.put_if_absent("k", b"1", Duration::MAX)),
+            Ok(true)
+        );
+        block_on(store.put("p", b"2", Duration::MAX)).expect("put");
+        assert_eq!(
+            block_on(store.compare_and_swap("p", b"2", b"3", Duration::MAX)),
+            Ok(true)
+        );
+        assert_eq!(block_on(store.get("k")), Ok(Some(b"1".to_vec())));
+        assert_eq!(block_on(store.get("p")), Ok(Some(b"3".to_vec())));
+    }
+
+    #[test]
+    fn rewriting_one_key_keeps_the_expiry_heap_bounded() {
+        // A session's debits rewrite one account again and again: the expiry heap
+        // must not keep one stale entry per write.
+        let store = MemoryStore::default();
+        let ttl = Duration::from_secs(600);
+        block_on(store.put("account", b"0", ttl)).expect("put");
+        for i in 0..300_000u32 {
+            let (old, new) = (i.to_string(), (i + 1).to_string());
+            assert_eq!(
+                block_on(store.compare_and_swap("account", old.as_bytes(), new.as_bytes(), ttl)),
+                Ok(true)
+            );
+        }
+        let state = store.lock().expect("lock");
+        assert_eq!(state.entries.len(), 1);
+        assert!(
+            state.expiries.len() <= 2 * state.entries.len() + 64,
+            "{} heap entries for {} live ones",
+            state.expiries.len(),
+            state.entries.len()
+        );
     }
 }
