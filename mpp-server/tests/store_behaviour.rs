@@ -245,6 +245,36 @@ mod swapping {
         );
     }
 
+    pub(crate) async fn a_repeated_swap_is_recognised_as_done(f: &Fixture) {
+        // A swap whose answer was lost may be asked again: finding its own value, it
+        // is done, not refused (the ledger would otherwise apply the event twice).
+        let key = "mpp:session:repeated";
+        f.a.put(key, b"v1", LONG).await.expect("put");
+        assert_eq!(
+            f.a.compare_and_swap(key, b"v1", b"v2", SHORT).await,
+            Ok(true)
+        );
+        assert_eq!(
+            f.b.compare_and_swap(key, b"v1", b"v2", LONG).await,
+            Ok(true),
+            "already done"
+        );
+        assert_eq!(
+            f.b.compare_and_swap(key, b"v1", b"v3", LONG).await,
+            Ok(false),
+            "another swap from the old value"
+        );
+        assert_eq!(f.a.get(key).await, Ok(Some(b"v2".to_vec())));
+        // The repeat left the entry as the first swap wrote it, time to live included.
+        tokio::time::sleep(PAST_SHORT).await;
+        assert_eq!(f.a.get(key).await, Ok(None));
+        assert_eq!(
+            f.a.compare_and_swap(key, b"v1", b"v2", LONG).await,
+            Ok(false),
+            "an expired entry holds nothing"
+        );
+    }
+
     pub(crate) async fn compare_and_swap_does_not_revive_an_expired_entry(f: &Fixture) {
         let key = "mpp:session:short";
         f.a.put(key, b"v1", SHORT).await.expect("put");
@@ -259,18 +289,26 @@ mod swapping {
     pub(crate) async fn concurrent_increments_lose_no_update(f: &Fixture) {
         // req: core.concurrency.atomic
         // 40 tasks each add 1 ten times by read-modify-swap, retrying on conflict: the
-        // counter must end at exactly 400, through either handle.
+        // counter must end at exactly 400, through either handle. Each write is
+        // tagged with its writer and attempt, as the store contract asks: two writers
+        // swapping "5" for the same "6" would otherwise both be told they did it.
         let key = "mpp:session:counter";
-        f.a.put(key, b"0", LONG).await.expect("put");
+        f.a.put(key, b"0 start", LONG).await.expect("put");
         let tasks: Vec<_> = (0..40)
             .map(|i| {
                 let store = Arc::clone(if i % 2 == 0 { &f.a } else { &f.b });
                 tokio::spawn(async move {
+                    let mut attempt = 0u32;
                     for _ in 0..10 {
                         loop {
+                            attempt += 1;
                             let old = store.get(key).await.expect("get").expect("value");
-                            let n: u64 = std::str::from_utf8(&old).unwrap().parse().unwrap();
-                            let new = (n + 1).to_string();
+                            let n: u64 = std::str::from_utf8(&old)
+                                .ok()
+                                .and_then(|v| v.split(' ').next())
+                                .and_then(|n| n.parse().ok())
+                                .expect("a count");
+                            let new = format!("{} {i}-{attempt}", n + 1);
                             if store
                                 .compare_and_swap(key, &old, new.as_bytes(), LONG)
                                 .await
@@ -286,7 +324,12 @@ mod swapping {
         for task in tasks {
             task.await.expect("task");
         }
-        assert_eq!(f.a.get(key).await, Ok(Some(b"400".to_vec())));
+        let last = f.a.get(key).await.expect("get").expect("value");
+        assert!(
+            last.starts_with(b"400 "),
+            "{:?}",
+            String::from_utf8_lossy(&last)
+        );
     }
 }
 
@@ -417,6 +460,7 @@ macro_rules! store_suite {
             );
             store_suite!(@swaps $fixture;
                 compare_and_swap_replaces_only_the_expected_value,
+                a_repeated_swap_is_recognised_as_done,
                 compare_and_swap_does_not_revive_an_expired_entry,
                 concurrent_increments_lose_no_update,
             );

@@ -315,8 +315,10 @@ impl Store for RedisStore {
     }
 }
 
-const SWAP_SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 else return 0 end";
+/// Swaps, or finds the swap already done (the value is `new`: left as it is).
+const SWAP_SCRIPT: &str = "local v = redis.call('GET', KEYS[1]) \
+if v == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 \
+elseif v == ARGV[2] then return 1 else return 0 end";
 
 /// Why a connection failed; the connection is dropped after any of them.
 #[derive(Debug)]

@@ -44,6 +44,9 @@ const SWAP: &str = "
 UPDATE entries SET value = ?3, expires_at = ?4
 WHERE key = ?1 AND value = ?2 AND expires_at > ?5";
 
+/// Whether a live entry already holds the value a swap writes (a repeated swap).
+const HOLDS: &str = "SELECT 1 FROM entries WHERE key = ?1 AND value = ?2 AND expires_at > ?3";
+
 const PURGE: &str = "
 DELETE FROM entries WHERE key IN
     (SELECT key FROM entries WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)";
@@ -294,7 +297,16 @@ impl Db {
             .conn
             .execute(SWAP, params![key, expected, new, expires_at(now, ttl), now])
             .map_err(sql_error)?;
-        Ok(changed == 1)
+        if changed == 1 {
+            return Ok(true);
+        }
+        // Not swapped: done already if the entry holds `new` (left as it is).
+        let holds = self
+            .conn
+            .query_row(HOLDS, params![key, new, now], |_| Ok(()))
+            .optional()
+            .map_err(sql_error)?;
+        Ok(holds.is_some())
     }
 
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
