@@ -1,6 +1,17 @@
 //! The Redis store: claims shared by every server instance, over a minimal RESP2
-//! client of its own (`SET … NX PX`, `GET`, `SET … PX`, and `AUTH`/`SELECT` at
-//! connection set-up) rather than a Redis crate, to keep the dependency tree lean.
+//! client of its own (`SET … NX PX`, `GET`, `SET … PX`, a compare-and-swap script,
+//! and `AUTH`/`SELECT` at connection set-up) rather than a Redis crate, to keep the
+//! dependency tree lean.
+//!
+//! A command is sent at most once unless it cannot have run or running it again
+//! changes nothing. One whose write failed never reached Redis whole, so it may go
+//! again on a fresh connection; a read may go again too. A write that went out whole
+//! and lost its reply (the connection closed or reset before the reply came) may
+//! have run: it is never resent, and the store reads the key back on a fresh
+//! connection and answers from what it finds, as the [`Store`] contract says (an
+//! error when that cannot tell). Sending it again would turn a claim won into "already
+//! used" and a swap done into a refusal, and the session ledger would then apply the
+//! event twice. The same rule holds for any Redis client the project uses later.
 
 use std::fmt;
 use std::io;
@@ -117,68 +128,89 @@ impl RedisStore {
 
     /// Checks that Redis answers (`PING`), e.g. at start-up or for a health check.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        match self.execute(&[b"PING"]).await? {
+        match self.execute(&[b"PING"], Kind::Read).await? {
             Reply::Simple(s) if s == "PONG" => Ok(()),
             other => Err(unexpected(&other)),
         }
     }
 
     /// Runs one command on a pooled connection, within the timeouts.
-    async fn execute(&self, args: &[&[u8]]) -> Result<Reply, StoreError> {
+    async fn execute(&self, args: &[&[u8]], kind: Kind) -> Result<Reply, NoReply> {
         if tokio::runtime::Handle::try_current().is_err() {
-            return Err(StoreError("the Redis store needs a Tokio runtime".into()));
+            return Err(NoReply::Failed(StoreError(
+                "the Redis store needs a Tokio runtime".into(),
+            )));
         }
         let budget = self
             .options
             .connect_timeout
             .saturating_add(self.options.command_timeout);
-        match timeout(budget, self.execute_in_time(args)).await {
+        match timeout(budget, self.execute_in_time(args, kind)).await {
             Ok(result) => result,
             Err(_) => {
                 self.drop_idle();
-                Err(StoreError("redis: timed out".into()))
+                Err(NoReply::Failed(StoreError("redis: timed out".into())))
             }
         }
     }
 
-    async fn execute_in_time(&self, args: &[&[u8]]) -> Result<Reply, StoreError> {
+    async fn execute_in_time(&self, args: &[&[u8]], kind: Kind) -> Result<Reply, NoReply> {
         let _permit = match timeout(self.options.connect_timeout, self.permits.acquire()).await {
             Ok(Ok(permit)) => permit,
-            Ok(Err(_)) => return Err(StoreError("redis: the pool is closed".into())),
+            Ok(Err(_)) => {
+                return Err(NoReply::Failed(StoreError(
+                    "redis: the pool is closed".into(),
+                )));
+            }
             Err(_) => {
-                return Err(StoreError(
+                return Err(NoReply::Failed(StoreError(
                     "redis: timed out waiting for a connection".into(),
-                ));
+                )));
             }
         };
-        let (mut conn, mut reused) = match self.take_idle() {
-            Some(conn) => (conn, true),
-            None => (self.dial().await?, false),
+        let mut conn = match self.take_idle() {
+            Some(conn) => conn,
+            None => self.dial().await.map_err(NoReply::Failed)?,
         };
+        let mut sent_again = false;
         loop {
-            match timeout(self.options.command_timeout, conn.call(args)).await {
+            let failure = match timeout(self.options.command_timeout, conn.call(args)).await {
                 Ok(Ok(reply)) => {
                     self.give_back(conn);
                     return Ok(reply);
                 }
-                // A pooled connection the server had closed (it restarted, or timed
-                // the client out): the command never ran, so one retry on a new
-                // connection is safe.
-                Ok(Err(Failure::Closed)) if reused => {
-                    drop(conn);
-                    self.drop_idle();
-                    conn = self.dial().await?;
-                    reused = false;
-                }
-                Ok(Err(failure)) => {
-                    self.drop_idle();
-                    return Err(failure.into_store_error());
-                }
+                Ok(Err(failure)) => failure,
+                // Whether it ran is unknown, and a server too slow to answer this
+                // would not answer a read-back either.
                 Err(_) => {
                     self.drop_idle();
-                    return Err(StoreError("redis: command timed out".into()));
+                    return Err(NoReply::Failed(StoreError(
+                        "redis: command timed out".into(),
+                    )));
                 }
+            };
+            drop(conn);
+            // The idle connections likely lead to the same dead or restarted server.
+            self.drop_idle();
+            let again = !sent_again
+                && match failure {
+                    // It never reached the server whole (typically a pooled connection
+                    // the server had closed: it restarted, or timed the client out).
+                    Failure::NotSent(_) => true,
+                    Failure::Lost(_) => kind == Kind::Read,
+                    Failure::Protocol(_) => false,
+                };
+            if !again {
+                let lost = matches!(failure, Failure::Lost(_)) && kind == Kind::Write;
+                let error = failure.into_store_error();
+                return Err(if lost {
+                    NoReply::Lost(error)
+                } else {
+                    NoReply::Failed(error)
+                });
             }
+            conn = self.dial().await.map_err(NoReply::Failed)?;
+            sent_again = true;
         }
     }
 
@@ -217,6 +249,39 @@ impl RedisStore {
     }
 }
 
+/// Whether a command may be sent again after its reply was lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Changes nothing: running it twice is harmless.
+    Read,
+    /// Changes something: once sent whole, never sent again.
+    Write,
+}
+
+/// Why a command has no reply to interpret.
+#[derive(Debug)]
+enum NoReply {
+    /// Not run, or not knowable from here (a timeout): the error stands.
+    Failed(StoreError),
+    /// A write went out whole and the connection failed before its reply: it may
+    /// have run, and only reading back can tell.
+    Lost(StoreError),
+}
+
+impl From<NoReply> for StoreError {
+    fn from(no_reply: NoReply) -> StoreError {
+        match no_reply {
+            NoReply::Failed(e) | NoReply::Lost(e) => e,
+        }
+    }
+}
+
+/// The error for a write whose reply was lost and whose outcome a read-back could
+/// not settle.
+fn unknown(lost: StoreError) -> StoreError {
+    StoreError(format!("{}; outcome unknown", lost.0))
+}
+
 /// A Redis time to live in milliseconds: rounded up, at least 1 (Redis refuses 0).
 fn ttl_ms(ttl: Duration) -> Vec<u8> {
     let ms = ttl.as_nanos().div_ceil(1_000_000).clamp(1, MAX_TTL_MS);
@@ -250,17 +315,24 @@ impl Store for RedisStore {
             check_value(value)?;
             let ms = ttl_ms(ttl);
             let command: [&[u8]; 6] = [b"SET", key.as_bytes(), value, b"NX", b"PX", &ms];
-            match self.execute(&command).await? {
-                Reply::Simple(s) if s == "OK" => Ok(true),
-                Reply::Nil => Ok(false),
-                other => Err(unexpected(&other)),
+            match self.execute(&command, Kind::Write).await {
+                Ok(Reply::Simple(s)) if s == "OK" => Ok(true),
+                Ok(Reply::Nil) => Ok(false),
+                Ok(other) => Err(unexpected(&other)),
+                Err(NoReply::Failed(e)) => Err(e),
+                // Values are unique per writer: the one found tells whose claim it is.
+                Err(NoReply::Lost(e)) => match self.get(key).await {
+                    Ok(Some(found)) if found == value => Ok(true),
+                    Ok(Some(_)) => Ok(false),
+                    Ok(None) | Err(_) => Err(unknown(e)),
+                },
             }
         })
     }
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
         Box::pin(async move {
-            match self.execute(&[b"GET", key.as_bytes()]).await? {
+            match self.execute(&[b"GET", key.as_bytes()], Kind::Read).await? {
                 Reply::Bulk(value) => Ok(Some(value)),
                 Reply::Nil => Ok(None),
                 other => Err(unexpected(&other)),
@@ -278,9 +350,14 @@ impl Store for RedisStore {
             check_value(value)?;
             let ms = ttl_ms(ttl);
             let command: [&[u8]; 5] = [b"SET", key.as_bytes(), value, b"PX", &ms];
-            match self.execute(&command).await? {
-                Reply::Simple(s) if s == "OK" => Ok(()),
-                other => Err(unexpected(&other)),
+            match self.execute(&command, Kind::Write).await {
+                Ok(Reply::Simple(s)) if s == "OK" => Ok(()),
+                Ok(other) => Err(unexpected(&other)),
+                Err(NoReply::Failed(e)) => Err(e),
+                Err(NoReply::Lost(e)) => match self.get(key).await {
+                    Ok(Some(found)) if found == value => Ok(()),
+                    _ => Err(unknown(e)),
+                },
             }
         })
     }
@@ -306,10 +383,16 @@ impl Store for RedisStore {
                 new,
                 &ms,
             ];
-            match self.execute(&command).await? {
-                Reply::Integer(1) => Ok(true),
-                Reply::Integer(0) => Ok(false),
-                other => Err(unexpected(&other)),
+            match self.execute(&command, Kind::Write).await {
+                Ok(Reply::Integer(1)) => Ok(true),
+                Ok(Reply::Integer(0)) => Ok(false),
+                Ok(other) => Err(unexpected(&other)),
+                Err(NoReply::Failed(e)) => Err(e),
+                // `new` is unique to this write: finding it means the swap ran.
+                Err(NoReply::Lost(e)) => match self.get(key).await {
+                    Ok(Some(found)) if found == new => Ok(true),
+                    _ => Err(unknown(e)),
+                },
             }
         })
     }
@@ -323,17 +406,21 @@ elseif v == ARGV[2] then return 1 else return 0 end";
 /// Why a connection failed; the connection is dropped after any of them.
 #[derive(Debug)]
 enum Failure {
-    /// The server had closed the connection before any byte of the reply.
-    Closed,
-    Io(io::Error),
+    /// Writing the command failed: it never reached the server whole, so it did
+    /// not run.
+    NotSent(io::Error),
+    /// The command went out whole, then the connection closed or failed before the
+    /// whole reply came: it may have run.
+    Lost(Option<io::Error>),
     Protocol(&'static str),
 }
 
 impl Failure {
     fn into_store_error(self) -> StoreError {
         match self {
-            Failure::Closed => StoreError("redis: connection closed".into()),
-            Failure::Io(e) => StoreError(format!("redis: {e}")),
+            Failure::NotSent(e) => StoreError(format!("redis: cannot send: {e}")),
+            Failure::Lost(None) => StoreError("redis: connection closed before the reply".into()),
+            Failure::Lost(Some(e)) => StoreError(format!("redis: reply lost: {e}")),
             Failure::Protocol(what) => StoreError(format!("redis: malformed reply: {what}")),
         }
     }
@@ -391,13 +478,12 @@ impl Connection {
 
     async fn call(&mut self, args: &[&[u8]]) -> Result<Reply, Failure> {
         let command = encode(args);
-        self.stream.write_all(&command).await.map_err(|e| {
-            if closed(&e) {
-                Failure::Closed
-            } else {
-                Failure::Io(e)
-            }
-        })?;
+        // A failed write handed its last bytes to nobody: Redis runs a command only
+        // once it has all of it.
+        self.stream
+            .write_all(&command)
+            .await
+            .map_err(Failure::NotSent)?;
         self.read_reply().await
     }
 
@@ -412,25 +498,12 @@ impl Connection {
             }
             self.buf.reserve(16 * 1024);
             match self.stream.read_buf(&mut self.buf).await {
-                Ok(0) if self.buf.is_empty() => return Err(Failure::Closed),
-                Ok(0) => return Err(Failure::Protocol("connection closed mid-reply")),
+                Ok(0) => return Err(Failure::Lost(None)),
                 Ok(_) => {}
-                Err(e) if self.buf.is_empty() && closed(&e) => return Err(Failure::Closed),
-                Err(e) => return Err(Failure::Io(e)),
+                Err(e) => return Err(Failure::Lost(Some(e))),
             }
         }
     }
-}
-
-fn closed(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::BrokenPipe
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::NotConnected
-            | io::ErrorKind::UnexpectedEof
-    )
 }
 
 /// A command as a RESP array of bulk strings.
