@@ -331,11 +331,16 @@ where
         });
     }
     let offer = &route.paid.offers[pending.offer];
-    match shared
-        .store
-        .put_if_absent(&pending.claim_key(), b"claimed", claim_ttl)
-        .await
-    {
+    let claimed = match crate::store::claim_value() {
+        Ok(value) => {
+            shared
+                .store
+                .put_if_absent(&pending.claim_key(), &value, claim_ttl)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match claimed {
         Ok(true) => {}
         Ok(false) => {
             return reject(

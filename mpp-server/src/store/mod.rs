@@ -93,6 +93,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 }
 
+/// A value to claim a key with, unique to this claim: `claimed:` and 32 random hex
+/// digits, so that a claim whose answer was lost is recognised as one's own (see
+/// [What an answer means](Store#what-an-answer-means)).
+pub(crate) fn claim_value() -> Result<Vec<u8>, StoreError> {
+    let mut token = [0u8; 16];
+    getrandom::fill(&mut token).map_err(|e| StoreError(format!("no randomness: {e}")))?;
+    let mut value = b"claimed:".to_vec();
+    for byte in token {
+        for digit in [byte >> 4, byte & 0xf] {
+            value.push(b"0123456789abcdef"[usize::from(digit)]);
+        }
+    }
+    Ok(value)
+}
+
 mod memory;
 pub use memory::MemoryStore;
 
