@@ -292,6 +292,27 @@ async fn a_read_whose_reply_is_lost_is_sent_again() {
     assert_eq!(s.proxy.sent(b"GET"), 2, "a read is safe to send again");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_changes_whose_replies_are_lost_are_reported_done() {
+    let Some(s) = setup("set_changes_whose_replies_are_lost_are_reported_done").await else {
+        return;
+    };
+    let set = "mpp:sessions:open";
+    s.proxy.arm(b"SADD", Fault::LoseReply);
+    assert_eq!(s.store.add_member(set, "s1").await, Ok(true));
+    assert!(s.proxy.struck());
+    assert_eq!(s.direct.members(set).await, Ok(vec!["s1".to_owned()]));
+    s.proxy.arm(b"SREM", Fault::LoseReply);
+    assert_eq!(s.store.remove_member(set, "s1").await, Ok(true));
+    assert!(s.proxy.struck());
+    assert_eq!(s.direct.members(set).await, Ok(vec![]));
+    // Lost on the way: unknown, and not sent again.
+    s.proxy.arm(b"SADD", Fault::LoseCommand);
+    assert!(s.store.add_member(set, "s2").await.is_err());
+    assert_eq!(s.proxy.sent(b"SADD"), 2);
+    assert_eq!(s.direct.members(set).await, Ok(vec![]));
+}
+
 fn now() -> UnixTime {
     UnixTime::from_secs(1_800_000_000)
 }

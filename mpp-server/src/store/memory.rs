@@ -1,20 +1,21 @@
 //! The in-process store.
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use mpp_core::method::BoxFuture;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, check_member};
 
 /// An in-process store: fast, but forgets everything on restart and is not shared
 /// between server instances (use the durable stores for that).
 ///
 /// Expired entries are evicted as new ones arrive (oldest expiry first), so memory
-/// stays proportional to the live entries. A hard cap on live entries makes a flood
-/// of claims fail closed instead of exhausting memory.
+/// stays proportional to the live entries. A hard cap on live entries and set
+/// members together makes a flood of claims fail closed instead of exhausting
+/// memory.
 pub struct MemoryStore {
     state: Mutex<State>,
     max_entries: usize,
@@ -25,6 +26,9 @@ struct State {
     entries: HashMap<String, (Vec<u8>, Instant)>,
     /// Expiry times, soonest first (`Reverse` ordering through the tuple below).
     expiries: BinaryHeap<std::cmp::Reverse<(Instant, String)>>,
+    sets: HashMap<String, HashSet<String>>,
+    /// The members of all sets, counted against the cap with the entries.
+    members: usize,
 }
 
 impl State {
@@ -41,6 +45,11 @@ impl State {
                 self.entries.remove(&key);
             }
         }
+    }
+
+    /// Entries and set members held.
+    fn held(&self) -> usize {
+        self.entries.len() + self.members
     }
 
     fn live(&self, key: &str, now: Instant) -> Option<&Vec<u8>> {
@@ -106,12 +115,13 @@ impl MemoryStore {
         }
     }
 
-    /// The number of entries held, expired ones not yet evicted included.
+    /// The number of entries and set members held, expired entries not yet evicted
+    /// included.
     pub fn len(&self) -> usize {
-        self.lock().map_or(0, |s| s.entries.len())
+        self.lock().map_or(0, |s| s.held())
     }
 
-    /// Whether the store holds no entry.
+    /// Whether the store holds no entry and no set member.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -134,7 +144,7 @@ impl MemoryStore {
         if state.live(key, now).is_some() {
             return Ok(false);
         }
-        if state.entries.len() >= self.max_entries {
+        if state.held() >= self.max_entries {
             return Err(StoreError("memory store is full".into()));
         }
         state.insert(key, value, expiry(now, ttl)?);
@@ -164,11 +174,46 @@ impl MemoryStore {
         let now = Instant::now();
         let mut state = self.lock()?;
         state.evict_expired(now);
-        if !state.entries.contains_key(key) && state.entries.len() >= self.max_entries {
+        if !state.entries.contains_key(key) && state.held() >= self.max_entries {
             return Err(StoreError("memory store is full".into()));
         }
         state.insert(key, value, expiry(now, ttl)?);
         Ok(())
+    }
+
+    fn add_member_now(&self, set: &str, member: &str) -> Result<bool, StoreError> {
+        check_member(member)?;
+        let mut state = self.lock()?;
+        if state.sets.get(set).is_some_and(|s| s.contains(member)) {
+            return Ok(false);
+        }
+        state.evict_expired(Instant::now());
+        if state.held() >= self.max_entries {
+            return Err(StoreError("memory store is full".into()));
+        }
+        state
+            .sets
+            .entry(set.to_owned())
+            .or_default()
+            .insert(member.to_owned());
+        state.members += 1;
+        Ok(true)
+    }
+
+    fn remove_member_now(&self, set: &str, member: &str) -> Result<bool, StoreError> {
+        check_member(member)?;
+        let mut state = self.lock()?;
+        let Some(members) = state.sets.get_mut(set) else {
+            return Ok(false);
+        };
+        if !members.remove(member) {
+            return Ok(false);
+        }
+        if members.is_empty() {
+            state.sets.remove(set);
+        }
+        state.members -= 1;
+        Ok(true)
     }
 }
 
@@ -206,6 +251,33 @@ impl Store for MemoryStore {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         let result = self.swap_now(key, expected, new, ttl);
+        Box::pin(std::future::ready(result))
+    }
+
+    fn add_member<'a>(
+        &'a self,
+        set: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(std::future::ready(self.add_member_now(set, member)))
+    }
+
+    fn remove_member<'a>(
+        &'a self,
+        set: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(std::future::ready(self.remove_member_now(set, member)))
+    }
+
+    fn members<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        let result = self.lock().map(|state| {
+            state
+                .sets
+                .get(set)
+                .map(|members| members.iter().cloned().collect())
+                .unwrap_or_default()
+        });
         Box::pin(std::future::ready(result))
     }
 }
@@ -253,6 +325,33 @@ mod tests {
             Ok(true)
         );
         assert_eq!(store.len(), 1, "the expired entries were evicted");
+    }
+
+    #[test]
+    fn set_members_count_toward_the_cap_and_fail_closed() {
+        let store = MemoryStore::new(3);
+        assert_eq!(
+            block_on(store.put_if_absent("k", b"", Duration::from_secs(60))),
+            Ok(true)
+        );
+        assert_eq!(block_on(store.add_member("set", "a")), Ok(true));
+        assert_eq!(block_on(store.add_member("other", "a")), Ok(true));
+        assert_eq!(store.len(), 3);
+        assert!(block_on(store.add_member("set", "b")).is_err(), "full");
+        assert!(block_on(store.put_if_absent("k2", b"", Duration::from_secs(60))).is_err());
+        assert_eq!(
+            block_on(store.add_member("set", "a")),
+            Ok(false),
+            "already there"
+        );
+        assert_eq!(block_on(store.remove_member("other", "a")), Ok(true));
+        assert_eq!(
+            block_on(store.add_member("set", "b")),
+            Ok(true),
+            "room again"
+        );
+        assert_eq!(block_on(store.remove_member("other", "a")), Ok(false));
+        assert_eq!(store.len(), 3);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The Redis store: claims shared by every server instance, over a minimal RESP2
 //! client of its own (`SET … NX PX`, `GET`, `SET … PX`, a compare-and-swap script,
-//! and `AUTH`/`SELECT` at connection set-up) rather than a Redis crate, to keep the
-//! dependency tree lean.
+//! `SADD`/`SREM`/`SSCAN`/`SISMEMBER` for sets, and `AUTH`/`SELECT` at connection
+//! set-up) rather than a Redis crate, to keep the dependency tree lean.
 //!
 //! A command is sent at most once unless it cannot have run or running it again
 //! changes nothing. One whose write failed never reached Redis whole, so it may go
@@ -13,6 +13,7 @@
 //! used" and a swap done into a refusal, and the session ledger would then apply the
 //! event twice. The same rule holds for any Redis client the project uses later.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::io;
 use std::sync::{Mutex, PoisonError};
@@ -24,12 +25,23 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::timeout;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, check_member};
 
 /// The largest bulk string accepted in a reply, and so the largest value stored.
 const MAX_BULK: usize = 16 * 1024 * 1024;
 /// The longest status, error, integer or length line accepted in a reply.
 const MAX_LINE: usize = 64 * 1024;
+/// The largest reply accepted, all its elements together.
+const MAX_REPLY: usize = MAX_BULK + MAX_LINE;
+/// The most elements accepted in one array of a reply.
+const MAX_ELEMENTS: usize = 1 << 20;
+/// How deep arrays may nest in a reply: SSCAN's is an array holding an array.
+const MAX_DEPTH: usize = 2;
+/// Members asked for per SSCAN round trip...
+const SCAN_COUNT: &[u8] = b"1000";
+/// ...and the most round trips one listing makes (a server whose cursor never comes
+/// back to 0 gets an error, not a loop).
+const MAX_SCAN_ROUNDS: usize = 1 << 20;
 /// A connection's read buffer above this size is not kept in the pool.
 const KEEP_BUFFER: usize = 64 * 1024;
 /// The longest time to live sent (Redis refuses expiries past the year 292 million).
@@ -64,12 +76,14 @@ impl Default for RedisOptions {
 
 /// A store in Redis, shared by every server instance that uses the same server and
 /// database: claims are `SET key value NX PX ttl`, so Redis decides atomically which
-/// of concurrent claims wins, and expires entries itself.
+/// of concurrent claims wins, and expires entries itself. Sets are Redis sets, listed
+/// a thousand members per round trip.
 ///
 /// Connections are made lazily and pooled; one that fails or times out is dropped
 /// (with the idle ones, likely broken alike), so the store recovers by itself once
-/// Redis is back. Every operation is bounded by the [`RedisOptions`] timeouts: a
-/// stopped or hung Redis yields a [`StoreError`], never a hang. Needs a Tokio
+/// Redis is back. Every command, and the read that settles a write whose reply was
+/// lost, is bounded by the [`RedisOptions`] timeouts: a stopped or hung Redis
+/// yields a [`StoreError`], never a hang. Needs a Tokio
 /// runtime with I/O and time drivers (as `#[tokio::main]` gives). Plain TCP only:
 /// for TLS, run a local TLS proxy.
 pub struct RedisStore {
@@ -396,6 +410,90 @@ impl Store for RedisStore {
             }
         })
     }
+
+    fn add_member<'a>(
+        &'a self,
+        set: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            check_member(member)?;
+            let command: [&[u8]; 3] = [b"SADD", set.as_bytes(), member.as_bytes()];
+            match self.execute(&command, Kind::Write).await {
+                Ok(Reply::Integer(n)) => Ok(n == 1),
+                Ok(other) => Err(unexpected(&other)),
+                Err(NoReply::Failed(e)) => Err(e),
+                Err(NoReply::Lost(e)) => match self.is_member(set, member).await {
+                    Ok(true) => Ok(true),
+                    _ => Err(unknown(e)),
+                },
+            }
+        })
+    }
+
+    fn remove_member<'a>(
+        &'a self,
+        set: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            check_member(member)?;
+            let command: [&[u8]; 3] = [b"SREM", set.as_bytes(), member.as_bytes()];
+            match self.execute(&command, Kind::Write).await {
+                Ok(Reply::Integer(n)) => Ok(n == 1),
+                Ok(other) => Err(unexpected(&other)),
+                Err(NoReply::Failed(e)) => Err(e),
+                Err(NoReply::Lost(e)) => match self.is_member(set, member).await {
+                    Ok(false) => Ok(true),
+                    _ => Err(unknown(e)),
+                },
+            }
+        })
+    }
+
+    fn members<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        Box::pin(async move {
+            // A scan in pages, so that no single reply grows with the set (SMEMBERS's
+            // would); it may return a member twice.
+            let mut members = HashSet::new();
+            let mut cursor = b"0".to_vec();
+            for _ in 0..MAX_SCAN_ROUNDS {
+                let command: [&[u8]; 5] = [b"SSCAN", set.as_bytes(), &cursor, b"COUNT", SCAN_COUNT];
+                let reply = self.execute(&command, Kind::Read).await?;
+                let Reply::Array(parts) = reply else {
+                    return Err(unexpected(&reply));
+                };
+                let Ok([Reply::Bulk(next), Reply::Array(page)]) = <[Reply; 2]>::try_from(parts)
+                else {
+                    return Err(StoreError("redis: unexpected reply to SSCAN".into()));
+                };
+                for item in page {
+                    let Reply::Bulk(member) = item else {
+                        return Err(StoreError("redis: unexpected reply to SSCAN".into()));
+                    };
+                    let member = String::from_utf8(member)
+                        .map_err(|_| StoreError("redis: a set member is not UTF-8".into()))?;
+                    members.insert(member);
+                }
+                if next == b"0" {
+                    return Ok(members.into_iter().collect());
+                }
+                cursor = next;
+            }
+            Err(StoreError("redis: SSCAN did not finish".into()))
+        })
+    }
+}
+
+impl RedisStore {
+    /// Whether `member` is in `set`: what settles a set change whose reply was lost.
+    async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError> {
+        let command: [&[u8]; 3] = [b"SISMEMBER", set.as_bytes(), member.as_bytes()];
+        match self.execute(&command, Kind::Read).await? {
+            Reply::Integer(n) => Ok(n == 1),
+            other => Err(unexpected(&other)),
+        }
+    }
 }
 
 /// Swaps, or finds the swap already done (the value is `new`: left as it is).
@@ -488,13 +586,19 @@ impl Connection {
     }
 
     async fn read_reply(&mut self) -> Result<Reply, Failure> {
+        // Resumed after each read, so a long reply is framed in linear time.
+        let mut framer = Framer::default();
         loop {
-            if let Some((reply, used)) = parse(&self.buf)? {
-                if used != self.buf.len() {
+            if let Some(end) = framer.advance(&self.buf)? {
+                if end != self.buf.len() {
                     return Err(Failure::Protocol("data after the reply"));
                 }
+                let (reply, _) = build(&self.buf, 0, 0)?;
                 self.buf.clear();
                 return Ok(reply);
+            }
+            if self.buf.len() > MAX_REPLY {
+                return Err(Failure::Protocol("reply too large"));
             }
             self.buf.reserve(16 * 1024);
             match self.stream.read_buf(&mut self.buf).await {
@@ -530,61 +634,192 @@ enum Reply {
     Error(String),
     Integer(i64),
     Bulk(Vec<u8>),
+    /// SSCAN's reply: a cursor, and an array of members.
+    Array(Vec<Reply>),
     Nil,
 }
 
 /// Parses one reply at the start of `buf`: the reply and the bytes it took, `None`
 /// if more bytes are needed, or an error for anything malformed or too large.
+#[cfg(test)]
 fn parse(buf: &[u8]) -> Result<Option<(Reply, usize)>, Failure> {
-    let Some(&kind) = buf.first() else {
+    match Framer::default().advance(buf)? {
+        None => Ok(None),
+        Some(end) => Ok(Some((build(&buf[..end], 0, 0)?.0, end))),
+    }
+}
+
+/// Finds where a reply ends, checking its shape, as its bytes arrive. It keeps its
+/// place between calls: each element is looked at once, however many reads the
+/// reply takes (only a line or a bulk string still incomplete is looked at again).
+#[derive(Debug, Default)]
+struct Framer {
+    /// Where the next element starts.
+    pos: usize,
+    /// For each array open around `pos`, how many of its elements are still to come.
+    open: Vec<usize>,
+}
+
+impl Framer {
+    /// Moves over the whole elements in `buf`, which holds what was given before
+    /// and more: where the reply ends once it is whole, `None` until then.
+    fn advance(&mut self, buf: &[u8]) -> Result<Option<usize>, Failure> {
+        loop {
+            let Some(Header { kind, line, after }) = header(buf, self.pos)? else {
+                return Ok(None);
+            };
+            let end = match kind {
+                b'+' | b'-' => after,
+                b':' => {
+                    parse_integer(line)?;
+                    after
+                }
+                b'$' => match bulk_len(line)? {
+                    None => after,
+                    Some(len) => {
+                        let end = after + len;
+                        if buf.len() < end + 2 {
+                            return Ok(None);
+                        }
+                        if &buf[end..end + 2] != b"\r\n" {
+                            return Err(Failure::Protocol("bulk string not ended by CRLF"));
+                        }
+                        end + 2
+                    }
+                },
+                _ => match array_len(line)? {
+                    Some(len) if len > 0 => {
+                        if self.open.len() >= MAX_DEPTH {
+                            return Err(Failure::Protocol("arrays nested too deep"));
+                        }
+                        self.open.push(len);
+                        self.pos = after;
+                        continue;
+                    }
+                    // Nil or empty: whole already.
+                    _ => after,
+                },
+            };
+            self.pos = end;
+            // This element is whole, and so is every array it was the last of.
+            loop {
+                let Some(left) = self.open.last_mut() else {
+                    return Ok(Some(self.pos));
+                };
+                *left -= 1;
+                if *left > 0 {
+                    break;
+                }
+                self.open.pop();
+            }
+        }
+    }
+}
+
+/// The line that starts an element.
+struct Header<'a> {
+    /// The type byte.
+    kind: u8,
+    /// The text between the type byte and the CRLF.
+    line: &'a [u8],
+    /// Where what follows the line starts.
+    after: usize,
+}
+
+/// The line starting an element at `pos`; `None` if it is not all there yet.
+fn header(buf: &[u8], pos: usize) -> Result<Option<Header<'_>>, Failure> {
+    let rest = buf.get(pos..).unwrap_or_default();
+    let Some(&kind) = rest.first() else {
         return Ok(None);
     };
     if !matches!(kind, b'+' | b'-' | b':' | b'$' | b'*') {
         return Err(Failure::Protocol("unknown reply type"));
     }
-    let window = &buf[..buf.len().min(MAX_LINE + 3)];
+    let window = &rest[..rest.len().min(MAX_LINE + 3)];
     let Some(newline) = window.iter().position(|&b| b == b'\n') else {
         if window.len() > MAX_LINE + 2 {
             return Err(Failure::Protocol("reply line too long"));
         }
         return Ok(None);
     };
-    if newline < 2 || buf[newline - 1] != b'\r' {
+    if newline < 2 || rest[newline - 1] != b'\r' {
         return Err(Failure::Protocol("line not ended by CRLF"));
     }
-    let line = &buf[1..newline - 1];
+    let line = &rest[1..newline - 1];
     if line.contains(&b'\r') {
         return Err(Failure::Protocol("stray CR in a line"));
     }
-    let after = newline + 1;
-    let text = || String::from_utf8_lossy(line).into_owned();
-    let reply = match kind {
-        b'+' => Reply::Simple(text()),
-        b'-' => Reply::Error(text()),
-        b':' => Reply::Integer(parse_integer(line)?),
-        b'$' => {
-            let len = parse_integer(line)?;
-            if len == -1 {
-                return Ok(Some((Reply::Nil, after)));
-            }
+    Ok(Some(Header {
+        kind,
+        line,
+        after: pos + newline + 1,
+    }))
+}
+
+/// A bulk string's length, `None` for nil.
+fn bulk_len(line: &[u8]) -> Result<Option<usize>, Failure> {
+    match parse_integer(line)? {
+        -1 => Ok(None),
+        len => {
             let len = usize::try_from(len).map_err(|_| Failure::Protocol("negative length"))?;
             if len > MAX_BULK {
                 return Err(Failure::Protocol("bulk string too large"));
             }
-            let end = after + len;
-            if buf.len() < end + 2 {
-                return Ok(None);
-            }
-            if &buf[end..end + 2] != b"\r\n" {
-                return Err(Failure::Protocol("bulk string not ended by CRLF"));
-            }
-            return Ok(Some((Reply::Bulk(buf[after..end].to_vec()), end + 2)));
+            Ok(Some(len))
         }
-        // `*-1`, the nil array, is the only array these commands accept.
-        _ if line == b"-1" => Reply::Nil,
-        _ => return Err(Failure::Protocol("unexpected array")),
+    }
+}
+
+/// An array's length, `None` for nil.
+fn array_len(line: &[u8]) -> Result<Option<usize>, Failure> {
+    match parse_integer(line)? {
+        -1 => Ok(None),
+        len => {
+            let len = usize::try_from(len).map_err(|_| Failure::Protocol("negative length"))?;
+            if len > MAX_ELEMENTS {
+                return Err(Failure::Protocol("array too long"));
+            }
+            Ok(Some(len))
+        }
+    }
+}
+
+/// Builds the element at `pos` of a reply the [`Framer`] found whole: the element
+/// and where the next one starts.
+fn build(buf: &[u8], pos: usize, depth: usize) -> Result<(Reply, usize), Failure> {
+    let truncated = Failure::Protocol("truncated reply");
+    let Some(Header { kind, line, after }) = header(buf, pos)? else {
+        return Err(truncated);
     };
-    Ok(Some((reply, after)))
+    let text = || String::from_utf8_lossy(line).into_owned();
+    Ok(match kind {
+        b'+' => (Reply::Simple(text()), after),
+        b'-' => (Reply::Error(text()), after),
+        b':' => (Reply::Integer(parse_integer(line)?), after),
+        b'$' => match bulk_len(line)? {
+            None => (Reply::Nil, after),
+            Some(len) => {
+                let value = buf.get(after..after + len).ok_or(truncated)?;
+                (Reply::Bulk(value.to_vec()), after + len + 2)
+            }
+        },
+        _ => match array_len(line)? {
+            None => (Reply::Nil, after),
+            Some(len) => {
+                if depth >= MAX_DEPTH {
+                    return Err(Failure::Protocol("arrays nested too deep"));
+                }
+                let mut items = Vec::with_capacity(len.min(1024));
+                let mut next = after;
+                for _ in 0..len {
+                    let (item, after_item) = build(buf, next, depth + 1)?;
+                    items.push(item);
+                    next = after_item;
+                }
+                (Reply::Array(items), next)
+            }
+        },
+    })
 }
 
 /// A RESP integer: an optional minus sign and decimal digits, within `i64`.
@@ -731,6 +966,36 @@ mod tests {
             parsed(b"$4\r\na\r\nb\r\n"),
             Ok(Some((Reply::Bulk(b"a\r\nb".to_vec()), 10)))
         );
+        assert_eq!(parsed(b"*0\r\n"), Ok(Some((Reply::Array(vec![]), 4))));
+        assert_eq!(
+            parsed(b"*2\r\n$1\r\na\r\n$-1\r\n"),
+            Ok(Some((
+                Reply::Array(vec![Reply::Bulk(b"a".to_vec()), Reply::Nil]),
+                16
+            )))
+        );
+        // SSCAN's reply: a cursor and a page of members.
+        let scan = b"*2\r\n$2\r\n17\r\n*2\r\n$2\r\ns1\r\n$2\r\ns2\r\n";
+        assert_eq!(
+            parsed(scan),
+            Ok(Some((
+                Reply::Array(vec![
+                    Reply::Bulk(b"17".to_vec()),
+                    Reply::Array(vec![
+                        Reply::Bulk(b"s1".to_vec()),
+                        Reply::Bulk(b"s2".to_vec())
+                    ])
+                ]),
+                scan.len()
+            )))
+        );
+        assert_eq!(
+            parsed(b"*2\r\n$1\r\n0\r\n*0\r\n"),
+            Ok(Some((
+                Reply::Array(vec![Reply::Bulk(b"0".to_vec()), Reply::Array(vec![])]),
+                15
+            )))
+        );
     }
 
     #[test]
@@ -744,9 +1009,46 @@ mod tests {
             b"$5\r\nhello\r",
             b"$",
             b":12",
+            b"*1\r\n",
+            b"*2\r\n:1\r\n",
+            b"*2\r\n$1\r\n0\r\n*2\r\n$2\r\ns1\r\n",
+            b"*2\r\n$1\r\n0\r\n*2\r\n$2\r\ns1\r\n$2\r\ns",
         ] {
             assert_eq!(parsed(partial), Ok(None), "{partial:?}");
         }
+    }
+
+    #[test]
+    fn a_reply_read_in_pieces_is_framed_from_where_it_stopped() {
+        // A page of 10,000 members arriving in small reads: each read moves the
+        // framer on from where it was, never back to the start.
+        let mut reply = b"*2\r\n$1\r\n0\r\n*10000\r\n".to_vec();
+        for i in 0..10_000 {
+            let member = format!("session-{i:05}");
+            reply.extend_from_slice(format!("${}\r\n{member}\r\n", member.len()).as_bytes());
+        }
+        let mut framer = Framer::default();
+        let mut last = 0;
+        for end in (1..reply.len()).step_by(7) {
+            assert_eq!(framer.advance(&reply[..end]).map_err(|_| ()), Ok(None));
+            assert!(framer.pos >= last, "the framer went back");
+            last = framer.pos;
+            assert!(
+                end - framer.pos < 24,
+                "{} bytes behind at {end}",
+                end - framer.pos
+            );
+        }
+        assert_eq!(
+            framer.advance(&reply).map_err(|_| ()),
+            Ok(Some(reply.len()))
+        );
+        let (built, used) = build(&reply, 0, 0).map_err(|_| ()).expect("whole");
+        assert_eq!(used, reply.len());
+        let Reply::Array(parts) = built else {
+            panic!("an array")
+        };
+        assert!(matches!(&parts[1], Reply::Array(page) if page.len() == 10_000));
     }
 
     #[test]
@@ -765,8 +1067,13 @@ mod tests {
             b"$abc\r\n",
             b"$ 1\r\n",
             b"$3\r\nabcXY",
-            b"*1\r\n$1\r\na\r\n",
-            b"*0\r\n",
+            b"*-2\r\n",
+            b"*x\r\n",
+            b"*1\r\n?\r\n",
+            b"*2\r\n$1\r\na\r\n$1\r\nbc\r\n",
+            // Three levels of arrays: refused as soon as the third opens.
+            b"*1\r\n*1\r\n*1\r\n:1\r\n",
+            b"*1\r\n*1\r\n*1\r\n",
             b"%1\r\n",
             b"_\r\n",
         ] {
@@ -780,6 +1087,12 @@ mod tests {
         assert!(parsed(too_big.as_bytes()).is_err());
         let huge = format!("${}\r\n", u64::MAX);
         assert!(parsed(huge.as_bytes()).is_err());
+        let too_many = format!("*{}\r\n", MAX_ELEMENTS + 1);
+        assert!(parsed(too_many.as_bytes()).is_err());
+        let nested_too_many = format!("*2\r\n$1\r\n0\r\n*{}\r\n", MAX_ELEMENTS + 1);
+        assert!(parsed(nested_too_many.as_bytes()).is_err());
+        let many = format!("*{MAX_ELEMENTS}\r\n");
+        assert_eq!(parsed(many.as_bytes()), Ok(None), "allowed, and incomplete");
         let mut long_line = b"+".to_vec();
         long_line.extend(std::iter::repeat_n(b'a', MAX_LINE + 10));
         assert!(parsed(&long_line).is_err(), "a line without end is refused");

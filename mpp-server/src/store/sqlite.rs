@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use mpp_core::method::BoxFuture;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, check_member};
 
 /// Expired rows are purged once every this many writes...
 const PURGE_EVERY: u64 = 256;
@@ -25,6 +25,11 @@ CREATE TABLE IF NOT EXISTS entries (
     expires_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entries_expires_at ON entries (expires_at);
+CREATE TABLE IF NOT EXISTS members (
+    set_key TEXT NOT NULL,
+    member TEXT NOT NULL,
+    PRIMARY KEY (set_key, member)
+) WITHOUT ROWID;
 ";
 
 /// Takes the key unless a live entry holds it: one statement, so atomic across the
@@ -43,6 +48,13 @@ const GET: &str = "SELECT value FROM entries WHERE key = ?1 AND expires_at > ?2"
 const SWAP: &str = "
 UPDATE entries SET value = ?3, expires_at = ?4
 WHERE key = ?1 AND value = ?2 AND expires_at > ?5";
+
+/// Set members live in a table of their own, keyed by set and member: a change
+/// touches one row of the primary key's tree, whatever the set's size.
+const ADD_MEMBER: &str =
+    "INSERT INTO members (set_key, member) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
+const REMOVE_MEMBER: &str = "DELETE FROM members WHERE set_key = ?1 AND member = ?2";
+const MEMBERS: &str = "SELECT member FROM members WHERE set_key = ?1";
 
 /// Whether a live entry already holds the value a swap writes (a repeated swap).
 const HOLDS: &str = "SELECT 1 FROM entries WHERE key = ?1 AND value = ?2 AND expires_at > ?3";
@@ -317,6 +329,30 @@ impl Db {
             .map_err(sql_error)
     }
 
+    fn add_member(&mut self, set: &str, member: &str) -> Result<bool, StoreError> {
+        let changed = self
+            .conn
+            .execute(ADD_MEMBER, params![set, member])
+            .map_err(sql_error)?;
+        Ok(changed == 1)
+    }
+
+    fn remove_member(&mut self, set: &str, member: &str) -> Result<bool, StoreError> {
+        let changed = self
+            .conn
+            .execute(REMOVE_MEMBER, params![set, member])
+            .map_err(sql_error)?;
+        Ok(changed == 1)
+    }
+
+    fn members(&mut self, set: &str) -> Result<Vec<String>, StoreError> {
+        let mut statement = self.conn.prepare(MEMBERS).map_err(sql_error)?;
+        let rows = statement
+            .query_map(params![set], |row| row.get(0))
+            .map_err(sql_error)?;
+        rows.collect::<Result<_, _>>().map_err(sql_error)
+    }
+
     /// Counts a write and purges expired rows now and then. A failed purge does not
     /// fail the write: the next one tries again.
     fn wrote(&mut self, now: i64) {
@@ -369,6 +405,35 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         let (key, expected, new) = (key.to_owned(), expected.to_vec(), new.to_vec());
         self.run(move |db| db.swap(&key, &expected, &new, ttl))
+    }
+
+    fn add_member<'a>(
+        &'a self,
+        set: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        if let Err(e) = check_member(member) {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        let (set, member) = (set.to_owned(), member.to_owned());
+        self.run(move |db| db.add_member(&set, &member))
+    }
+
+    fn remove_member<'a>(
+        &'a self,
+        set: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        if let Err(e) = check_member(member) {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        let (set, member) = (set.to_owned(), member.to_owned());
+        self.run(move |db| db.remove_member(&set, &member))
+    }
+
+    fn members<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        let set = set.to_owned();
+        self.run(move |db| db.members(&set))
     }
 }
 
@@ -605,6 +670,40 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(store.get("mpp:claim:dropped").await, Ok(None));
+    }
+
+    /// Set members are rows keyed by (set, member): adding one inserts into that
+    /// key's tree, and removing one or listing a set searches it, so a change costs
+    /// the same whatever the set's size, and a set is listed without scanning others.
+    #[test]
+    fn set_operations_go_through_the_primary_key() {
+        let file = TempFile::new("plans");
+        let store = SqliteStore::open(&file.0).expect("open");
+        let db = db(&store);
+        let key: Vec<(String, i64)> = db
+            .conn
+            .prepare("SELECT name, pk FROM pragma_table_info('members') ORDER BY pk")
+            .expect("table info")
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .expect("columns")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(key, [("set_key".into(), 1), ("member".into(), 2)]);
+        for statement in [REMOVE_MEMBER, MEMBERS] {
+            let literal = statement.replace("?1", "'set'").replace("?2", "'member'");
+            let plan: Vec<String> = db
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {literal}"))
+                .expect("explain")
+                .query_map([], |row| row.get(3))
+                .expect("plan")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            assert!(
+                plan.len() == 1 && plan[0].starts_with("SEARCH members USING PRIMARY KEY"),
+                "{statement}: {plan:?}"
+            );
+        }
     }
 
     #[test]
