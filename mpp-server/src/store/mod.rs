@@ -46,6 +46,12 @@ impl std::error::Error for StoreError {}
 ///   have run, or may still run).
 /// - [`compare_and_swap`](Store::compare_and_swap): `new` found under the key is
 ///   `Ok(true)`; anything else is an error.
+/// - [`put`](Store::put): `value` found is `Ok(())`; anything else is an error.
+/// - The set operations: the member found in (for an add) or out of (for a
+///   removal) the set is `Ok(true)`; otherwise an error.
+///
+/// A command that timed out may still run later, so a timeout is an error, never a
+/// `false`.
 ///
 /// Telling one's own write from another's by its bytes is sound only if no other
 /// writer stores the same bytes: callers make the values of `put_if_absent` and of
@@ -102,9 +108,10 @@ pub trait Store: Send + Sync + 'static {
     /// its own: use one no entry uses (Redis keeps both in one namespace).
     ///
     /// The default implementation spreads the set over 64 entries
-    /// (`<set>:<bucket>`), each rewritten whole by compare-and-swap: a change reads
-    /// and writes about 1/64 of the set, so opening and closing sessions costs more
-    /// as more are open. The stores of this crate keep native sets instead, where a
+    /// (`<set>:<bucket>`, each kept ten years after its last change), each
+    /// rewritten whole by compare-and-swap: a change reads and writes about 1/64 of
+    /// the set, O(set size / 64), so opening and closing sessions costs more as
+    /// more are open. The stores of this crate keep native sets instead, where a
     /// change costs the same whatever the set's size.
     fn add_member<'a>(
         &'a self,

@@ -7,9 +7,9 @@
 //! changes nothing. One whose write failed never reached Redis whole, so it may go
 //! again on a fresh connection; a read may go again too. A write that went out whole
 //! and lost its reply (the connection closed or reset before the reply came) may
-//! have run: it is never resent, and the store reads the key back on a fresh
-//! connection and answers from what it finds, as the [`Store`] contract says (an
-//! error when that cannot tell). Sending it again would turn a claim won into "already
+//! have run: it is never resent; the broken connection is dropped (with the idle
+//! ones), and the store reads the key back on another connection and answers from
+//! what it finds, as the [`Store`] contract says (an error when that cannot tell). Sending it again would turn a claim won into "already
 //! used" and a swap done into a refusal, and the session ledger would then apply the
 //! event twice. The same rule holds for any Redis client the project uses later.
 
