@@ -560,15 +560,15 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_operation_reported_timed_out_never_commits() {
         let file = TempFile::new("timeout");
-        // A 50 ms busy timeout: each operation is given 100 ms.
+        // A 100 ms busy timeout: each operation is given 200 ms.
         let store = Arc::new(
-            SqliteStore::open_with_busy_timeout(&file.0, Duration::from_millis(50)).expect("open"),
+            SqliteStore::open_with_busy_timeout(&file.0, Duration::from_millis(100)).expect("open"),
         );
-        // Another process's connection holds the file's write lock for 400 ms.
+        // Another process's connection holds the file's write lock for 600 ms.
         let blocker = Connection::open(&file.0).expect("second connection");
         blocker.execute_batch("BEGIN IMMEDIATE").expect("lock");
         let holder = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(400));
+            std::thread::sleep(Duration::from_millis(600));
             blocker.execute_batch("COMMIT").expect("unlock");
         });
         // Claims arrive faster than a locked file lets them fail, then after it frees.
@@ -576,7 +576,7 @@ mod tests {
             .map(|i| {
                 let store = Arc::clone(&store);
                 tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_millis(20 * i)).await;
+                    tokio::time::sleep(Duration::from_millis(30 * i)).await;
                     let key = format!("k{i}");
                     let result = store
                         .put_if_absent(&key, b"v", Duration::from_secs(60))
