@@ -18,9 +18,8 @@ use std::time::Duration;
 use mpp_core::problem::ProblemType;
 use mpp_core::server::{Pending, Refusal};
 
-use crate::store::Store;
+use crate::store::{Store, claim_value};
 
-const CLAIMED: &str = "claimed:";
 const RETRY: &str = "retry:";
 
 /// A challenge id this request holds.
@@ -38,11 +37,10 @@ impl Claim {
     /// credential. Refused with `invalid-challenge` when the challenge is used, and
     /// with a retryable `internal-payment-error` when the store cannot say.
     pub(crate) async fn take(store: &dyn Store, pending: &Pending) -> Result<Claim, Refusal> {
-        let mut token = [0u8; 16];
-        getrandom::fill(&mut token).map_err(|_| unavailable("no randomness available"))?;
+        let value = claim_value().map_err(|_| unavailable("no randomness available"))?;
         let mut claim = Claim {
             key: pending.claim_key(),
-            value: format!("{CLAIMED}{}", hex(&token)).into_bytes(),
+            value,
             ttl: Duration::from_secs(pending.claim_ttl_secs()),
             resumed: false,
         };
@@ -106,8 +104,4 @@ fn retry_value(pending: &Pending) -> Vec<u8> {
 
 fn unavailable(detail: &str) -> Refusal {
     Refusal::new(ProblemType::InternalPaymentError, detail)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

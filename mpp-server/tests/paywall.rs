@@ -492,6 +492,38 @@ async fn failing_claim_store_is_500_and_fails_closed() {
 }
 
 #[tokio::test]
+async fn each_claim_is_stored_with_a_token_of_its_own() {
+    // A store that lost the answer to a claim reads the key back and takes the
+    // value it finds for its own: two claims with the same bytes could not be told
+    // apart.
+    use mpp_server::store::Store;
+    let clock = TestClock::new();
+    let store = Arc::new(FlakyStore::default());
+    let h = Harness::new(
+        builder(&clock)
+            .route(paid(Method::GET, "/paid"))
+            .store(store.clone())
+            .build()
+            .unwrap(),
+        &clock,
+    );
+    let mut values = Vec::new();
+    for _ in 0..2 {
+        let challenge = h.challenge(get("/paid")).await;
+        h.send(get_paid("/paid", &pay(&challenge)))
+            .await
+            .assert_paid();
+        let key = format!("mpp:claim:{}", challenge.id);
+        let value = store.memory.get(&key).await.unwrap().expect("a claim");
+        let token = value.strip_prefix(b"claimed:").expect("a claim value");
+        assert_eq!(token.len(), 32, "{value:?}");
+        assert!(token.iter().all(u8::is_ascii_hexdigit), "{value:?}");
+        values.push(value);
+    }
+    assert_ne!(values[0], values[1]);
+}
+
+#[tokio::test]
 async fn failing_idempotency_lookup_is_500_and_fails_closed() {
     let clock = TestClock::new();
     let store = Arc::new(FlakyStore {

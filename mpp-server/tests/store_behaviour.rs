@@ -1,6 +1,7 @@
 //! One behavioural suite for every `Store` backend: the same test bodies run against
-//! `MemoryStore`, `SqliteStore` (one instance, and two instances on one file) and
-//! `RedisStore` (one instance, and two on one server). Each body gets two handles,
+//! `MemoryStore`, `SqliteStore` (one instance, and two instances on one file),
+//! `RedisStore` (one instance, and two on one server), and a store left with the
+//! default set operations (over a `MemoryStore`). Each body gets two handles,
 //! `a` and `b`: the same store for single-instance backends, two instances sharing
 //! their state otherwise, so every claim made through one must bind the other.
 //!
@@ -19,7 +20,8 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mpp_server::store::{MemoryStore, Store};
+use mpp_core::method::BoxFuture;
+use mpp_server::store::{MemoryStore, Store, StoreError};
 
 /// Two handles on one store's state, and what keeps it alive (a temporary
 /// directory, a redis-server).
@@ -245,6 +247,36 @@ mod swapping {
         );
     }
 
+    pub(crate) async fn a_repeated_swap_is_recognised_as_done(f: &Fixture) {
+        // A swap whose answer was lost may be asked again: finding its own value, it
+        // is done, not refused (the ledger would otherwise apply the event twice).
+        let key = "mpp:session:repeated";
+        f.a.put(key, b"v1", LONG).await.expect("put");
+        assert_eq!(
+            f.a.compare_and_swap(key, b"v1", b"v2", SHORT).await,
+            Ok(true)
+        );
+        assert_eq!(
+            f.b.compare_and_swap(key, b"v1", b"v2", LONG).await,
+            Ok(true),
+            "already done"
+        );
+        assert_eq!(
+            f.b.compare_and_swap(key, b"v1", b"v3", LONG).await,
+            Ok(false),
+            "another swap from the old value"
+        );
+        assert_eq!(f.a.get(key).await, Ok(Some(b"v2".to_vec())));
+        // The repeat left the entry as the first swap wrote it, time to live included.
+        tokio::time::sleep(PAST_SHORT).await;
+        assert_eq!(f.a.get(key).await, Ok(None));
+        assert_eq!(
+            f.a.compare_and_swap(key, b"v1", b"v2", LONG).await,
+            Ok(false),
+            "an expired entry holds nothing"
+        );
+    }
+
     pub(crate) async fn compare_and_swap_does_not_revive_an_expired_entry(f: &Fixture) {
         let key = "mpp:session:short";
         f.a.put(key, b"v1", SHORT).await.expect("put");
@@ -259,18 +291,26 @@ mod swapping {
     pub(crate) async fn concurrent_increments_lose_no_update(f: &Fixture) {
         // req: core.concurrency.atomic
         // 40 tasks each add 1 ten times by read-modify-swap, retrying on conflict: the
-        // counter must end at exactly 400, through either handle.
+        // counter must end at exactly 400, through either handle. Each write is
+        // tagged with its writer and attempt, as the store contract asks: two writers
+        // swapping "5" for the same "6" would otherwise both be told they did it.
         let key = "mpp:session:counter";
-        f.a.put(key, b"0", LONG).await.expect("put");
+        f.a.put(key, b"0 start", LONG).await.expect("put");
         let tasks: Vec<_> = (0..40)
             .map(|i| {
                 let store = Arc::clone(if i % 2 == 0 { &f.a } else { &f.b });
                 tokio::spawn(async move {
+                    let mut attempt = 0u32;
                     for _ in 0..10 {
                         loop {
+                            attempt += 1;
                             let old = store.get(key).await.expect("get").expect("value");
-                            let n: u64 = std::str::from_utf8(&old).unwrap().parse().unwrap();
-                            let new = (n + 1).to_string();
+                            let n: u64 = std::str::from_utf8(&old)
+                                .ok()
+                                .and_then(|v| v.split(' ').next())
+                                .and_then(|n| n.parse().ok())
+                                .expect("a count");
+                            let new = format!("{} {i}-{attempt}", n + 1);
                             if store
                                 .compare_and_swap(key, &old, new.as_bytes(), LONG)
                                 .await
@@ -286,7 +326,148 @@ mod swapping {
         for task in tasks {
             task.await.expect("task");
         }
-        assert_eq!(f.a.get(key).await, Ok(Some(b"400".to_vec())));
+        let last = f.a.get(key).await.expect("get").expect("value");
+        assert!(
+            last.starts_with(b"400 "),
+            "{:?}",
+            String::from_utf8_lossy(&last)
+        );
+    }
+}
+
+/// The shared set bodies.
+mod sets {
+    use super::*;
+
+    async fn sorted(store: &Arc<dyn Store>, set: &str) -> Vec<String> {
+        let mut members = store.members(set).await.expect("members");
+        members.sort();
+        members
+    }
+
+    pub(crate) async fn members_are_added_and_removed(f: &Fixture) {
+        let set = "mpp:test:set";
+        assert!(sorted(&f.a, set).await.is_empty(), "a set never written");
+        assert_eq!(f.a.add_member(set, "s1").await, Ok(true));
+        assert_eq!(f.b.add_member(set, "s1").await, Ok(false), "already there");
+        assert_eq!(f.b.add_member(set, "s2").await, Ok(true));
+        assert_eq!(sorted(&f.a, set).await, ["s1", "s2"]);
+        assert_eq!(sorted(&f.b, set).await, ["s1", "s2"]);
+        assert_eq!(f.a.remove_member(set, "s1").await, Ok(true));
+        assert_eq!(
+            f.b.remove_member(set, "s1").await,
+            Ok(false),
+            "gone already"
+        );
+        assert_eq!(f.b.remove_member(set, "never").await, Ok(false));
+        assert_eq!(sorted(&f.b, set).await, ["s2"]);
+        assert_eq!(f.b.remove_member(set, "s2").await, Ok(true));
+        assert!(sorted(&f.a, set).await.is_empty());
+        assert_eq!(f.a.add_member(set, "s1").await, Ok(true), "back again");
+        assert_eq!(sorted(&f.b, set).await, ["s1"]);
+    }
+
+    pub(crate) async fn sets_are_independent(f: &Fixture) {
+        let (one, two) = ("mpp:test:one", "mpp:test:two");
+        assert_eq!(f.a.add_member(one, "x").await, Ok(true));
+        assert_eq!(f.a.add_member(two, "x").await, Ok(true), "another set");
+        assert_eq!(f.b.add_member(two, "y").await, Ok(true));
+        assert_eq!(f.b.remove_member(one, "x").await, Ok(true));
+        assert!(sorted(&f.a, one).await.is_empty());
+        assert_eq!(sorted(&f.a, two).await, ["x", "y"]);
+        // Nor do sets touch the entries.
+        f.a.put("mpp:test:entry", b"v", LONG).await.expect("put");
+        assert_eq!(f.a.add_member("mpp:test:three", "v").await, Ok(true));
+        assert_eq!(f.b.get("mpp:test:entry").await, Ok(Some(b"v".to_vec())));
+    }
+
+    pub(crate) async fn concurrent_adds_and_removes_lose_nothing(f: &Fixture) {
+        // 200 members added at once through both handles, then half removed at once.
+        let set = "mpp:test:concurrent";
+        let change = |add: bool, members: Vec<usize>| {
+            let start = Arc::new(tokio::sync::Barrier::new(members.len()));
+            let tasks: Vec<_> = members
+                .into_iter()
+                .map(|i| {
+                    let store = Arc::clone(if i % 2 == 0 { &f.a } else { &f.b });
+                    let start = Arc::clone(&start);
+                    tokio::spawn(async move {
+                        start.wait().await;
+                        let member = format!("session-{i}");
+                        if add {
+                            store.add_member(set, &member).await
+                        } else {
+                            store.remove_member(set, &member).await
+                        }
+                    })
+                })
+                .collect();
+            async move {
+                for task in tasks {
+                    assert_eq!(task.await.expect("task"), Ok(true));
+                }
+            }
+        };
+        change(true, (0..200).collect()).await;
+        let mut all: Vec<String> = (0..200).map(|i| format!("session-{i}")).collect();
+        all.sort();
+        assert_eq!(sorted(&f.a, set).await, all);
+        change(false, (0..200).step_by(2).collect()).await;
+        let mut odd: Vec<String> = (1..200)
+            .step_by(2)
+            .map(|i| format!("session-{i}"))
+            .collect();
+        odd.sort();
+        assert_eq!(sorted(&f.b, set).await, odd);
+    }
+
+    pub(crate) async fn a_large_set_is_listed_whole_and_once(f: &Fixture) {
+        // Several pages of a Redis scan, which may return a member twice.
+        let set = "mpp:test:large";
+        let tasks: Vec<_> = (0..10)
+            .map(|t| {
+                let store = Arc::clone(if t % 2 == 0 { &f.a } else { &f.b });
+                tokio::spawn(async move {
+                    for i in (t..2_500).step_by(10) {
+                        let member = format!("{i:04}-{}", "x".repeat(i % 40));
+                        assert_eq!(store.add_member(set, &member).await, Ok(true));
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("task");
+        }
+        let members = sorted(&f.b, set).await;
+        assert_eq!(members.len(), 2_500);
+        for (i, member) in members.iter().enumerate() {
+            assert_eq!(member, &format!("{i:04}-{}", "x".repeat(i % 40)));
+        }
+    }
+
+    pub(crate) async fn malformed_members_are_refused(f: &Fixture) {
+        let set = "mpp:test:refused";
+        let long = "x".repeat(1025);
+        for bad in [
+            "",
+            "a b",
+            "a\nb",
+            "a\r",
+            "\t",
+            "caf\u{e9}",
+            "\u{7f}",
+            long.as_str(),
+        ] {
+            assert!(f.a.add_member(set, bad).await.is_err(), "{bad:?}");
+            assert!(f.b.remove_member(set, bad).await.is_err(), "{bad:?}");
+        }
+        let longest = "x".repeat(1024);
+        let odd = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+        assert_eq!(f.a.add_member(set, &longest).await, Ok(true));
+        assert_eq!(f.a.add_member(set, odd).await, Ok(true));
+        let mut expected = vec![longest, odd.to_owned()];
+        expected.sort();
+        assert_eq!(sorted(&f.b, set).await, expected);
     }
 }
 
@@ -417,8 +598,16 @@ macro_rules! store_suite {
             );
             store_suite!(@swaps $fixture;
                 compare_and_swap_replaces_only_the_expected_value,
+                a_repeated_swap_is_recognised_as_done,
                 compare_and_swap_does_not_revive_an_expired_entry,
                 concurrent_increments_lose_no_update,
+            );
+            store_suite!(@sets $fixture;
+                members_are_added_and_removed,
+                sets_are_independent,
+                concurrent_adds_and_removes_lose_nothing,
+                a_large_set_is_listed_whole_and_once,
+                malformed_members_are_refused,
             );
             store_suite!(@ledger $fixture;
                 concurrent_debits_never_overspend,
@@ -432,6 +621,15 @@ macro_rules! store_suite {
             async fn $name() {
                 let Some(fixture) = $fixture else { return };
                 ledger::$name(&fixture).await;
+            }
+        )*
+    };
+    (@sets $fixture:expr; $($name:ident,)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let Some(fixture) = $fixture else { return };
+                sets::$name(&fixture).await;
             }
         )*
     };
@@ -465,6 +663,56 @@ fn memory() -> Option<Fixture> {
 }
 
 store_suite!(memory_store, memory());
+
+/// A store of someone else's, with only the key-value operations: sets come from
+/// the trait's default implementation.
+#[derive(Debug, Default)]
+struct KeyValueOnly(MemoryStore);
+
+impl Store for KeyValueOnly {
+    fn put_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.0.put_if_absent(key, value, ttl)
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        self.0.get(key)
+    }
+
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.0.put(key, value, ttl)
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        key: &'a str,
+        expected: &'a [u8],
+        new: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.0.compare_and_swap(key, expected, new, ttl)
+    }
+}
+
+fn key_value_only() -> Option<Fixture> {
+    let store: Arc<dyn Store> = Arc::new(KeyValueOnly::default());
+    Some(Fixture {
+        a: Arc::clone(&store),
+        b: store,
+        _guard: Box::new(()),
+    })
+}
+
+store_suite!(default_set_operations, key_value_only());
 
 #[cfg(feature = "sqlite")]
 mod sqlite {

@@ -625,29 +625,29 @@ impl SessionLedger {
 
     /// Lists `id` among the open sessions ([`SessionLedger::open_sessions`]).
     pub async fn index(&self, id: &str) -> Result<(), LedgerError> {
-        self.update_index(id, true).await
+        self.store
+            .add_member(OPEN_SESSIONS, id)
+            .await
+            .map(drop)
+            .map_err(LedgerError::Store)
     }
 
     /// Takes `id` off the list of open sessions.
     pub async fn unindex(&self, id: &str) -> Result<(), LedgerError> {
-        self.update_index(id, false).await
+        self.store
+            .remove_member(OPEN_SESSIONS, id)
+            .await
+            .map(drop)
+            .map_err(LedgerError::Store)
     }
 
     /// The sessions listed as open, in every instance sharing the store: what an idle
     /// sweep looks at.
     pub async fn open_sessions(&self) -> Result<Vec<String>, LedgerError> {
-        let mut ids = Vec::new();
-        for bucket in 0..INDEX_BUCKETS {
-            if let Some(list) = self
-                .store
-                .get(&index_key(bucket))
-                .await
-                .map_err(LedgerError::Store)?
-            {
-                ids.extend(index_entries(&list).map(str::to_owned));
-            }
-        }
-        Ok(ids)
+        self.store
+            .members(OPEN_SESSIONS)
+            .await
+            .map_err(LedgerError::Store)
     }
 
     /// Applies the idle check to every session listed as open, and returns those
@@ -684,62 +684,10 @@ impl SessionLedger {
         }
         Ok(closed)
     }
-
-    /// Adds or removes `id` in its index bucket, by compare-and-swap.
-    async fn update_index(&self, id: &str, add: bool) -> Result<(), LedgerError> {
-        let key = index_key(index_bucket(id));
-        for _ in 0..MAX_ATTEMPTS {
-            let old = self.store.get(&key).await.map_err(LedgerError::Store)?;
-            let listed = old
-                .as_deref()
-                .is_some_and(|list| index_entries(list).any(|e| e == id));
-            if listed == add {
-                return Ok(());
-            }
-            let mut new = Vec::new();
-            for entry in old.as_deref().map(index_entries).into_iter().flatten() {
-                if entry != id {
-                    new.extend_from_slice(entry.as_bytes());
-                    new.push(b'\n');
-                }
-            }
-            if add {
-                new.extend_from_slice(id.as_bytes());
-                new.push(b'\n');
-            }
-            let written = match &old {
-                Some(old) => self.store.compare_and_swap(&key, old, &new, self.retention),
-                None => self.store.put_if_absent(&key, &new, self.retention),
-            };
-            if written.await.map_err(LedgerError::Store)? {
-                return Ok(());
-            }
-        }
-        Err(LedgerError::Contention)
-    }
 }
 
-/// How many keys the list of open sessions is spread over, so that opening and
-/// closing rewrite a small part of it.
-const INDEX_BUCKETS: u32 = 64;
-
-fn index_key(bucket: u32) -> String {
-    format!("mpp:sessions:open:{bucket}")
-}
-
-/// A bucket stable across processes and builds (FNV-1a).
-fn index_bucket(id: &str) -> u32 {
-    let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
-    hash % INDEX_BUCKETS
-}
-
-fn index_entries(list: &[u8]) -> impl Iterator<Item = &str> {
-    list.split(|&b| b == b'\n')
-        .filter(|e| !e.is_empty())
-        .filter_map(|e| std::str::from_utf8(e).ok())
-}
+/// The store set listing the open sessions.
+const OPEN_SESSIONS: &str = "mpp:sessions:open";
 
 #[cfg(test)]
 mod tests {

@@ -1,20 +1,21 @@
 //! The in-process store.
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use mpp_core::method::BoxFuture;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, check_member};
 
 /// An in-process store: fast, but forgets everything on restart and is not shared
 /// between server instances (use the durable stores for that).
 ///
 /// Expired entries are evicted as new ones arrive (oldest expiry first), so memory
-/// stays proportional to the live entries. A hard cap on live entries makes a flood
-/// of claims fail closed instead of exhausting memory.
+/// stays proportional to the live entries. A hard cap on live entries and set
+/// members together makes a flood of claims fail closed instead of exhausting
+/// memory.
 pub struct MemoryStore {
     state: Mutex<State>,
     max_entries: usize,
@@ -25,6 +26,9 @@ struct State {
     entries: HashMap<String, (Vec<u8>, Instant)>,
     /// Expiry times, soonest first (`Reverse` ordering through the tuple below).
     expiries: BinaryHeap<std::cmp::Reverse<(Instant, String)>>,
+    sets: HashMap<String, HashSet<String>>,
+    /// The members of all sets, counted against the cap with the entries.
+    members: usize,
 }
 
 impl State {
@@ -43,6 +47,11 @@ impl State {
         }
     }
 
+    /// Entries and set members held.
+    fn held(&self) -> usize {
+        self.entries.len() + self.members
+    }
+
     fn live(&self, key: &str, now: Instant) -> Option<&Vec<u8>> {
         self.entries
             .get(key)
@@ -55,7 +64,32 @@ impl State {
             .insert(key.to_owned(), (value.to_vec(), expires));
         self.expiries
             .push(std::cmp::Reverse((expires, key.to_owned())));
+        // Rewriting a live key leaves its old expiry in the heap until that time
+        // comes: a hot key (a session's account, debited on every request) would grow
+        // the heap without bound. Rebuilding from the live entries once the heap is
+        // twice their number costs O(n) every n writes or more: O(1) per write.
+        if self.expiries.len() > 2 * self.entries.len() + HEAP_SLACK {
+            self.expiries = self
+                .entries
+                .iter()
+                .map(|(key, (_, at))| std::cmp::Reverse((*at, key.clone())))
+                .collect();
+        }
     }
+}
+
+/// Superseded expiries tolerated in the heap beyond the live entries' number, so
+/// that a small store is not rebuilt on every write.
+const HEAP_SLACK: usize = 64;
+
+/// Times to live are capped at a century: longer means "keep", and an `Instant` that
+/// far out may not exist.
+const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// When an entry written at `now` with `ttl` expires.
+fn expiry(now: Instant, ttl: Duration) -> Result<Instant, StoreError> {
+    now.checked_add(ttl.min(MAX_TTL))
+        .ok_or_else(|| StoreError("memory store: time to live out of range".into()))
 }
 
 impl fmt::Debug for MemoryStore {
@@ -81,12 +115,13 @@ impl MemoryStore {
         }
     }
 
-    /// The number of entries held, expired ones not yet evicted included.
+    /// The number of entries and set members held, expired entries not yet evicted
+    /// included.
     pub fn len(&self) -> usize {
-        self.lock().map_or(0, |s| s.entries.len())
+        self.lock().map_or(0, |s| s.held())
     }
 
-    /// Whether the store holds no entry.
+    /// Whether the store holds no entry and no set member.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -109,10 +144,10 @@ impl MemoryStore {
         if state.live(key, now).is_some() {
             return Ok(false);
         }
-        if state.entries.len() >= self.max_entries {
+        if state.held() >= self.max_entries {
             return Err(StoreError("memory store is full".into()));
         }
-        state.insert(key, value, now + ttl);
+        state.insert(key, value, expiry(now, ttl)?);
         Ok(true)
     }
 
@@ -125,10 +160,13 @@ impl MemoryStore {
     ) -> Result<bool, StoreError> {
         let now = Instant::now();
         let mut state = self.lock()?;
-        if state.live(key, now).map(Vec::as_slice) != Some(expected) {
-            return Ok(false);
+        match state.live(key, now).map(Vec::as_slice) {
+            Some(live) if live == expected => {}
+            // Already swapped (a repeat): done, and left as it is.
+            Some(live) => return Ok(live == new),
+            None => return Ok(false),
         }
-        state.insert(key, new, now + ttl);
+        state.insert(key, new, expiry(now, ttl)?);
         Ok(true)
     }
 
@@ -136,11 +174,46 @@ impl MemoryStore {
         let now = Instant::now();
         let mut state = self.lock()?;
         state.evict_expired(now);
-        if !state.entries.contains_key(key) && state.entries.len() >= self.max_entries {
+        if !state.entries.contains_key(key) && state.held() >= self.max_entries {
             return Err(StoreError("memory store is full".into()));
         }
-        state.insert(key, value, now + ttl);
+        state.insert(key, value, expiry(now, ttl)?);
         Ok(())
+    }
+
+    fn add_member_now(&self, set: &str, member: &str) -> Result<bool, StoreError> {
+        check_member(member)?;
+        let mut state = self.lock()?;
+        if state.sets.get(set).is_some_and(|s| s.contains(member)) {
+            return Ok(false);
+        }
+        state.evict_expired(Instant::now());
+        if state.held() >= self.max_entries {
+            return Err(StoreError("memory store is full".into()));
+        }
+        state
+            .sets
+            .entry(set.to_owned())
+            .or_default()
+            .insert(member.to_owned());
+        state.members += 1;
+        Ok(true)
+    }
+
+    fn remove_member_now(&self, set: &str, member: &str) -> Result<bool, StoreError> {
+        check_member(member)?;
+        let mut state = self.lock()?;
+        let Some(members) = state.sets.get_mut(set) else {
+            return Ok(false);
+        };
+        if !members.remove(member) {
+            return Ok(false);
+        }
+        if members.is_empty() {
+            state.sets.remove(set);
+        }
+        state.members -= 1;
+        Ok(true)
     }
 }
 
@@ -178,6 +251,33 @@ impl Store for MemoryStore {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         let result = self.swap_now(key, expected, new, ttl);
+        Box::pin(std::future::ready(result))
+    }
+
+    fn add_member<'a>(
+        &'a self,
+        set: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(std::future::ready(self.add_member_now(set, member)))
+    }
+
+    fn remove_member<'a>(
+        &'a self,
+        set: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(std::future::ready(self.remove_member_now(set, member)))
+    }
+
+    fn members<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        let result = self.lock().map(|state| {
+            state
+                .sets
+                .get(set)
+                .map(|members| members.iter().cloned().collect())
+                .unwrap_or_default()
+        });
         Box::pin(std::future::ready(result))
     }
 }
@@ -225,5 +325,72 @@ mod tests {
             Ok(true)
         );
         assert_eq!(store.len(), 1, "the expired entries were evicted");
+    }
+
+    #[test]
+    fn set_members_count_toward_the_cap_and_fail_closed() {
+        let store = MemoryStore::new(3);
+        assert_eq!(
+            block_on(store.put_if_absent("k", b"", Duration::from_secs(60))),
+            Ok(true)
+        );
+        assert_eq!(block_on(store.add_member("set", "a")), Ok(true));
+        assert_eq!(block_on(store.add_member("other", "a")), Ok(true));
+        assert_eq!(store.len(), 3);
+        assert!(block_on(store.add_member("set", "b")).is_err(), "full");
+        assert!(block_on(store.put_if_absent("k2", b"", Duration::from_secs(60))).is_err());
+        assert_eq!(
+            block_on(store.add_member("set", "a")),
+            Ok(false),
+            "already there"
+        );
+        assert_eq!(block_on(store.remove_member("other", "a")), Ok(true));
+        assert_eq!(
+            block_on(store.add_member("set", "b")),
+            Ok(true),
+            "room again"
+        );
+        assert_eq!(block_on(store.remove_member("other", "a")), Ok(false));
+        assert_eq!(store.len(), 3);
+    }
+
+    #[test]
+    fn a_time_to_live_beyond_any_clock_is_kept_not_a_panic() {
+        let store = MemoryStore::default();
+        assert_eq!(
+            block_on(store.put_if_absent("k", b"1", Duration::MAX)),
+            Ok(true)
+        );
+        block_on(store.put("p", b"2", Duration::MAX)).expect("put");
+        assert_eq!(
+            block_on(store.compare_and_swap("p", b"2", b"3", Duration::MAX)),
+            Ok(true)
+        );
+        assert_eq!(block_on(store.get("k")), Ok(Some(b"1".to_vec())));
+        assert_eq!(block_on(store.get("p")), Ok(Some(b"3".to_vec())));
+    }
+
+    #[test]
+    fn rewriting_one_key_keeps_the_expiry_heap_bounded() {
+        // A session's debits rewrite one account again and again: the expiry heap
+        // must not keep one stale entry per write.
+        let store = MemoryStore::default();
+        let ttl = Duration::from_secs(600);
+        block_on(store.put("account", b"0", ttl)).expect("put");
+        for i in 0..300_000u32 {
+            let (old, new) = (i.to_string(), (i + 1).to_string());
+            assert_eq!(
+                block_on(store.compare_and_swap("account", old.as_bytes(), new.as_bytes(), ttl)),
+                Ok(true)
+            );
+        }
+        let state = store.lock().expect("lock");
+        assert_eq!(state.entries.len(), 1);
+        assert!(
+            state.expiries.len() <= 2 * state.entries.len() + 64,
+            "{} heap entries for {} live ones",
+            state.expiries.len(),
+            state.entries.len()
+        );
     }
 }

@@ -1,7 +1,19 @@
 //! The Redis store: claims shared by every server instance, over a minimal RESP2
-//! client of its own (`SET … NX PX`, `GET`, `SET … PX`, and `AUTH`/`SELECT` at
-//! connection set-up) rather than a Redis crate, to keep the dependency tree lean.
+//! client of its own (`SET … NX PX`, `GET`, `SET … PX`, a compare-and-swap script,
+//! `SADD`/`SREM`/`SSCAN`/`SISMEMBER` for sets, and `AUTH`/`SELECT` at connection
+//! set-up) rather than a Redis crate, to keep the dependency tree lean.
+//!
+//! A command is sent at most once unless it cannot have run or running it again
+//! changes nothing. One whose write failed never reached Redis whole, so it may go
+//! again on a fresh connection; a read may go again too. A write that went out whole
+//! and lost its reply (the connection closed or reset before the reply came) may
+//! have run: it is never resent; the broken connection is dropped (with the idle
+//! ones), and the store reads the key back on another connection and answers from
+//! what it finds, as the [`Store`] contract says (an error when that cannot tell). Sending it again would turn a claim won into "already
+//! used" and a swap done into a refusal, and the session ledger would then apply the
+//! event twice. The same rule holds for any Redis client the project uses later.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::io;
 use std::sync::{Mutex, PoisonError};
@@ -13,12 +25,23 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::timeout;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, check_member};
 
 /// The largest bulk string accepted in a reply, and so the largest value stored.
 const MAX_BULK: usize = 16 * 1024 * 1024;
 /// The longest status, error, integer or length line accepted in a reply.
 const MAX_LINE: usize = 64 * 1024;
+/// The largest reply accepted, all its elements together.
+const MAX_REPLY: usize = MAX_BULK + MAX_LINE;
+/// The most elements accepted in one array of a reply.
+const MAX_ELEMENTS: usize = 1 << 20;
+/// How deep arrays may nest in a reply: SSCAN's is an array holding an array.
+const MAX_DEPTH: usize = 2;
+/// Members asked for per SSCAN round trip...
+const SCAN_COUNT: &[u8] = b"1000";
+/// ...and the most round trips one listing makes (a server whose cursor never comes
+/// back to 0 gets an error, not a loop).
+const MAX_SCAN_ROUNDS: usize = 1 << 20;
 /// A connection's read buffer above this size is not kept in the pool.
 const KEEP_BUFFER: usize = 64 * 1024;
 /// The longest time to live sent (Redis refuses expiries past the year 292 million).
@@ -53,12 +76,14 @@ impl Default for RedisOptions {
 
 /// A store in Redis, shared by every server instance that uses the same server and
 /// database: claims are `SET key value NX PX ttl`, so Redis decides atomically which
-/// of concurrent claims wins, and expires entries itself.
+/// of concurrent claims wins, and expires entries itself. Sets are Redis sets, listed
+/// a thousand members per round trip.
 ///
 /// Connections are made lazily and pooled; one that fails or times out is dropped
 /// (with the idle ones, likely broken alike), so the store recovers by itself once
-/// Redis is back. Every operation is bounded by the [`RedisOptions`] timeouts: a
-/// stopped or hung Redis yields a [`StoreError`], never a hang. Needs a Tokio
+/// Redis is back. Every command, and the read that settles a write whose reply was
+/// lost, is bounded by the [`RedisOptions`] timeouts: a stopped or hung Redis
+/// yields a [`StoreError`], never a hang. Needs a Tokio
 /// runtime with I/O and time drivers (as `#[tokio::main]` gives). Plain TCP only:
 /// for TLS, run a local TLS proxy.
 pub struct RedisStore {
@@ -117,68 +142,89 @@ impl RedisStore {
 
     /// Checks that Redis answers (`PING`), e.g. at start-up or for a health check.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        match self.execute(&[b"PING"]).await? {
+        match self.execute(&[b"PING"], Kind::Read).await? {
             Reply::Simple(s) if s == "PONG" => Ok(()),
             other => Err(unexpected(&other)),
         }
     }
 
     /// Runs one command on a pooled connection, within the timeouts.
-    async fn execute(&self, args: &[&[u8]]) -> Result<Reply, StoreError> {
+    async fn execute(&self, args: &[&[u8]], kind: Kind) -> Result<Reply, NoReply> {
         if tokio::runtime::Handle::try_current().is_err() {
-            return Err(StoreError("the Redis store needs a Tokio runtime".into()));
+            return Err(NoReply::Failed(StoreError(
+                "the Redis store needs a Tokio runtime".into(),
+            )));
         }
         let budget = self
             .options
             .connect_timeout
             .saturating_add(self.options.command_timeout);
-        match timeout(budget, self.execute_in_time(args)).await {
+        match timeout(budget, self.execute_in_time(args, kind)).await {
             Ok(result) => result,
             Err(_) => {
                 self.drop_idle();
-                Err(StoreError("redis: timed out".into()))
+                Err(NoReply::Failed(StoreError("redis: timed out".into())))
             }
         }
     }
 
-    async fn execute_in_time(&self, args: &[&[u8]]) -> Result<Reply, StoreError> {
+    async fn execute_in_time(&self, args: &[&[u8]], kind: Kind) -> Result<Reply, NoReply> {
         let _permit = match timeout(self.options.connect_timeout, self.permits.acquire()).await {
             Ok(Ok(permit)) => permit,
-            Ok(Err(_)) => return Err(StoreError("redis: the pool is closed".into())),
+            Ok(Err(_)) => {
+                return Err(NoReply::Failed(StoreError(
+                    "redis: the pool is closed".into(),
+                )));
+            }
             Err(_) => {
-                return Err(StoreError(
+                return Err(NoReply::Failed(StoreError(
                     "redis: timed out waiting for a connection".into(),
-                ));
+                )));
             }
         };
-        let (mut conn, mut reused) = match self.take_idle() {
-            Some(conn) => (conn, true),
-            None => (self.dial().await?, false),
+        let mut conn = match self.take_idle() {
+            Some(conn) => conn,
+            None => self.dial().await.map_err(NoReply::Failed)?,
         };
+        let mut sent_again = false;
         loop {
-            match timeout(self.options.command_timeout, conn.call(args)).await {
+            let failure = match timeout(self.options.command_timeout, conn.call(args)).await {
                 Ok(Ok(reply)) => {
                     self.give_back(conn);
                     return Ok(reply);
                 }
-                // A pooled connection the server had closed (it restarted, or timed
-                // the client out): the command never ran, so one retry on a new
-                // connection is safe.
-                Ok(Err(Failure::Closed)) if reused => {
-                    drop(conn);
-                    self.drop_idle();
-                    conn = self.dial().await?;
-                    reused = false;
-                }
-                Ok(Err(failure)) => {
-                    self.drop_idle();
-                    return Err(failure.into_store_error());
-                }
+                Ok(Err(failure)) => failure,
+                // Whether it ran is unknown, and a server too slow to answer this
+                // would not answer a read-back either.
                 Err(_) => {
                     self.drop_idle();
-                    return Err(StoreError("redis: command timed out".into()));
+                    return Err(NoReply::Failed(StoreError(
+                        "redis: command timed out".into(),
+                    )));
                 }
+            };
+            drop(conn);
+            // The idle connections likely lead to the same dead or restarted server.
+            self.drop_idle();
+            let again = !sent_again
+                && match failure {
+                    // It never reached the server whole (typically a pooled connection
+                    // the server had closed: it restarted, or timed the client out).
+                    Failure::NotSent(_) => true,
+                    Failure::Lost(_) => kind == Kind::Read,
+                    Failure::Protocol(_) => false,
+                };
+            if !again {
+                let lost = matches!(failure, Failure::Lost(_)) && kind == Kind::Write;
+                let error = failure.into_store_error();
+                return Err(if lost {
+                    NoReply::Lost(error)
+                } else {
+                    NoReply::Failed(error)
+                });
             }
+            conn = self.dial().await.map_err(NoReply::Failed)?;
+            sent_again = true;
         }
     }
 
@@ -217,6 +263,39 @@ impl RedisStore {
     }
 }
 
+/// Whether a command may be sent again after its reply was lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Changes nothing: running it twice is harmless.
+    Read,
+    /// Changes something: once sent whole, never sent again.
+    Write,
+}
+
+/// Why a command has no reply to interpret.
+#[derive(Debug)]
+enum NoReply {
+    /// Not run, or not knowable from here (a timeout): the error stands.
+    Failed(StoreError),
+    /// A write went out whole and the connection failed before its reply: it may
+    /// have run, and only reading back can tell.
+    Lost(StoreError),
+}
+
+impl From<NoReply> for StoreError {
+    fn from(no_reply: NoReply) -> StoreError {
+        match no_reply {
+            NoReply::Failed(e) | NoReply::Lost(e) => e,
+        }
+    }
+}
+
+/// The error for a write whose reply was lost and whose outcome a read-back could
+/// not settle.
+fn unknown(lost: StoreError) -> StoreError {
+    StoreError(format!("{}; outcome unknown", lost.0))
+}
+
 /// A Redis time to live in milliseconds: rounded up, at least 1 (Redis refuses 0).
 fn ttl_ms(ttl: Duration) -> Vec<u8> {
     let ms = ttl.as_nanos().div_ceil(1_000_000).clamp(1, MAX_TTL_MS);
@@ -250,17 +329,24 @@ impl Store for RedisStore {
             check_value(value)?;
             let ms = ttl_ms(ttl);
             let command: [&[u8]; 6] = [b"SET", key.as_bytes(), value, b"NX", b"PX", &ms];
-            match self.execute(&command).await? {
-                Reply::Simple(s) if s == "OK" => Ok(true),
-                Reply::Nil => Ok(false),
-                other => Err(unexpected(&other)),
+            match self.execute(&command, Kind::Write).await {
+                Ok(Reply::Simple(s)) if s == "OK" => Ok(true),
+                Ok(Reply::Nil) => Ok(false),
+                Ok(other) => Err(unexpected(&other)),
+                Err(NoReply::Failed(e)) => Err(e),
+                // Values are unique per writer: the one found tells whose claim it is.
+                Err(NoReply::Lost(e)) => match self.get(key).await {
+                    Ok(Some(found)) if found == value => Ok(true),
+                    Ok(Some(_)) => Ok(false),
+                    Ok(None) | Err(_) => Err(unknown(e)),
+                },
             }
         })
     }
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
         Box::pin(async move {
-            match self.execute(&[b"GET", key.as_bytes()]).await? {
+            match self.execute(&[b"GET", key.as_bytes()], Kind::Read).await? {
                 Reply::Bulk(value) => Ok(Some(value)),
                 Reply::Nil => Ok(None),
                 other => Err(unexpected(&other)),
@@ -278,9 +364,14 @@ impl Store for RedisStore {
             check_value(value)?;
             let ms = ttl_ms(ttl);
             let command: [&[u8]; 5] = [b"SET", key.as_bytes(), value, b"PX", &ms];
-            match self.execute(&command).await? {
-                Reply::Simple(s) if s == "OK" => Ok(()),
-                other => Err(unexpected(&other)),
+            match self.execute(&command, Kind::Write).await {
+                Ok(Reply::Simple(s)) if s == "OK" => Ok(()),
+                Ok(other) => Err(unexpected(&other)),
+                Err(NoReply::Failed(e)) => Err(e),
+                Err(NoReply::Lost(e)) => match self.get(key).await {
+                    Ok(Some(found)) if found == value => Ok(()),
+                    _ => Err(unknown(e)),
+                },
             }
         })
     }
@@ -306,32 +397,128 @@ impl Store for RedisStore {
                 new,
                 &ms,
             ];
-            match self.execute(&command).await? {
-                Reply::Integer(1) => Ok(true),
-                Reply::Integer(0) => Ok(false),
-                other => Err(unexpected(&other)),
+            match self.execute(&command, Kind::Write).await {
+                Ok(Reply::Integer(1)) => Ok(true),
+                Ok(Reply::Integer(0)) => Ok(false),
+                Ok(other) => Err(unexpected(&other)),
+                Err(NoReply::Failed(e)) => Err(e),
+                // `new` is unique to this write: finding it means the swap ran.
+                Err(NoReply::Lost(e)) => match self.get(key).await {
+                    Ok(Some(found)) if found == new => Ok(true),
+                    _ => Err(unknown(e)),
+                },
             }
+        })
+    }
+
+    fn add_member<'a>(
+        &'a self,
+        set: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            check_member(member)?;
+            let command: [&[u8]; 3] = [b"SADD", set.as_bytes(), member.as_bytes()];
+            match self.execute(&command, Kind::Write).await {
+                Ok(Reply::Integer(n)) => Ok(n == 1),
+                Ok(other) => Err(unexpected(&other)),
+                Err(NoReply::Failed(e)) => Err(e),
+                Err(NoReply::Lost(e)) => match self.is_member(set, member).await {
+                    Ok(true) => Ok(true),
+                    _ => Err(unknown(e)),
+                },
+            }
+        })
+    }
+
+    fn remove_member<'a>(
+        &'a self,
+        set: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            check_member(member)?;
+            let command: [&[u8]; 3] = [b"SREM", set.as_bytes(), member.as_bytes()];
+            match self.execute(&command, Kind::Write).await {
+                Ok(Reply::Integer(n)) => Ok(n == 1),
+                Ok(other) => Err(unexpected(&other)),
+                Err(NoReply::Failed(e)) => Err(e),
+                Err(NoReply::Lost(e)) => match self.is_member(set, member).await {
+                    Ok(false) => Ok(true),
+                    _ => Err(unknown(e)),
+                },
+            }
+        })
+    }
+
+    fn members<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        Box::pin(async move {
+            // A scan in pages, so that no single reply grows with the set (SMEMBERS's
+            // would); it may return a member twice.
+            let mut members = HashSet::new();
+            let mut cursor = b"0".to_vec();
+            for _ in 0..MAX_SCAN_ROUNDS {
+                let command: [&[u8]; 5] = [b"SSCAN", set.as_bytes(), &cursor, b"COUNT", SCAN_COUNT];
+                let reply = self.execute(&command, Kind::Read).await?;
+                let Reply::Array(parts) = reply else {
+                    return Err(unexpected(&reply));
+                };
+                let Ok([Reply::Bulk(next), Reply::Array(page)]) = <[Reply; 2]>::try_from(parts)
+                else {
+                    return Err(StoreError("redis: unexpected reply to SSCAN".into()));
+                };
+                for item in page {
+                    let Reply::Bulk(member) = item else {
+                        return Err(StoreError("redis: unexpected reply to SSCAN".into()));
+                    };
+                    let member = String::from_utf8(member)
+                        .map_err(|_| StoreError("redis: a set member is not UTF-8".into()))?;
+                    members.insert(member);
+                }
+                if next == b"0" {
+                    return Ok(members.into_iter().collect());
+                }
+                cursor = next;
+            }
+            Err(StoreError("redis: SSCAN did not finish".into()))
         })
     }
 }
 
-const SWAP_SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 else return 0 end";
+impl RedisStore {
+    /// Whether `member` is in `set`: what settles a set change whose reply was lost.
+    async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError> {
+        let command: [&[u8]; 3] = [b"SISMEMBER", set.as_bytes(), member.as_bytes()];
+        match self.execute(&command, Kind::Read).await? {
+            Reply::Integer(n) => Ok(n == 1),
+            other => Err(unexpected(&other)),
+        }
+    }
+}
+
+/// Swaps, or finds the swap already done (the value is `new`: left as it is).
+const SWAP_SCRIPT: &str = "local v = redis.call('GET', KEYS[1]) \
+if v == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 \
+elseif v == ARGV[2] then return 1 else return 0 end";
 
 /// Why a connection failed; the connection is dropped after any of them.
 #[derive(Debug)]
 enum Failure {
-    /// The server had closed the connection before any byte of the reply.
-    Closed,
-    Io(io::Error),
+    /// Writing the command failed: it never reached the server whole, so it did
+    /// not run.
+    NotSent(io::Error),
+    /// The command went out whole, then the connection closed or failed before the
+    /// whole reply came: it may have run.
+    Lost(Option<io::Error>),
     Protocol(&'static str),
 }
 
 impl Failure {
     fn into_store_error(self) -> StoreError {
         match self {
-            Failure::Closed => StoreError("redis: connection closed".into()),
-            Failure::Io(e) => StoreError(format!("redis: {e}")),
+            Failure::NotSent(e) => StoreError(format!("redis: cannot send: {e}")),
+            Failure::Lost(None) => StoreError("redis: connection closed before the reply".into()),
+            Failure::Lost(Some(e)) => StoreError(format!("redis: reply lost: {e}")),
             Failure::Protocol(what) => StoreError(format!("redis: malformed reply: {what}")),
         }
     }
@@ -389,46 +576,38 @@ impl Connection {
 
     async fn call(&mut self, args: &[&[u8]]) -> Result<Reply, Failure> {
         let command = encode(args);
-        self.stream.write_all(&command).await.map_err(|e| {
-            if closed(&e) {
-                Failure::Closed
-            } else {
-                Failure::Io(e)
-            }
-        })?;
+        // A failed write handed its last bytes to nobody: Redis runs a command only
+        // once it has all of it.
+        self.stream
+            .write_all(&command)
+            .await
+            .map_err(Failure::NotSent)?;
         self.read_reply().await
     }
 
     async fn read_reply(&mut self) -> Result<Reply, Failure> {
+        // Resumed after each read, so a long reply is framed in linear time.
+        let mut framer = Framer::default();
         loop {
-            if let Some((reply, used)) = parse(&self.buf)? {
-                if used != self.buf.len() {
+            if let Some(end) = framer.advance(&self.buf)? {
+                if end != self.buf.len() {
                     return Err(Failure::Protocol("data after the reply"));
                 }
+                let (reply, _) = build(&self.buf, 0, 0)?;
                 self.buf.clear();
                 return Ok(reply);
             }
+            if self.buf.len() > MAX_REPLY {
+                return Err(Failure::Protocol("reply too large"));
+            }
             self.buf.reserve(16 * 1024);
             match self.stream.read_buf(&mut self.buf).await {
-                Ok(0) if self.buf.is_empty() => return Err(Failure::Closed),
-                Ok(0) => return Err(Failure::Protocol("connection closed mid-reply")),
+                Ok(0) => return Err(Failure::Lost(None)),
                 Ok(_) => {}
-                Err(e) if self.buf.is_empty() && closed(&e) => return Err(Failure::Closed),
-                Err(e) => return Err(Failure::Io(e)),
+                Err(e) => return Err(Failure::Lost(Some(e))),
             }
         }
     }
-}
-
-fn closed(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::BrokenPipe
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::NotConnected
-            | io::ErrorKind::UnexpectedEof
-    )
 }
 
 /// A command as a RESP array of bulk strings.
@@ -455,61 +634,192 @@ enum Reply {
     Error(String),
     Integer(i64),
     Bulk(Vec<u8>),
+    /// SSCAN's reply: a cursor, and an array of members.
+    Array(Vec<Reply>),
     Nil,
 }
 
 /// Parses one reply at the start of `buf`: the reply and the bytes it took, `None`
 /// if more bytes are needed, or an error for anything malformed or too large.
+#[cfg(test)]
 fn parse(buf: &[u8]) -> Result<Option<(Reply, usize)>, Failure> {
-    let Some(&kind) = buf.first() else {
+    match Framer::default().advance(buf)? {
+        None => Ok(None),
+        Some(end) => Ok(Some((build(&buf[..end], 0, 0)?.0, end))),
+    }
+}
+
+/// Finds where a reply ends, checking its shape, as its bytes arrive. It keeps its
+/// place between calls: each element is looked at once, however many reads the
+/// reply takes (only a line or a bulk string still incomplete is looked at again).
+#[derive(Debug, Default)]
+struct Framer {
+    /// Where the next element starts.
+    pos: usize,
+    /// For each array open around `pos`, how many of its elements are still to come.
+    open: Vec<usize>,
+}
+
+impl Framer {
+    /// Moves over the whole elements in `buf`, which holds what was given before
+    /// and more: where the reply ends once it is whole, `None` until then.
+    fn advance(&mut self, buf: &[u8]) -> Result<Option<usize>, Failure> {
+        loop {
+            let Some(Header { kind, line, after }) = header(buf, self.pos)? else {
+                return Ok(None);
+            };
+            let end = match kind {
+                b'+' | b'-' => after,
+                b':' => {
+                    parse_integer(line)?;
+                    after
+                }
+                b'$' => match bulk_len(line)? {
+                    None => after,
+                    Some(len) => {
+                        let end = after + len;
+                        if buf.len() < end + 2 {
+                            return Ok(None);
+                        }
+                        if &buf[end..end + 2] != b"\r\n" {
+                            return Err(Failure::Protocol("bulk string not ended by CRLF"));
+                        }
+                        end + 2
+                    }
+                },
+                _ => match array_len(line)? {
+                    Some(len) if len > 0 => {
+                        if self.open.len() >= MAX_DEPTH {
+                            return Err(Failure::Protocol("arrays nested too deep"));
+                        }
+                        self.open.push(len);
+                        self.pos = after;
+                        continue;
+                    }
+                    // Nil or empty: whole already.
+                    _ => after,
+                },
+            };
+            self.pos = end;
+            // This element is whole, and so is every array it was the last of.
+            loop {
+                let Some(left) = self.open.last_mut() else {
+                    return Ok(Some(self.pos));
+                };
+                *left -= 1;
+                if *left > 0 {
+                    break;
+                }
+                self.open.pop();
+            }
+        }
+    }
+}
+
+/// The line that starts an element.
+struct Header<'a> {
+    /// The type byte.
+    kind: u8,
+    /// The text between the type byte and the CRLF.
+    line: &'a [u8],
+    /// Where what follows the line starts.
+    after: usize,
+}
+
+/// The line starting an element at `pos`; `None` if it is not all there yet.
+fn header(buf: &[u8], pos: usize) -> Result<Option<Header<'_>>, Failure> {
+    let rest = buf.get(pos..).unwrap_or_default();
+    let Some(&kind) = rest.first() else {
         return Ok(None);
     };
     if !matches!(kind, b'+' | b'-' | b':' | b'$' | b'*') {
         return Err(Failure::Protocol("unknown reply type"));
     }
-    let window = &buf[..buf.len().min(MAX_LINE + 3)];
+    let window = &rest[..rest.len().min(MAX_LINE + 3)];
     let Some(newline) = window.iter().position(|&b| b == b'\n') else {
         if window.len() > MAX_LINE + 2 {
             return Err(Failure::Protocol("reply line too long"));
         }
         return Ok(None);
     };
-    if newline < 2 || buf[newline - 1] != b'\r' {
+    if newline < 2 || rest[newline - 1] != b'\r' {
         return Err(Failure::Protocol("line not ended by CRLF"));
     }
-    let line = &buf[1..newline - 1];
+    let line = &rest[1..newline - 1];
     if line.contains(&b'\r') {
         return Err(Failure::Protocol("stray CR in a line"));
     }
-    let after = newline + 1;
-    let text = || String::from_utf8_lossy(line).into_owned();
-    let reply = match kind {
-        b'+' => Reply::Simple(text()),
-        b'-' => Reply::Error(text()),
-        b':' => Reply::Integer(parse_integer(line)?),
-        b'$' => {
-            let len = parse_integer(line)?;
-            if len == -1 {
-                return Ok(Some((Reply::Nil, after)));
-            }
+    Ok(Some(Header {
+        kind,
+        line,
+        after: pos + newline + 1,
+    }))
+}
+
+/// A bulk string's length, `None` for nil.
+fn bulk_len(line: &[u8]) -> Result<Option<usize>, Failure> {
+    match parse_integer(line)? {
+        -1 => Ok(None),
+        len => {
             let len = usize::try_from(len).map_err(|_| Failure::Protocol("negative length"))?;
             if len > MAX_BULK {
                 return Err(Failure::Protocol("bulk string too large"));
             }
-            let end = after + len;
-            if buf.len() < end + 2 {
-                return Ok(None);
-            }
-            if &buf[end..end + 2] != b"\r\n" {
-                return Err(Failure::Protocol("bulk string not ended by CRLF"));
-            }
-            return Ok(Some((Reply::Bulk(buf[after..end].to_vec()), end + 2)));
+            Ok(Some(len))
         }
-        // `*-1`, the nil array, is the only array these commands accept.
-        _ if line == b"-1" => Reply::Nil,
-        _ => return Err(Failure::Protocol("unexpected array")),
+    }
+}
+
+/// An array's length, `None` for nil.
+fn array_len(line: &[u8]) -> Result<Option<usize>, Failure> {
+    match parse_integer(line)? {
+        -1 => Ok(None),
+        len => {
+            let len = usize::try_from(len).map_err(|_| Failure::Protocol("negative length"))?;
+            if len > MAX_ELEMENTS {
+                return Err(Failure::Protocol("array too long"));
+            }
+            Ok(Some(len))
+        }
+    }
+}
+
+/// Builds the element at `pos` of a reply the [`Framer`] found whole: the element
+/// and where the next one starts.
+fn build(buf: &[u8], pos: usize, depth: usize) -> Result<(Reply, usize), Failure> {
+    let truncated = Failure::Protocol("truncated reply");
+    let Some(Header { kind, line, after }) = header(buf, pos)? else {
+        return Err(truncated);
     };
-    Ok(Some((reply, after)))
+    let text = || String::from_utf8_lossy(line).into_owned();
+    Ok(match kind {
+        b'+' => (Reply::Simple(text()), after),
+        b'-' => (Reply::Error(text()), after),
+        b':' => (Reply::Integer(parse_integer(line)?), after),
+        b'$' => match bulk_len(line)? {
+            None => (Reply::Nil, after),
+            Some(len) => {
+                let value = buf.get(after..after + len).ok_or(truncated)?;
+                (Reply::Bulk(value.to_vec()), after + len + 2)
+            }
+        },
+        _ => match array_len(line)? {
+            None => (Reply::Nil, after),
+            Some(len) => {
+                if depth >= MAX_DEPTH {
+                    return Err(Failure::Protocol("arrays nested too deep"));
+                }
+                let mut items = Vec::with_capacity(len.min(1024));
+                let mut next = after;
+                for _ in 0..len {
+                    let (item, after_item) = build(buf, next, depth + 1)?;
+                    items.push(item);
+                    next = after_item;
+                }
+                (Reply::Array(items), next)
+            }
+        },
+    })
 }
 
 /// A RESP integer: an optional minus sign and decimal digits, within `i64`.
@@ -656,6 +966,36 @@ mod tests {
             parsed(b"$4\r\na\r\nb\r\n"),
             Ok(Some((Reply::Bulk(b"a\r\nb".to_vec()), 10)))
         );
+        assert_eq!(parsed(b"*0\r\n"), Ok(Some((Reply::Array(vec![]), 4))));
+        assert_eq!(
+            parsed(b"*2\r\n$1\r\na\r\n$-1\r\n"),
+            Ok(Some((
+                Reply::Array(vec![Reply::Bulk(b"a".to_vec()), Reply::Nil]),
+                16
+            )))
+        );
+        // SSCAN's reply: a cursor and a page of members.
+        let scan = b"*2\r\n$2\r\n17\r\n*2\r\n$2\r\ns1\r\n$2\r\ns2\r\n";
+        assert_eq!(
+            parsed(scan),
+            Ok(Some((
+                Reply::Array(vec![
+                    Reply::Bulk(b"17".to_vec()),
+                    Reply::Array(vec![
+                        Reply::Bulk(b"s1".to_vec()),
+                        Reply::Bulk(b"s2".to_vec())
+                    ])
+                ]),
+                scan.len()
+            )))
+        );
+        assert_eq!(
+            parsed(b"*2\r\n$1\r\n0\r\n*0\r\n"),
+            Ok(Some((
+                Reply::Array(vec![Reply::Bulk(b"0".to_vec()), Reply::Array(vec![])]),
+                15
+            )))
+        );
     }
 
     #[test]
@@ -669,9 +1009,46 @@ mod tests {
             b"$5\r\nhello\r",
             b"$",
             b":12",
+            b"*1\r\n",
+            b"*2\r\n:1\r\n",
+            b"*2\r\n$1\r\n0\r\n*2\r\n$2\r\ns1\r\n",
+            b"*2\r\n$1\r\n0\r\n*2\r\n$2\r\ns1\r\n$2\r\ns",
         ] {
             assert_eq!(parsed(partial), Ok(None), "{partial:?}");
         }
+    }
+
+    #[test]
+    fn a_reply_read_in_pieces_is_framed_from_where_it_stopped() {
+        // A page of 10,000 members arriving in small reads: each read moves the
+        // framer on from where it was, never back to the start.
+        let mut reply = b"*2\r\n$1\r\n0\r\n*10000\r\n".to_vec();
+        for i in 0..10_000 {
+            let member = format!("session-{i:05}");
+            reply.extend_from_slice(format!("${}\r\n{member}\r\n", member.len()).as_bytes());
+        }
+        let mut framer = Framer::default();
+        let mut last = 0;
+        for end in (1..reply.len()).step_by(7) {
+            assert_eq!(framer.advance(&reply[..end]).map_err(|_| ()), Ok(None));
+            assert!(framer.pos >= last, "the framer went back");
+            last = framer.pos;
+            assert!(
+                end - framer.pos < 24,
+                "{} bytes behind at {end}",
+                end - framer.pos
+            );
+        }
+        assert_eq!(
+            framer.advance(&reply).map_err(|_| ()),
+            Ok(Some(reply.len()))
+        );
+        let (built, used) = build(&reply, 0, 0).map_err(|_| ()).expect("whole");
+        assert_eq!(used, reply.len());
+        let Reply::Array(parts) = built else {
+            panic!("an array")
+        };
+        assert!(matches!(&parts[1], Reply::Array(page) if page.len() == 10_000));
     }
 
     #[test]
@@ -690,8 +1067,13 @@ mod tests {
             b"$abc\r\n",
             b"$ 1\r\n",
             b"$3\r\nabcXY",
-            b"*1\r\n$1\r\na\r\n",
-            b"*0\r\n",
+            b"*-2\r\n",
+            b"*x\r\n",
+            b"*1\r\n?\r\n",
+            b"*2\r\n$1\r\na\r\n$1\r\nbc\r\n",
+            // Three levels of arrays: refused as soon as the third opens.
+            b"*1\r\n*1\r\n*1\r\n:1\r\n",
+            b"*1\r\n*1\r\n*1\r\n",
             b"%1\r\n",
             b"_\r\n",
         ] {
@@ -705,6 +1087,12 @@ mod tests {
         assert!(parsed(too_big.as_bytes()).is_err());
         let huge = format!("${}\r\n", u64::MAX);
         assert!(parsed(huge.as_bytes()).is_err());
+        let too_many = format!("*{}\r\n", MAX_ELEMENTS + 1);
+        assert!(parsed(too_many.as_bytes()).is_err());
+        let nested_too_many = format!("*2\r\n$1\r\n0\r\n*{}\r\n", MAX_ELEMENTS + 1);
+        assert!(parsed(nested_too_many.as_bytes()).is_err());
+        let many = format!("*{MAX_ELEMENTS}\r\n");
+        assert_eq!(parsed(many.as_bytes()), Ok(None), "allowed, and incomplete");
         let mut long_line = b"+".to_vec();
         long_line.extend(std::iter::repeat_n(b'a', MAX_LINE + 10));
         assert!(parsed(&long_line).is_err(), "a line without end is refused");

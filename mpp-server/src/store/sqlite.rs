@@ -3,13 +3,14 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mpp_core::method::BoxFuture;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, check_member};
 
 /// Expired rows are purged once every this many writes...
 const PURGE_EVERY: u64 = 256;
@@ -24,6 +25,11 @@ CREATE TABLE IF NOT EXISTS entries (
     expires_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entries_expires_at ON entries (expires_at);
+CREATE TABLE IF NOT EXISTS members (
+    set_key TEXT NOT NULL,
+    member TEXT NOT NULL,
+    PRIMARY KEY (set_key, member)
+) WITHOUT ROWID;
 ";
 
 /// Takes the key unless a live entry holds it: one statement, so atomic across the
@@ -43,6 +49,16 @@ const SWAP: &str = "
 UPDATE entries SET value = ?3, expires_at = ?4
 WHERE key = ?1 AND value = ?2 AND expires_at > ?5";
 
+/// Set members live in a table of their own, keyed by set and member: a change
+/// touches one row of the primary key's tree, whatever the set's size.
+const ADD_MEMBER: &str =
+    "INSERT INTO members (set_key, member) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
+const REMOVE_MEMBER: &str = "DELETE FROM members WHERE set_key = ?1 AND member = ?2";
+const MEMBERS: &str = "SELECT member FROM members WHERE set_key = ?1";
+
+/// Whether a live entry already holds the value a swap writes (a repeated swap).
+const HOLDS: &str = "SELECT 1 FROM entries WHERE key = ?1 AND value = ?2 AND expires_at > ?3";
+
 const PURGE: &str = "
 DELETE FROM entries WHERE key IN
     (SELECT key FROM entries WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)";
@@ -54,9 +70,11 @@ DELETE FROM entries WHERE key IN
 ///
 /// Expiry uses the system clock (Unix milliseconds). Each operation runs on Tokio's
 /// blocking pool (so it needs a Tokio runtime with the time driver, as
-/// `#[tokio::main]` gives) and fails with a [`StoreError`] rather than wait longer
-/// than twice the busy timeout. A new database file is created readable by its owner
-/// only (on Unix), as stored responses may hold paid content and receipts.
+/// `#[tokio::main]` gives). One still waiting for its turn after twice the busy
+/// timeout is given up, never to run, and fails with a [`StoreError`]; one already
+/// running is waited for, since it may commit (each of its statements waits at most
+/// the busy timeout for the file). A new database file is created readable by its
+/// owner only (on Unix), as stored responses may hold paid content and receipts.
 pub struct SqliteStore {
     inner: Arc<Inner>,
 }
@@ -137,7 +155,10 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `op` on the blocking pool with the connection, within the deadline.
+    /// Runs `op` on the blocking pool with the connection. An operation still
+    /// waiting for its turn at the deadline is given up, and never runs; one already
+    /// running is waited for, since it may commit: a timeout is reported only for
+    /// what cannot happen any more.
     fn run<T, F>(&self, op: F) -> BoxFuture<'_, Result<T, StoreError>>
     where
         T: Send + 'static,
@@ -149,19 +170,57 @@ impl SqliteStore {
                 .map_err(|_| StoreError("the SQLite store needs a Tokio runtime".into()))?;
             // Waiting for this process's earlier operations, then for the file's lock.
             let deadline = inner.busy_timeout.saturating_mul(2);
-            let task = handle.spawn_blocking(move || {
+            let fate = Arc::new(AtomicU8::new(PENDING));
+            // A caller that stops waiting (its deadline passed, or it was dropped)
+            // takes back an operation that has not started.
+            let _give_up = GiveUp(Arc::clone(&fate));
+            let start = Arc::clone(&fate);
+            let mut task = handle.spawn_blocking(move || {
                 let mut db = inner
                     .db
                     .lock()
                     .map_err(|_| StoreError("sqlite store lock poisoned".into()))?;
+                if start
+                    .compare_exchange(PENDING, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+                {
+                    return Err(StoreError("sqlite store operation given up".into()));
+                }
                 op(&mut db)
             });
-            match tokio::time::timeout(deadline, task).await {
-                Ok(Ok(result)) => result,
-                Ok(Err(_)) => Err(StoreError("sqlite store operation failed".into())),
-                Err(_) => Err(StoreError("sqlite store operation timed out".into())),
-            }
+            let joined = match tokio::time::timeout(deadline, &mut task).await {
+                Ok(joined) => joined,
+                Err(_) => {
+                    if fate
+                        .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                    {
+                        return Err(StoreError("sqlite store operation timed out".into()));
+                    }
+                    // Started: its own result is the answer. Each of its statements
+                    // waits at most the busy timeout for the file.
+                    task.await
+                }
+            };
+            joined.unwrap_or_else(|_| Err(StoreError("sqlite store operation failed".into())))
         })
+    }
+}
+
+/// An operation's fate, decided once by a compare-exchange: the blocking pool starts
+/// it (`PENDING` → `RUNNING`) or its caller gives it up (`PENDING` → `ABANDONED`).
+const PENDING: u8 = 0;
+const RUNNING: u8 = 1;
+const ABANDONED: u8 = 2;
+
+/// Gives up its operation, if not yet started, when the caller's future ends.
+struct GiveUp(Arc<AtomicU8>);
+
+impl Drop for GiveUp {
+    fn drop(&mut self) {
+        let _ = self
+            .0
+            .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire);
     }
 }
 
@@ -250,7 +309,16 @@ impl Db {
             .conn
             .execute(SWAP, params![key, expected, new, expires_at(now, ttl), now])
             .map_err(sql_error)?;
-        Ok(changed == 1)
+        if changed == 1 {
+            return Ok(true);
+        }
+        // Not swapped: done already if the entry holds `new` (left as it is).
+        let holds = self
+            .conn
+            .query_row(HOLDS, params![key, new, now], |_| Ok(()))
+            .optional()
+            .map_err(sql_error)?;
+        Ok(holds.is_some())
     }
 
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -259,6 +327,30 @@ impl Db {
             .query_row(GET, params![key, now], |row| row.get(0))
             .optional()
             .map_err(sql_error)
+    }
+
+    fn add_member(&mut self, set: &str, member: &str) -> Result<bool, StoreError> {
+        let changed = self
+            .conn
+            .execute(ADD_MEMBER, params![set, member])
+            .map_err(sql_error)?;
+        Ok(changed == 1)
+    }
+
+    fn remove_member(&mut self, set: &str, member: &str) -> Result<bool, StoreError> {
+        let changed = self
+            .conn
+            .execute(REMOVE_MEMBER, params![set, member])
+            .map_err(sql_error)?;
+        Ok(changed == 1)
+    }
+
+    fn members(&mut self, set: &str) -> Result<Vec<String>, StoreError> {
+        let mut statement = self.conn.prepare(MEMBERS).map_err(sql_error)?;
+        let rows = statement
+            .query_map(params![set], |row| row.get(0))
+            .map_err(sql_error)?;
+        rows.collect::<Result<_, _>>().map_err(sql_error)
     }
 
     /// Counts a write and purges expired rows now and then. A failed purge does not
@@ -313,6 +405,35 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         let (key, expected, new) = (key.to_owned(), expected.to_vec(), new.to_vec());
         self.run(move |db| db.swap(&key, &expected, &new, ttl))
+    }
+
+    fn add_member<'a>(
+        &'a self,
+        set: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        if let Err(e) = check_member(member) {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        let (set, member) = (set.to_owned(), member.to_owned());
+        self.run(move |db| db.add_member(&set, &member))
+    }
+
+    fn remove_member<'a>(
+        &'a self,
+        set: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        if let Err(e) = check_member(member) {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        let (set, member) = (set.to_owned(), member.to_owned());
+        self.run(move |db| db.remove_member(&set, &member))
+    }
+
+    fn members<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        let set = set.to_owned();
+        self.run(move |db| db.members(&set))
     }
 }
 
@@ -430,6 +551,158 @@ mod tests {
         match f.as_mut().poll(&mut cx) {
             std::task::Poll::Ready(r) => assert!(r.is_err()),
             std::task::Poll::Pending => panic!("expected an immediate error"),
+        }
+    }
+
+    /// Claims queued behind a file locked by another connection: the ones reported
+    /// as timed out must never commit later (the client would retry, and find its
+    /// own claim refused as used), and the ones reported done must have committed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_operation_reported_timed_out_never_commits() {
+        let file = TempFile::new("timeout");
+        // A 100 ms busy timeout: each operation is given 200 ms.
+        let store = Arc::new(
+            SqliteStore::open_with_busy_timeout(&file.0, Duration::from_millis(100)).expect("open"),
+        );
+        // Another process's connection holds the file's write lock for 600 ms.
+        let blocker = Connection::open(&file.0).expect("second connection");
+        blocker.execute_batch("BEGIN IMMEDIATE").expect("lock");
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(600));
+            blocker.execute_batch("COMMIT").expect("unlock");
+        });
+        // Claims arrive faster than a locked file lets them fail, then after it frees.
+        let tasks: Vec<_> = (0..30u64)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(30 * i)).await;
+                    let key = format!("k{i}");
+                    let result = store
+                        .put_if_absent(&key, b"v", Duration::from_secs(60))
+                        .await;
+                    (key, result)
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.expect("task"));
+        }
+        holder.join().expect("holder");
+        // Every operation handed to the blocking pool holds the store: once the count
+        // is back to one, none is left to commit.
+        for _ in 0..500 {
+            if Arc::strong_count(&store.inner) == 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(
+            Arc::strong_count(&store.inner),
+            1,
+            "operations still running"
+        );
+
+        let check = Connection::open(&file.0).expect("check connection");
+        let stored = |key: &str| -> bool {
+            check
+                .query_row(
+                    "SELECT count(*) FROM entries WHERE key = ?1",
+                    [key],
+                    |row| row.get::<_, i64>(0),
+                )
+                .expect("count")
+                == 1
+        };
+        let mut timeouts = 0;
+        for (key, result) in &results {
+            match result {
+                Ok(true) => assert!(stored(key), "{key} was reported claimed"),
+                Ok(false) => panic!("{key}: nobody else claimed it"),
+                Err(e) => {
+                    timeouts += usize::from(e.0.contains("timed out"));
+                    assert!(
+                        !stored(key),
+                        "{key} was reported failed ({e}) but committed"
+                    );
+                }
+            }
+        }
+        assert!(
+            timeouts > 0,
+            "the contention caused no timeout: {results:?}"
+        );
+        assert!(
+            results.iter().any(|(_, r)| r == &Ok(true)),
+            "no claim succeeded: {results:?}"
+        );
+    }
+
+    /// A caller that stops waiting (a request cancelled by its client) takes back
+    /// its operation if it has not started: nothing lands after nobody is told.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_operation_dropped_before_it_started_never_runs() {
+        let file = TempFile::new("dropped");
+        let store = Arc::new(SqliteStore::open(&file.0).expect("open"));
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let inner = Arc::clone(&store.inner);
+        let holder = std::thread::spawn(move || {
+            let _turn = inner.db.lock().expect("lock");
+            held_tx.send(()).expect("held");
+            let _ = release_rx.recv();
+        });
+        held_rx.recv().expect("the connection is busy");
+        let ttl = Duration::from_secs(60);
+        let gave_up = tokio::time::timeout(
+            Duration::from_millis(50),
+            store.put_if_absent("mpp:claim:dropped", b"v", ttl),
+        )
+        .await;
+        assert!(gave_up.is_err(), "the operation waited for its turn");
+        release_tx.send(()).expect("release");
+        holder.join().expect("holder");
+        for _ in 0..500 {
+            if Arc::strong_count(&store.inner) == 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(store.get("mpp:claim:dropped").await, Ok(None));
+    }
+
+    /// Set members are rows keyed by (set, member): adding one inserts into that
+    /// key's tree, and removing one or listing a set searches it, so a change costs
+    /// the same whatever the set's size, and a set is listed without scanning others.
+    #[test]
+    fn set_operations_go_through_the_primary_key() {
+        let file = TempFile::new("plans");
+        let store = SqliteStore::open(&file.0).expect("open");
+        let db = db(&store);
+        let key: Vec<(String, i64)> = db
+            .conn
+            .prepare("SELECT name, pk FROM pragma_table_info('members') ORDER BY pk")
+            .expect("table info")
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .expect("columns")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(key, [("set_key".into(), 1), ("member".into(), 2)]);
+        for statement in [REMOVE_MEMBER, MEMBERS] {
+            let literal = statement.replace("?1", "'set'").replace("?2", "'member'");
+            let plan: Vec<String> = db
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {literal}"))
+                .expect("explain")
+                .query_map([], |row| row.get(3))
+                .expect("plan")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            assert!(
+                plan.len() == 1 && plan[0].starts_with("SEARCH members USING PRIMARY KEY"),
+                "{statement}: {plan:?}"
+            );
         }
     }
 
