@@ -14,6 +14,7 @@ use mpp_core::value::{IntentName, MethodName, Realm};
 use mpp_core::{BindingError, ParseError};
 
 use crate::layer::PaywallLayer;
+use crate::mint::{MintLimit, Minting};
 use crate::openapi::{self, ServiceInfo};
 use crate::session::SessionLedger;
 use crate::store::{MemoryStore, Store};
@@ -335,6 +336,8 @@ impl std::error::Error for ConfigError {}
 pub(crate) struct CompiledRoute {
     pub(crate) paid: PaidRoute,
     pub(crate) engine: server::Route,
+    /// Whether its 402s mint terms per challenge (which [`MintLimit`] bounds).
+    pub(crate) mints: bool,
 }
 
 /// Where the paywall reads the time.
@@ -360,6 +363,7 @@ pub(crate) struct Shared {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) ledger: SessionLedger,
     pub(crate) max_body: usize,
+    pub(crate) minting: Minting,
     /// The serialised discovery document, when `/openapi.json` is served.
     pub(crate) openapi: Option<bytes::Bytes>,
 }
@@ -427,6 +431,7 @@ pub struct PaywallBuilder {
     max_body: usize,
     discovery: Option<ServiceInfo>,
     clock: Clock,
+    mint_limit: MintLimit,
 }
 
 impl fmt::Debug for PaywallBuilder {
@@ -456,6 +461,7 @@ impl Paywall {
             max_body: DEFAULT_MAX_BODY,
             discovery: None,
             clock: Arc::new(system_clock),
+            mint_limit: MintLimit::default(),
         })
     }
 }
@@ -495,6 +501,13 @@ impl PaywallBuilder {
         self
     }
 
+    /// Bounds how many 402s mint terms per challenge (a fresh invoice each), in all
+    /// and per client (default: [`MintLimit::default`]); beyond it, 429.
+    pub fn mint_limit(mut self, limit: MintLimit) -> PaywallBuilder {
+        self.mint_limit = limit;
+        self
+    }
+
     /// Reads the time from `clock` instead of the system clock (for tests).
     pub fn clock(mut self, clock: impl Fn() -> UnixTime + Send + Sync + 'static) -> PaywallBuilder {
         self.clock = Arc::new(clock);
@@ -511,8 +524,10 @@ impl PaywallBuilder {
             .routes
             .into_iter()
             .map(|paid| {
+                let engine = paid.engine_route()?;
                 Ok(CompiledRoute {
-                    engine: paid.engine_route()?,
+                    mints: engine.offers.iter().any(|o| o.is_per_challenge()),
+                    engine,
                     paid,
                 })
             })
@@ -524,6 +539,7 @@ impl PaywallBuilder {
             ledger: SessionLedger::new(self.store.clone()),
             store: self.store,
             max_body: self.max_body,
+            minting: Minting::new(self.mint_limit),
             openapi,
         })))
     }

@@ -207,6 +207,12 @@ where
             entry.iter_mut().for_each(|v| v.set_sensitive(true));
         }
     }
+    // Who the request is from, where minting a challenge costs something.
+    let client = if route.mints {
+        shared.minting.client(&parts)
+    } else {
+        None
+    };
     let body = match Limited::new(body, shared.max_body).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<LengthLimitError>() => {
@@ -223,6 +229,7 @@ where
                 None,
                 ProblemType::BadRequest,
                 "cannot read the request body",
+                client.as_deref(),
             )
             .await);
         }
@@ -242,6 +249,7 @@ where
             Some(&payment),
             ProblemType::InternalPaymentError,
             "no randomness available",
+            client.as_deref(),
         )
         .await);
     };
@@ -262,13 +270,29 @@ where
                     "payment refused"
                 );
             }
-            return Ok(refuse(&shared, route, &payment, &refusal, &nonce).await);
+            return Ok(refuse(
+                &shared,
+                route,
+                &payment,
+                &refusal,
+                &nonce,
+                client.as_deref(),
+            )
+            .await);
         }
         Evaluation::Verify(pending) => pending,
     };
     let refuse_with = async |refusal: Refusal| {
         tracing::info!(target: "mpp::server", route = %route.paid.path, problem = %refusal.problem, "payment refused");
-        Ok(refuse(&shared, route, &payment, &refusal, &nonce).await)
+        Ok(refuse(
+            &shared,
+            route,
+            &payment,
+            &refusal,
+            &nonce,
+            client.as_deref(),
+        )
+        .await)
     };
     if let Some(key) = pending.idempotency_key() {
         match replay::lookup(shared.store.as_ref(), key).await {
@@ -474,6 +498,7 @@ async fn problem_reply(
     payment: Option<&PaymentRequest<'_>>,
     problem: ProblemType,
     detail: &str,
+    client: Option<&str>,
 ) -> Response<PaywallBody> {
     let empty = PaymentRequest::from_headers::<[(&str, &[u8]); 0], _, _>(
         route.paid.http_method.as_str(),
@@ -484,7 +509,15 @@ async fn problem_reply(
     );
     let refusal = Refusal::new(problem, detail);
     let nonce = nonce().unwrap_or_default();
-    refuse(shared, route, payment.unwrap_or(&empty), &refusal, &nonce).await
+    refuse(
+        shared,
+        route,
+        payment.unwrap_or(&empty),
+        &refusal,
+        &nonce,
+        client,
+    )
+    .await
 }
 
 /// The reply to a refusal; offers whose terms are made per challenge get them from
@@ -495,9 +528,16 @@ async fn refuse(
     payment: &PaymentRequest<'_>,
     refusal: &Refusal,
     nonce: &[u8; 16],
+    client: Option<&str>,
 ) -> Response<PaywallBody> {
     let now = (shared.clock)();
     let terms = if refusal.problem.carries_challenge() {
+        if route.mints {
+            if let Err(wait) = shared.minting.take(client, now) {
+                tracing::info!(target: "mpp::server", route = %route.paid.path, "too many challenges minted: 429");
+                return too_many(wait);
+            }
+        }
         issue_terms(route, now).await
     } else {
         Vec::new()
@@ -551,6 +591,20 @@ fn plain_problem(status: StatusCode, title: &str, detail: &str) -> Response<Payw
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// 429: too many challenges whose terms cost something to make; try again in
+/// `wait` seconds.
+fn too_many(wait: u64) -> Response<PaywallBody> {
+    let mut response = plain_problem(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too Many Requests",
+        "too many payment challenges were asked for; try again later",
+    );
+    response
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, HeaderValue::from(wait));
     response
 }
 

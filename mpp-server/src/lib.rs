@@ -29,6 +29,7 @@ mod config;
 #[cfg(feature = "axum")]
 mod extract;
 pub mod layer;
+mod mint;
 pub mod openapi;
 #[cfg(feature = "reference-server")]
 pub mod reference;
@@ -41,6 +42,7 @@ pub use config::{
     system_clock,
 };
 pub use layer::{PaywallBody, PaywallLayer, PaywallService, VerifiedPayment};
+pub use mint::{ClientKey, MintLimit, MintRate};
 pub use openapi::ServiceInfo;
 pub use replay::MAX_REPLAY_BODY;
 #[cfg(feature = "sqlite")]

@@ -29,7 +29,10 @@ use mpp_methods::preimage::Preimage;
 use mpp_methods::token::Token;
 use serde_json::{Value, json};
 
-use crate::{ConfigError, Offer, PaidRoute, Paywall, ServiceInfo, Store, VerifiedPayment};
+use crate::{
+    ConfigError, MintLimit, MintRate, Offer, PaidRoute, Paywall, ServiceInfo, Store,
+    VerifiedPayment,
+};
 
 /// The price of every paid route: 1000 usd to `acct_reference`.
 pub const AMOUNT: &str = "1000";
@@ -82,6 +85,22 @@ fn paid_route(config: &ReferenceConfig, method: http::Method, path: &str) -> Pai
 /// The price of `/paid-lightning`, in satoshis.
 pub const LIGHTNING_PRICE_SAT: u64 = 100;
 
+/// How many invoices each client may have minted by the Lightning routes' 402s: a
+/// burst of 60, then 10 a second.
+pub const MINT_PER_CLIENT: MintRate = MintRate {
+    burst: 60,
+    per_second: 10,
+};
+
+/// The peer's IP address, when the server was started with connection info
+/// (`into_make_service_with_connect_info::<SocketAddr>()`, as the binary is).
+fn peer_address(parts: &http::request::Parts) -> Option<String> {
+    let info = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()?;
+    Some(info.0.ip().to_string())
+}
+
 /// The reference application, paywall included.
 ///
 /// Called inside a Tokio runtime, it also spawns the task that closes idle sessions;
@@ -103,6 +122,7 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
     let [metered, streamed] = sessions::paid_routes(node.clone(), config);
     let paywall = Paywall::builder(config.secret.as_bytes(), &config.realm)?
         .store(config.store.clone())
+        .mint_limit(MintLimit::default().per_client(MINT_PER_CLIENT, peer_address))
         .route(
             paid_route(config, http::Method::GET, "/paid")
                 .offer(preimage_offer())

@@ -28,6 +28,10 @@ struct Setup {
 }
 
 fn setup() -> Setup {
+    setup_limited(mpp_server::MintLimit::default())
+}
+
+fn setup_limited(limit: mpp_server::MintLimit) -> Setup {
     let clock = TestClock::new();
     let manual = ManualClock::new(UnixTime::from_secs(clock.now()));
     let server_node = Arc::new(TestNode::new().with_clock(manual.clock()));
@@ -38,6 +42,7 @@ fn setup() -> Setup {
             method,
             LightningCharge::template(250, Some("weather report")),
         )))
+        .mint_limit(limit)
         .build()
         .unwrap();
     Setup {
@@ -221,4 +226,53 @@ async fn a_node_that_cannot_issue_invoices_gives_a_500_never_a_bare_402() {
 fn preimages_are_redacted() {
     let p = Preimage::from_hex(&"ab".repeat(32)).unwrap();
     assert!(!format!("{p:?}").contains("abab"));
+}
+
+#[tokio::test]
+async fn anonymous_402s_that_mint_invoices_are_limited_per_client_and_in_all() {
+    // Each 402 here costs the node an invoice: a flood gets 429, not invoices.
+    use mpp_server::{MintLimit, MintRate};
+    let per_client = MintRate {
+        burst: 2,
+        per_second: 1,
+    };
+    let limit = MintLimit {
+        global: Some(MintRate {
+            burst: 3,
+            per_second: 1,
+        }),
+        per_client: None,
+    }
+    .per_client(per_client, |parts| {
+        let client = parts.headers.get("x-client")?;
+        Some(client.to_str().ok()?.to_owned())
+    });
+    let s = setup_limited(limit);
+    let from = |client: &str| request(Method::GET, "/weather", &[("x-client", client)], "");
+    for _ in 0..2 {
+        s.harness
+            .send(from("a"))
+            .await
+            .assert_402(ProblemType::PaymentRequired);
+    }
+    let held = s.server_node.invoices_held();
+    let limited = s.harness.send(from("a")).await;
+    assert_eq!(limited.status, 429, "{}", limited.text());
+    assert_eq!(limited.header("retry-after"), Some("1"));
+    assert_eq!(limited.header("cache-control"), Some("no-store"));
+    assert!(limited.challenges().is_empty());
+    assert_eq!(s.server_node.invoices_held(), held, "nothing minted");
+    // Another client has its own allowance, within the one of all clients.
+    s.harness
+        .send(from("b"))
+        .await
+        .assert_402(ProblemType::PaymentRequired);
+    assert_eq!(s.harness.send(from("c")).await.status, 429);
+    // A second later, one more each.
+    s.harness.clock.advance(1);
+    s.harness
+        .send(from("a"))
+        .await
+        .assert_402(ProblemType::PaymentRequired);
+    assert_eq!(s.server_node.invoices_held(), held + 2);
 }

@@ -9,7 +9,8 @@
 //! invoices for anything of value.
 
 use std::boxed::Box;
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::format;
 use std::string::ToString;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -73,9 +74,32 @@ struct Entry {
 }
 
 /// Every invoice issued by the test nodes that share it: their whole "network".
+/// An unpaid invoice is forgotten once it has expired, as a node deletes expired
+/// invoices, so that unpaid 402s cost no memory for long.
 #[derive(Default)]
 struct Ledger {
     invoices: HashMap<PaymentHash, Entry>,
+    /// Each invoice's expiry, soonest first.
+    expiries: BinaryHeap<Reverse<(i64, PaymentHash)>>,
+}
+
+impl Ledger {
+    /// Forgets the unpaid invoices expired at `now`.
+    fn forget_expired(&mut self, now: UnixTime) {
+        while let Some(Reverse((expires, hash))) = self.expiries.peek().copied() {
+            if expires > now.secs() {
+                break;
+            }
+            self.expiries.pop();
+            if self
+                .invoices
+                .get(&hash)
+                .is_some_and(|e| e.settled_at.is_none())
+            {
+                self.invoices.remove(&hash);
+            }
+        }
+    }
 }
 
 /// An in-process stand-in for a Lightning node, **for tests and demos only**.
@@ -144,6 +168,12 @@ impl TestNode {
         })
     }
 
+    /// How many invoices the ledger holds: the paid ones, and the unpaid ones not
+    /// yet expired.
+    pub fn invoices_held(&self) -> usize {
+        self.ledger().invoices.len()
+    }
+
     /// Whether an invoice of the ledger with this payment hash has been paid.
     pub fn is_paid(&self, payment_hash: &PaymentHash) -> bool {
         self.ledger()
@@ -185,9 +215,14 @@ impl TestNode {
             .sign(&self.key)
             .map_err(|e| NodeError::InvalidRequest(e.to_string()))?;
         let mut ledger = self.ledger();
+        ledger.forget_expired((self.clock)());
         if ledger.invoices.contains_key(invoice.payment_hash()) {
             return Err(NodeError::Unavailable("payment hash collision".into()));
         }
+        ledger.expiries.push(Reverse((
+            invoice.expires_at().secs(),
+            *invoice.payment_hash(),
+        )));
         ledger.invoices.insert(
             *invoice.payment_hash(),
             Entry {
@@ -415,6 +450,25 @@ mod tests {
             block_on(node.pay(&other)),
             Err(NodeError::InvalidRequest(_))
         ));
+    }
+
+    #[test]
+    fn unpaid_invoices_are_forgotten_once_expired() {
+        // Every 402 of a lightning route mints an invoice: an unpaid one must not be
+        // kept for ever.
+        let clock = ManualClock::new(UnixTime::from_secs(1_800_000_000));
+        let node = TestNode::new().with_clock(clock.clock());
+        let paid = block_on(node.create_invoice(&request(Some(1_000)))).unwrap();
+        block_on(node.pay_invoice(&paid, PayOptions::default())).unwrap();
+        for _ in 0..1_000 {
+            block_on(node.create_invoice(&request(Some(1_000)))).unwrap();
+        }
+        assert_eq!(node.invoices_held(), 1_001);
+        clock.advance(600);
+        let fresh = block_on(node.create_invoice(&request(Some(1_000)))).unwrap();
+        assert_eq!(node.invoices_held(), 2, "the paid invoice and the new one");
+        assert!(node.is_paid(paid.payment_hash()));
+        assert!(block_on(node.pay_invoice(&fresh, PayOptions::default())).is_ok());
     }
 
     #[test]

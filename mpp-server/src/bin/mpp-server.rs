@@ -120,6 +120,8 @@ async fn main() -> ExitCode {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
+    // The peer's address tells clients apart for the limit on minting invoices.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     match axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
