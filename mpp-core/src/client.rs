@@ -551,11 +551,13 @@ impl Wallet {
                 });
                 continue;
             }
-            let decided = self.allow(&candidate, origin).map_err(Skipped::Policy);
-            let decided = decided.and_then(|cap| {
-                candidate.cost = self.cost(&candidate, top_up).map_err(Skipped::Method)?;
-                self.afford(&candidate, cap).map_err(Skipped::Policy)
-            });
+            let decided = self
+                .allow(&candidate, origin)
+                .map_err(Skipped::Policy)
+                .and_then(|cap| {
+                    candidate.cost = self.cost(&candidate, top_up).map_err(Skipped::Method)?;
+                    self.afford(&candidate, cap).map_err(Skipped::Policy)
+                });
             match decided {
                 Ok(()) => {
                     self.reserve(&candidate.currency, candidate.cost);

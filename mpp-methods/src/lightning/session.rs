@@ -852,9 +852,7 @@ impl LightningSessionPayer {
     /// session challenge, terms that hold, an invoice payable on the node's network,
     /// unexpired, needing no unknown feature, asking at most the maximum deposit.
     fn check_deposit(&self, choice: &Choice) -> Result<DepositTerms, PayError> {
-        if choice.challenge.intent.as_str() != "session" {
-            return Err(PayError("this payer pays the session intent only".into()));
-        }
+        check_intent(choice)?;
         let terms = read_deposit_terms(&choice.request)
             .map_err(|e| PayError(format!("lightning session terms: {e}")))?;
         check_payable(&terms.invoice, self.node.network(), (self.clock)())?;
@@ -929,6 +927,7 @@ impl LightningSessionPayer {
 
     /// The bearer payload for the session open at `choice.origin`.
     fn bearer(&self, choice: &Choice) -> Result<Payment, PayError> {
+        check_intent(choice)?;
         let sessions = self.sessions();
         let open = sessions.get(&choice.origin).ok_or_else(|| {
             PayError(format!(
@@ -956,6 +955,14 @@ impl LightningSessionPayer {
     }
 }
 
+fn check_intent(choice: &Choice) -> Result<(), PayError> {
+    if choice.challenge.intent.as_str() == "session" {
+        Ok(())
+    } else {
+        Err(PayError("this payer pays the session intent only".into()))
+    }
+}
+
 fn no_session(origin: &Origin) -> PayError {
     PayError(format!("no lightning session is open at {origin}"))
 }
@@ -972,6 +979,7 @@ impl PayMethod for LightningSessionPayer {
     /// Nothing when a session is open at the challenge's origin (for its realm);
     /// otherwise the deposit that opens one.
     fn cost(&self, choice: &Choice) -> Result<u128, PayError> {
+        check_intent(choice)?;
         if let Some(open) = self.sessions().get(&choice.origin) {
             open.check_realm(&choice.challenge)?;
             return Ok(0);
@@ -998,7 +1006,11 @@ impl PayMethod for LightningSessionPayer {
             .sessions()
             .get(&choice.origin)?
             .check_realm(&choice.challenge);
-        Some(realm.and_then(|()| Ok(u128::from(self.check_deposit(choice)?.deposit_sat))))
+        Some(
+            realm
+                .and_then(|()| self.check_deposit(choice))
+                .map(|terms| u128::from(terms.deposit_sat)),
+        )
     }
 
     /// [`LightningSessionPayer::top_up`], when a session is open at the origin.
