@@ -37,21 +37,17 @@ const REALM: &str = "sessions.example.test";
 const UNIT: u64 = 2;
 const DEPOSIT: u64 = 40;
 
-/// The nodes of one test ledger: the client's, and one per server.
-struct Ledger {
-    first: Arc<TestNode>,
-}
+/// One test ledger, whose nodes (the clients', one per server) pay each other.
+struct Ledger(TestNode);
 
 impl Ledger {
     fn new() -> Ledger {
-        Ledger {
-            first: Arc::new(TestNode::new()),
-        }
+        Ledger(TestNode::new())
     }
 
-    /// A node of the ledger with its own key (`key` in 1..=255, distinct).
+    /// A node of the ledger with its own key (`key` not 0, one per node).
     fn node(&self, key: u8) -> Arc<TestNode> {
-        Arc::new(self.first.peer([key; 32]).unwrap())
+        Arc::new(self.0.peer([key; 32]).unwrap())
     }
 }
 
