@@ -28,5 +28,6 @@ mod paying;
 pub mod testnet;
 
 pub use paying::{
-    ClientOptions, PaidRequest, PaidResponse, PayingClient, PayingError, PaymentMade, origin_of,
+    ClientOptions, PaidRequest, PaidResponse, PayingClient, PayingError, PaymentKind, PaymentMade,
+    origin_of,
 };

@@ -1,34 +1,49 @@
-//! [`PayingClient`]: sends a request, pays a 402 once, and returns the final response
-//! with its receipt.
+//! [`PayingClient`]: sends a request, pays a 402, and returns the final response with
+//! its receipt and every payment made for it.
 //!
 //! For each request it:
 //!
 //! 1. sends it, announcing the wallet's methods in `Accept-Payment`;
 //! 2. on a 402, asks the wallet ([`Wallet::choose`]) for a challenge its spending
-//!    policy allows, has the method pay it, and sends the request again, with the
+//!    policy allows, at what the method says paying it costs (a charge its amount, a
+//!    session the deposit that opens it, or nothing when paid from the session open
+//!    at that origin); has the method pay it; and sends the request again, with the
 //!    same body (so a `digest` binding holds) and the credential in the field the
 //!    challenge selects;
 //! 3. returns the response with its parsed `Payment-Receipt`.
 //!
-//! It pays at most once per request: a 402 after paying is an error carrying the
-//! server's problem details, never a second payment; a 5xx after paying is an unknown
-//! outcome that is not retried. The one exception is a session method
+//! It pays once per request: a 402 after paying is an error carrying the server's
+//! problem details, never a second charge. The exception is a session method
 //! ([`PayMethod::top_up`](mpp_core::client::PayMethod::top_up)): when the server
-//! answers its payment with the session intent's "insufficient value" it tops the
-//! session up with a fresh challenge of that 402, and when the server says the session
-//! is closed or unknown it opens a new one; then it sends the request once more. It follows redirects itself and never sends a
-//! credential to another origin. Its tracing events name methods, amounts and
+//! answers a payment from an open session with the session intent's "insufficient
+//! value", the client tops the session up with a fresh challenge of that 402
+//! ([`Wallet::choose_top_up`], within the budget and the per-request cap) and pays
+//! from it again; when the server says the session is closed or unknown, it opens a
+//! new one (logged as a warning). Either happens at most once per request, and never
+//! for a session that has not served a request since it was opened or last topped
+//! up: a server that takes a deposit and drops or drains the session at once would
+//! otherwise be paid deposit after deposit ([`PayingError::SessionNeverServed`]).
+//! Every payment made for the request is listed in [`PaidResponse::payments`].
+//!
+//! A 5xx after paying is an unknown outcome and not retried, except a `500` or `503`
+//! whose `Retry-After` asks to wait at most five seconds: the very same credential
+//! is sent once more after that delay (a credential pays at most once, so the retry
+//! cannot pay twice).
+//!
+//! It follows redirects itself and never sends a credential to another origin than
+//! the one whose 402 it answers. Its tracing events name methods, amounts and
 //! origins, never credentials, payloads or receipts.
 
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue, LOCATION};
 use http::{Method, StatusCode};
 use mpp_core::challenge::Challenge;
-use mpp_core::client::{Choice, Origin, PayError, Refusal, Wallet};
+use mpp_core::client::{Choice, Origin, PayError, Payment, Refusal, Wallet};
 use mpp_core::problem::Problem;
 use mpp_core::receipt::Receipt;
 use mpp_core::time::UnixTime;
@@ -94,13 +109,46 @@ impl PaidRequest {
     }
 }
 
-/// What was paid for a request.
+/// What a payment made for a request was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PaymentKind {
+    /// A payment of the challenge's amount (intent `charge`, or another intent
+    /// without sessions).
+    Charge,
+    /// A session payment that took something from the wallet: the deposit of a new
+    /// session, also when it replaces one the server dropped.
+    SessionOpen,
+    /// A payment from the session open at the origin: nothing taken from the wallet.
+    SessionUse,
+    /// More deposit for the session open at the origin, after the server said it
+    /// ran dry.
+    TopUp,
+}
+
+impl PaymentKind {
+    fn of(choice: &Choice, top_up: bool) -> PaymentKind {
+        match (top_up, choice.challenge.intent.as_str(), choice.cost) {
+            (true, _, _) => PaymentKind::TopUp,
+            (false, "session", 0) => PaymentKind::SessionUse,
+            (false, "session", _) => PaymentKind::SessionOpen,
+            _ => PaymentKind::Charge,
+        }
+    }
+}
+
+/// A payment made for a request.
 #[derive(Clone)]
 pub struct PaymentMade {
     /// The challenge answered.
     pub challenge: Challenge<'static>,
-    /// The amount, in base units.
+    /// What it was.
+    pub kind: PaymentKind,
+    /// The challenge's amount (for a session, the price of a unit), in base units.
     pub amount: u128,
+    /// What it took from the wallet, in base units: the amount of a charge, the
+    /// deposit of a session or a top-up, nothing for a use of an open session.
+    pub cost: u128,
     /// The currency.
     pub currency: String,
     /// The origin paid.
@@ -114,7 +162,9 @@ impl fmt::Debug for PaymentMade {
         f.debug_struct("PaymentMade")
             .field("challenge_id", &self.challenge.id.as_str())
             .field("method", &self.challenge.method.as_str())
+            .field("kind", &self.kind)
             .field("amount", &self.amount)
+            .field("cost", &self.cost)
             .field("currency", &self.currency)
             .field("origin", &self.origin)
             .field("credential", &"<redacted>")
@@ -135,8 +185,9 @@ pub struct PaidResponse {
     pub url: Url,
     /// The parsed `Payment-Receipt`, when the response carries one.
     pub receipt: Option<Receipt>,
-    /// What was paid, when a payment was made.
-    pub payment: Option<PaymentMade>,
+    /// Every payment made for the request, in order; the last one was answered with
+    /// this response. Empty when nothing was paid.
+    pub payments: Vec<PaymentMade>,
 }
 
 /// Why a request did not end with a response.
@@ -146,9 +197,10 @@ pub enum PayingError {
     /// The request could not be sent or its response not read.
     Network(String),
     /// The server asked for payment and nothing could be paid: no challenge was
-    /// payable, or the spending policy refused every one.
+    /// payable, or the spending policy refused every one. (After a session payment,
+    /// the top-up or the new session that could have mended it.)
     Refused(Refusal),
-    /// The method could not pay the chosen challenge; nothing was spent.
+    /// The method could not pay the chosen challenge; nothing was spent on it.
     Method(PayError),
     /// The server refused the payment (a 402 or another 4xx after paying), with its
     /// problem details when it sent them. Nothing more is paid for this request.
@@ -157,8 +209,18 @@ pub enum PayingError {
         status: StatusCode,
         /// The problem details, if the body had them.
         problem: Option<Box<Problem>>,
-        /// What was paid.
-        payment: Box<PaymentMade>,
+        /// The payments made for the request, the refused one last.
+        payments: Vec<PaymentMade>,
+    },
+    /// The server refused a session (closed, unknown, or out of balance) that has
+    /// not served a request since this client opened it or last topped it up: it is
+    /// not topped up or reopened, since a server that takes deposits without serving
+    /// would be paid again and again. A closed or unknown session is forgotten.
+    SessionNeverServed {
+        /// The server's problem details.
+        problem: Box<Problem>,
+        /// The payments made for the request, the refused one last.
+        payments: Vec<PaymentMade>,
     },
     /// Something failed after the credential was sent (a 5xx, or no response at all:
     /// a timeout, a reset, an unusable redirect): whether the payment settled is
@@ -168,8 +230,8 @@ pub enum PayingError {
         status: Option<StatusCode>,
         /// What went wrong.
         detail: String,
-        /// What was paid.
-        payment: Box<PaymentMade>,
+        /// The payments made for the request, the one in doubt last.
+        payments: Vec<PaymentMade>,
     },
     /// Too many redirects, a redirect without a usable `Location`, or a 402 that a
     /// redirect to another origin led to (never paid).
@@ -194,6 +256,12 @@ impl fmt::Display for PayingError {
                 }
                 Ok(())
             }
+            PayingError::SessionNeverServed { problem, .. } => write!(
+                f,
+                "the server refused a session before it served a request ({}); it is not \
+                 paid again",
+                problem.type_uri
+            ),
             PayingError::UnknownOutcome { detail, .. } => write!(
                 f,
                 "{detail} after the credential was sent; the payment may have settled"
@@ -205,6 +273,9 @@ impl fmt::Display for PayingError {
 
 impl std::error::Error for PayingError {}
 
+/// The longest `Retry-After` a failed paid request is retried after.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(5);
+
 /// An HTTP client that pays for what it fetches, within its wallet's policy.
 ///
 /// Cheap to clone; clones share the wallet, so the budget holds across tasks.
@@ -212,6 +283,9 @@ impl std::error::Error for PayingError {}
 pub struct PayingClient {
     http: reqwest::Client,
     wallet: Arc<Mutex<Wallet>>,
+    /// The sessions (method index, origin) paid into, opened or topped up, that have
+    /// not served a request since.
+    unserved: Arc<std::sync::Mutex<HashSet<(usize, Origin)>>>,
     options: ClientOptions,
 }
 
@@ -243,6 +317,7 @@ impl PayingClient {
         Ok(PayingClient {
             http,
             wallet: Arc::new(Mutex::new(wallet)),
+            unserved: Arc::default(),
             options,
         })
     }
@@ -258,7 +333,7 @@ impl PayingClient {
         self.send(PaidRequest::new(Method::GET, url)).await
     }
 
-    /// Sends `request`, paying a 402 once if the wallet allows.
+    /// Sends `request`, paying a 402 if the wallet allows.
     pub async fn send(&self, request: PaidRequest) -> Result<PaidResponse, PayingError> {
         let accept = self.wallet.lock().await.accept_payment();
         let mut request = request;
@@ -270,7 +345,7 @@ impl PayingClient {
         }
         let first = self.round_trip(&request, None).await?;
         if first.status != StatusCode::PAYMENT_REQUIRED {
-            return Ok(first.into_paid(None));
+            return Ok(first.into_paid(Vec::new()));
         }
         // Pay for the URL that answered 402 (after any redirect), at its origin, with
         // the method and body that reached it (a 303 turns a POST into a GET).
@@ -288,172 +363,103 @@ impl PayingClient {
         paid_request.url = first.url.clone();
         paid_request.method = first.method.clone();
         paid_request.body = first.request_body.clone();
-        let lines: Vec<&[u8]> = first
-            .headers
-            .get_all(http::header::WWW_AUTHENTICATE)
-            .iter()
-            .map(HeaderValue::as_bytes)
-            .collect();
-        let choice = {
-            let mut wallet = self.wallet.lock().await;
-            wallet.choose(lines, &origin, now())
-        };
-        let choice = match choice {
-            Ok(c) => c,
-            Err(refusal) => {
-                tracing::info!(target: "mpp::client", origin = %origin, "payment refused: {refusal}");
-                return Err(PayingError::Refused(refusal));
-            }
-        };
+        let choice = self
+            .choose(&first, |wallet, lines| wallet.choose(lines, &origin, now()))
+            .await?;
         tracing::info!(
             target: "mpp::client",
             origin = %origin,
             method = %choice.challenge.method,
             amount = choice.amount,
+            cost = choice.cost,
             currency = %choice.currency,
             "paying"
         );
-        let payment = match self.pay(&choice).await {
-            Ok(p) => p,
-            Err(e) => {
-                self.wallet.lock().await.release(&choice);
-                return Err(PayingError::Method(e));
-            }
-        };
-        let (mut made, mut response) = self
-            .send_paid(&paid_request, &origin, &choice, payment)
+        let mut payments = Vec::new();
+        let mut response = self
+            .pay_and_send(&paid_request, &choice, false, &mut payments)
             .await?;
         if response.status == StatusCode::PAYMENT_REQUIRED
             && choice.challenge.intent.as_str() == "session"
         {
             if let Some(recovered) = self
-                .recover_session(&paid_request, &origin, &choice, &response)
+                .recover_session(&paid_request, &choice, &response, &mut payments)
                 .await?
             {
-                (made, response) = recovered;
+                response = recovered;
             }
         }
         match response.status {
             s if s.is_success() => {
+                self.unserved().remove(&(choice.method, origin.clone()));
                 tracing::info!(target: "mpp::client", origin = %origin, status = s.as_u16(), "paid");
-                Ok(response.into_paid(Some(made)))
+                Ok(response.into_paid(payments))
             }
             s if s.is_client_error() || s.is_server_error() => {
-                Err(refused_after_paying(response, made))
+                Err(refused_after_paying(response, payments))
             }
-            _ => Ok(response.into_paid(Some(made))),
+            _ => Ok(response.into_paid(payments)),
         }
     }
 
-    /// Sends `request` with the credential for `payment`; a failure to get an answer
-    /// is an unknown outcome, since the credential may have arrived.
-    async fn send_paid(
+    /// The wallet's choice among the challenges of a 402, by `choose`.
+    async fn choose(
         &self,
-        request: &PaidRequest,
-        origin: &Origin,
-        choice: &Choice,
-        payment: mpp_core::client::Payment,
-    ) -> Result<(PaymentMade, Fetched), PayingError> {
-        let made = PaymentMade {
-            challenge: choice.challenge.clone(),
-            amount: choice.amount,
-            currency: choice.currency.clone(),
-            origin: origin.to_string(),
-            credential: choice.credential(payment),
-        };
-        let mut credential = HeaderValue::try_from(made.credential.as_str())
-            .map_err(|e| PayingError::Network(format!("credential header: {e}")))?;
-        credential.set_sensitive(true);
-        let field = HeaderName::from_static(match choice.field() {
-            mpp_core::credential::CredentialField::Authorization => "authorization",
-            mpp_core::credential::CredentialField::PaymentAuthorization => "payment-authorization",
-        });
-        match self
-            .round_trip(request, Some((field, credential, origin)))
-            .await
-        {
-            Ok(response) => Ok((made, response)),
-            Err(PayingError::Network(detail) | PayingError::Redirect(detail)) => {
-                tracing::warn!(target: "mpp::client", origin = %origin, "unknown outcome after paying: {detail}");
-                Err(PayingError::UnknownOutcome {
-                    status: None,
-                    detail,
-                    payment: Box::new(made),
-                })
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// After a session method paid and the server still answered 402: if the session
-    /// ran dry, tops it up with a fresh challenge of that 402 and pays again from it;
-    /// if the server closed it or does not know it, opens a new one. Once per
-    /// request; `None` when the 402 is about something else.
-    async fn recover_session(
-        &self,
-        request: &PaidRequest,
-        origin: &Origin,
-        paid: &Choice,
-        response: &Fetched,
-    ) -> Result<Option<(PaymentMade, Fetched)>, PayingError> {
-        let Some(trouble) = SessionTrouble::of(&response.body) else {
-            return Ok(None);
-        };
-        let Some(method) = self.wallet.lock().await.methods().get(paid.method).cloned() else {
-            return Ok(None);
-        };
-        let lines: Vec<&[u8]> = response
+        answer: &Fetched,
+        choose: impl FnOnce(&mut Wallet, Vec<&[u8]>) -> Result<Choice, Refusal>,
+    ) -> Result<Choice, PayingError> {
+        let lines: Vec<&[u8]> = answer
             .headers
             .get_all(http::header::WWW_AUTHENTICATE)
             .iter()
             .map(HeaderValue::as_bytes)
             .collect();
-        let choice = match self.wallet.lock().await.choose(lines, origin, now()) {
-            Ok(c) => c,
-            Err(_) => return Ok(None),
-        };
-        let give_up = async |choice: &Choice| {
-            self.wallet.lock().await.release(choice);
-            Ok(None)
-        };
-        if choice.method != paid.method {
-            return give_up(&choice).await;
-        }
-        match trouble {
-            SessionTrouble::Spent => {
-                let Some(top_up) = method.top_up(&choice.challenge, &choice.request) else {
-                    return give_up(&choice).await;
-                };
-                let payment = match top_up.await {
-                    Ok(p) => p,
-                    Err(e) => {
-                        self.wallet.lock().await.release(&choice);
-                        return Err(PayingError::Method(e));
-                    }
-                };
-                tracing::info!(target: "mpp::client", origin = %origin, method = %choice.challenge.method, "topping up the session");
-                let (made, answer) = self.send_paid(request, origin, &choice, payment).await?;
-                if !answer.status.is_success() {
-                    return Err(refused_after_paying(answer, made));
-                }
-            }
-            SessionTrouble::Gone => {
-                if !method.forget_session() {
-                    return give_up(&choice).await;
-                }
-                tracing::info!(target: "mpp::client", origin = %origin, method = %choice.challenge.method, "the session is gone: opening a new one");
-            }
-        }
-        let payment = method
-            .pay(&choice.challenge, &choice.request)
-            .await
-            .map_err(PayingError::Method)?;
-        self.send_paid(request, origin, &choice, payment)
-            .await
-            .map(Some)
+        let chosen = choose(&mut *self.wallet.lock().await, lines);
+        chosen.map_err(|refusal| {
+            tracing::info!(target: "mpp::client", origin = %origin_of(&answer.url), "payment refused: {refusal}");
+            PayingError::Refused(refusal)
+        })
     }
 
-    async fn pay(&self, choice: &Choice) -> Result<mpp_core::client::Payment, PayError> {
+    /// Has the method pay `choice` (as a top-up of its session, with `top_up`), and
+    /// sends `request` with the credential; the payment joins `payments`. When the
+    /// method fails, the wallet gets the reservation back.
+    async fn pay_and_send(
+        &self,
+        request: &PaidRequest,
+        choice: &Choice,
+        top_up: bool,
+        payments: &mut Vec<PaymentMade>,
+    ) -> Result<Fetched, PayingError> {
+        let payment = match self.pay(choice, top_up).await {
+            Ok(p) => p,
+            Err(e) => {
+                self.wallet.lock().await.release(choice);
+                return Err(PayingError::Method(e));
+            }
+        };
+        let kind = PaymentKind::of(choice, top_up);
+        if matches!(kind, PaymentKind::SessionOpen | PaymentKind::TopUp) {
+            self.unserved()
+                .insert((choice.method, choice.origin.clone()));
+        }
+        let made = PaymentMade {
+            challenge: choice.challenge.clone(),
+            kind,
+            amount: choice.amount,
+            cost: choice.cost,
+            currency: choice.currency.clone(),
+            origin: choice.origin.to_string(),
+            credential: choice.credential(payment),
+        };
+        let mut credential = HeaderValue::try_from(made.credential.as_str())
+            .map_err(|e| PayingError::Network(format!("credential header: {e}")))?;
+        credential.set_sensitive(true);
+        payments.push(made);
+        self.send_paid(request, choice, credential, payments).await
+    }
+
+    async fn pay(&self, choice: &Choice, top_up: bool) -> Result<Payment, PayError> {
         // The wallet is not locked while a (possibly slow) method pays.
         let method = self
             .wallet
@@ -461,11 +467,137 @@ impl PayingClient {
             .await
             .methods()
             .get(choice.method)
-            .cloned();
-        let Some(method) = method else {
-            return Err(PayError("the method is no longer registered".into()));
+            .cloned()
+            .ok_or_else(|| PayError("the method is no longer registered".into()))?;
+        if !top_up {
+            return method.pay(choice).await;
+        }
+        match method.top_up(choice) {
+            Some(paying) => paying.await,
+            None => Err(PayError(format!(
+                "no session is open at {} to top up",
+                choice.origin
+            ))),
+        }
+    }
+
+    /// Sends `request` with `credential`, the answer to `choice` (the last of
+    /// `payments`). A failure to get an answer is an unknown outcome, since the
+    /// credential may have arrived; a `500` or `503` asking to retry within
+    /// [`MAX_RETRY_AFTER`] is sent the same credential once more.
+    async fn send_paid(
+        &self,
+        request: &PaidRequest,
+        choice: &Choice,
+        credential: HeaderValue,
+        payments: &mut Vec<PaymentMade>,
+    ) -> Result<Fetched, PayingError> {
+        let field = HeaderName::from_static(match choice.field() {
+            mpp_core::credential::CredentialField::Authorization => "authorization",
+            mpp_core::credential::CredentialField::PaymentAuthorization => "payment-authorization",
+        });
+        let origin = &choice.origin;
+        let mut retried = false;
+        loop {
+            let sent = self
+                .round_trip(request, Some((field.clone(), credential.clone(), origin)))
+                .await;
+            match sent {
+                Ok(response) => match retry_after(&response).filter(|_| !retried) {
+                    Some(delay) => {
+                        tracing::warn!(target: "mpp::client", origin = %origin, status = response.status.as_u16(), delay_ms = delay.as_millis() as u64, "the server asks to retry: sending the same credential again");
+                        tokio::time::sleep(delay).await;
+                        retried = true;
+                    }
+                    None => return Ok(response),
+                },
+                Err(PayingError::Network(detail) | PayingError::Redirect(detail)) => {
+                    tracing::warn!(target: "mpp::client", origin = %origin, "unknown outcome after paying: {detail}");
+                    return Err(PayingError::UnknownOutcome {
+                        status: None,
+                        detail,
+                        payments: std::mem::take(payments),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// After a payment from a session answered by a 402: if the session ran dry, tops
+    /// it up with a fresh challenge of that 402 and pays from it again; if the server
+    /// closed it or does not know it, opens a new one. Neither for a session that has
+    /// not served a request since it was opened or last topped up
+    /// ([`PayingError::SessionNeverServed`]). Once per request; `None` when the 402 is
+    /// about something else.
+    async fn recover_session(
+        &self,
+        request: &PaidRequest,
+        paid: &Choice,
+        response: &Fetched,
+        payments: &mut Vec<PaymentMade>,
+    ) -> Result<Option<Fetched>, PayingError> {
+        let Some((trouble, problem)) = SessionTrouble::of(&response.body) else {
+            return Ok(None);
         };
-        method.pay(&choice.challenge, &choice.request).await
+        let Some(method) = self.wallet.lock().await.methods().get(paid.method).cloned() else {
+            return Ok(None);
+        };
+        let origin = &paid.origin;
+        let name = &paid.challenge.method;
+        let session = (paid.method, origin.clone());
+        if self.unserved().contains(&session) {
+            if trouble == SessionTrouble::Gone {
+                method.forget_session(origin);
+                self.unserved().remove(&session);
+            }
+            tracing::warn!(target: "mpp::client", origin = %origin, method = %name, problem = %problem.type_uri, "the server refused a session before it served a request: not paying it again");
+            return Err(PayingError::SessionNeverServed {
+                problem: Box::new(problem),
+                payments: std::mem::take(payments),
+            });
+        }
+        match trouble {
+            SessionTrouble::Spent => {
+                let choice = self
+                    .choose(response, |wallet, lines| {
+                        wallet.choose_top_up(lines, origin, now(), paid.method)
+                    })
+                    .await?;
+                tracing::info!(target: "mpp::client", origin = %origin, method = %name, cost = choice.cost, "topping up the session");
+                let answer = self.pay_and_send(request, &choice, true, payments).await?;
+                if !answer.status.is_success() {
+                    return Err(refused_after_paying(answer, std::mem::take(payments)));
+                }
+                // Paid from the session again, echoing the top-up's challenge (E25).
+                let from_session = Choice { cost: 0, ..choice };
+                self.pay_and_send(request, &from_session, false, payments)
+                    .await
+                    .map(Some)
+            }
+            SessionTrouble::Gone => {
+                if !method.forget_session(origin) {
+                    return Ok(None);
+                }
+                let choice = self
+                    .choose(response, |wallet, lines| {
+                        wallet.choose(lines, origin, now())
+                    })
+                    .await?;
+                if choice.method != paid.method {
+                    self.wallet.lock().await.release(&choice);
+                    return Ok(None);
+                }
+                tracing::warn!(target: "mpp::client", origin = %origin, method = %name, cost = choice.cost, problem = %problem.type_uri, "the server dropped the session: opening a new one");
+                self.pay_and_send(request, &choice, false, payments)
+                    .await
+                    .map(Some)
+            }
+        }
+    }
+
+    fn unserved(&self) -> std::sync::MutexGuard<'_, HashSet<(usize, Origin)>> {
+        self.unserved.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Sends the request, following redirects; a credential goes only to `origin`.
@@ -557,7 +689,7 @@ struct Fetched {
 }
 
 impl Fetched {
-    fn into_paid(self, payment: Option<PaymentMade>) -> PaidResponse {
+    fn into_paid(self, payments: Vec<PaymentMade>) -> PaidResponse {
         let receipt = if self.status.is_success() {
             self.headers
                 .get("payment-receipt")
@@ -571,7 +703,7 @@ impl Fetched {
             body: self.body,
             url: self.url,
             receipt,
-            payment,
+            payments,
         }
     }
 }
@@ -618,17 +750,37 @@ fn network(e: reqwest::Error) -> PayingError {
     PayingError::Network(text)
 }
 
+/// How long a `500` or `503` answer to a paid request asks to wait before the same
+/// credential is sent again: its `Retry-After` in seconds, when at most
+/// [`MAX_RETRY_AFTER`]. The server says so only when a retry can succeed.
+fn retry_after(response: &Fetched) -> Option<Duration> {
+    if !matches!(
+        response.status,
+        StatusCode::INTERNAL_SERVER_ERROR | StatusCode::SERVICE_UNAVAILABLE
+    ) {
+        return None;
+    }
+    let secs: u64 = response
+        .headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs)).filter(|delay| *delay <= MAX_RETRY_AFTER)
+}
+
 /// The error for a 4xx or 5xx answer to a paid request: a 5xx leaves the outcome
 /// unknown; a 4xx is a rejection, with the server's problem details.
-fn refused_after_paying(response: Fetched, made: PaymentMade) -> PayingError {
+fn refused_after_paying(response: Fetched, payments: Vec<PaymentMade>) -> PayingError {
     let status = response.status;
-    let origin = made.origin.clone();
+    let origin = origin_of(&response.url);
     if status.is_server_error() {
         tracing::warn!(target: "mpp::client", origin = %origin, status = status.as_u16(), "unknown outcome after paying");
         return PayingError::UnknownOutcome {
             status: Some(status),
             detail: format!("the server failed ({status})"),
-            payment: Box::new(made),
+            payments,
         };
     }
     let problem = Problem::parse(&response.body).ok().map(Box::new);
@@ -636,11 +788,12 @@ fn refused_after_paying(response: Fetched, made: PaymentMade) -> PayingError {
     PayingError::Rejected {
         status,
         problem,
-        payment: Box::new(made),
+        payments,
     }
 }
 
 /// Why a session method's payment was refused, when a new payment can mend it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SessionTrouble {
     /// The session cannot pay for the request: a top-up can.
     Spent,
@@ -653,15 +806,13 @@ impl SessionTrouble {
     /// (`…/session/insufficient-value`, `…/session/closed`, `…/session/not-found`)
     /// or a method's counterpart (`…/lightning/insufficient-balance`,
     /// `…/lightning/session-closed`, `…/lightning/session-not-found`).
-    fn of(body: &[u8]) -> Option<SessionTrouble> {
+    fn of(body: &[u8]) -> Option<(SessionTrouble, Problem)> {
         let problem = Problem::parse(body).ok()?;
-        let slug = problem.type_uri.rsplit('/').next()?;
-        match slug {
-            "insufficient-value" | "insufficient-balance" => Some(SessionTrouble::Spent),
-            "closed" | "not-found" | "session-closed" | "session-not-found" => {
-                Some(SessionTrouble::Gone)
-            }
-            _ => None,
-        }
+        let trouble = match problem.type_uri.rsplit('/').next()? {
+            "insufficient-value" | "insufficient-balance" => SessionTrouble::Spent,
+            "closed" | "not-found" | "session-closed" | "session-not-found" => SessionTrouble::Gone,
+            _ => return None,
+        };
+        Some((trouble, problem))
     }
 }

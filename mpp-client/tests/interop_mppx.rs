@@ -162,7 +162,7 @@ async fn pay_with_the_library(server: &MppxServer) {
 
     let free = client.get(&server.url("/free")).await.unwrap();
     assert_eq!(free.status, 200);
-    assert!(free.payment.is_none() && free.receipt.is_none());
+    assert!(free.payments.is_empty() && free.receipt.is_none());
 
     for path in ["/paid", "/paid-multi"] {
         let url = server.url(path);
@@ -191,7 +191,9 @@ async fn pay_with_the_library(server: &MppxServer) {
             mpp_methods::preimage::hash_hex(PREIMAGE),
             "server.mjs's reference is the payment hash"
         );
-        let payment = response.payment.as_ref().unwrap();
+        let [payment] = &response.payments[..] else {
+            panic!("{url}: one payment, not {:?}", response.payments)
+        };
         assert_eq!((payment.amount, payment.currency.as_str()), (1000, "usd"));
         assert_eq!(payment.challenge.realm.as_str(), REALM);
         assert!(body.contains(&format!(r#""route":"{path}""#)), "{body}");

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderValue, Method, StatusCode};
-use mpp_client::{ClientOptions, PaidRequest, PayingClient, PayingError, origin_of};
+use mpp_client::{
+    ClientOptions, PaidRequest, PayingClient, PayingError, PaymentKind, PaymentMade, origin_of,
+};
 use mpp_core::client::{Origin, PolicyError, Refusal, Skipped, SpendingPolicy};
 use mpp_core::credential::Credential;
 use mpp_core::problem::ProblemType;
@@ -23,6 +25,14 @@ fn refusal<T: fmt::Debug>(result: Result<T, PayingError>) -> Refusal {
     match result {
         Err(PayingError::Refused(r)) => r,
         other => panic!("expected PayingError::Refused, got {other:?}"),
+    }
+}
+
+/// The one payment made for a request, or a panic naming what was made instead.
+fn only(payments: &[PaymentMade]) -> &PaymentMade {
+    match payments {
+        [payment] => payment,
+        other => panic!("expected one payment, got {other:?}"),
     }
 }
 
@@ -61,8 +71,9 @@ async fn paid_get_returns_the_handler_body_its_receipt_and_what_was_paid() {
     let receipt = response.receipt.as_ref().expect("a parsed Payment-Receipt");
     assert_eq!(receipt.method.as_str(), "preimage");
     assert_eq!(receipt.reference, hash_hex(PREIMAGE), "the payment hash");
-    let payment = response.payment.as_ref().expect("what was paid");
-    assert_eq!(payment.amount, PRICE);
+    let payment = only(&response.payments);
+    assert_eq!(payment.kind, PaymentKind::Charge);
+    assert_eq!((payment.amount, payment.cost), (PRICE, PRICE));
     assert_eq!(payment.currency, CURRENCY);
     assert_eq!(payment.origin, app.origin());
     assert_eq!(payment.challenge.method.as_str(), "preimage");
@@ -86,7 +97,7 @@ async fn free_route_is_fetched_without_paying() {
 
     assert_eq!(response.status, StatusCode::OK);
     assert_eq!(&response.body[..], b"free");
-    assert!(response.payment.is_none());
+    assert!(response.payments.is_empty());
     assert!(response.receipt.is_none());
     assert_eq!(spent_usd(&client).await, 0);
     assert_eq!(counts.requests.get(), 1);
@@ -112,7 +123,7 @@ async fn post_body_is_resent_intact_and_its_digest_binding_verifies() {
         body,
         "the handler echoes what it received"
     );
-    let payment = response.payment.as_ref().unwrap();
+    let payment = only(&response.payments);
     let digest = payment
         .challenge
         .digest
@@ -382,11 +393,12 @@ async fn a_402_after_paying_is_rejected_with_its_problem_and_paid_once() {
     let Err(PayingError::Rejected {
         status,
         problem,
-        payment,
+        payments,
     }) = result
     else {
         panic!("expected Rejected, got {result:?}");
     };
+    let payment = only(&payments);
     assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
     let problem = problem.expect("the problem details");
     assert_eq!(
@@ -433,7 +445,7 @@ async fn malformed_challenges_are_skipped_and_the_valid_one_is_paid() {
     let response = client.get(&server.url("/paid")).await.unwrap();
 
     assert_eq!(&response.body[..], b"paid");
-    let paid = response.payment.unwrap();
+    let paid = only(&response.payments);
     let id = mpp_core::challenge::Challenge::parse(valid.as_bytes())
         .unwrap()
         .id
@@ -535,7 +547,7 @@ async fn paid_retry_redirected_within_the_origin_keeps_the_credential() {
     let credential = landing_log.lock().unwrap().clone().expect("a credential");
     assert_eq!(
         credential.to_str().unwrap(),
-        response.payment.unwrap().credential
+        only(&response.payments).credential
     );
     assert_eq!(log.len(), 3);
     assert_eq!(spent_usd(&client).await, PRICE);
@@ -677,40 +689,115 @@ async fn a_402_reached_through_a_303_is_paid_by_resending_the_get() {
 // 6. 5xx after paying
 // ---------------------------------------------------------------------------------
 
+/// A server that answers 402 to a request without a credential, `failure` (a status
+/// and its `Retry-After`, if any) to the first `failures` requests carrying one, and
+/// 200 `paid` to the rest.
+async fn failing_after_paying(
+    failure: StatusCode,
+    retry_after: Option<&'static str>,
+    failures: usize,
+) -> (Server, Log) {
+    let answered = Counter::default();
+    scripted(move |r, _| {
+        if !r.has_payment_credential() {
+            return payment_required(&[valid_challenge()], None);
+        }
+        answered.bump();
+        if answered.get() > failures {
+            return ok("paid");
+        }
+        let mut response = axum::response::IntoResponse::into_response((failure, "try again"));
+        if let Some(value) = retry_after {
+            response
+                .headers_mut()
+                .insert("retry-after", HeaderValue::from_static(value));
+        }
+        response
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_server_error_after_paying_is_an_unknown_outcome_and_not_retried() {
-    for failure in [
-        StatusCode::INTERNAL_SERVER_ERROR,
-        StatusCode::BAD_GATEWAY,
-        StatusCode::SERVICE_UNAVAILABLE,
+    // Not retried: a status that does not say a retry can succeed, no `Retry-After`,
+    // one too far off, or a date (only a short delay in seconds is waited for).
+    for (failure, retry_after) in [
+        (StatusCode::INTERNAL_SERVER_ERROR, None),
+        (StatusCode::BAD_GATEWAY, Some("0")),
+        (StatusCode::GATEWAY_TIMEOUT, Some("1")),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("6")),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("Wed, 21 Oct 2015 07:28:00 GMT"),
+        ),
     ] {
-        let (server, log) = scripted(move |r, _| {
-            if r.has_payment_credential() {
-                axum::response::IntoResponse::into_response((
-                    failure,
-                    [("retry-after", "0")],
-                    "try again",
-                ))
-            } else {
-                payment_required(&[valid_challenge()], None)
-            }
-        })
-        .await;
+        let (server, log) = failing_after_paying(failure, retry_after, 1).await;
         let client = client(policy());
 
         let result = client.get(&server.url("/paid")).await;
 
         let Err(PayingError::UnknownOutcome {
-            status, payment, ..
+            status, payments, ..
         }) = result
         else {
             panic!("{failure}: expected UnknownOutcome, got {result:?}");
         };
         assert_eq!(status, Some(failure));
-        assert_eq!(payment.amount, PRICE);
-        assert_eq!(log.len(), 2, "{failure}: not retried");
+        assert_eq!(only(&payments).amount, PRICE);
+        assert_eq!(log.len(), 2, "{failure} {retry_after:?}: not retried");
         assert_eq!(spent_usd(&client).await, PRICE, "counted as spent");
     }
+}
+
+#[tokio::test]
+async fn a_500_or_503_asking_to_retry_within_five_seconds_gets_the_same_credential_once_more() {
+    for failure in [
+        StatusCode::INTERNAL_SERVER_ERROR,
+        StatusCode::SERVICE_UNAVAILABLE,
+    ] {
+        let (server, log) = failing_after_paying(failure, Some("1"), 1).await;
+        let client = client(policy());
+
+        let started = Instant::now();
+        let response = client.get(&server.url("/paid")).await.unwrap();
+
+        assert_eq!(response.status, StatusCode::OK, "{failure}");
+        assert_eq!(&response.body[..], b"paid");
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "after the delay"
+        );
+        let all = log.all();
+        assert_eq!(all.len(), 3, "{failure}: the request, the credential twice");
+        assert_eq!(
+            all[1].headers.get(AUTHORIZATION),
+            all[2].headers.get(AUTHORIZATION),
+            "{failure}: the very same credential"
+        );
+        let paid = only(&response.payments);
+        assert_eq!(
+            all[2].headers[AUTHORIZATION].to_str().unwrap(),
+            paid.credential
+        );
+        assert_eq!(spent_usd(&client).await, PRICE, "{failure}: paid once");
+    }
+
+    // Once only: a second failure is an unknown outcome.
+    let (server, log) = failing_after_paying(StatusCode::SERVICE_UNAVAILABLE, Some("0"), 2).await;
+    let client = client(policy());
+    let result = client.get(&server.url("/paid")).await;
+    assert!(
+        matches!(
+            result,
+            Err(PayingError::UnknownOutcome {
+                status: Some(StatusCode::SERVICE_UNAVAILABLE),
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    assert_eq!(log.len(), 3, "retried once");
+    assert_eq!(spent_usd(&client).await, PRICE);
 }
 
 /// A paid retry that times out is not retried either, and the amount stays spent:
@@ -750,11 +837,12 @@ async fn a_paid_retry_that_times_out_is_not_retried_and_stays_spent() {
     let Err(PayingError::UnknownOutcome {
         status: None,
         detail,
-        payment,
+        payments,
     }) = result
     else {
         panic!("expected UnknownOutcome without a status, got {result:?}");
     };
+    let payment = only(&payments);
     assert!(
         detail.contains("timed out") || detail.contains("timeout"),
         "{detail}"
@@ -990,7 +1078,7 @@ async fn payment_authorization_route_gets_the_credential_there_and_the_bearer_re
         "the handler saw the Bearer"
     );
     assert!(response.receipt.is_some());
-    let payment = response.payment.unwrap();
+    let payment = only(&response.payments);
     assert_eq!(
         payment.challenge.credential_field,
         mpp_core::credential::CredentialField::PaymentAuthorization
@@ -1164,7 +1252,7 @@ async fn client_events_name_method_amount_and_origin_but_never_secrets() {
         has(&["payment refused", "per-request cap", &origin]),
         "{client_lines:#?}"
     );
-    let payment = response.payment.as_ref().unwrap();
+    let payment = only(&response.payments);
     let credential_blob = payment.credential.trim_start_matches("Payment ");
     let receipt = response.headers.get("payment-receipt").unwrap();
     let secrets = [PREIMAGE, credential_blob, receipt.to_str().unwrap()];

@@ -78,7 +78,8 @@ async fn every_paid_route_of_the_reference_server_is_paid_once() {
         let response = preimage.get(&format!("{base}/paid")).await.unwrap();
         assert_eq!(response.status, 200);
         assert_eq!(response.receipt.as_ref().unwrap().method, "preimage");
-        assert_eq!(response.payment.as_ref().unwrap().amount, 1000);
+        assert_eq!(response.payments.len(), 1);
+        assert_eq!(response.payments[0].amount, 1000);
 
         let body = br#"{"order":7}"#;
         let post = PaidRequest::new(
@@ -90,7 +91,7 @@ async fn every_paid_route_of_the_reference_server_is_paid_once() {
         assert_eq!(response.status, 200);
         let echoed: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
         assert_eq!(echoed["received"], body.len());
-        assert!(response.payment.unwrap().challenge.digest.is_some());
+        assert!(response.payments[0].challenge.digest.is_some());
 
         // A wallet holding only the token method pays /paid-multi's token offer.
         let token = PayingClient::new(
@@ -166,42 +167,66 @@ async fn lightning_charge_is_paid_from_the_test_network_wallet() {
 #[tokio::test]
 async fn a_session_payer_tops_up_and_reopens_on_its_own() {
     use mpp_client::testnet::TestnetWallet;
+    use mpp_client::{PaymentKind, origin_of};
     use mpp_methods::lightning::LightningSessionPayer;
 
     // Idle sessions close after 3 s (the 25 requests below take far less).
     let base = start_with(CredentialField::Authorization, Duration::from_secs(3)).await;
     let wallet = Arc::new(TestnetWallet::connect(&base).await.unwrap());
     let payer = Arc::new(LightningSessionPayer::new(wallet));
+    // One request may cost a deposit (or a top-up) of 40 sat: 20 units of 2 sat.
     let policy = SpendingPolicy {
-        max_per_request: vec![("sat".into(), 2)],
+        max_per_request: vec![("sat".into(), 40)],
         budget: vec![("sat".into(), 1000)],
         ..SpendingPolicy::default()
     };
     let client = PayingClient::new(Wallet::new(policy).with_method(payer.clone(), 1000)).unwrap();
     let url = format!("{base}/session/metered");
-    let receipt = |response: mpp_client::PaidResponse| {
+    let origin = origin_of(&Url::parse(&url).unwrap());
+    let paid = |response: &mpp_client::PaidResponse| -> Vec<(PaymentKind, u128)> {
         assert_eq!(response.status, 200, "{:?}", response.body);
-        response.receipt.expect("a receipt")
+        response.payments.iter().map(|p| (p.kind, p.cost)).collect()
     };
+    let receipt = |response: mpp_client::PaidResponse| response.receipt.expect("a receipt");
 
-    // A deposit of 20 units of 2 sat: the 21st request finds the session spent, and
-    // the client tops it up by itself and is served.
-    let first = receipt(client.get(&url).await.unwrap());
-    let session = payer.session_id().expect("a session is open");
+    // The 21st request finds the session spent, and the client tops it up by itself
+    // and is served.
+    let first = client.get(&url).await.unwrap();
+    assert_eq!(paid(&first), [(PaymentKind::SessionOpen, 40)]);
+    let first = receipt(first);
+    let session = payer.session_id(&origin).expect("a session is open");
     assert_eq!(first.reference, session);
     for n in 2..=25u64 {
-        let r = receipt(client.get(&url).await.unwrap());
+        let response = client.get(&url).await.unwrap();
+        let expected: &[_] = if n == 21 {
+            &[
+                (PaymentKind::SessionUse, 0),
+                (PaymentKind::TopUp, 40),
+                (PaymentKind::SessionUse, 0),
+            ]
+        } else {
+            &[(PaymentKind::SessionUse, 0)]
+        };
+        assert_eq!(paid(&response), expected, "request {n}");
+        let r = receipt(response);
         assert_eq!(r.reference, session, "one session throughout");
         assert_eq!(r.extra["spent"], (2 * n).to_string());
     }
 
-    // Left unused, the server closes the session; the next request opens a new one.
+    // Left unused, the server closes the session; the next request opens a new one,
+    // and says so.
     tokio::time::sleep(Duration::from_secs(8)).await;
-    let reopened = receipt(client.get(&url).await.unwrap());
+    let reopened = client.get(&url).await.unwrap();
+    assert_eq!(
+        paid(&reopened),
+        [(PaymentKind::SessionUse, 0), (PaymentKind::SessionOpen, 40)]
+    );
+    let reopened = receipt(reopened);
     assert_ne!(reopened.reference, session, "a new session");
     assert_eq!(reopened.extra["spent"], "2");
     assert_eq!(
-        payer.session_id().as_deref(),
+        payer.session_id(&origin).as_deref(),
         Some(reopened.reference.as_str())
     );
+    assert_eq!(client.wallet().lock().await.spent(), [("sat".into(), 120)]);
 }

@@ -12,9 +12,16 @@
 //!    wallet's preferences (the server's order among equals), and returns the first
 //!    one the [`SpendingPolicy`] allows, already reserved against the budget — or a
 //!    [`Refusal`] that says why each challenge was passed over.
+//!    What a challenge costs is the method's to say ([`PayMethod::cost`]): a charge
+//!    costs its `amount`; a session costs the deposit that opens it, or nothing when
+//!    it is paid from the session already open at that origin.
 //! 3. Have the method produce the payload ([`PayMethod::pay`]) and send
 //!    [`Choice::credential`] in [`Choice::field`]. If paying failed before anything
-//!    was spent, hand the amount back with [`Wallet::release`].
+//!    was spent, hand the cost back with [`Wallet::release`].
+//!
+//! A session that ran dry is topped up the same way: [`Wallet::choose_top_up`] picks
+//! and reserves a challenge of the session's method, at what
+//! [`PayMethod::top_up_cost`] says, and [`PayMethod::top_up`] pays it.
 //!
 //! `description` is never read: a server's words cannot move a client to pay.
 
@@ -74,31 +81,45 @@ pub trait PayMethod: Send + Sync {
         intent == "charge"
     }
 
-    /// Pays `challenge` (whose decoded terms are `request`) and returns the payload
-    /// that proves it. Called once per chosen challenge, after the policy allowed it.
-    fn pay<'a>(
-        &'a self,
-        challenge: &'a Challenge<'static>,
-        request: &'a JsonObject,
-    ) -> BoxFuture<'a, Result<Payment, PayError>>;
+    /// What paying `choice` would take from the wallet, in base units of
+    /// `choice.currency`: the wallet holds it to the spending policy and reserves it
+    /// before [`pay`](PayMethod::pay) is called. The default is the challenge's
+    /// `amount`, what a charge costs. An error means the method would not pay this
+    /// challenge at all; the wallet passes it over with the reason. It reads the
+    /// method's own state only, without I/O.
+    fn cost(&self, choice: &Choice) -> Result<u128, PayError> {
+        Ok(choice.amount)
+    }
 
-    /// For a method that holds a session (intent `session`): pays `challenge`, a
-    /// fresh challenge of the server, as a top-up of the open session, when the
-    /// server said the session ran dry. `None` (the default) for methods without
-    /// sessions or with no session open.
+    /// Pays `choice` and returns the payload that proves it, spending at most
+    /// `choice.cost`, what [`cost`](PayMethod::cost) said and the wallet reserved.
+    /// When that no longer suffices (another task changed what `cost` read), it
+    /// fails without paying anything.
+    fn pay<'a>(&'a self, choice: &'a Choice) -> BoxFuture<'a, Result<Payment, PayError>>;
+
+    /// For a method that holds sessions: what topping up the session open at
+    /// `choice.origin` with `choice`, a fresh challenge of the server, would take
+    /// from the wallet; an error if it would not pay it. `None` (the default) when it
+    /// holds no session there.
+    fn top_up_cost(&self, _choice: &Choice) -> Option<Result<u128, PayError>> {
+        None
+    }
+
+    /// For a method that holds sessions: pays `choice` as a top-up of the session
+    /// open at `choice.origin`, spending at most `choice.cost`, when the server said
+    /// the session ran dry. `None` (the default) when it holds no session there.
     fn top_up<'a>(
         &'a self,
-        _challenge: &'a Challenge<'static>,
-        _request: &'a JsonObject,
+        _choice: &'a Choice,
     ) -> Option<BoxFuture<'a, Result<Payment, PayError>>> {
         None
     }
 
-    /// For a method that holds a session: drops it, because the server no longer
-    /// accepts it (closed, for idleness say, or unknown), so that the next
-    /// [`pay`](PayMethod::pay) opens a new one. Whether a session was dropped; the
+    /// For a method that holds sessions: drops the one open at `origin`, because the
+    /// server no longer accepts it (closed, for idleness say, or unknown), so that
+    /// the next payment there opens a new one. Whether a session was dropped; the
     /// default holds none.
-    fn forget_session(&self) -> bool {
+    fn forget_session(&self, _origin: &Origin) -> bool {
         false
     }
 }
@@ -160,12 +181,18 @@ impl fmt::Display for Origin {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SpendingPolicy {
     /// The most one request may cost, per currency (compared case-insensitively),
-    /// in the currency's base units.
+    /// in the currency's base units: what one payment takes from the wallet (a
+    /// charge's amount, a session's deposit or top-up) and what one request draws
+    /// from a session (its unit price).
     pub max_per_request: Vec<(String, u128)>,
-    /// The most all requests together may cost, per currency. A currency not listed
-    /// here has no total limit beyond its per-request cap.
+    /// The most all payments together may take from the wallet, per currency:
+    /// charges, session deposits and top-ups. A currency not listed here has no
+    /// total limit beyond its per-request cap.
     pub budget: Vec<(String, u128)>,
     /// The origins that may be paid (`https://api.example.com:443`); empty: any.
+    /// Either way a session's secret only ever goes to the origin the session was
+    /// opened at: a session method answers a challenge from the session open at the
+    /// origin that sent it, never from another's.
     pub allowed_origins: Vec<String>,
     /// The realms that may be paid; empty: any.
     pub allowed_realms: Vec<String>,
@@ -199,9 +226,9 @@ pub enum PolicyError {
     RecipientNotAllowed,
     /// The policy has no cap for this currency.
     CurrencyNotAllowed(String),
-    /// The amount is above the per-request cap.
+    /// The cost, or the unit price of a session, is above the per-request cap.
     OverRequestCap {
-        /// The amount asked.
+        /// The larger of the two.
         amount: u128,
         /// The cap.
         cap: u128,
@@ -215,7 +242,7 @@ pub enum PolicyError {
     },
     /// Paying would exceed the total budget.
     OverBudget {
-        /// The amount asked.
+        /// What paying would take from the wallet.
         amount: u128,
         /// What is left of the budget.
         left: u128,
@@ -266,6 +293,9 @@ pub enum Skipped {
     UnreadableTerms(String),
     /// The wallet's preferences exclude it (`q=0`).
     NotPreferred,
+    /// The method would not pay it (its own limits, a session open elsewhere, no
+    /// session to top up).
+    Method(PayError),
     /// The spending policy refuses it.
     Policy(PolicyError),
 }
@@ -279,6 +309,7 @@ impl fmt::Display for Skipped {
             Skipped::Expired => f.write_str("expired (or no expiry)"),
             Skipped::UnreadableTerms(why) => write!(f, "unreadable terms: {why}"),
             Skipped::NotPreferred => f.write_str("excluded by the client's preferences"),
+            Skipped::Method(e) => write!(f, "the method would not pay it: {e}"),
             Skipped::Policy(e) => write!(f, "refused by the spending policy: {e}"),
         }
     }
@@ -327,19 +358,25 @@ impl fmt::Display for Refusal {
 
 impl core::error::Error for Refusal {}
 
-/// The challenge to pay, its terms, and the budget already reserved for it.
+/// The challenge to pay, its terms, where it came from, and what paying it costs.
 #[derive(Debug, Clone)]
 pub struct Choice {
     /// The challenge.
     pub challenge: Challenge<'static>,
     /// Its decoded `request`.
     pub request: JsonObject,
-    /// The amount, in base units.
+    /// The challenge's `amount`, in base units.
     pub amount: u128,
     /// The currency, as the challenge writes it.
     pub currency: String,
     /// Which registered method pays it.
     pub method: usize,
+    /// The origin that answered 402 with it: the only one its credential goes to.
+    pub origin: Origin,
+    /// What paying it takes from the wallet, in base units: the method's
+    /// [`cost`](PayMethod::cost) (or [`top_up_cost`](PayMethod::top_up_cost)),
+    /// already reserved against the budget when the wallet returns the choice.
+    pub cost: u128,
 }
 
 impl Choice {
@@ -432,12 +469,46 @@ impl Wallet {
     }
 
     /// Chooses the challenge to pay among every `WWW-Authenticate` line of a 402
-    /// from `origin`, and reserves its amount against the budget.
+    /// from `origin`, and reserves what paying it costs against the budget.
     pub fn choose<'l, I, V>(
         &mut self,
         lines: I,
         origin: &Origin,
         now: UnixTime,
+    ) -> Result<Choice, Refusal>
+    where
+        I: IntoIterator<Item = &'l V>,
+        V: AsRef<[u8]> + ?Sized + 'l,
+    {
+        self.choose_for(lines, origin, now, None)
+    }
+
+    /// Chooses a challenge of a 402 from `origin` that tops up the session the method
+    /// registered at index `method` holds there, and reserves the top-up against the
+    /// budget: the same rules as [`Wallet::choose`], at the method's
+    /// [`top_up_cost`](PayMethod::top_up_cost); other methods' challenges are passed
+    /// over.
+    pub fn choose_top_up<'l, I, V>(
+        &mut self,
+        lines: I,
+        origin: &Origin,
+        now: UnixTime,
+        method: usize,
+    ) -> Result<Choice, Refusal>
+    where
+        I: IntoIterator<Item = &'l V>,
+        V: AsRef<[u8]> + ?Sized + 'l,
+    {
+        self.choose_for(lines, origin, now, Some(method))
+    }
+
+    /// [`Wallet::choose`], or with `top_up`, [`Wallet::choose_top_up`] for that method.
+    fn choose_for<'l, I, V>(
+        &mut self,
+        lines: I,
+        origin: &Origin,
+        now: UnixTime,
+        top_up: Option<usize>,
     ) -> Result<Choice, Refusal>
     where
         I: IntoIterator<Item = &'l V>,
@@ -459,7 +530,7 @@ impl Wallet {
                 }
             };
             let offer = format!("{}/{}", challenge.method, challenge.intent);
-            match self.candidate(challenge, now) {
+            match self.candidate(challenge, origin, now) {
                 Ok(c) => candidates.push((position, c)),
                 Err(reason) => passed.push(Passed { offer, reason }),
             }
@@ -468,7 +539,7 @@ impl Wallet {
         candidates.sort_by_key(|(position, c)| {
             (core::cmp::Reverse(self.preferences[c.method].1), *position)
         });
-        for (_, candidate) in candidates {
+        for (_, mut candidate) in candidates {
             let offer = format!(
                 "{}/{}",
                 candidate.challenge.method, candidate.challenge.intent
@@ -480,29 +551,39 @@ impl Wallet {
                 });
                 continue;
             }
-            match self.allow(&candidate, origin) {
+            let decided = self
+                .allow(&candidate, origin)
+                .map_err(Skipped::Policy)
+                .and_then(|cap| {
+                    candidate.cost = self.cost(&candidate, top_up).map_err(Skipped::Method)?;
+                    self.afford(&candidate, cap).map_err(Skipped::Policy)
+                });
+            match decided {
                 Ok(()) => {
-                    self.reserve(&candidate.currency, candidate.amount);
+                    self.reserve(&candidate.currency, candidate.cost);
                     return Ok(candidate);
                 }
-                Err(e) => passed.push(Passed {
-                    offer,
-                    reason: Skipped::Policy(e),
-                }),
+                Err(reason) => passed.push(Passed { offer, reason }),
             }
         }
         Err(Refusal { passed })
     }
 
-    /// Gives back an amount reserved by [`Wallet::choose`] that was not spent.
+    /// Gives back what [`Wallet::choose`] or [`Wallet::choose_top_up`] reserved for
+    /// `choice` (its cost), when it was not spent.
     pub fn release(&mut self, choice: &Choice) {
         let key = choice.currency.to_ascii_lowercase();
         if let Some((_, spent)) = self.spent.iter_mut().find(|(c, _)| *c == key) {
-            *spent = spent.saturating_sub(choice.amount);
+            *spent = spent.saturating_sub(choice.cost);
         }
     }
 
-    fn candidate(&self, challenge: Challenge<'static>, now: UnixTime) -> Result<Choice, Skipped> {
+    fn candidate(
+        &self,
+        challenge: Challenge<'static>,
+        origin: &Origin,
+        now: UnixTime,
+    ) -> Result<Choice, Skipped> {
         let method = self
             .methods
             .iter()
@@ -548,10 +629,30 @@ impl Wallet {
             amount,
             currency,
             method,
+            origin: origin.clone(),
+            // Set once the policy allows the challenge: the method says.
+            cost: 0,
         })
     }
 
-    fn allow(&self, c: &Choice, origin: &Origin) -> Result<(), PolicyError> {
+    /// What the method says paying `c` costs: to pay it, or with `top_up`, to top up
+    /// that method's session with it.
+    fn cost(&self, c: &Choice, top_up: Option<usize>) -> Result<u128, PayError> {
+        let method = &self.methods[c.method];
+        match top_up {
+            None => method.cost(c),
+            Some(m) if m == c.method => method
+                .top_up_cost(c)
+                .unwrap_or_else(|| Err(PayError("no session is open at this origin".into()))),
+            Some(_) => Err(PayError(
+                "a top-up is paid with the session's own method".into(),
+            )),
+        }
+    }
+
+    /// The policy's rules about where, whom and in what currency a challenge pays;
+    /// the per-request cap for that currency if they hold.
+    fn allow(&self, c: &Choice, origin: &Origin) -> Result<u128, PolicyError> {
         let p = &self.policy;
         if !origin.is_tls() && !origin.is_loopback() && !p.allow_insecure {
             return Err(PolicyError::InsecureOrigin);
@@ -579,20 +680,24 @@ impl Wallet {
                 return Err(PolicyError::RecipientNotAllowed);
             }
         }
-        let cap = limit(&p.max_per_request, &c.currency)
-            .ok_or_else(|| PolicyError::CurrencyNotAllowed(c.currency.clone()))?;
-        if c.amount > cap {
-            return Err(PolicyError::OverRequestCap {
-                amount: c.amount,
-                cap,
-            });
+        limit(&p.max_per_request, &c.currency)
+            .ok_or_else(|| PolicyError::CurrencyNotAllowed(c.currency.clone()))
+    }
+
+    /// The policy's rules about how much: the per-request cap holds the cost and the
+    /// price (a session's unit may cost more than paying from it takes), the budget
+    /// the cost.
+    fn afford(&self, c: &Choice, cap: u128) -> Result<(), PolicyError> {
+        let asked = c.cost.max(c.amount);
+        if asked > cap {
+            return Err(PolicyError::OverRequestCap { amount: asked, cap });
         }
-        if let Some(budget) = limit(&p.budget, &c.currency) {
+        if let Some(budget) = limit(&self.policy.budget, &c.currency) {
             let spent = limit(&self.spent, &c.currency).unwrap_or(0);
             let left = budget.saturating_sub(spent);
-            if c.amount > left {
+            if c.cost > left {
                 return Err(PolicyError::OverBudget {
-                    amount: c.amount,
+                    amount: c.cost,
                     left,
                 });
             }

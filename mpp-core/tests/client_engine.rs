@@ -3,9 +3,9 @@
 use std::time::{Duration, Instant};
 
 use mpp_core::binding::{ChallengeBinder, Secret};
-use mpp_core::challenge::{Challenge, ChallengeBuilder};
+use mpp_core::challenge::ChallengeBuilder;
 use mpp_core::client::{
-    Origin, PayError, PayMethod, Payment, PolicyError, Skipped, SpendingPolicy, Wallet,
+    Choice, Origin, PayError, PayMethod, Payment, PolicyError, Skipped, SpendingPolicy, Wallet,
 };
 use mpp_core::credential::{Credential, CredentialField};
 use mpp_core::json::JsonObject;
@@ -22,11 +22,7 @@ impl PayMethod for Fake {
         self.0
     }
 
-    fn pay<'a>(
-        &'a self,
-        _: &'a Challenge<'static>,
-        _: &'a JsonObject,
-    ) -> BoxFuture<'a, Result<Payment, PayError>> {
+    fn pay<'a>(&'a self, _: &'a Choice) -> BoxFuture<'a, Result<Payment, PayError>> {
         let mut payload = JsonObject::new();
         payload.insert("proof".into(), self.0.into());
         Box::pin(std::future::ready(Ok(Payment {
@@ -378,5 +374,157 @@ fn a_hostile_402_is_refused_quickly() {
             .unwrap_err()
             .passed
             .is_empty()
+    );
+}
+
+/// A session method: opening a session costs `deposit`, paying from the one open at
+/// an origin costs nothing, a top-up costs `deposit` again.
+struct FakeSession {
+    deposit: u128,
+    open_at: std::sync::Mutex<Vec<Origin>>,
+}
+
+impl FakeSession {
+    fn is_open(&self, origin: &Origin) -> bool {
+        self.open_at.lock().unwrap().contains(origin)
+    }
+}
+
+impl PayMethod for FakeSession {
+    fn name(&self) -> &str {
+        "sess"
+    }
+
+    fn supports_intent(&self, intent: &str) -> bool {
+        intent == "session"
+    }
+
+    fn cost(&self, choice: &Choice) -> Result<u128, PayError> {
+        Ok(if self.is_open(&choice.origin) {
+            0
+        } else {
+            self.deposit
+        })
+    }
+
+    fn pay<'a>(&'a self, _: &'a Choice) -> BoxFuture<'a, Result<Payment, PayError>> {
+        Box::pin(std::future::ready(Ok(Payment {
+            payload: JsonObject::new(),
+            source: None,
+        })))
+    }
+
+    fn top_up_cost(&self, choice: &Choice) -> Option<Result<u128, PayError>> {
+        self.is_open(&choice.origin).then_some(Ok(self.deposit))
+    }
+}
+
+fn session_offer(amount: &str) -> String {
+    offer("sess", amount, "usd", 60).replace(r#"intent="charge""#, r#"intent="session""#)
+}
+
+#[test]
+fn session_deposits_and_top_ups_are_held_to_the_cap_and_the_budget() {
+    // A unit price of 1 with a deposit of 100: what the wallet holds to the policy is
+    // the deposit, when it is paid.
+    let session = std::sync::Arc::new(FakeSession {
+        deposit: 100,
+        open_at: Default::default(),
+    });
+    let line = [session_offer("1")];
+    let policy = |cap: u128, budget: u128| SpendingPolicy {
+        max_per_request: vec![("usd".into(), cap)],
+        budget: vec![("usd".into(), budget)],
+        ..SpendingPolicy::default()
+    };
+    let refused = Wallet::new(policy(99, 1000))
+        .with_method(session.clone(), 1000)
+        .choose(&line, &https(), now())
+        .unwrap_err();
+    assert_eq!(
+        refused.passed[0].reason,
+        Skipped::Policy(PolicyError::OverRequestCap {
+            amount: 100,
+            cap: 99
+        })
+    );
+    let refused = Wallet::new(policy(100, 99))
+        .with_method(session.clone(), 1000)
+        .choose(&line, &https(), now())
+        .unwrap_err();
+    assert_eq!(
+        refused.passed[0].reason,
+        Skipped::Policy(PolicyError::OverBudget {
+            amount: 100,
+            left: 99
+        })
+    );
+
+    let mut w = Wallet::new(policy(100, 150)).with_method(session.clone(), 1000);
+    let open = w.choose(&line, &https(), now()).unwrap();
+    assert_eq!((open.amount, open.cost), (1, 100));
+    assert_eq!(open.origin, https());
+    assert_eq!(w.spent(), [("usd".to_string(), 100)]);
+    // Nothing to top up before the session is open.
+    let refused = w
+        .choose_top_up(&line, &https(), now(), open.method)
+        .unwrap_err();
+    assert!(
+        matches!(refused.passed[0].reason, Skipped::Method(_)),
+        "{refused}"
+    );
+    session.open_at.lock().unwrap().push(https());
+
+    // Paying from the open session costs nothing, even with the budget nearly gone.
+    let using = w.choose(&line, &https(), now()).unwrap();
+    assert_eq!(using.cost, 0);
+    assert_eq!(w.spent(), [("usd".to_string(), 100)]);
+    // A top-up costs a deposit: over what is left of the budget, it is refused.
+    let refused = w
+        .choose_top_up(&line, &https(), now(), open.method)
+        .unwrap_err();
+    assert_eq!(
+        refused.passed[0].reason,
+        Skipped::Policy(PolicyError::OverBudget {
+            amount: 100,
+            left: 50
+        })
+    );
+    // Released, the deposit is left to spend again, on a top-up.
+    w.release(&open);
+    let top_up = w
+        .choose_top_up(&line, &https(), now(), open.method)
+        .unwrap();
+    assert_eq!(top_up.cost, 100);
+    assert_eq!(w.spent(), [("usd".to_string(), 100)]);
+
+    // A top-up over the per-request cap is refused too.
+    let mut capped = Wallet::new(policy(99, 1000)).with_method(session.clone(), 1000);
+    let refused = capped.choose_top_up(&line, &https(), now(), 0).unwrap_err();
+    assert_eq!(
+        refused.passed[0].reason,
+        Skipped::Policy(PolicyError::OverRequestCap {
+            amount: 100,
+            cap: 99
+        })
+    );
+    // The unit price is held to the cap even when the session pays it.
+    let dear = [session_offer("100")];
+    let refused = capped.choose(&dear, &https(), now()).unwrap_err();
+    assert_eq!(
+        refused.passed[0].reason,
+        Skipped::Policy(PolicyError::OverRequestCap {
+            amount: 100,
+            cap: 99
+        })
+    );
+    // Another origin has no session: paying there costs a deposit of its own.
+    let elsewhere = Origin::new("https", "other.example", 443);
+    assert_eq!(
+        w.choose(&line, &elsewhere, now()).unwrap_err().passed[0].reason,
+        Skipped::Policy(PolicyError::OverBudget {
+            amount: 100,
+            left: 50
+        })
     );
 }

@@ -10,8 +10,7 @@
 use alloc::boxed::Box;
 use alloc::string::String;
 
-use mpp_core::challenge::Challenge;
-use mpp_core::client::{PayError, PayMethod, Payment};
+use mpp_core::client::{Choice, PayError, PayMethod, Payment};
 use mpp_core::json::{JsonObject, Value};
 use mpp_core::method::{BoxFuture, Charge, ChargeMethod, MethodError, Settlement};
 use sha2::{Digest, Sha256};
@@ -136,13 +135,9 @@ impl PayMethod for PreimagePayer {
         NAME
     }
 
-    fn pay<'a>(
-        &'a self,
-        _: &'a Challenge<'static>,
-        request: &'a JsonObject,
-    ) -> BoxFuture<'a, Result<Payment, PayError>> {
+    fn pay<'a>(&'a self, choice: &'a Choice) -> BoxFuture<'a, Result<Payment, PayError>> {
         Box::pin(async move {
-            if payment_hash(request) != Some(hash_hex(&self.preimage).as_str()) {
+            if payment_hash(&choice.request) != Some(hash_hex(&self.preimage).as_str()) {
                 return Err(PayError(
                     "the challenge's payment hash is not the hash of this preimage".into(),
                 ));
@@ -211,11 +206,19 @@ mod tests {
             r#"Payment id="x", realm="r", method="preimage", intent="charge", request="{}""#,
             mpp_core::value::Base64Json::encode(&request)
         );
-        let challenge = Challenge::parse(header.as_bytes()).unwrap().into_owned();
-        let paid = block_on(PreimagePayer::new("secret").pay(&challenge, &request)).unwrap();
+        let choice = |request: &JsonObject| Choice {
+            challenge: Challenge::parse(header.as_bytes()).unwrap().into_owned(),
+            request: request.clone(),
+            amount: 1000,
+            currency: "usd".into(),
+            method: 0,
+            origin: mpp_core::client::Origin::new("https", "r", 443),
+            cost: 1000,
+        };
+        let paid = block_on(PreimagePayer::new("secret").pay(&choice(&request))).unwrap();
         assert_eq!(paid.payload["preimage"], "secret");
         let other = Preimage::request("1000", "usd", "acct_1", "another");
-        assert!(block_on(PreimagePayer::new("secret").pay(&challenge, &other)).is_err());
+        assert!(block_on(PreimagePayer::new("secret").pay(&choice(&other))).is_err());
         assert!(!std::format!("{:?}", PreimagePayer::new("secret")).contains("secret"));
     }
 

@@ -8,8 +8,7 @@ use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 
-use mpp_core::challenge::Challenge;
-use mpp_core::client::{PayError, PayMethod, Payment};
+use mpp_core::client::{Choice, PayError, PayMethod, Payment};
 use mpp_core::json::{JsonObject, Value};
 use mpp_core::method::{BoxFuture, Charge, ChargeMethod, MethodError, Settlement};
 use subtle::ConstantTimeEq;
@@ -112,11 +111,7 @@ impl PayMethod for TokenPayer {
         NAME
     }
 
-    fn pay<'a>(
-        &'a self,
-        _: &'a Challenge<'static>,
-        _: &'a JsonObject,
-    ) -> BoxFuture<'a, Result<Payment, PayError>> {
+    fn pay<'a>(&'a self, _: &'a Choice) -> BoxFuture<'a, Result<Payment, PayError>> {
         let mut payload = JsonObject::new();
         payload.insert("token".into(), self.token.as_str().into());
         Box::pin(core::future::ready(Ok(Payment {

@@ -150,7 +150,7 @@ fn pay(w: &mut World, lines: &[String]) -> String {
     let origin = Origin::new("https", REALM, 443);
     let choice = w.wallet.choose(lines, &origin, w.clock.now()).unwrap();
     assert_eq!(choice.currency, "sat");
-    let paid = block_on(w.payer.pay(&choice.challenge, &choice.request)).unwrap();
+    let paid = block_on(w.payer.pay(&choice)).unwrap();
     Credential::answer(&choice.challenge, paid.payload, paid.source).to_header()
 }
 

@@ -6,12 +6,12 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use common::block_on;
 
 use mpp_core::challenge::Challenge;
-use mpp_core::client::{Origin, PayMethod, SpendingPolicy, Wallet};
+use mpp_core::client::{Choice, Origin, PayMethod, PolicyError, Skipped, SpendingPolicy, Wallet};
 use mpp_core::intent::session::Funding;
 use mpp_core::json::{JsonObject, Value};
 use mpp_core::method::{Charge, Refund, SessionAction, SessionMethod};
@@ -32,7 +32,9 @@ struct World {
     server_node: Arc<TestNode>,
     client_node: Arc<TestNode>,
     method: LightningSession,
-    payer: LightningSessionPayer,
+    payer: Arc<LightningSessionPayer>,
+    /// The client engine, with `payer` and a generous policy.
+    wallet: Mutex<Wallet>,
 }
 
 fn world() -> World {
@@ -40,19 +42,31 @@ fn world() -> World {
     let server_node = Arc::new(TestNode::new().with_clock(clock.clock()));
     let client_node = Arc::new(server_node.peer([0x21; 32]).unwrap());
     let method = LightningSession::new(server_node.clone()).with_clock(clock.clock());
-    let payer = LightningSessionPayer::new(client_node.clone()).with_clock(clock.clock());
+    let payer = Arc::new(LightningSessionPayer::new(client_node.clone()).with_clock(clock.clock()));
+    let policy = SpendingPolicy {
+        max_per_request: vec![("sat".into(), 1_000_000)],
+        ..SpendingPolicy::default()
+    };
     World {
         clock,
         server_node,
         client_node,
         method,
+        wallet: Mutex::new(Wallet::new(policy).with_method(payer.clone(), 1000)),
         payer,
     }
+}
+
+/// The origin the sessions of these tests are opened at.
+fn origin() -> Origin {
+    Origin::new("https", REALM, 443)
 }
 
 /// A challenge as the server would issue it for `template`: fresh terms, bound by
 /// the id the server engine checked before the method sees them.
 struct Issued {
+    /// The `WWW-Authenticate` value carrying it.
+    line: String,
     challenge: Challenge<'static>,
     request: JsonObject,
 }
@@ -83,14 +97,29 @@ fn header(realm: &str, request: &JsonObject, expires: UnixTime) -> String {
 
 fn issue_with(w: &World, template: &JsonObject, realm: &str) -> Issued {
     let terms = block_on(w.method.issue_terms(template, w.clock.now())).unwrap();
-    let expires = terms.not_after.unwrap();
-    let challenge = Challenge::parse(header(realm, &terms.request, expires).as_bytes())
-        .unwrap()
-        .into_owned();
+    let line = header(realm, &terms.request, terms.not_after.unwrap());
+    let challenge = Challenge::parse(line.as_bytes()).unwrap().into_owned();
     Issued {
+        line,
         challenge,
         request: terms.request,
     }
+}
+
+/// What the client engine hands the payer for `issued` from `origin`: the wallet's
+/// choice, its cost reserved.
+fn choose(w: &World, issued: &Issued, origin: &Origin) -> Choice {
+    let mut wallet = w.wallet.lock().unwrap();
+    wallet
+        .choose([issued.line.as_str()], origin, w.clock.now())
+        .unwrap()
+}
+
+/// Pays `issued` from `origin` as the client engine would.
+fn pay(w: &World, issued: &Issued, origin: &Origin) -> JsonObject {
+    block_on(w.payer.pay(&choose(w, issued, origin)))
+        .unwrap()
+        .payload
 }
 
 fn issue(w: &World) -> Issued {
@@ -100,8 +129,8 @@ fn issue(w: &World) -> Issued {
 /// Opens a session through the payer; returns the challenge and the open payload.
 fn open(w: &World) -> (Issued, JsonObject) {
     let issued = issue(w);
-    let paid = block_on(w.payer.pay(&issued.challenge, &issued.request)).unwrap();
-    (issued, paid.payload)
+    let open = pay(w, &issued, &origin());
+    (issued, open)
 }
 
 fn text<'a>(payload: &'a JsonObject, name: &str) -> &'a str {
@@ -122,24 +151,29 @@ fn the_payer_pays_the_deposit_and_the_server_opens_the_session() {
     let deposit = issued.invoice();
     assert_eq!(deposit.amount_sat(), Some(20 * UNIT));
 
-    // The client engine's policy sees the unit price only; the payer caps the deposit.
-    let mut wallet = Wallet::new(SpendingPolicy {
-        max_per_request: vec![("sat".into(), UNIT.into())],
+    // Opening costs the deposit, not the unit price: the spending policy holds the
+    // deposit to its per-request cap.
+    let mut stingy = Wallet::new(SpendingPolicy {
+        max_per_request: vec![("sat".into(), (20 * UNIT - 1).into())],
         ..SpendingPolicy::default()
     })
-    .with_method(
-        Arc::new(LightningSessionPayer::new(w.client_node.clone())),
-        1000,
+    .with_method(w.payer.clone(), 1000);
+    let refused = stingy
+        .choose([issued.line.as_str()], &origin(), w.clock.now())
+        .unwrap_err();
+    assert_eq!(
+        refused.passed[0].reason,
+        Skipped::Policy(PolicyError::OverRequestCap {
+            amount: (20 * UNIT).into(),
+            cap: (20 * UNIT - 1).into()
+        })
     );
-    let line = header(REALM, &issued.request, deposit.expires_at());
-    let origin = Origin::new("https", REALM, 443);
-    let choice = wallet
-        .choose([line.as_str()], &origin, w.clock.now())
-        .unwrap();
+    let choice = choose(&w, &issued, &origin());
     assert_eq!(choice.amount, u128::from(UNIT));
+    assert_eq!(choice.cost, u128::from(20 * UNIT));
+    assert_eq!(w.wallet.lock().unwrap().spent(), [("sat".into(), 200)]);
 
-    let open = block_on(w.payer.pay(&issued.challenge, &issued.request)).unwrap();
-    let open = open.payload;
+    let open = block_on(w.payer.pay(&choice)).unwrap().payload;
     assert_eq!(text(&open, "action"), "open");
     assert!(w.server_node.is_paid(deposit.payment_hash()));
     let preimage = Preimage::from_hex(text(&open, "preimage")).unwrap();
@@ -148,7 +182,10 @@ fn the_payer_pays_the_deposit_and_the_server_opens_the_session() {
     assert_eq!(return_invoice.amount_msat(), None);
     assert_eq!(return_invoice.payee(), &w.client_node.node_id());
     assert!(return_invoice.expiry_secs() >= 30 * 24 * 3600);
-    assert_eq!(w.payer.session_id(), Some(deposit.payment_hash().to_hex()));
+    assert_eq!(
+        w.payer.session_id(&origin()),
+        Some(deposit.payment_hash().to_hex())
+    );
 
     assert_eq!(w.method.action(&open), Ok(SessionAction::Open));
     let opened = block_on(w.method.open(issued.charge(&open))).unwrap();
@@ -163,14 +200,15 @@ fn the_payer_pays_the_deposit_and_the_server_opens_the_session() {
 fn bearer_payloads_own_their_session_only() {
     let w = world();
     let (_, open) = open(&w);
-    let session = w.payer.session_id().unwrap();
+    let session = w.payer.session_id(&origin()).unwrap();
     let preimage = text(&open, "preimage").to_string();
 
-    // With a session open, the next challenge is answered without paying.
+    // With a session open, the next challenge costs nothing and is answered without
+    // paying.
     let next = issue(&w);
-    let bearer = block_on(w.payer.pay(&next.challenge, &next.request))
-        .unwrap()
-        .payload;
+    let choice = choose(&w, &next, &origin());
+    assert_eq!(choice.cost, 0);
+    let bearer = block_on(w.payer.pay(&choice)).unwrap().payload;
     assert!(!w.server_node.is_paid(next.invoice().payment_hash()));
     assert_eq!(text(&bearer, "action"), "bearer");
     assert_eq!(text(&bearer, "preimage"), preimage);
@@ -207,25 +245,87 @@ fn bearer_payloads_own_their_session_only() {
     assert!(!w.method.owns(&session, &top_up));
     assert!(!w.method.owns(&session, &open));
 
-    // The secret is not sent to another realm.
+    // The secret is not sent to another realm, even by its origin: the wallet passes
+    // the challenge over, and the payer refuses it if asked anyway.
     let elsewhere = issue_with(&w, &LightningSession::template(UNIT, None), "evil.example");
-    let e = block_on(w.payer.pay(&elsewhere.challenge, &elsewhere.request)).unwrap_err();
+    let refused = w
+        .wallet
+        .lock()
+        .unwrap()
+        .choose([elsewhere.line.as_str()], &origin(), w.clock.now())
+        .unwrap_err();
+    assert!(
+        matches!(&refused.passed[0].reason, Skipped::Method(e) if e.0.contains(REALM)),
+        "{refused}"
+    );
+    let forced = Choice {
+        challenge: elsewhere.challenge.clone(),
+        request: elsewhere.request.clone(),
+        ..choice
+    };
+    let e = block_on(w.payer.pay(&forced)).unwrap_err();
     assert!(e.0.contains(REALM), "{e}");
     assert!(!e.0.contains(&preimage));
+}
+
+#[test]
+fn a_session_secret_goes_only_to_the_origin_it_was_opened_at() {
+    // Realms are public: another origin naming the session's realm gets a session of
+    // its own, paid for by its own deposit, never the open session's secret.
+    let w = world();
+    let (_, open) = open(&w);
+    let preimage = text(&open, "preimage").to_string();
+    let other = Origin::new("https", REALM, 8443);
+
+    let next = issue(&w);
+    let choice = choose(&w, &next, &other);
+    assert_eq!(
+        choice.cost,
+        u128::from(20 * UNIT),
+        "a deposit, not the session"
+    );
+    let paid = block_on(w.payer.pay(&choice)).unwrap().payload;
+    assert_eq!(text(&paid, "action"), "open");
+    assert_ne!(text(&paid, "preimage"), preimage);
+    assert!(w.server_node.is_paid(next.invoice().payment_hash()));
+    assert_ne!(w.payer.session_id(&other), w.payer.session_id(&origin()));
+
+    // A choice that reserved nothing, at an origin without a session, pays nothing.
+    let third = issue(&w);
+    let unreserved = Choice {
+        origin: Origin::new("https", "third.example", 443),
+        ..choose(&w, &third, &origin())
+    };
+    assert_eq!(unreserved.cost, 0);
+    let e = block_on(w.payer.pay(&unreserved)).unwrap_err();
+    assert!(e.0.contains("nothing was paid"), "{e}");
+    assert!(!w.server_node.is_paid(third.invoice().payment_hash()));
 }
 
 #[test]
 fn a_top_up_adds_its_own_invoices_amount() {
     let w = world();
     let (_, open) = open(&w);
-    let session = w.payer.session_id().unwrap();
+    let session = w.payer.session_id(&origin()).unwrap();
 
     let mut template = LightningSession::template(UNIT, Some("tokens"));
     template.insert("depositAmount".into(), "150".into());
     let fresh = issue_with(&w, &template, REALM);
-    let top_up = block_on(w.payer.top_up(&fresh.challenge, &fresh.request))
-        .unwrap()
-        .payload;
+    let choose_top_up = |issued: &Issued| {
+        let mut wallet = w.wallet.lock().unwrap();
+        wallet.choose_top_up([issued.line.as_str()], &origin(), w.clock.now(), 0)
+    };
+    let choice = choose_top_up(&fresh).unwrap();
+    assert_eq!(choice.cost, 150, "a top-up costs its deposit");
+    // Never more than the wallet reserved.
+    let short = Choice {
+        cost: 149,
+        ..choice.clone()
+    };
+    let e = block_on(w.payer.top_up(&short)).unwrap_err();
+    assert!(e.0.contains("reserved"), "{e}");
+    assert!(!w.server_node.is_paid(fresh.invoice().payment_hash()));
+    let top_up = block_on(w.payer.top_up(&choice)).unwrap().payload;
     assert!(w.server_node.is_paid(fresh.invoice().payment_hash()));
     assert_eq!(text(&top_up, "action"), "topUp");
     assert_eq!(text(&top_up, "sessionId"), session);
@@ -236,7 +336,11 @@ fn a_top_up_adds_its_own_invoices_amount() {
         })
     );
     assert_eq!(block_on(w.method.top_up(fresh.charge(&top_up))), Ok(150));
-    assert_eq!(w.payer.session_id(), Some(session.clone()), "same session");
+    assert_eq!(
+        w.payer.session_id(&origin()),
+        Some(session.clone()),
+        "same session"
+    );
 
     // An older preimage (this top-up's, or the deposit's) does not pay a new invoice.
     let later = issue(&w);
@@ -266,8 +370,18 @@ fn a_top_up_adds_its_own_invoices_amount() {
     );
 
     // Without an open session the payer has nothing to top up.
-    w.payer.forget();
-    assert!(block_on(w.payer.top_up(&later.challenge, &later.request)).is_err());
+    assert!(w.payer.forget(&origin()));
+    let refused = choose_top_up(&later).unwrap_err();
+    assert!(
+        matches!(refused.passed[0].reason, Skipped::Method(_)),
+        "{refused}"
+    );
+    let stale = Choice {
+        challenge: later.challenge.clone(),
+        request: later.request.clone(),
+        ..choice
+    };
+    assert!(block_on(w.payer.top_up(&stale)).is_err());
     assert!(!w.server_node.is_paid(later.invoice().payment_hash()));
 }
 
@@ -293,6 +407,7 @@ fn refuses_a_deposit_it_cannot_verify() {
     let mut inflated = issued.request.clone();
     inflated.insert("depositAmount".into(), "999".into());
     let inflated = Issued {
+        line: issued.line.clone(),
         challenge: issued.challenge.clone(),
         request: inflated,
     };
@@ -318,6 +433,7 @@ fn refuses_a_deposit_it_cannot_verify() {
     let mut claim = open.clone();
     claim.insert("preimage".into(), foreign_preimage.to_hex().into());
     let foreign = Issued {
+        line: issued.line.clone(),
         challenge: issued.challenge.clone(),
         request: foreign.request,
     };
@@ -326,12 +442,8 @@ fn refuses_a_deposit_it_cannot_verify() {
 
     // Expired: the deposit invoice lives ten minutes.
     let late = issue(&w);
-    let late_payload = {
-        let payer = LightningSessionPayer::new(w.client_node.clone()).with_clock(w.clock.clock());
-        block_on(payer.pay(&late.challenge, &late.request))
-            .unwrap()
-            .payload
-    };
+    // (Paid from another origin: the world's payer has a session open at the first.)
+    let late_payload = pay(&w, &late, &Origin::new("https", REALM, 8443));
     w.clock.advance(600);
     let e = block_on(w.method.verify_open(late.charge(&late_payload))).unwrap_err();
     assert_eq!(e, SessionError::ExpiredInvoice);
@@ -341,12 +453,12 @@ fn refuses_a_deposit_it_cannot_verify() {
 fn close_refunds_the_unspent_deposit_once() {
     let w = world();
     let (_, open) = open(&w);
-    let session = w.payer.session_id().unwrap();
+    let session = w.payer.session_id(&origin()).unwrap();
     let return_invoice = Invoice::decode(text(&open, "returnInvoice")).unwrap();
 
-    let close = w.payer.close().unwrap().payload;
-    assert_eq!(w.payer.session_id(), None, "forgotten once closed");
-    assert!(w.payer.close().is_err());
+    let close = w.payer.close(&origin()).unwrap().payload;
+    assert_eq!(w.payer.session_id(&origin()), None, "forgotten once closed");
+    assert!(w.payer.close(&origin()).is_err());
     assert_eq!(text(&close, "action"), "close");
     assert_eq!(
         w.method.action(&close),
@@ -411,7 +523,7 @@ fn malformed_payloads_are_invalid_and_never_echo_the_secret() {
     let w = world();
     let (issued, open) = open(&w);
     let secret = text(&open, "preimage").to_string();
-    let session = w.payer.session_id().unwrap();
+    let session = w.payer.session_id(&origin()).unwrap();
     let return_invoice = text(&open, "returnInvoice").to_string();
     let with = |edit: &dyn Fn(&mut JsonObject)| {
         let mut p = open.clone();

@@ -32,6 +32,10 @@ fn start(db: &std::path::Path) -> ServerProcess {
 }
 
 fn start_with(db: &std::path::Path, extra: &[&str]) -> ServerProcess {
+    start_on("127.0.0.1:0", db, extra)
+}
+
+fn start_on(listen: &str, db: &std::path::Path, extra: &[&str]) -> ServerProcess {
     let mut args = vec![
         "--secret",
         SECRET,
@@ -41,7 +45,7 @@ fn start_with(db: &std::path::Path, extra: &[&str]) -> ServerProcess {
         db.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    ServerProcess::start(&args)
+    ServerProcess::start_on(listen, &args)
 }
 
 fn now() -> UnixTime {
@@ -120,9 +124,10 @@ struct Agent {
 }
 
 impl Agent {
-    /// Talks to `server` from now on (a restarted server, on another port).
-    fn moved_to(&mut self, server: &ServerProcess) {
-        self.base = server.base.clone();
+    /// The origin it talks to: where its session is open.
+    fn origin(&self) -> Origin {
+        let port = self.base.rsplit(':').next().unwrap().parse().unwrap();
+        Origin::new("http", "127.0.0.1", port)
     }
 
     async fn new(server: &ServerProcess) -> Agent {
@@ -131,8 +136,9 @@ impl Agent {
             issued: Mutex::new(Vec::new()),
         });
         let payer = Arc::new(LightningSessionPayer::new(node.clone()));
+        // One request may cost a deposit.
         let policy = SpendingPolicy {
-            max_per_request: vec![("sat".into(), u128::from(UNIT))],
+            max_per_request: vec![("sat".into(), u128::from(DEPOSIT))],
             budget: vec![("sat".into(), 1_000_000)],
             ..SpendingPolicy::default()
         };
@@ -147,6 +153,12 @@ impl Agent {
 
     /// A fresh challenge of `path`, chosen by the client engine.
     async fn challenge(&self, path: &str) -> Choice {
+        self.choose(path, false).await
+    }
+
+    /// A fresh challenge of `path`, chosen by the client engine to pay, or to top up
+    /// the open session.
+    async fn choose(&self, path: &str, top_up: bool) -> Choice {
         let response = self.get(path, None).await;
         assert_eq!(response.status(), 402, "{path} asks for payment");
         let lines: Vec<Vec<u8>> = response
@@ -155,13 +167,13 @@ impl Agent {
             .iter()
             .map(|v| v.as_bytes().to_vec())
             .collect();
-        let port = self.base.rsplit(':').next().unwrap().parse().unwrap();
-        let origin = Origin::new("http", "127.0.0.1", port);
-        self.engine
-            .lock()
-            .unwrap()
-            .choose(lines.iter().map(Vec::as_slice), &origin, now())
-            .unwrap()
+        let lines = lines.iter().map(Vec::as_slice);
+        let mut engine = self.engine.lock().unwrap();
+        match top_up {
+            false => engine.choose(lines, &self.origin(), now()),
+            true => engine.choose_top_up(lines, &self.origin(), now(), 0),
+        }
+        .unwrap()
     }
 
     async fn get(&self, path: &str, credential: Option<String>) -> reqwest::Response {
@@ -181,10 +193,7 @@ impl Agent {
 
     /// What the payer pays `choice` with, as the client engine would ask it.
     async fn payment(&self, choice: &Choice) -> Payment {
-        self.payer
-            .pay(&choice.challenge, &choice.request)
-            .await
-            .unwrap()
+        self.payer.pay(choice).await.unwrap()
     }
 
     /// Answers `choice` with `payment` on `path`.
@@ -204,18 +213,14 @@ impl Agent {
     }
 
     async fn top_up(&self) -> Answer {
-        let choice = self.challenge("/session/metered").await;
-        let payment = self
-            .payer
-            .top_up(&choice.challenge, &choice.request)
-            .await
-            .unwrap();
+        let choice = self.choose("/session/metered", true).await;
+        let payment = self.payer.top_up(&choice).await.unwrap();
         self.send("/session/metered", &choice, payment).await
     }
 
     async fn close(&self) -> Answer {
         let choice = self.challenge("/session/metered").await;
-        let payment = self.payer.close().unwrap();
+        let payment = self.payer.close(&self.origin()).unwrap();
         self.send("/session/metered", &choice, payment).await
     }
 }
@@ -304,7 +309,10 @@ async fn a_session_pays_requests_and_a_stream_tops_up_and_closes_with_a_refund()
     // Open: the deposit is paid and the first request served from it.
     let opened = read(agent.pay("/session/metered").await).await;
     assert_eq!(opened.status, 200, "{}", opened.body);
-    let session = agent.payer.session_id().expect("a session is open");
+    let session = agent
+        .payer
+        .session_id(&agent.origin())
+        .expect("a session is open");
     let receipt = opened.receipt.as_ref().unwrap();
     assert_eq!(receipt.reference, session, "the session id, a payment hash");
     assert_eq!(receipt.extra["intent"], "session");
@@ -390,7 +398,7 @@ async fn a_session_killed_mid_stream_carries_on_after_a_restart_with_nothing_spe
     // req: session.accounting.atomic-spend session.streaming.reserve-per-unit
     let db = state_file("session-e2e-kill");
     let mut server = start(&db);
-    let mut agent = Agent::new(&server).await;
+    let agent = Agent::new(&server).await;
 
     let open = agent.challenge("/session/metered").await;
     let open = open.credential(agent.payment(&open).await);
@@ -404,8 +412,9 @@ async fn a_session_killed_mid_stream_carries_on_after_a_restart_with_nothing_spe
     server.kill();
     let spent = UNIT + 3 * UNIT;
 
-    let server = start(&db);
-    agent.moved_to(&server);
+    // Back at the same origin: the session's secret goes to no other.
+    let listen = server.base.trim_start_matches("http://").to_owned();
+    let _server = start_on(&listen, &db, &[]);
     // The account is as the killed server left it: the open and three events paid.
     let used = read(agent.pay("/session/metered").await).await;
     assert_eq!(used.status, 200, "{}", used.body);
@@ -467,8 +476,7 @@ async fn an_idle_session_is_closed_and_refunded_by_the_server() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let bearer = agent.payment(&kept).await;
-    let refused = agent.send("/session/metered", &kept, bearer).await;
+    let refused = read(agent.pay("/session/metered").await).await;
     assert_eq!(refused.status, 402);
     assert_eq!(
         refused.body["type"],

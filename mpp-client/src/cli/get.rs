@@ -12,9 +12,9 @@ use mpp_client::testnet::TestnetWallet;
 use mpp_client::{ClientOptions, PaidRequest, PayingClient, PayingError, PaymentMade};
 use mpp_core::challenge::Challenge;
 use mpp_core::client::{
-    PayError, PayMethod, Payment, PolicyError, Refusal, Skipped, SpendingPolicy, Wallet,
+    Choice, Origin, PayError, PayMethod, Payment, PolicyError, Refusal, Skipped, SpendingPolicy,
+    Wallet,
 };
-use mpp_core::json::JsonObject;
 use mpp_core::method::BoxFuture;
 use mpp_core::receipt::Receipt;
 use mpp_methods::lightning::{LightningNode, LightningPayer};
@@ -239,30 +239,23 @@ impl PayMethod for Recorded {
         self.inner.supports_intent(intent)
     }
 
-    fn pay<'a>(
-        &'a self,
-        challenge: &'a Challenge<'static>,
-        request: &'a JsonObject,
-    ) -> BoxFuture<'a, Result<Payment, PayError>> {
+    fn cost(&self, choice: &Choice) -> Result<u128, PayError> {
+        self.inner.cost(choice)
+    }
+
+    fn pay<'a>(&'a self, choice: &'a Choice) -> BoxFuture<'a, Result<Payment, PayError>> {
         Box::pin(async move {
-            let text = |key: &str| {
-                request
-                    .get(key)
-                    .and_then(Value::as_str)
-                    .unwrap_or("?")
-                    .to_owned()
-            };
             let attempt = Attempt {
-                challenge: challenge.clone(),
-                amount: text("amount"),
-                currency: text("currency"),
+                challenge: choice.challenge.clone(),
+                amount: choice.amount.to_string(),
+                currency: choice.currency.clone(),
                 paid: false,
             };
             self.recorder.log.chosen(&attempt);
             if let Ok(mut slot) = self.recorder.attempt.lock() {
                 *slot = Some(attempt);
             }
-            let result = self.inner.pay(challenge, request).await;
+            let result = self.inner.pay(choice).await;
             if result.is_ok() {
                 if let Ok(mut slot) = self.recorder.attempt.lock() {
                     if let Some(a) = slot.as_mut() {
@@ -274,16 +267,19 @@ impl PayMethod for Recorded {
         })
     }
 
-    fn top_up<'a>(
-        &'a self,
-        challenge: &'a Challenge<'static>,
-        request: &'a JsonObject,
-    ) -> Option<BoxFuture<'a, Result<Payment, PayError>>> {
-        self.inner.top_up(challenge, request)
+    fn top_up_cost(&self, choice: &Choice) -> Option<Result<u128, PayError>> {
+        self.inner.top_up_cost(choice)
     }
 
-    fn forget_session(&self) -> bool {
-        self.inner.forget_session()
+    fn top_up<'a>(
+        &'a self,
+        choice: &'a Choice,
+    ) -> Option<BoxFuture<'a, Result<Payment, PayError>>> {
+        self.inner.top_up(choice)
+    }
+
+    fn forget_session(&self, origin: &Origin) -> bool {
+        self.inner.forget_session(origin)
     }
 }
 
@@ -447,7 +443,7 @@ impl Outcome {
             Ok(response) => {
                 outcome.url = response.url.to_string();
                 outcome.status = Some(response.status);
-                outcome.payment = response.payment.as_ref().map(Paid::from_made);
+                outcome.payment = response.payments.last().map(Paid::from_made);
                 let success = response.status.is_success();
                 if success && outcome.payment.is_some() && response.receipt.is_none() {
                     outcome.warnings.push(
@@ -513,11 +509,11 @@ impl Outcome {
             Err(PayingError::Rejected {
                 status,
                 problem,
-                payment,
+                payments,
             }) => {
                 outcome.status = Some(status);
                 outcome.exit = exit::REJECTED;
-                outcome.payment = Some(Paid::from_made(&payment));
+                outcome.payment = payments.last().map(Paid::from_made);
                 let mut message =
                     format!("the server rejected the payment ({})", status_line(status));
                 if let Some(p) = &problem {
@@ -533,11 +529,11 @@ impl Outcome {
             Err(PayingError::UnknownOutcome {
                 status,
                 detail,
-                payment,
+                payments,
             }) => {
                 outcome.status = status;
                 outcome.exit = exit::UNKNOWN_OUTCOME;
-                outcome.payment = Some(Paid::from_made(&payment));
+                outcome.payment = payments.last().map(Paid::from_made);
                 let what = match status {
                     Some(status) => format!("the server failed ({})", status_line(status)),
                     None => detail,

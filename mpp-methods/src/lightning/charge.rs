@@ -6,8 +6,7 @@ use std::format;
 use std::string::{String, ToString};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use mpp_core::challenge::Challenge;
-use mpp_core::client::{PayError, PayMethod, Payment};
+use mpp_core::client::{Choice, PayError, PayMethod, Payment};
 use mpp_core::json::{JsonObject, Value};
 use mpp_core::method::{
     BoxFuture, Charge, ChargeMethod, IssuedTerms, MethodError, Settlement, Terms,
@@ -611,13 +610,9 @@ impl PayMethod for LightningPayer {
         NAME
     }
 
-    fn pay<'a>(
-        &'a self,
-        _: &'a Challenge<'static>,
-        request: &'a JsonObject,
-    ) -> BoxFuture<'a, Result<Payment, PayError>> {
+    fn pay<'a>(&'a self, choice: &'a Choice) -> BoxFuture<'a, Result<Payment, PayError>> {
         Box::pin(async move {
-            let invoice = self.check(request)?;
+            let invoice = self.check(&choice.request)?;
             let preimage = self
                 .wallet
                 .pay(&invoice)
@@ -643,6 +638,7 @@ mod tests {
     use super::super::tests_support::block_on;
     use super::super::{ManualClock, TestNode};
     use super::*;
+    use mpp_core::challenge::Challenge;
     use mpp_core::problem::ProblemType;
     use mpp_core::value::Base64Json;
 
@@ -671,6 +667,21 @@ mod tests {
             Base64Json::encode(request)
         );
         Challenge::parse(header.as_bytes()).unwrap().into_owned()
+    }
+
+    /// What the client engine hands the payer for `request`: a charge costs its
+    /// amount.
+    fn choice(request: &JsonObject) -> Choice {
+        let amount = request["amount"].as_str().unwrap().parse().unwrap();
+        Choice {
+            challenge: challenge(request),
+            request: request.clone(),
+            amount,
+            currency: "sat".into(),
+            method: 0,
+            origin: mpp_core::client::Origin::new("https", "r", 443),
+            cost: amount,
+        }
     }
 
     fn payload(preimage: impl Into<Value>) -> JsonObject {
@@ -1014,7 +1025,7 @@ mod tests {
         let mut dollars = issued.request.clone();
         dollars.insert("currency".into(), "usd".into());
         for bad in [&inflated, &dollars] {
-            assert!(block_on(payer.pay(&challenge(bad), bad)).is_err());
+            assert!(block_on(payer.pay(&choice(bad))).is_err());
         }
         assert!(
             !f.node.is_paid(issued.invoice.payment_hash()),
@@ -1022,9 +1033,9 @@ mod tests {
         );
         let mainnet_payer = LightningPayer::new(Arc::new(TestNode::new()), Network::Mainnet)
             .with_clock(f.clock.clock());
-        assert!(block_on(mainnet_payer.pay(&challenge(&issued.request), &issued.request)).is_err());
+        assert!(block_on(mainnet_payer.pay(&choice(&issued.request))).is_err());
 
-        let paid = block_on(payer.pay(&challenge(&issued.request), &issued.request)).unwrap();
+        let paid = block_on(payer.pay(&choice(&issued.request))).unwrap();
         let preimage = Preimage::from_hex(paid.payload["preimage"].as_str().unwrap()).unwrap();
         assert_eq!(&preimage.payment_hash(), issued.invoice.payment_hash());
         assert_eq!(paid.source.as_deref(), Some("did:example:payer"));
@@ -1034,7 +1045,7 @@ mod tests {
         // Expired: refused before paying.
         let late = issue(&f, 1000);
         f.clock.advance(600);
-        assert!(block_on(payer.pay(&challenge(&late.request), &late.request)).is_err());
+        assert!(block_on(payer.pay(&choice(&late.request))).is_err());
         assert!(!f.node.is_paid(late.invoice.payment_hash()));
     }
 

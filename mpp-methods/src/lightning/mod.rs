@@ -66,9 +66,9 @@
 //! closed sessions kept to refuse replays, idle close) is the server's, with
 //! mpp-core's session machine.
 //!
-//! [`LightningSessionPayer`] is the client half: it pays the deposit and opens,
-//! then sends bearer payloads; [`LightningSessionPayer::top_up`] and
-//! [`LightningSessionPayer::close`] on request.
+//! [`LightningSessionPayer`] is the client half: it pays the deposit and opens a
+//! session at the origin that asked, then sends bearer payloads to that origin only;
+//! [`LightningSessionPayer::top_up`] and [`LightningSessionPayer::close`] on request.
 //!
 //! # Test node: [`TestNode`]
 //!
@@ -125,10 +125,12 @@
 //!   invoice); the server reports `lightning/session-not-found`,
 //!   `lightning/session-closed` and `lightning/insufficient-balance` through
 //!   [`SessionMethod::problem`](mpp_core::method::SessionMethod::problem).
-//! - **Session: the payer's deposit cap.** The client engine's spending policy sees
-//!   only `amount`, the unit price; [`LightningSessionPayer`] refuses a
-//!   `depositAmount` above its own maximum, and sends a session's secret only to
-//!   the realm it was opened with.
+//! - **Session: the payer's guard rails.** What opening a session costs is its
+//!   `depositAmount` ([`PayMethod::cost`](mpp_core::client::PayMethod::cost)), and
+//!   a top-up its own, so the client engine holds deposits to the spending policy's
+//!   per-request cap and budget; [`LightningSessionPayer`] also refuses a deposit
+//!   above its own maximum. A session's secret goes only to the origin (scheme, host,
+//!   port) the session was opened at, and only for the realm it was opened with.
 //! - **Amount `0`.** The charge draft requires a positive amount; an invoice whose
 //!   amount is written as `0` decodes (the session draft accepts such return
 //!   invoices) but is never valid charge terms.

@@ -2,12 +2,14 @@
 //! as the session's bearer secret, and a refund of what is left to a return invoice.
 
 use std::boxed::Box;
+use std::collections::HashMap;
 use std::format;
 use std::string::{String, ToString};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::vec::Vec;
 
 use mpp_core::challenge::Challenge;
-use mpp_core::client::{PayError, PayMethod, Payment};
+use mpp_core::client::{Choice, Origin, PayError, PayMethod, Payment};
 use mpp_core::intent::session::Funding;
 use mpp_core::json::{JsonObject, Value};
 use mpp_core::method::{
@@ -689,48 +691,70 @@ impl SessionMethod for LightningSession {
     }
 }
 
-/// The session a payer opened.
+/// A session a payer opened, kept under the origin it was opened at.
 struct OpenSession {
-    /// The realm of the challenge it was opened with: its secret goes nowhere else.
+    /// The realm of the challenge it was opened with.
     realm: String,
     id: PaymentHash,
     preimage: Preimage,
+}
+
+impl OpenSession {
+    /// Refuses a challenge of another realm than the session's, even from its origin.
+    fn check_realm(&self, challenge: &Challenge<'static>) -> Result<(), PayError> {
+        if self.realm == challenge.realm.as_str() {
+            Ok(())
+        } else {
+            Err(PayError(format!(
+                "the lightning session open at this origin belongs to realm {:?}; close or \
+                 forget it first",
+                self.realm
+            )))
+        }
+    }
 }
 
 /// The client half of `lightning/session`: opens a session by paying a deposit
 /// invoice, then answers challenges with the session's bearer secret; tops up and
 /// closes on request.
 ///
-/// It holds one open session at a time, behind a lock, so it can be shared between
-/// tasks. [`PayMethod::pay`] opens a session when none is open (paying the deposit)
-/// and otherwise returns a bearer payload without paying anything. The client
-/// engine's spending policy only sees a challenge's `amount`, the price of one
-/// unit; the deposit actually paid is `depositAmount`, and this payer refuses one
+/// It holds at most one open session per origin (scheme, host and port), behind a
+/// lock, so it can be shared between tasks. A session's secret only ever goes to the
+/// origin it was opened at, and only for the realm it was opened with: a challenge
+/// from another origin, even one naming the same realm (realms are public), is
+/// answered by opening a session there, at that origin's deposit.
+///
+/// What it costs ([`PayMethod::cost`]) is the deposit (`depositAmount`) when no
+/// session is open at the challenge's origin, and nothing when one is; the client
+/// engine holds that to the spending policy. [`PayMethod::pay`] then opens a session
+/// when the choice costs something (paying at most that), and otherwise returns a
+/// bearer payload for the session open at that origin, paying nothing; if that
+/// session was dropped meanwhile it fails rather than open one that was not
+/// reserved. Two opens racing at one origin both pay; the last one is kept, and the
+/// server refunds the other when it closes it for idleness. It refuses a deposit
 /// above [`max_deposit`](LightningSessionPayer::max_deposit).
 ///
-/// When the server refuses a bearer payload for want of balance, pay its fresh
+/// When the server refuses a bearer payload for want of balance, pay a fresh
 /// challenge with [`top_up`](LightningSessionPayer::top_up); when it says the
 /// session is closed or unknown (closed for idleness, say), call
-/// [`forget`](LightningSessionPayer::forget) and pay again. The session's secret is
-/// only sent to the realm it was opened with. Two opens racing on one payer both
-/// pay; the last one is kept, and the other is refunded when the server closes it
-/// for idleness.
+/// [`forget`](LightningSessionPayer::forget) and pay again.
 pub struct LightningSessionPayer {
     node: Arc<dyn LightningNode>,
     clock: Clock,
     source: Option<String>,
     max_deposit_sat: u64,
     return_invoice_expiry_secs: u64,
-    open: Mutex<Option<OpenSession>>,
+    sessions: Mutex<HashMap<Origin, OpenSession>>,
 }
 
 impl core::fmt::Debug for LightningSessionPayer {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let origins: Vec<String> = self.sessions().keys().map(Origin::to_string).collect();
         f.debug_struct("LightningSessionPayer")
             .field("network", &self.node.network())
             .field("source", &self.source)
             .field("max_deposit_sat", &self.max_deposit_sat)
-            .field("session", &self.session_id())
+            .field("sessions_at", &origins)
             .finish_non_exhaustive()
     }
 }
@@ -745,7 +769,7 @@ impl LightningSessionPayer {
             source: None,
             max_deposit_sat: DEFAULT_MAX_DEPOSIT_SATS,
             return_invoice_expiry_secs: DEFAULT_RETURN_INVOICE_EXPIRY_SECS,
-            open: Mutex::new(None),
+            sessions: Mutex::new(HashMap::new()),
         }
     }
 
@@ -776,46 +800,46 @@ impl LightningSessionPayer {
         self
     }
 
-    /// The open session's id (a public payment hash), if any.
-    pub fn session_id(&self) -> Option<String> {
-        self.state().as_ref().map(|s| s.id.to_hex())
+    /// The id (a public payment hash) of the session open at `origin`, if any.
+    pub fn session_id(&self, origin: &Origin) -> Option<String> {
+        self.sessions().get(origin).map(|s| s.id.to_hex())
     }
 
-    /// Forgets the open session without closing it (the server closed it, say).
-    pub fn forget(&self) {
-        *self.state() = None;
+    /// Forgets the session open at `origin` without closing it (the server closed
+    /// it, say); whether there was one.
+    pub fn forget(&self, origin: &Origin) -> bool {
+        self.sessions().remove(origin).is_some()
     }
 
-    /// The close payload for the open session, which it then forgets. Send it with
-    /// any challenge of the server; the refund goes to the return invoice.
-    pub fn close(&self) -> Result<Payment, PayError> {
+    /// The close payload for the session open at `origin`, which it then forgets.
+    /// Send it to that origin only, with any challenge of its server; the refund goes
+    /// to the return invoice.
+    pub fn close(&self, origin: &Origin) -> Result<Payment, PayError> {
         let open = self
-            .state()
-            .take()
-            .ok_or_else(|| PayError("no lightning session is open".into()))?;
+            .sessions()
+            .remove(origin)
+            .ok_or_else(|| no_session(origin))?;
         Ok(self.payment(SessionPayload::Close {
             session: open.id,
             preimage: open.preimage,
         }))
     }
 
-    /// Pays the fresh deposit invoice of `challenge` (whose decoded terms are
-    /// `request`) and returns the top-up payload for the open session.
-    pub fn top_up<'a>(
-        &'a self,
-        challenge: &'a Challenge<'static>,
-        request: &'a JsonObject,
-    ) -> BoxFuture<'a, Result<Payment, PayError>> {
+    /// Pays the fresh deposit invoice of `choice` and returns the top-up payload for
+    /// the session open at `choice.origin`; the deposit must be within `choice.cost`
+    /// (what [`Wallet::choose_top_up`](mpp_core::client::Wallet::choose_top_up)
+    /// reserved).
+    pub fn top_up<'a>(&'a self, choice: &'a Choice) -> BoxFuture<'a, Result<Payment, PayError>> {
         Box::pin(async move {
             let session = {
-                let state = self.state();
-                let open = state
-                    .as_ref()
-                    .ok_or_else(|| PayError("no lightning session is open".into()))?;
-                check_realm(open, challenge)?;
+                let sessions = self.sessions();
+                let open = sessions
+                    .get(&choice.origin)
+                    .ok_or_else(|| no_session(&choice.origin))?;
+                open.check_realm(&choice.challenge)?;
                 open.id
             };
-            let terms = self.check_deposit(request)?;
+            let terms = self.deposit_to_pay(choice)?;
             let top_up_preimage = self.pay_deposit(&terms.invoice).await?;
             Ok(self.payment(SessionPayload::TopUp {
                 session,
@@ -824,17 +848,31 @@ impl LightningSessionPayer {
         })
     }
 
-    /// Whether it would pay the deposit `request` asks for, and the terms if so: the
-    /// terms hold, the invoice is payable on the node's network, unexpired, needs no
-    /// unknown feature, and asks at most the maximum deposit.
-    fn check_deposit(&self, request: &JsonObject) -> Result<DepositTerms, PayError> {
-        let terms = read_deposit_terms(request)
+    /// Whether it would pay the deposit `choice` asks for, and the terms if so: a
+    /// session challenge, terms that hold, an invoice payable on the node's network,
+    /// unexpired, needing no unknown feature, asking at most the maximum deposit.
+    fn check_deposit(&self, choice: &Choice) -> Result<DepositTerms, PayError> {
+        check_intent(choice)?;
+        let terms = read_deposit_terms(&choice.request)
             .map_err(|e| PayError(format!("lightning session terms: {e}")))?;
         check_payable(&terms.invoice, self.node.network(), (self.clock)())?;
         if terms.deposit_sat > self.max_deposit_sat {
             return Err(PayError(format!(
                 "the deposit asks {} sat, more than the {} sat this payer pays",
                 terms.deposit_sat, self.max_deposit_sat
+            )));
+        }
+        Ok(terms)
+    }
+
+    /// [`check_deposit`](Self::check_deposit), and a deposit within what the wallet
+    /// reserved for `choice`: all it may spend.
+    fn deposit_to_pay(&self, choice: &Choice) -> Result<DepositTerms, PayError> {
+        let terms = self.check_deposit(choice)?;
+        if u128::from(terms.deposit_sat) > choice.cost {
+            return Err(PayError(format!(
+                "the deposit asks {} sat, more than the {} reserved for it",
+                terms.deposit_sat, choice.cost
             )));
         }
         Ok(terms)
@@ -855,14 +893,10 @@ impl LightningSessionPayer {
         Ok(outcome.preimage)
     }
 
-    /// Opens a session: return invoice first, so that nothing is paid if the node
-    /// cannot make one.
-    async fn open(
-        &self,
-        challenge: &Challenge<'static>,
-        request: &JsonObject,
-    ) -> Result<Payment, PayError> {
-        let terms = self.check_deposit(request)?;
+    /// Opens a session at `choice.origin`: return invoice first, so that nothing is
+    /// paid if the node cannot make one.
+    async fn open(&self, choice: &Choice) -> Result<Payment, PayError> {
+        let terms = self.deposit_to_pay(choice)?;
         let expiry_secs = terms
             .idle_timeout_secs
             .map_or(0, |idle| idle.saturating_mul(2))
@@ -877,14 +911,35 @@ impl LightningSessionPayer {
             .await
             .map_err(|e| PayError(format!("cannot create the return invoice: {e}")))?;
         let preimage = self.pay_deposit(&terms.invoice).await?;
-        *self.state() = Some(OpenSession {
-            realm: challenge.realm.as_str().into(),
-            id: *terms.invoice.payment_hash(),
-            preimage: preimage.clone(),
-        });
+        self.sessions().insert(
+            choice.origin.clone(),
+            OpenSession {
+                realm: choice.challenge.realm.as_str().into(),
+                id: *terms.invoice.payment_hash(),
+                preimage: preimage.clone(),
+            },
+        );
         Ok(self.payment(SessionPayload::Open {
             preimage,
             return_invoice: return_invoice.as_str().into(),
+        }))
+    }
+
+    /// The bearer payload for the session open at `choice.origin`.
+    fn bearer(&self, choice: &Choice) -> Result<Payment, PayError> {
+        check_intent(choice)?;
+        let sessions = self.sessions();
+        let open = sessions.get(&choice.origin).ok_or_else(|| {
+            PayError(format!(
+                "the lightning session at {} was dropped meanwhile; opening another was not \
+                 reserved, so nothing was paid",
+                choice.origin
+            ))
+        })?;
+        open.check_realm(&choice.challenge)?;
+        Ok(self.payment(SessionPayload::Bearer {
+            session: open.id,
+            preimage: open.preimage.clone(),
         }))
     }
 
@@ -895,22 +950,21 @@ impl LightningSessionPayer {
         }
     }
 
-    fn state(&self) -> MutexGuard<'_, Option<OpenSession>> {
-        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    fn sessions(&self) -> MutexGuard<'_, HashMap<Origin, OpenSession>> {
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// Refuses to send a session's secret to another realm than the one it was opened
-/// with.
-fn check_realm(open: &OpenSession, challenge: &Challenge<'static>) -> Result<(), PayError> {
-    if open.realm == challenge.realm.as_str() {
+fn check_intent(choice: &Choice) -> Result<(), PayError> {
+    if choice.challenge.intent.as_str() == "session" {
         Ok(())
     } else {
-        Err(PayError(format!(
-            "the open lightning session belongs to realm {:?}; close or forget it first",
-            open.realm
-        )))
+        Err(PayError("this payer pays the session intent only".into()))
     }
+}
+
+fn no_session(origin: &Origin) -> PayError {
+    PayError(format!("no lightning session is open at {origin}"))
 }
 
 impl PayMethod for LightningSessionPayer {
@@ -922,46 +976,54 @@ impl PayMethod for LightningSessionPayer {
         intent == "session"
     }
 
-    /// Opens a session (paying the deposit) when none is open; otherwise returns a
-    /// bearer payload for the open one, paying nothing.
-    fn pay<'a>(
-        &'a self,
-        challenge: &'a Challenge<'static>,
-        request: &'a JsonObject,
-    ) -> BoxFuture<'a, Result<Payment, PayError>> {
+    /// Nothing when a session is open at the challenge's origin (for its realm);
+    /// otherwise the deposit that opens one.
+    fn cost(&self, choice: &Choice) -> Result<u128, PayError> {
+        check_intent(choice)?;
+        if let Some(open) = self.sessions().get(&choice.origin) {
+            open.check_realm(&choice.challenge)?;
+            return Ok(0);
+        }
+        let terms = self.check_deposit(choice)?;
+        Ok(u128::from(terms.deposit_sat))
+    }
+
+    /// Opens a session when `choice` costs something; otherwise a bearer payload for
+    /// the session open at its origin.
+    fn pay<'a>(&'a self, choice: &'a Choice) -> BoxFuture<'a, Result<Payment, PayError>> {
         Box::pin(async move {
-            if challenge.intent.as_str() != "session" {
-                return Err(PayError("this payer pays the session intent only".into()));
-            }
-            let bearer = match self.state().as_ref() {
-                Some(open) => {
-                    check_realm(open, challenge)?;
-                    Some(SessionPayload::Bearer {
-                        session: open.id,
-                        preimage: open.preimage.clone(),
-                    })
-                }
-                None => None,
-            };
-            match bearer {
-                Some(payload) => Ok(self.payment(payload)),
-                None => self.open(challenge, request).await,
+            if choice.cost == 0 {
+                self.bearer(choice)
+            } else {
+                self.open(choice).await
             }
         })
     }
 
-    /// [`LightningSessionPayer::top_up`], when a session is open.
-    fn top_up<'a>(
-        &'a self,
-        challenge: &'a Challenge<'static>,
-        request: &'a JsonObject,
-    ) -> Option<BoxFuture<'a, Result<Payment, PayError>>> {
-        self.session_id()?;
-        Some(LightningSessionPayer::top_up(self, challenge, request))
+    /// The deposit of `choice`, when a session is open at its origin.
+    fn top_up_cost(&self, choice: &Choice) -> Option<Result<u128, PayError>> {
+        let realm = self
+            .sessions()
+            .get(&choice.origin)?
+            .check_realm(&choice.challenge);
+        Some(
+            realm
+                .and_then(|()| self.check_deposit(choice))
+                .map(|terms| u128::from(terms.deposit_sat)),
+        )
     }
 
-    fn forget_session(&self) -> bool {
-        self.state().take().is_some()
+    /// [`LightningSessionPayer::top_up`], when a session is open at the origin.
+    fn top_up<'a>(
+        &'a self,
+        choice: &'a Choice,
+    ) -> Option<BoxFuture<'a, Result<Payment, PayError>>> {
+        self.session_id(&choice.origin)?;
+        Some(LightningSessionPayer::top_up(self, choice))
+    }
+
+    fn forget_session(&self, origin: &Origin) -> bool {
+        self.forget(origin)
     }
 }
 
@@ -993,12 +1055,21 @@ mod tests {
         (clock, node, method)
     }
 
-    fn challenge(realm: &str, request: &JsonObject) -> Challenge<'static> {
+    /// A choice of a session challenge for `request`, reserving `cost`.
+    fn choice(request: &JsonObject, cost: u128) -> Choice {
         let header = format!(
-            r#"Payment id="x", realm="{realm}", method="lightning", intent="session", request="{}""#,
+            r#"Payment id="x", realm="r", method="lightning", intent="session", request="{}""#,
             Base64Json::encode(request)
         );
-        Challenge::parse(header.as_bytes()).unwrap().into_owned()
+        Choice {
+            challenge: Challenge::parse(header.as_bytes()).unwrap().into_owned(),
+            request: request.clone(),
+            amount: 10,
+            currency: "sat".into(),
+            method: 0,
+            origin: Origin::new("https", "r", 443),
+            cost,
+        }
     }
 
     #[test]
@@ -1221,8 +1292,12 @@ mod tests {
             .with_clock(clock.clock())
             .max_deposit(100);
         let issued = block_on(method.issue(&LightningSession::template(10, None))).unwrap();
+        // Refused when the wallet asks what it costs, and when asked to pay anyway.
         let refuse = |request: &JsonObject| {
-            block_on(payer.pay(&challenge("r", request), request)).unwrap_err()
+            let choice = choice(request, 1000);
+            let e = block_on(payer.pay(&choice)).unwrap_err();
+            assert_eq!(payer.cost(&choice), Err(e.clone()));
+            e
         };
         // 200 sat: above the payer's maximum.
         let e = refuse(&issued.request);
@@ -1238,8 +1313,9 @@ mod tests {
             assert!(e.0.starts_with("lightning session terms"), "{e}");
         }
         assert!(!node.is_paid(issued.invoice.payment_hash()));
-        assert_eq!(payer.session_id(), None);
-        assert!(payer.close().is_err());
+        let origin = Origin::new("https", "r", 443);
+        assert_eq!(payer.session_id(&origin), None);
+        assert!(payer.close(&origin).is_err());
         assert!(payer.supports_intent("session") && !payer.supports_intent("charge"));
     }
 }

@@ -182,6 +182,18 @@ impl TestNode {
             .is_some_and(|e| e.settled_at.is_some())
     }
 
+    /// How much this node's invoices have received in all, in millisatoshis: what
+    /// was paid to it.
+    pub fn received_msat(&self) -> u64 {
+        let me = self.key.node_id();
+        self.ledger()
+            .invoices
+            .values()
+            .filter(|e| e.invoice.payee() == &me)
+            .map(|e| e.received_msat)
+            .sum()
+    }
+
     fn ledger(&self) -> MutexGuard<'_, Ledger> {
         self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -417,6 +429,11 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(status.amount_received_msat, 140_000);
+        // Each node counts what its own invoices received.
+        assert_eq!(
+            (client.received_msat(), server.received_msat()),
+            (140_000, 0)
+        );
 
         // A node on another ledger is unreachable.
         let stranger = TestNode::with_key([0x33; 32], Network::Regtest).unwrap();

@@ -19,9 +19,15 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `mpp-server --listen 127.0.0.1:0 ARGS…` and waits for its address.
     pub fn start(args: &[&str]) -> ServerProcess {
+        ServerProcess::start_on("127.0.0.1:0", args)
+    }
+
+    /// Starts `mpp-server --listen LISTEN ARGS…` (a server restarted at the origin it
+    /// had, say) and waits for its address.
+    pub fn start_on(listen: &str, args: &[&str]) -> ServerProcess {
         let bin = env!("CARGO_BIN_EXE_mpp-server");
         let mut child = Command::new(bin)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
