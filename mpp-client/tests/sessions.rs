@@ -298,6 +298,7 @@ async fn a_session_secret_never_reaches_another_origin_naming_its_realm() {
 
 #[tokio::test]
 async fn session_deposits_count_against_the_budget_and_the_per_request_cap() {
+    // req: core.security.client.amount
     // A unit of 1 sat, a deposit of 100,000 sat, and every credential answered with
     // `session-closed` and a fresh challenge.
     let ledger = Ledger::new();
@@ -441,6 +442,7 @@ async fn a_session_dropped_before_it_served_is_not_reopened() {
 
 #[tokio::test]
 async fn top_ups_count_against_the_budget() {
+    // req: core.security.client.amount
     // A budget for the deposit and half a top-up: the 21st request finds the session
     // spent, and the top-up is refused before anything is paid.
     let ledger = Ledger::new();

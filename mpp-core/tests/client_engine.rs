@@ -425,6 +425,7 @@ fn session_offer(amount: &str) -> String {
 
 #[test]
 fn session_deposits_and_top_ups_are_held_to_the_cap_and_the_budget() {
+    // req: core.security.client.amount
     // A unit price of 1 with a deposit of 100: what the wallet holds to the policy is
     // the deposit, when it is paid.
     let session = std::sync::Arc::new(FakeSession {

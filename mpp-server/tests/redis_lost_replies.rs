@@ -165,6 +165,7 @@ async fn setup(test: &str) -> Option<Setup> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_whose_reply_is_lost_is_reported_as_ours() {
+    // req: charge.replay.id-single-use
     let Some(s) = setup("a_claim_whose_reply_is_lost_is_reported_as_ours").await else {
         return;
     };

@@ -1154,7 +1154,7 @@ async fn a_close_whose_answer_was_lost_is_refunded_on_retry_once() {
 
 #[tokio::test]
 async fn a_refund_owed_when_the_server_stopped_is_paid_by_the_next_sweep_once() {
-    // req: lightning-session.server-close.refund lightning-session.close.refund-once
+    // req: lightning-session.server-close.refund lightning-session.close.refund-once session.accounting.durable
     let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
     let first = setup_on(store.clone(), |m| SessionOffer::new(m, terms()));
     first.open("k").await;
