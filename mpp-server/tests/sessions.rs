@@ -1250,3 +1250,30 @@ async fn a_top_up_replayed_after_its_claim_expired_is_not_credited_again() {
         "one top-up, credited once"
     );
 }
+
+#[tokio::test]
+async fn an_unreadable_account_does_not_stop_the_idle_sweep() {
+    let store = Arc::new(MemoryStore::default());
+    let s = setup_on(store.clone(), |m| {
+        SessionOffer::new(m, terms()).idle_timeout(Duration::from_secs(60))
+    });
+    s.open("idle").await;
+    store
+        .put(
+            "mpp:session:s-garbled",
+            b"not an account",
+            Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+    store
+        .add_member("mpp:sessions:open", "s-garbled")
+        .await
+        .unwrap();
+    s.harness.clock.advance(70);
+    assert_eq!(s.layer.close_idle_sessions().await.unwrap(), 1);
+    assert_eq!(
+        *s.method.refunds.lock().unwrap(),
+        vec![("wallet".to_string(), DEPOSIT - UNIT)]
+    );
+}

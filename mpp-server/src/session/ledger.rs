@@ -672,6 +672,10 @@ impl SessionLedger {
                 }
                 Ok(_) => {}
                 Err(LedgerError::NotFound) => missing.push(id),
+                // One unreadable account must not stop the sweep of all the others.
+                Err(LedgerError::Corrupt) => {
+                    tracing::warn!(target: "mpp::server", "the idle sweep skips a session whose account does not decode");
+                }
                 Err(e) => return Err(e),
             }
         }
