@@ -18,7 +18,7 @@ use std::time::Duration;
 use mpp_core::problem::ProblemType;
 use mpp_core::server::{Pending, Refusal};
 
-use crate::store::{Store, claim_value};
+use crate::store::{Store, random_hex};
 
 const RETRY: &str = "retry:";
 
@@ -37,7 +37,7 @@ impl Claim {
     /// credential. Refused with `invalid-challenge` when the challenge is used, and
     /// with a retryable `internal-payment-error` when the store cannot say.
     pub(crate) async fn take(store: &dyn Store, pending: &Pending) -> Result<Claim, Refusal> {
-        let value = claim_value().map_err(|_| unavailable("no randomness available"))?;
+        let value = claim_value().ok_or_else(|| unavailable("no randomness available"))?;
         let mut claim = Claim {
             key: pending.claim_key(),
             value,
@@ -98,10 +98,37 @@ impl Claim {
     }
 }
 
+/// `claimed:` and 32 random hex digits: unique to this attempt.
+fn claim_value() -> Option<Vec<u8>> {
+    let mut value = b"claimed:".to_vec();
+    value.extend_from_slice(&random_hex().ok()?);
+    Some(value)
+}
+
 fn retry_value(pending: &Pending) -> Vec<u8> {
     format!("{RETRY}{}", pending.fingerprint()).into_bytes()
 }
 
 fn unavailable(detail: &str) -> Refusal {
     Refusal::new(ProblemType::InternalPaymentError, detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_values_are_unique_tokens() {
+        let (a, b) = (claim_value().expect("a"), claim_value().expect("b"));
+        assert_ne!(a, b);
+        for value in [a, b] {
+            let token = value.strip_prefix(b"claimed:").expect("prefix");
+            assert_eq!(token.len(), 32);
+            assert!(
+                token
+                    .iter()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+            );
+        }
+    }
 }

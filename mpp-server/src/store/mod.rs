@@ -158,7 +158,7 @@ pub(crate) fn check_member(member: &str) -> Result<(), StoreError> {
 }
 
 /// 32 random hex digits.
-fn random_hex() -> Result<[u8; 32], StoreError> {
+pub(crate) fn random_hex() -> Result<[u8; 32], StoreError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| StoreError(format!("no randomness: {e}")))?;
     let mut hex = [0u8; 32];
@@ -262,15 +262,6 @@ mod bucketed {
         }
         Ok(members)
     }
-}
-
-/// A value to claim a key with, unique to this claim: `claimed:` and 32 random hex
-/// digits, so that a claim whose answer was lost is recognised as one's own (see
-/// [What an answer means](Store#what-an-answer-means)).
-pub(crate) fn claim_value() -> Result<Vec<u8>, StoreError> {
-    let mut value = b"claimed:".to_vec();
-    value.extend_from_slice(&random_hex()?);
-    Ok(value)
 }
 
 mod memory;
@@ -480,20 +471,5 @@ mod tests {
             hash = hash.wrapping_mul(0x0100_0193);
         }
         hash % 64
-    }
-
-    #[test]
-    fn claim_values_are_unique_tokens() {
-        let (a, b) = (claim_value().expect("a"), claim_value().expect("b"));
-        assert_ne!(a, b);
-        for value in [a, b] {
-            let token = value.strip_prefix(b"claimed:").expect("prefix");
-            assert_eq!(token.len(), 32);
-            assert!(
-                token
-                    .iter()
-                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-            );
-        }
     }
 }
