@@ -253,6 +253,9 @@ where
         )
         .await);
     };
+    let answer = async |refusal: &Refusal| {
+        refuse(&shared, route, &payment, refusal, &nonce, client.as_deref()).await
+    };
     let pending = match shared
         .engine
         .evaluate(&route.engine, &payment, (shared.clock)())
@@ -270,29 +273,13 @@ where
                     "payment refused"
                 );
             }
-            return Ok(refuse(
-                &shared,
-                route,
-                &payment,
-                &refusal,
-                &nonce,
-                client.as_deref(),
-            )
-            .await);
+            return Ok(answer(&refusal).await);
         }
         Evaluation::Verify(pending) => pending,
     };
     let refuse_with = async |refusal: Refusal| {
         tracing::info!(target: "mpp::server", route = %route.paid.path, problem = %refusal.problem, "payment refused");
-        Ok(refuse(
-            &shared,
-            route,
-            &payment,
-            &refusal,
-            &nonce,
-            client.as_deref(),
-        )
-        .await)
+        Ok(answer(&refusal).await)
     };
     if let Some(key) = pending.idempotency_key() {
         match replay::lookup(shared.store.as_ref(), key).await {
