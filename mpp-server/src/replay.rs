@@ -52,7 +52,7 @@ pub(crate) fn record(
     response: Response<PaywallBody>,
 ) -> Response<PaywallBody> {
     let (parts, body) = response.into_parts();
-    let copy = Copy {
+    let copy = Kept {
         store,
         key,
         ttl,
@@ -73,7 +73,7 @@ pub(crate) fn record(
 }
 
 /// What is being kept of one response.
-struct Copy {
+struct Kept {
     store: Arc<dyn Store>,
     key: String,
     ttl: Duration,
@@ -82,7 +82,7 @@ struct Copy {
     body: Vec<u8>,
 }
 
-impl Copy {
+impl Kept {
     /// Adds `data`; false once the body outgrows the limit (the copy is then dropped).
     fn keep(&mut self, data: &[u8]) -> bool {
         if self.body.len() + data.len() > MAX_REPLAY_BODY {
@@ -110,7 +110,7 @@ struct Recording {
     /// `None` once it ended.
     inner: Option<PaywallBody>,
     /// `None` once it outgrew the limit, failed, or is being saved.
-    copy: Option<Copy>,
+    copy: Option<Kept>,
     saving: Option<BoxFuture<'static, ()>>,
 }
 
@@ -196,7 +196,7 @@ impl Drop for Recording {
 }
 
 /// Reads the rest of `body` into `copy`; `None` if it outgrows the limit or fails.
-async fn drain(mut body: PaywallBody, mut copy: Copy) -> Option<Copy> {
+async fn drain(mut body: PaywallBody, mut copy: Kept) -> Option<Kept> {
     while let Some(frame) = body.frame().await {
         if let Some(data) = frame.ok()?.data_ref() {
             if !copy.keep(data) {

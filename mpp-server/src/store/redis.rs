@@ -416,19 +416,7 @@ impl Store for RedisStore {
         set: &'a str,
         member: &'a str,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
-            check_member(member)?;
-            let command: [&[u8]; 3] = [b"SADD", set.as_bytes(), member.as_bytes()];
-            match self.execute(&command, Kind::Write).await {
-                Ok(Reply::Integer(n)) => Ok(n == 1),
-                Ok(other) => Err(unexpected(&other)),
-                Err(NoReply::Failed(e)) => Err(e),
-                Err(NoReply::Lost(e)) => match self.is_member(set, member).await {
-                    Ok(true) => Ok(true),
-                    _ => Err(unknown(e)),
-                },
-            }
-        })
+        Box::pin(self.change_member(b"SADD", set, member, true))
     }
 
     fn remove_member<'a>(
@@ -436,19 +424,7 @@ impl Store for RedisStore {
         set: &'a str,
         member: &'a str,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
-            check_member(member)?;
-            let command: [&[u8]; 3] = [b"SREM", set.as_bytes(), member.as_bytes()];
-            match self.execute(&command, Kind::Write).await {
-                Ok(Reply::Integer(n)) => Ok(n == 1),
-                Ok(other) => Err(unexpected(&other)),
-                Err(NoReply::Failed(e)) => Err(e),
-                Err(NoReply::Lost(e)) => match self.is_member(set, member).await {
-                    Ok(false) => Ok(true),
-                    _ => Err(unknown(e)),
-                },
-            }
-        })
+        Box::pin(self.change_member(b"SREM", set, member, false))
     }
 
     fn members<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
@@ -486,6 +462,29 @@ impl Store for RedisStore {
 }
 
 impl RedisStore {
+    /// `SADD` (which leaves `member` in `set`: `present`) or `SREM`: whether it
+    /// changed the set. After a lost reply, finding the member where the change puts
+    /// it means done.
+    async fn change_member(
+        &self,
+        command: &[u8],
+        set: &str,
+        member: &str,
+        present: bool,
+    ) -> Result<bool, StoreError> {
+        check_member(member)?;
+        let args: [&[u8]; 3] = [command, set.as_bytes(), member.as_bytes()];
+        match self.execute(&args, Kind::Write).await {
+            Ok(Reply::Integer(n)) => Ok(n == 1),
+            Ok(other) => Err(unexpected(&other)),
+            Err(NoReply::Failed(e)) => Err(e),
+            Err(NoReply::Lost(e)) => match self.is_member(set, member).await {
+                Ok(found) if found == present => Ok(true),
+                _ => Err(unknown(e)),
+            },
+        }
+    }
+
     /// Whether `member` is in `set`: what settles a set change whose reply was lost.
     async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError> {
         let command: [&[u8]; 3] = [b"SISMEMBER", set.as_bytes(), member.as_bytes()];

@@ -224,6 +224,21 @@ impl Drop for GiveUp {
     }
 }
 
+impl SqliteStore {
+    fn change_member(
+        &self,
+        statement: &'static str,
+        set: &str,
+        member: &str,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        if let Err(e) = check_member(member) {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        let (set, member) = (set.to_owned(), member.to_owned());
+        self.run(move |db| db.change_member(statement, &set, &member))
+    }
+}
+
 /// Creates a missing database file readable and writable by its owner only; SQLite
 /// gives its WAL and shared-memory files the same permissions.
 fn create_private(path: &Path) -> Result<(), StoreError> {
@@ -329,18 +344,16 @@ impl Db {
             .map_err(sql_error)
     }
 
-    fn add_member(&mut self, set: &str, member: &str) -> Result<bool, StoreError> {
+    /// Runs `statement` ([`ADD_MEMBER`] or [`REMOVE_MEMBER`]): whether it changed the set.
+    fn change_member(
+        &mut self,
+        statement: &str,
+        set: &str,
+        member: &str,
+    ) -> Result<bool, StoreError> {
         let changed = self
             .conn
-            .execute(ADD_MEMBER, params![set, member])
-            .map_err(sql_error)?;
-        Ok(changed == 1)
-    }
-
-    fn remove_member(&mut self, set: &str, member: &str) -> Result<bool, StoreError> {
-        let changed = self
-            .conn
-            .execute(REMOVE_MEMBER, params![set, member])
+            .execute(statement, params![set, member])
             .map_err(sql_error)?;
         Ok(changed == 1)
     }
@@ -412,11 +425,7 @@ impl Store for SqliteStore {
         set: &'a str,
         member: &'a str,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        if let Err(e) = check_member(member) {
-            return Box::pin(std::future::ready(Err(e)));
-        }
-        let (set, member) = (set.to_owned(), member.to_owned());
-        self.run(move |db| db.add_member(&set, &member))
+        self.change_member(ADD_MEMBER, set, member)
     }
 
     fn remove_member<'a>(
@@ -424,11 +433,7 @@ impl Store for SqliteStore {
         set: &'a str,
         member: &'a str,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        if let Err(e) = check_member(member) {
-            return Box::pin(std::future::ready(Err(e)));
-        }
-        let (set, member) = (set.to_owned(), member.to_owned());
-        self.run(move |db| db.remove_member(&set, &member))
+        self.change_member(REMOVE_MEMBER, set, member)
     }
 
     fn members<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
