@@ -23,7 +23,7 @@
 //!
 //! # Matching and ranking
 //!
-//! The draft leaves these points open (spec-notes §6.15); this module decides them:
+//! The draft leaves these points open; this module decides them (erratum E21):
 //!
 //! - **Case.** A method is compared exactly, because method identifiers are
 //!   case-sensitive lowercase (`Tempo` is not a method). An intent is compared ASCII

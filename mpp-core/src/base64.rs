@@ -5,7 +5,7 @@
 //! byte string has exactly one accepted encoding. Trailing `=` padding of the right
 //! length is tolerated, because the core grammar forbids sending it but the lightning
 //! drafts require receivers to accept it and deployed servers send it
-//! (spec-notes §6.11). The standard alphabet (`+`, `/`) is refused in url-safe input
+//! (erratum E4). The standard alphabet (`+`, `/`) is refused in url-safe input
 //! unless [`Alphabet::UrlSafeOrStandard`] is asked for: that is the leniency switch
 //! [`crate::ParseOptions::standard_base64`], off by default.
 

@@ -62,7 +62,7 @@ impl CredentialField {
     }
 
     /// Reads a `header` parameter. Only `Payment-Authorization` is valid (-01); it is
-    /// compared case-insensitively because field names are (spec-notes §6.28).
+    /// compared case-insensitively because field names are (decision D13).
     pub fn from_header_param(value: &str) -> Option<CredentialField> {
         value
             .eq_ignore_ascii_case("Payment-Authorization")

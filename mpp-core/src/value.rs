@@ -108,7 +108,7 @@ validated_str!(
     ///
     /// The -01 ABNF says `1*LOWERALPHA`, but every deployed SDK except one accepts the
     /// wider grammar (digits, `:`, `_`, `-` after a first letter); refusing it would
-    /// drop their challenges (peer-lessons §2.1 items 4–5). Case-sensitive: `Tempo` is
+    /// drop their challenges (erratum E3). Case-sensitive: `Tempo` is
     /// invalid, not lowercased.
     MethodName,
     check_method

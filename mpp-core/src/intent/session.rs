@@ -3,7 +3,8 @@
 //! A session is a metered relationship: the client funds a deposit once, then each
 //! billable unit (a request, a chunk of a stream) is debited from it, until the
 //! client tops it up or the session closes and the unspent part is refunded. The
-//! machine holds the accounting and enforces its invariants (spec-notes §3.2):
+//! machine holds the accounting and enforces the invariants the session draft
+//! requires (`session.accounting.*` in the requirement registry):
 //!
 //! - value delivered never exceeds value authorised: `spent <= authorised <= deposit`;
 //! - `deposit`, `authorised` and `spent` only grow;
