@@ -27,6 +27,12 @@ mod paying;
 #[cfg(feature = "lightning")]
 pub mod testnet;
 
+/// The workspace README's quick starts, compiled as doc tests (this crate sees both the
+/// server and the client).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 pub use paying::{
     ClientOptions, PaidRequest, PaidResponse, PayingClient, PayingError, PaymentKind, PaymentMade,
     origin_of,

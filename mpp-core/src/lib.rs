@@ -63,7 +63,7 @@ pub mod verify;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
 pub use error::{BindingError, Fault, FormatError, Param, ParseError, ParseErrorKind};
