@@ -429,8 +429,57 @@ fn parse(bytes: &[u8]) -> Result<UnixTime, ParseError> {
     })
 }
 
+/// Where the layers above the core read the current time: a function, so that tests can
+/// set the time. The core itself never calls one (decision D16): its functions take
+/// `now` as an argument.
+pub type Clock = alloc::sync::Arc<dyn Fn() -> UnixTime + Send + Sync>;
+
+#[cfg(feature = "std")]
+impl From<std::time::SystemTime> for UnixTime {
+    /// The same instant; one before 1970 becomes negative seconds. An instant beyond
+    /// the range of `i64` seconds saturates.
+    fn from(time: std::time::SystemTime) -> UnixTime {
+        let saturate = |secs: u64| i64::try_from(secs).unwrap_or(i64::MAX);
+        match time.duration_since(std::time::UNIX_EPOCH) {
+            Ok(since) => UnixTime {
+                secs: saturate(since.as_secs()),
+                nanos: since.subsec_nanos(),
+            },
+            Err(before) => {
+                let before = before.duration();
+                let secs = saturate(before.as_secs()).saturating_neg();
+                match before.subsec_nanos() {
+                    0 => UnixTime { secs, nanos: 0 },
+                    nanos => UnixTime {
+                        secs: secs.saturating_sub(1),
+                        nanos: NANOS_PER_SEC - nanos,
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// A [`Clock`] reading the system's time (feature `std`).
+#[cfg(feature = "std")]
+pub fn system_clock() -> Clock {
+    alloc::sync::Arc::new(|| UnixTime::from(std::time::SystemTime::now()))
+}
+
 #[cfg(test)]
 mod tests {
+    #[cfg(feature = "std")]
+    #[test]
+    fn system_times_convert_on_both_sides_of_the_epoch() {
+        use core::time::Duration;
+        use std::time::UNIX_EPOCH;
+        let after = UNIX_EPOCH + Duration::new(1_769_688_000, 500);
+        assert_eq!(UnixTime::from(after), UnixTime::new(1_769_688_000, 500).unwrap());
+        let before = UNIX_EPOCH - Duration::new(2, 250_000_000);
+        assert_eq!(UnixTime::from(before), UnixTime::new(-3, 750_000_000).unwrap());
+        assert_eq!(UnixTime::from(UNIX_EPOCH - Duration::from_secs(5)), UnixTime::from_secs(-5));
+    }
+
     use super::*;
     use alloc::format;
     use proptest::prelude::*;
