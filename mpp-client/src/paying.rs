@@ -468,13 +468,13 @@ impl PayingClient {
             .methods()
             .get(choice.method)
             .cloned()
-            .ok_or_else(|| PayError("the method is no longer registered".into()))?;
+            .ok_or_else(|| PayError::NotApplicable("the method is no longer registered".into()))?;
         if !top_up {
             return method.pay(choice).await;
         }
         match method.top_up(choice) {
             Some(paying) => paying.await,
-            None => Err(PayError(format!(
+            None => Err(PayError::NotApplicable(format!(
                 "no session is open at {} to top up",
                 choice.origin
             ))),

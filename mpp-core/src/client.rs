@@ -59,13 +59,35 @@ impl fmt::Debug for Payment {
     }
 }
 
-/// Why a method could not pay. The message must not contain a secret.
+/// Why a method could not pay, by where the fault lies. Each carries a message for
+/// people, which must not contain a secret; `Display` shows the message alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PayError(pub String);
+#[non_exhaustive]
+pub enum PayError {
+    /// The challenge's terms cannot be paid as offered: unreadable, expired, for
+    /// another network, asking more than the method allows, or not matching what the
+    /// payer holds. Nothing was paid.
+    Terms(String),
+    /// The wallet, node or payment backend failed, or answered something the method
+    /// cannot accept (a preimage of another invoice, say).
+    Backend(String),
+    /// The method does not pay this here: another intent, no session open at this
+    /// origin, a method no longer registered. Nothing was paid.
+    NotApplicable(String),
+}
+
+impl PayError {
+    /// The message, without the class.
+    pub fn message(&self) -> &str {
+        match self {
+            PayError::Terms(m) | PayError::Backend(m) | PayError::NotApplicable(m) => m,
+        }
+    }
+}
 
 impl fmt::Display for PayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.message())
     }
 }
 
@@ -641,10 +663,12 @@ impl Wallet {
         let method = &self.methods[c.method];
         match top_up {
             None => method.cost(c),
-            Some(m) if m == c.method => method
-                .top_up_cost(c)
-                .unwrap_or_else(|| Err(PayError("no session is open at this origin".into()))),
-            Some(_) => Err(PayError(
+            Some(m) if m == c.method => method.top_up_cost(c).unwrap_or_else(|| {
+                Err(PayError::NotApplicable(
+                    "no session is open at this origin".into(),
+                ))
+            }),
+            Some(_) => Err(PayError::NotApplicable(
                 "a top-up is paid with the session's own method".into(),
             )),
         }

@@ -474,10 +474,19 @@ mod tests {
         use core::time::Duration;
         use std::time::UNIX_EPOCH;
         let after = UNIX_EPOCH + Duration::new(1_769_688_000, 500);
-        assert_eq!(UnixTime::from(after), UnixTime::new(1_769_688_000, 500).unwrap());
+        assert_eq!(
+            UnixTime::from(after),
+            UnixTime::new(1_769_688_000, 500).unwrap()
+        );
         let before = UNIX_EPOCH - Duration::new(2, 250_000_000);
-        assert_eq!(UnixTime::from(before), UnixTime::new(-3, 750_000_000).unwrap());
-        assert_eq!(UnixTime::from(UNIX_EPOCH - Duration::from_secs(5)), UnixTime::from_secs(-5));
+        assert_eq!(
+            UnixTime::from(before),
+            UnixTime::new(-3, 750_000_000).unwrap()
+        );
+        assert_eq!(
+            UnixTime::from(UNIX_EPOCH - Duration::from_secs(5)),
+            UnixTime::from_secs(-5)
+        );
     }
 
     use super::*;

@@ -138,7 +138,7 @@ impl PayMethod for PreimagePayer {
     fn pay<'a>(&'a self, choice: &'a Choice) -> BoxFuture<'a, Result<Payment, PayError>> {
         Box::pin(async move {
             if payment_hash(&choice.request) != Some(hash_hex(&self.preimage).as_str()) {
-                return Err(PayError(
+                return Err(PayError::Terms(
                     "the challenge's payment hash is not the hash of this preimage".into(),
                 ));
             }

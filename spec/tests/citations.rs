@@ -79,7 +79,10 @@ fn every_cited_decision_and_erratum_exists() {
     let root = workspace_root();
     let decisions = anchors(&root.join("spec/DECISIONS.md"), 'D');
     let errata = anchors(&root.join("spec/ERRATA.md"), 'E');
-    assert!(decisions.contains("D1") && errata.contains("E1"), "no anchors found");
+    assert!(
+        decisions.contains("D1") && errata.contains("E1"),
+        "no anchors found"
+    );
     let mut files = Vec::new();
     text_files(&root, &mut files);
     let mut missing = Vec::new();
@@ -109,7 +112,10 @@ fn every_cited_decision_and_erratum_exists() {
     );
     // The scan must have found the citations the code is known to make; an empty scan
     // would pass vacuously.
-    assert!(seen.contains_key("D2") && seen.contains_key("E1"), "{seen:?}");
+    assert!(
+        seen.contains_key("D2") && seen.contains_key("E1"),
+        "{seen:?}"
+    );
 }
 
 #[test]

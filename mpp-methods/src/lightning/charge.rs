@@ -150,16 +150,16 @@ pub(super) fn check_payable(
     now: UnixTime,
 ) -> Result<(), PayError> {
     if invoice.network() != network {
-        return Err(PayError(format!(
+        return Err(PayError::Terms(format!(
             "the invoice is payable on {}, this payer pays on {network}",
             invoice.network(),
         )));
     }
     if invoice.is_expired_at(now) {
-        return Err(PayError("the invoice has expired".into()));
+        return Err(PayError::Terms("the invoice has expired".into()));
     }
     if let Some(bit) = invoice.unknown_required_feature() {
-        return Err(PayError(format!(
+        return Err(PayError::Terms(format!(
             "the invoice requires unknown feature {bit}"
         )));
     }
@@ -599,7 +599,8 @@ impl LightningPayer {
 
     /// The invoice this payer would pay for `request`, or why it would not.
     pub fn check(&self, request: &JsonObject) -> Result<Invoice, PayError> {
-        let invoice = read_terms(request).map_err(|e| PayError(format!("lightning terms: {e}")))?;
+        let invoice =
+            read_terms(request).map_err(|e| PayError::Terms(format!("lightning terms: {e}")))?;
         check_payable(&invoice, self.network, (self.clock)())?;
         Ok(invoice)
     }
@@ -617,9 +618,9 @@ impl PayMethod for LightningPayer {
                 .wallet
                 .pay(&invoice)
                 .await
-                .map_err(|e| PayError(e.to_string()))?;
+                .map_err(|e| PayError::Backend(e.to_string()))?;
             if &preimage.payment_hash() != invoice.payment_hash() {
-                return Err(PayError(
+                return Err(PayError::Backend(
                     "the wallet returned a preimage that is not the invoice's".into(),
                 ));
             }

@@ -705,7 +705,7 @@ impl OpenSession {
         if self.realm == challenge.realm.as_str() {
             Ok(())
         } else {
-            Err(PayError(format!(
+            Err(PayError::NotApplicable(format!(
                 "the lightning session open at this origin belongs to realm {:?}; close or \
                  forget it first",
                 self.realm
@@ -854,10 +854,10 @@ impl LightningSessionPayer {
     fn check_deposit(&self, choice: &Choice) -> Result<DepositTerms, PayError> {
         check_intent(choice)?;
         let terms = read_deposit_terms(&choice.request)
-            .map_err(|e| PayError(format!("lightning session terms: {e}")))?;
+            .map_err(|e| PayError::Terms(format!("lightning session terms: {e}")))?;
         check_payable(&terms.invoice, self.node.network(), (self.clock)())?;
         if terms.deposit_sat > self.max_deposit_sat {
-            return Err(PayError(format!(
+            return Err(PayError::Terms(format!(
                 "the deposit asks {} sat, more than the {} sat this payer pays",
                 terms.deposit_sat, self.max_deposit_sat
             )));
@@ -870,7 +870,7 @@ impl LightningSessionPayer {
     fn deposit_to_pay(&self, choice: &Choice) -> Result<DepositTerms, PayError> {
         let terms = self.check_deposit(choice)?;
         if u128::from(terms.deposit_sat) > choice.cost {
-            return Err(PayError(format!(
+            return Err(PayError::Terms(format!(
                 "the deposit asks {} sat, more than the {} reserved for it",
                 terms.deposit_sat, choice.cost
             )));
@@ -884,9 +884,9 @@ impl LightningSessionPayer {
             .node
             .pay_invoice(invoice, PayOptions::default())
             .await
-            .map_err(|e| PayError(e.to_string()))?;
+            .map_err(|e| PayError::Backend(e.to_string()))?;
         if &outcome.preimage.payment_hash() != invoice.payment_hash() {
-            return Err(PayError(
+            return Err(PayError::Backend(
                 "the node returned a preimage that is not the invoice's".into(),
             ));
         }
@@ -909,7 +909,7 @@ impl LightningSessionPayer {
                 expiry_secs,
             })
             .await
-            .map_err(|e| PayError(format!("cannot create the return invoice: {e}")))?;
+            .map_err(|e| PayError::Backend(format!("cannot create the return invoice: {e}")))?;
         let preimage = self.pay_deposit(&terms.invoice).await?;
         self.sessions().insert(
             choice.origin.clone(),
@@ -930,7 +930,7 @@ impl LightningSessionPayer {
         check_intent(choice)?;
         let sessions = self.sessions();
         let open = sessions.get(&choice.origin).ok_or_else(|| {
-            PayError(format!(
+            PayError::NotApplicable(format!(
                 "the lightning session at {} was dropped meanwhile; opening another was not \
                  reserved, so nothing was paid",
                 choice.origin
@@ -959,12 +959,14 @@ fn check_intent(choice: &Choice) -> Result<(), PayError> {
     if choice.challenge.intent.as_str() == "session" {
         Ok(())
     } else {
-        Err(PayError("this payer pays the session intent only".into()))
+        Err(PayError::NotApplicable(
+            "this payer pays the session intent only".into(),
+        ))
     }
 }
 
 fn no_session(origin: &Origin) -> PayError {
-    PayError(format!("no lightning session is open at {origin}"))
+    PayError::NotApplicable(format!("no lightning session is open at {origin}"))
 }
 
 impl PayMethod for LightningSessionPayer {
@@ -1301,7 +1303,10 @@ mod tests {
         };
         // 200 sat: above the payer's maximum.
         let e = refuse(&issued.request);
-        assert!(e.0.contains("more than the 100 sat"), "{e}");
+        assert!(
+            matches!(&e, PayError::Terms(m) if m.contains("more than the 100 sat")),
+            "{e:?}"
+        );
         let mut lying = issued.request.clone();
         lying.insert("depositAmount".into(), "50".into());
         let mut other_hash = issued.request.clone();
@@ -1310,7 +1315,10 @@ mod tests {
         no_hash.remove("paymentHash");
         for request in [&lying, &other_hash, &no_hash] {
             let e = refuse(request);
-            assert!(e.0.starts_with("lightning session terms"), "{e}");
+            assert!(
+                matches!(&e, PayError::Terms(m) if m.starts_with("lightning session terms")),
+                "{e:?}"
+            );
         }
         assert!(!node.is_paid(issued.invoice.payment_hash()));
         let origin = Origin::new("https", "r", 443);
