@@ -36,7 +36,6 @@
 //! assert_eq!(challenge.request.decode().unwrap()["amount"], "1000");
 //! ```
 #![no_std]
-#![warn(missing_docs)]
 
 extern crate alloc;
 #[cfg(feature = "std")]

@@ -6,7 +6,6 @@
 //! | `token` | `token` | A **test method**, not a payment: the payer presents a shared token. Interoperates with the offline mppx kit. |
 //! | `lightning` | `lightning` | `lightning/charge` (draft-lightning-charge-00) and `lightning/session` (draft-lightning-session-00: deposit, bearer use, top-up, close with a refund): real BOLT11 invoices, paid on the Lightning Network through a [`LightningNode`](lightning::LightningNode); an in-process test node. Needs `std`. |
 #![no_std]
-#![warn(missing_docs)]
 
 extern crate alloc;
 #[cfg(feature = "lightning")]
