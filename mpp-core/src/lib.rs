@@ -22,6 +22,23 @@
 //! | [`base64`], [`jcs`], [`json`] | the encodings the scheme is built on |
 //! | [`value`], [`time`] | validated identifiers, amounts and RFC 3339 timestamps |
 //!
+//! # Layers
+//!
+//! Modules import only from the layers below them (and, inside a layer, without a
+//! cycle); `tests/layering.rs` holds the same table and fails on an upward import.
+//!
+//! 1. Foundation: `scan` (byte classes), `problem_type`, `error`. Errors sit
+//!    this low because every parser above returns them.
+//! 2. Encodings: `base64`, `json`, `jcs`, `grammar` (RFC 9110 auth syntax).
+//! 3. Vocabulary: `options` ([`ParseOptions`]), `time`, `value`.
+//! 4. Bindings: `digest` (body digests), `binding` (the HMAC over a challenge's
+//!    slots, which issuing a challenge needs, so it sits below the messages).
+//! 5. Messages: `challenge` (with [`challenge::CredentialField`]), `credential`, `receipt`,
+//!    `accept`, `problem` (bodies and [`problem::SpecificProblem`]).
+//! 6. Checks: `verify`, the stateless echo check.
+//! 7. Intents and methods: `intent`, `method`.
+//! 8. Engines: `server`, `client`.
+//!
 //! Parsing is strict by default (decision D4 of the project's design): every
 //! leniency is a named switch in [`ParseOptions`], off unless asked for. Every
 //! malformed input gets a [`ParseError`] naming what is wrong and at which byte, in
