@@ -4,6 +4,9 @@
 //! clock or drawing any randomness: time and secrets are passed in. It is `no_std`
 //! (with `alloc`) and builds for `wasm32-unknown-unknown`.
 //!
+//! The types most users need are re-exported here at the root; the modules hold the
+//! rest (iterators, limits, the `intent` state machines, a refusal's details).
+//!
 //! | Module | What it does |
 //! |---|---|
 //! | [`challenge`] | `WWW-Authenticate: Payment …` challenges: parse (borrowing), format |
@@ -13,12 +16,10 @@
 //! | [`digest`] | RFC 9530 `Content-Digest` for binding a request body |
 //! | [`accept`] | `Accept-Payment` preferences and ranking a server's offers |
 //! | [`problem`] | the eleven problem types and RFC 9457 bodies |
-//! | [`verify`] | checking a credential's echo against what a route offers |
 //! | [`server`] | the server engine: 402, verify, or reject, decided without I/O |
 //! | [`client`] | the client engine: which challenge to pay, under a spending policy |
-//! | [`method`] | what a payment method implements (charge intent) |
+//! | [`method`] | what a payment method implements (charge and session intents) |
 //! | [`intent`] | the charge and session state machines |
-//! | [`grammar`] | RFC 9110 §11 authentication syntax for any scheme |
 //! | [`base64`], [`jcs`], [`json`] | the encodings the scheme is built on |
 //! | [`value`], [`time`] | validated identifiers, amounts and RFC 3339 timestamps |
 //!
@@ -45,7 +46,7 @@
 //! time linear in the input.
 //!
 //! ```
-//! use mpp_core::challenge::Challenge;
+//! use mpp_core::Challenge;
 //!
 //! let header = br#"Payment id="x7Tg2pLq", realm="api.example.com", method="tempo", intent="charge", request="eyJhbW91bnQiOiIxMDAwIn0""#;
 //! let challenge = Challenge::parse(header).unwrap();
@@ -57,34 +58,63 @@
 
 extern crate alloc;
 
-pub mod accept;
+// Foundation.
+mod error;
+mod problem_type;
+mod scan;
+
+// Encodings.
 pub mod base64;
-pub mod binding;
-pub mod challenge;
-pub mod client;
-pub mod credential;
-pub mod digest;
-pub mod error;
+#[doc(hidden)] // The generic RFC 9110 reader; public only for mpp-client's `explain`.
 pub mod grammar;
-pub mod intent;
 pub mod jcs;
 pub mod json;
-pub mod method;
+
+// Vocabulary.
 mod options;
-pub mod problem;
-mod problem_type;
-pub mod receipt;
-mod scan;
-pub mod server;
 pub mod time;
 pub mod value;
+
+// Bindings.
+pub mod binding;
+pub mod digest;
+
+// Messages.
+pub mod accept;
+pub mod challenge;
+pub mod credential;
+pub mod problem;
+pub mod receipt;
+
+// Checks.
+#[doc(hidden)] // Run by the server engine; public only for the conformance adapter.
 pub mod verify;
+
+// Intents and methods.
+pub mod intent;
+pub mod method;
+
+// Engines.
+pub mod client;
+pub mod server;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
+pub use accept::{AcceptPayment, PaymentRange, Weight};
+pub use binding::{BindingInput, ChallengeBinder, ComputedId, MIN_SECRET_LEN, Secret};
+pub use challenge::{Challenge, ChallengeBuilder, Challenges, CredentialField, SCHEME};
+pub use client::{Choice, Origin, PayError, PayMethod, Payment, SpendingPolicy, Wallet};
+pub use credential::{Credential, FoundCredential, find_credentials};
+pub use digest::{ContentDigest, DigestAlgorithm};
 pub use error::{BindingError, Fault, FormatError, Param, ParseError, ParseErrorKind};
+pub use json::JsonObject;
+pub use method::{BoxFuture, Charge, ChargeMethod, MethodError, SessionMethod, Settlement, Terms};
 pub use options::ParseOptions;
-pub use problem::{Problem, ProblemType};
+pub use problem::{Problem, ProblemType, SpecificProblem};
+pub use receipt::Receipt;
+pub use server::{Evaluation, PaymentRequest, Paywall, Pending, Reply, Route, RouteOffer};
+pub use time::{Timestamp, UnixTime};
+pub use value::{Amount, Base64Json, ChallengeId, IntentName, MethodName, Opaque, Realm};
