@@ -14,8 +14,6 @@ use core::fmt;
 
 use serde_json::Value;
 
-/// Kept at its old path; a challenge's `header` parameter names the field.
-pub use crate::challenge::CredentialField;
 use crate::challenge::{Challenge, SCHEME};
 use crate::digest::ContentDigest;
 use crate::error::{ParseError, ParseErrorKind};
@@ -24,6 +22,9 @@ use crate::options::ParseOptions;
 use crate::time::Timestamp;
 use crate::value::{Base64Json, ChallengeId, IntentName, MethodName, Opaque, Realm, check_text};
 use crate::{base64, grammar, jcs};
+
+/// Kept at its old path; a challenge's `header` parameter names the field.
+pub use crate::challenge::CredentialField;
 
 /// A Payment credential.
 #[derive(Clone, PartialEq)]

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::error::{ParseError, ParseErrorKind};
 use crate::json::{self, JsonObject};
+
 pub use crate::problem_type::ProblemType;
 
 /// An RFC 9457 problem details object.

@@ -44,8 +44,7 @@ use alloc::vec::Vec;
 
 use crate::accept::AcceptPayment;
 use crate::binding::ChallengeBinder;
-use crate::challenge::CredentialField;
-use crate::challenge::{Challenge, ChallengeBuilder};
+use crate::challenge::{Challenge, ChallengeBuilder, CredentialField};
 use crate::credential::{Credential, FoundCredential, find_credentials};
 use crate::digest::{ContentDigest, DigestAlgorithm};
 use crate::error::BindingError;
