@@ -30,7 +30,6 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::base64;
-use crate::challenge::Challenge;
 use crate::error::{BindingError, Param};
 use crate::value::ChallengeId;
 
@@ -46,7 +45,10 @@ impl Secret {
     pub fn new(bytes: impl AsRef<[u8]>) -> Result<Secret, BindingError> {
         let bytes = bytes.as_ref();
         if bytes.len() < MIN_SECRET_LEN {
-            return Err(BindingError::WeakSecret { len: bytes.len() });
+            return Err(BindingError::WeakSecret {
+                len: bytes.len(),
+                min: MIN_SECRET_LEN,
+            });
         }
         Ok(Secret(bytes.to_vec()))
     }
@@ -94,20 +96,6 @@ pub struct BindingInput<'a> {
 }
 
 impl<'a> BindingInput<'a> {
-    /// The slots of `challenge`, given its `request` in canonical form.
-    pub fn of(challenge: &'a Challenge<'_>, canonical_request: &'a str) -> BindingInput<'a> {
-        BindingInput {
-            realm: &challenge.realm,
-            method: &challenge.method,
-            intent: &challenge.intent,
-            request: canonical_request,
-            expires: challenge.expires.as_ref().map(|e| e.as_str()),
-            digest: challenge.digest.as_ref().map(|d| d.as_str()),
-            header: challenge.credential_field.header_param(),
-            opaque: challenge.opaque.as_ref().map(|o| o.as_str()),
-        }
-    }
-
     fn slots(&self) -> [(Param, Option<&'a str>); 8] {
         [
             (Param::Realm, Some(self.realm)),
@@ -208,24 +196,6 @@ impl ChallengeBinder {
             matched |= expected.as_slice().ct_eq(id.as_bytes());
         }
         Ok(matched.into())
-    }
-
-    /// The id `challenge` should have, under the current secret.
-    pub fn id_for_challenge(&self, challenge: &Challenge<'_>) -> Result<ComputedId, BindingError> {
-        let request = challenge
-            .request
-            .canonical()
-            .map_err(BindingError::Undecodable)?;
-        self.id_for(&BindingInput::of(challenge, &request))
-    }
-
-    /// Whether `challenge.id` binds its other parameters (the echo check of a server).
-    pub fn verify_challenge(&self, challenge: &Challenge<'_>) -> Result<bool, BindingError> {
-        let request = challenge
-            .request
-            .canonical()
-            .map_err(BindingError::Undecodable)?;
-        self.verify(&BindingInput::of(challenge, &request), &challenge.id)
     }
 }
 

@@ -15,13 +15,12 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write as _;
 
-use crate::ParseOptions;
-use crate::binding::{BindingInput, ChallengeBinder};
-use crate::credential::CredentialField;
+use crate::binding::{BindingInput, ChallengeBinder, ComputedId};
 use crate::digest::ContentDigest;
 use crate::error::{BindingError, FormatError, Param, ParseError, ParseErrorKind};
 use crate::grammar::{self, Body, LexedParam, Lexer};
 use crate::json::JsonObject;
+use crate::options::ParseOptions;
 use crate::scan;
 use crate::time::{Timestamp, UnixTime};
 use crate::value::{Base64Json, ChallengeId, IntentName, MethodName, Opaque, Realm};
@@ -31,6 +30,54 @@ pub const MAX_CHALLENGE_LEN: usize = 8 * 1024;
 
 /// The auth-scheme name.
 pub const SCHEME: &str = "Payment";
+
+/// The header field a credential travels in (-01 §credential-header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CredentialField {
+    /// `Authorization`, the default.
+    #[default]
+    Authorization,
+    /// `Payment-Authorization`, selected by `header="Payment-Authorization"`, for
+    /// requests whose `Authorization` carries another scheme.
+    PaymentAuthorization,
+}
+
+impl CredentialField {
+    /// The field name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            CredentialField::Authorization => "Authorization",
+            CredentialField::PaymentAuthorization => "Payment-Authorization",
+        }
+    }
+
+    /// The field with this name (case-insensitive), if it can carry a credential.
+    pub fn from_name(name: &str) -> Option<CredentialField> {
+        [
+            CredentialField::Authorization,
+            CredentialField::PaymentAuthorization,
+        ]
+        .into_iter()
+        .find(|f| f.name().eq_ignore_ascii_case(name))
+    }
+
+    /// The value of the challenge's `header` parameter: present only for
+    /// `Payment-Authorization`.
+    pub const fn header_param(self) -> Option<&'static str> {
+        match self {
+            CredentialField::Authorization => None,
+            CredentialField::PaymentAuthorization => Some("Payment-Authorization"),
+        }
+    }
+
+    /// Reads a `header` parameter. Only `Payment-Authorization` is valid (-01); it is
+    /// compared case-insensitively because field names are (decision D13).
+    pub fn from_header_param(value: &str) -> Option<CredentialField> {
+        value
+            .eq_ignore_ascii_case("Payment-Authorization")
+            .then_some(CredentialField::PaymentAuthorization)
+    }
+}
 
 /// One Payment challenge.
 ///
@@ -438,6 +485,44 @@ impl<'a, 'o> Params<'a, 'o> {
             credential_field,
             extensions: self.extensions,
         })
+    }
+}
+
+// The binding primitive works on slots; reading the slots of a challenge lives here,
+// next to the type, so `binding` never needs to know what a challenge is.
+impl<'a> BindingInput<'a> {
+    /// The slots of `challenge`, given its `request` in canonical form.
+    pub fn of(challenge: &'a Challenge<'_>, canonical_request: &'a str) -> BindingInput<'a> {
+        BindingInput {
+            realm: &challenge.realm,
+            method: &challenge.method,
+            intent: &challenge.intent,
+            request: canonical_request,
+            expires: challenge.expires.as_ref().map(|e| e.as_str()),
+            digest: challenge.digest.as_ref().map(|d| d.as_str()),
+            header: challenge.credential_field.header_param(),
+            opaque: challenge.opaque.as_ref().map(|o| o.as_str()),
+        }
+    }
+}
+
+impl ChallengeBinder {
+    /// The id `challenge` should have, under the current secret.
+    pub fn id_for_challenge(&self, challenge: &Challenge<'_>) -> Result<ComputedId, BindingError> {
+        let request = challenge
+            .request
+            .canonical()
+            .map_err(BindingError::Undecodable)?;
+        self.id_for(&BindingInput::of(challenge, &request))
+    }
+
+    /// Whether `challenge.id` binds its other parameters (the echo check of a server).
+    pub fn verify_challenge(&self, challenge: &Challenge<'_>) -> Result<bool, BindingError> {
+        let request = challenge
+            .request
+            .canonical()
+            .map_err(BindingError::Undecodable)?;
+        self.verify(&BindingInput::of(challenge, &request), &challenge.id)
     }
 }
 

@@ -35,8 +35,8 @@ use core::fmt;
 use serde_json::Value;
 
 use crate::accept::{AcceptPayment, PaymentRange, Weight};
-use crate::challenge::Challenge;
-use crate::credential::{Credential, CredentialField};
+use crate::challenge::{Challenge, CredentialField};
+use crate::credential::Credential;
 use crate::error::ParseError;
 use crate::json::JsonObject;
 use crate::method::BoxFuture;
@@ -539,7 +539,7 @@ impl Wallet {
         let mut passed = Vec::new();
         let mut candidates = Vec::new();
         for (position, parsed) in
-            Challenge::parse_fields(lines, crate::ParseOptions::STRICT).enumerate()
+            Challenge::parse_fields(lines, crate::options::ParseOptions::STRICT).enumerate()
         {
             let challenge = match parsed {
                 Ok(c) => c.into_owned(),

@@ -18,57 +18,13 @@ use crate::challenge::{Challenge, SCHEME};
 use crate::digest::ContentDigest;
 use crate::error::{ParseError, ParseErrorKind};
 use crate::json::{self, JsonObject};
+use crate::options::ParseOptions;
 use crate::time::Timestamp;
 use crate::value::{Base64Json, ChallengeId, IntentName, MethodName, Opaque, Realm, check_text};
-use crate::{ParseOptions, base64, grammar, jcs};
+use crate::{base64, grammar, jcs};
 
-/// The header field a credential travels in (-01 §credential-header).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum CredentialField {
-    /// `Authorization`, the default.
-    #[default]
-    Authorization,
-    /// `Payment-Authorization`, selected by `header="Payment-Authorization"`, for
-    /// requests whose `Authorization` carries another scheme.
-    PaymentAuthorization,
-}
-
-impl CredentialField {
-    /// The field name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            CredentialField::Authorization => "Authorization",
-            CredentialField::PaymentAuthorization => "Payment-Authorization",
-        }
-    }
-
-    /// The field with this name (case-insensitive), if it can carry a credential.
-    pub fn from_name(name: &str) -> Option<CredentialField> {
-        [
-            CredentialField::Authorization,
-            CredentialField::PaymentAuthorization,
-        ]
-        .into_iter()
-        .find(|f| f.name().eq_ignore_ascii_case(name))
-    }
-
-    /// The value of the challenge's `header` parameter: present only for
-    /// `Payment-Authorization`.
-    pub const fn header_param(self) -> Option<&'static str> {
-        match self {
-            CredentialField::Authorization => None,
-            CredentialField::PaymentAuthorization => Some("Payment-Authorization"),
-        }
-    }
-
-    /// Reads a `header` parameter. Only `Payment-Authorization` is valid (-01); it is
-    /// compared case-insensitively because field names are (decision D13).
-    pub fn from_header_param(value: &str) -> Option<CredentialField> {
-        value
-            .eq_ignore_ascii_case("Payment-Authorization")
-            .then_some(CredentialField::PaymentAuthorization)
-    }
-}
+/// Kept at its old path; a challenge's `header` parameter names the field.
+pub use crate::challenge::CredentialField;
 
 /// A Payment credential.
 #[derive(Clone, PartialEq)]

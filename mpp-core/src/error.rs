@@ -12,7 +12,7 @@
 
 use core::fmt;
 
-use crate::problem::ProblemType;
+use crate::problem_type::ProblemType;
 
 /// Who is at fault for an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -503,10 +503,12 @@ impl core::error::Error for FormatError {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BindingError {
-    /// The secret is shorter than [`crate::binding::MIN_SECRET_LEN`] bytes.
+    /// The secret is shorter than the minimum ([`crate::binding::MIN_SECRET_LEN`]).
     WeakSecret {
         /// The length of the refused secret.
         len: usize,
+        /// The fewest bytes a secret may have.
+        min: usize,
     },
     /// A bound field contains `|`, which would let bytes move between slots.
     PipeInField(Param),
@@ -550,10 +552,9 @@ impl BindingError {
 impl fmt::Display for BindingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BindingError::WeakSecret { len } => write!(
+            BindingError::WeakSecret { len, min } => write!(
                 f,
-                "challenge-binding secret has {len} bytes; at least {} are required",
-                crate::binding::MIN_SECRET_LEN
+                "challenge-binding secret has {len} bytes; at least {min} are required"
             ),
             BindingError::PipeInField(p) => write!(f, "`|` in bound field `{p}`"),
             BindingError::Undecodable(e) => write!(f, "cannot canonicalise bound field: {e}"),
@@ -733,7 +734,10 @@ mod tests {
             FormatError::ControlCharacter(Param::Description).code(),
             "control-character"
         );
-        assert_eq!(BindingError::WeakSecret { len: 3 }.code(), "weak-secret");
+        assert_eq!(
+            BindingError::WeakSecret { len: 3, min: 32 }.code(),
+            "weak-secret"
+        );
         assert_eq!(
             BindingError::Undecodable(ParseError::new(InvalidJson, 0)).code(),
             "invalid-json"
@@ -747,7 +751,7 @@ mod tests {
             FormatError::InvalidParamName.code(),
             FormatError::DuplicateParameter.code(),
             FormatError::TooLarge { limit: 1 }.code(),
-            BindingError::WeakSecret { len: 0 }.code(),
+            BindingError::WeakSecret { len: 0, min: 32 }.code(),
             BindingError::PipeInField(Param::Realm).code(),
             BindingError::TimeOutOfRange.code(),
         ] {

@@ -4,6 +4,9 @@
 //! clock or drawing any randomness: time and secrets are passed in. It is `no_std`
 //! (with `alloc`) and builds for `wasm32-unknown-unknown`.
 //!
+//! The types most users need are re-exported here at the root; the modules hold the
+//! rest (iterators, limits, the `intent` state machines, a refusal's details).
+//!
 //! | Module | What it does |
 //! |---|---|
 //! | [`challenge`] | `WWW-Authenticate: Payment …` challenges: parse (borrowing), format |
@@ -13,14 +16,29 @@
 //! | [`digest`] | RFC 9530 `Content-Digest` for binding a request body |
 //! | [`accept`] | `Accept-Payment` preferences and ranking a server's offers |
 //! | [`problem`] | the eleven problem types and RFC 9457 bodies |
-//! | [`verify`] | checking a credential's echo against what a route offers |
 //! | [`server`] | the server engine: 402, verify, or reject, decided without I/O |
 //! | [`client`] | the client engine: which challenge to pay, under a spending policy |
-//! | [`method`] | what a payment method implements (charge intent) |
+//! | [`method`] | what a payment method implements (charge and session intents) |
 //! | [`intent`] | the charge and session state machines |
-//! | [`grammar`] | RFC 9110 §11 authentication syntax for any scheme |
 //! | [`base64`], [`jcs`], [`json`] | the encodings the scheme is built on |
 //! | [`value`], [`time`] | validated identifiers, amounts and RFC 3339 timestamps |
+//!
+//! # Layers
+//!
+//! Modules import only from the layers below them (and, inside a layer, without a
+//! cycle); `tests/layering.rs` holds the same table and fails on an upward import.
+//!
+//! 1. Foundation: `scan` (byte classes), `problem_type`, `error`. Errors sit
+//!    this low because every parser above returns them.
+//! 2. Encodings: `base64`, `json`, `jcs`, `grammar` (RFC 9110 auth syntax).
+//! 3. Vocabulary: `options` ([`ParseOptions`]), `time`, `value`.
+//! 4. Bindings: `digest` (body digests), `binding` (the HMAC over a challenge's
+//!    slots, which issuing a challenge needs, so it sits below the messages).
+//! 5. Messages: `challenge` (with [`challenge::CredentialField`]), `credential`, `receipt`,
+//!    `accept`, `problem` (bodies and [`problem::SpecificProblem`]).
+//! 6. Checks: `verify`, the stateless echo check.
+//! 7. Intents and methods: `intent`, `method`.
+//! 8. Engines: `server`, `client`.
 //!
 //! Parsing is strict by default (decision D4 of the project's design): every
 //! leniency is a named switch in [`ParseOptions`], off unless asked for. Every
@@ -28,7 +46,7 @@
 //! time linear in the input.
 //!
 //! ```
-//! use mpp_core::challenge::Challenge;
+//! use mpp_core::Challenge;
 //!
 //! let header = br#"Payment id="x7Tg2pLq", realm="api.example.com", method="tempo", intent="charge", request="eyJhbW91bnQiOiIxMDAwIn0""#;
 //! let challenge = Challenge::parse(header).unwrap();
@@ -41,78 +59,65 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-pub mod accept;
+// Foundation.
+mod error;
+mod problem_type;
+mod scan;
+
+// Encodings.
 pub mod base64;
-pub mod binding;
-pub mod challenge;
-pub mod client;
-pub mod credential;
-pub mod digest;
-pub mod error;
+#[doc(hidden)] // The generic RFC 9110 reader; public only for mpp-client's `explain`.
 pub mod grammar;
-pub mod intent;
 pub mod jcs;
 pub mod json;
-pub mod method;
-pub mod problem;
-pub mod receipt;
-mod scan;
-pub mod server;
+
+// Vocabulary.
+mod options;
 pub mod time;
 pub mod value;
+
+// Bindings.
+pub mod binding;
+pub mod digest;
+
+// Messages.
+pub mod accept;
+pub mod challenge;
+pub mod credential;
+pub mod problem;
+pub mod receipt;
+
+// Checks.
+#[doc(hidden)] // Run by the server engine; public only for the conformance adapter.
 pub mod verify;
+
+// Intents and methods.
+pub mod intent;
+pub mod method;
+
+// Engines.
+pub mod client;
+pub mod server;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+pub use accept::{AcceptPayment, PaymentRange, Weight};
+pub use binding::{BindingInput, ChallengeBinder, ComputedId, MIN_SECRET_LEN, Secret};
+pub use challenge::{Challenge, ChallengeBuilder, Challenges, CredentialField, SCHEME};
+pub use client::{Choice, Origin, PayError, PayMethod, Payment, SpendingPolicy, Wallet};
+pub use credential::{Credential, FoundCredential, find_credentials};
+pub use digest::{ContentDigest, DigestAlgorithm};
 pub use error::{BindingError, Fault, FormatError, Param, ParseError, ParseErrorKind};
-pub use problem::{Problem, ProblemType};
-
-/// Limits and leniency switches for parsing received headers.
-///
-/// The defaults are the strict behaviour this crate recommends. Each `bool` is a
-/// documented deviation from the grammar that some deployed peer needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParseOptions {
-    /// The longest field value accepted, in bytes (D11: 64 KiB).
-    pub max_field_len: usize,
-    /// The longest decoded `request` accepted, in bytes (D11: 16 KiB).
-    pub max_request_len: usize,
-    /// The most extension (unknown) parameters one challenge may carry. Bounding
-    /// them keeps duplicate detection linear without allocating.
-    pub max_extensions: usize,
-    /// Accept the standard base64 alphabet (`+`, `/`) where base64url is required,
-    /// as some deployed servers send it in `request`. Off: `+` and `/` are errors.
-    pub standard_base64: bool,
-    /// Read an unescaped `"` inside `description` the way the cross-SDK vector
-    /// `unescaped_quotes_in_description` does: the value ends at that quote and the
-    /// rest, up to the next parameter, is skipped. Off: it is a syntax error.
-    pub legacy_unescaped_quotes: bool,
-}
-
-impl ParseOptions {
-    /// The strict defaults.
-    pub const STRICT: ParseOptions = ParseOptions {
-        max_field_len: 64 * 1024,
-        max_request_len: 16 * 1024,
-        max_extensions: 32,
-        standard_base64: false,
-        legacy_unescaped_quotes: false,
-    };
-
-    pub(crate) fn base64_alphabet(&self) -> base64::Alphabet {
-        if self.standard_base64 {
-            base64::Alphabet::UrlSafeOrStandard
-        } else {
-            base64::Alphabet::UrlSafe
-        }
-    }
-}
-
-impl Default for ParseOptions {
-    fn default() -> Self {
-        Self::STRICT
-    }
-}
+pub use json::JsonObject;
+pub use method::{BoxFuture, Charge, ChargeMethod, MethodError, SessionMethod, Settlement, Terms};
+pub use options::ParseOptions;
+pub use problem::{Problem, ProblemType, SpecificProblem};
+pub use receipt::Receipt;
+pub use server::{Evaluation, PaymentRequest, Paywall, Pending, Reply, Route, RouteOffer};
+pub use time::{Clock, Timestamp, UnixTime};
+#[cfg(feature = "std")]
+pub use time::system_clock;
+pub use value::{Amount, Base64Json, ChallengeId, IntentName, MethodName, Opaque, Realm};

@@ -14,8 +14,7 @@ use core::pin::Pin;
 
 use crate::challenge::Challenge;
 use crate::json::JsonObject;
-use crate::problem::ProblemType;
-use crate::server::SpecificProblem;
+use crate::problem::{ProblemType, SpecificProblem};
 use crate::time::UnixTime;
 
 /// A boxed future that can be sent between threads.

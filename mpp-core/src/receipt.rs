@@ -14,9 +14,10 @@ use serde_json::Value;
 
 use crate::error::{ParseError, ParseErrorKind};
 use crate::json::{self, JsonObject};
+use crate::options::ParseOptions;
 use crate::time::Timestamp;
 use crate::value::MethodName;
-use crate::{ParseOptions, base64, grammar, jcs};
+use crate::{base64, grammar, jcs};
 
 /// The members this type interprets; everything else goes to `extra`.
 const CORE_MEMBERS: [&str; 4] = ["status", "method", "timestamp", "reference"];

@@ -44,18 +44,22 @@ use alloc::vec::Vec;
 
 use crate::accept::AcceptPayment;
 use crate::binding::ChallengeBinder;
-use crate::challenge::{Challenge, ChallengeBuilder};
-use crate::credential::{Credential, CredentialField, FoundCredential, find_credentials};
+use crate::challenge::{Challenge, ChallengeBuilder, CredentialField};
+use crate::credential::{Credential, FoundCredential, find_credentials};
 use crate::digest::{ContentDigest, DigestAlgorithm};
 use crate::error::BindingError;
 use crate::json::JsonObject;
 use crate::method::{Charge, MethodError, Settlement};
+use crate::options::ParseOptions;
 use crate::problem::{Problem, ProblemType};
 use crate::receipt::Receipt;
 use crate::time::{Timestamp, UnixTime};
 use crate::value::{Base64Json, IntentName, MethodName, Opaque, Realm};
 use crate::verify::{self, EchoError};
-use crate::{ParseOptions, base64, jcs};
+use crate::{base64, jcs};
+
+/// Kept at its old path; the type is defined with the other problem bodies.
+pub use crate::problem::SpecificProblem;
 
 /// How long an issued challenge stays payable when the route does not say (D8).
 pub const DEFAULT_TTL_SECS: u64 = 300;
@@ -324,35 +328,6 @@ impl From<MethodError> for Refusal {
             MethodError::Refined(r) => refusal.with_specific(r.problem),
             _ => refusal,
         }
-    }
-}
-
-/// A problem type that refines a core one, such as the session intent's
-/// `https://paymentauth.org/problems/session/insufficient-value`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpecificProblem {
-    /// Its absolute URI.
-    pub type_uri: String,
-    /// Its title.
-    pub title: String,
-    /// Members the type defines (`required`, `authorized`, …), added to the body.
-    pub extensions: JsonObject,
-}
-
-impl SpecificProblem {
-    /// A type and its title.
-    pub fn new(type_uri: impl Into<String>, title: impl Into<String>) -> SpecificProblem {
-        SpecificProblem {
-            type_uri: type_uri.into(),
-            title: title.into(),
-            extensions: JsonObject::new(),
-        }
-    }
-
-    /// Adds the member `name` to the body.
-    pub fn with(mut self, name: &str, value: impl Into<crate::json::Value>) -> SpecificProblem {
-        self.extensions.insert(name.into(), value.into());
-        self
     }
 }
 

@@ -10,8 +10,9 @@ use core::ops::Deref;
 
 use crate::base64::{self, Alphabet};
 use crate::error::{Param, ParseError, ParseErrorKind};
+use crate::jcs;
 use crate::json::{self, JsonObject, Shape};
-use crate::{ParseOptions, jcs};
+use crate::options::ParseOptions;
 
 macro_rules! validated_str {
     ($(#[$doc:meta])* $name:ident, $check:path) => {

@@ -19,8 +19,7 @@
 use core::fmt;
 
 use crate::binding::ChallengeBinder;
-use crate::challenge::Challenge;
-use crate::credential::CredentialField;
+use crate::challenge::{Challenge, CredentialField};
 use crate::error::{BindingError, Fault, Param, ParseError};
 use crate::jcs;
 use crate::json::JsonObject;

@@ -883,7 +883,7 @@ fn r1_5_04_secrets_pipes_and_rotation() {
     // req: core.binding.secret.rotation core.binding.secret.not-logged
     assert_eq!(
         Secret::new([0u8; 31]).unwrap_err(),
-        BindingError::WeakSecret { len: 31 }
+        BindingError::WeakSecret { len: 31, min: 32 }
     );
     assert!(!format!("{:?}", Secret::new(SECRET).unwrap()).contains("minimum"));
     let old = ChallengeBinder::new(Secret::new([1u8; 32]).unwrap());
