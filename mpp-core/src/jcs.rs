@@ -434,6 +434,7 @@ mod tests {
 
     use super::*;
     use crate::json;
+    use crate::strategies::json_value;
 
     fn number(n: f64) -> String {
         let mut out = String::new();
@@ -1018,38 +1019,6 @@ mod tests {
 
     // -- property tests
 
-    fn arb_char() -> impl Strategy<Value = char> {
-        prop_oneof![
-            4 => prop::char::range(' ', '~'),
-            1 => prop::char::range('\0', '\u{1f}'),
-            1 => any::<char>(),
-            1 => prop::char::range('\u{e000}', '\u{ffff}'),
-            1 => prop::char::range('\u{10000}', '\u{1ffff}'),
-        ]
-    }
-
-    fn arb_string() -> impl Strategy<Value = String> {
-        prop::collection::vec(arb_char(), 0..6).prop_map(|cs| cs.into_iter().collect())
-    }
-
-    fn arb_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<u64>().prop_map(Value::from),
-            any::<i64>().prop_map(Value::from),
-            any::<f64>().prop_filter_map("finite", |f| Number::from_f64(f).map(Value::Number)),
-            arb_string().prop_map(Value::String),
-        ];
-        leaf.prop_recursive(5, 64, 8, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
-                prop::collection::btree_map(arb_string(), inner, 0..8)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
-    }
-
     fn has_float(value: &Value) -> bool {
         match value {
             Value::Number(n) => n.is_f64(),
@@ -1107,7 +1076,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn canonical_form_is_idempotent_and_sorted(value in arb_value()) {
+        fn canonical_form_is_idempotent_and_sorted(value in json_value()) {
             let once = to_string(&value);
             let reparsed = json::parse_value(once.as_bytes()).unwrap();
             prop_assert_eq!(to_string(&reparsed), once.clone());

@@ -854,6 +854,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::strategies::json_value;
     use ParseErrorKind::*;
 
     type Expected = Result<(), (ParseErrorKind, usize)>;
@@ -1376,37 +1377,6 @@ mod tests {
 
     // -- property tests
 
-    fn arb_char() -> impl Strategy<Value = char> {
-        prop_oneof![
-            4 => prop::char::range(' ', '~'),
-            1 => prop::char::range('\0', '\u{1f}'),
-            1 => any::<char>(),
-            1 => prop::char::range('\u{e000}', '\u{ffff}'),
-        ]
-    }
-
-    fn arb_string() -> impl Strategy<Value = String> {
-        prop::collection::vec(arb_char(), 0..8).prop_map(|cs| cs.into_iter().collect())
-    }
-
-    fn arb_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<u64>().prop_map(Value::from),
-            any::<i64>().prop_map(Value::from),
-            any::<f64>().prop_filter_map("finite", |f| Number::from_f64(f).map(Value::Number)),
-            arb_string().prop_map(Value::String),
-        ];
-        leaf.prop_recursive(5, 64, 8, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
-                prop::collection::btree_map(arb_string(), inner, 0..8)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
-    }
-
     /// Bytes that are often JSON-like, sometimes not.
     fn arb_bytes() -> impl Strategy<Value = Vec<u8>> {
         let token = prop_oneof![
@@ -1488,7 +1458,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn round_trips_serde_json_output(value in arb_value()) {
+        fn round_trips_serde_json_output(value in json_value()) {
             let text = serde_json::to_string(&value).unwrap();
             let parsed = parse_value(text.as_bytes()).unwrap();
             prop_assert!(same_doubles(&parsed, &value), "{parsed} vs {value}");
@@ -1511,7 +1481,7 @@ mod tests {
 
         #[test]
         fn accepts_what_serde_json_accepts_after_edits(
-            value in arb_value(),
+            value in json_value(),
             edits in prop::collection::vec(arb_edit(), 1..4),
         ) {
             let text = serde_json::to_string(&value).unwrap();

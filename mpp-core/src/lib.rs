@@ -98,6 +98,8 @@ pub mod method;
 // Engines.
 pub mod client;
 pub mod server;
+#[cfg(test)]
+mod strategies;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]
@@ -117,7 +119,7 @@ pub use options::ParseOptions;
 pub use problem::{Problem, ProblemType, SpecificProblem};
 pub use receipt::Receipt;
 pub use server::{Evaluation, PaymentRequest, Paywall, Pending, Reply, Route, RouteOffer};
-pub use time::{Clock, Timestamp, UnixTime};
 #[cfg(feature = "std")]
 pub use time::system_clock;
+pub use time::{Clock, Timestamp, UnixTime};
 pub use value::{Amount, Base64Json, ChallengeId, IntentName, MethodName, Opaque, Realm};

@@ -7,7 +7,10 @@ use std::path::Path;
 
 /// The layers, bottom first; the same order as "Layers" in `src/lib.rs`.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("foundation", &["scan", "problem_type", "error"]),
+    (
+        "foundation",
+        &["scan", "problem_type", "error", "strategies"],
+    ),
     ("encodings", &["base64", "json", "jcs", "grammar"]),
     ("vocabulary", &["options", "time", "value"]),
     ("bindings", &["digest", "binding"]),
