@@ -43,7 +43,7 @@ use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue, LOCATION};
 use http::{Method, StatusCode};
 use mpp_core::challenge::Challenge;
-use mpp_core::client::{Choice, Origin, PayError, Payment, Refusal, Wallet};
+use mpp_core::client::{Choice, Declined, Origin, PayError, Payment, Wallet};
 use mpp_core::problem::Problem;
 use mpp_core::receipt::Receipt;
 use mpp_core::time::UnixTime;
@@ -199,7 +199,7 @@ pub enum PayingError {
     /// The server asked for payment and nothing could be paid: no challenge was
     /// payable, or the spending policy refused every one. (After a session payment,
     /// the top-up or the new session that could have mended it.)
-    Refused(Refusal),
+    Declined(Declined),
     /// The method could not pay the chosen challenge; nothing was spent on it.
     Method(PayError),
     /// The server refused the payment (a 402 or another 4xx after paying), with its
@@ -242,7 +242,7 @@ impl fmt::Display for PayingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PayingError::Network(e) => write!(f, "network error: {e}"),
-            PayingError::Refused(r) => write!(f, "payment refused: {r}"),
+            PayingError::Declined(r) => write!(f, "payment refused: {r}"),
             PayingError::Method(e) => write!(f, "the payment method failed: {e}"),
             PayingError::Rejected {
                 status, problem, ..
@@ -406,7 +406,7 @@ impl PayingClient {
     async fn choose(
         &self,
         answer: &Fetched,
-        choose: impl FnOnce(&mut Wallet, Vec<&[u8]>) -> Result<Choice, Refusal>,
+        choose: impl FnOnce(&mut Wallet, Vec<&[u8]>) -> Result<Choice, Declined>,
     ) -> Result<Choice, PayingError> {
         let lines: Vec<&[u8]> = answer
             .headers
@@ -417,7 +417,7 @@ impl PayingClient {
         let chosen = choose(&mut *self.wallet.lock().await, lines);
         chosen.map_err(|refusal| {
             tracing::info!(target: "mpp::client", origin = %origin_of(&answer.url), "payment refused: {refusal}");
-            PayingError::Refused(refusal)
+            PayingError::Declined(refusal)
         })
     }
 

@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use mpp_client::{
     ClientOptions, PaidRequest, PayingClient, PayingError, PaymentKind, PaymentMade, origin_of,
 };
-use mpp_core::client::{Origin, PolicyError, Refusal, Skipped, SpendingPolicy};
+use mpp_core::client::{Declined, Origin, PolicyError, Skipped, SpendingPolicy};
 use mpp_core::credential::Credential;
 use mpp_core::problem::ProblemType;
 use mpp_core::time::UnixTime;
@@ -20,11 +20,11 @@ use mpp_methods::preimage::hash_hex;
 use paying_support::*;
 use reqwest::Url;
 
-/// The refusal inside a `PayingError::Refused`, or a panic naming what came instead.
-fn refusal<T: fmt::Debug>(result: Result<T, PayingError>) -> Refusal {
+/// The refusal inside a `PayingError::Declined`, or a panic naming what came instead.
+fn refusal<T: fmt::Debug>(result: Result<T, PayingError>) -> Declined {
     match result {
-        Err(PayingError::Refused(r)) => r,
-        other => panic!("expected PayingError::Refused, got {other:?}"),
+        Err(PayingError::Declined(r)) => r,
+        other => panic!("expected PayingError::Declined, got {other:?}"),
     }
 }
 
@@ -37,7 +37,7 @@ fn only(payments: &[PaymentMade]) -> &PaymentMade {
 }
 
 /// The reasons of a refusal, in the order the challenges were seen.
-fn reasons(refusal: &Refusal) -> Vec<Skipped> {
+fn reasons(refusal: &Declined) -> Vec<Skipped> {
     refusal.passed.iter().map(|p| p.reason.clone()).collect()
 }
 
@@ -861,7 +861,7 @@ async fn a_paid_retry_that_times_out_is_not_retried_and_stays_spent() {
 const QUICK: Duration = Duration::from_millis(1500);
 
 /// Runs `client.get(url)` and returns the refusal and how long it took.
-async fn timed_refusal(client: &PayingClient, url: &str) -> (Refusal, Duration) {
+async fn timed_refusal(client: &PayingClient, url: &str) -> (Declined, Duration) {
     let start = Instant::now();
     let result = client.get(url).await;
     (refusal(result), start.elapsed())
@@ -1038,7 +1038,7 @@ async fn fifty_concurrent_requests_with_a_budget_for_twenty_pay_exactly_twenty()
     for task in tasks {
         match task.await.unwrap() {
             Ok(r) if r.status == StatusCode::OK && r.receipt.is_some() => paid += 1,
-            Err(PayingError::Refused(r))
+            Err(PayingError::Declined(r))
                 if matches!(
                     reasons(&r)[..],
                     [Skipped::Policy(PolicyError::OverBudget { .. })]

@@ -108,7 +108,7 @@ async fn every_paid_route_of_the_reference_server_is_paid_once() {
         )
         .unwrap();
         match frugal.get(&format!("{base}/paid")).await {
-            Err(PayingError::Refused(_)) => {}
+            Err(PayingError::Declined(_)) => {}
             other => panic!("expected a refusal, got {other:?}"),
         }
 

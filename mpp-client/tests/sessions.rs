@@ -311,7 +311,7 @@ async fn session_deposits_count_against_the_budget_and_the_per_request_cap() {
     let frugal = session_client(&payer, 10, 10);
     for _ in 0..3 {
         let result = frugal.get(&url).await;
-        let Err(PayingError::Refused(refusal)) = result else {
+        let Err(PayingError::Declined(refusal)) = result else {
             panic!("expected the deposit refused, got {result:?}");
         };
         assert_eq!(
@@ -331,7 +331,7 @@ async fn session_deposits_count_against_the_budget_and_the_per_request_cap() {
     for _ in 0..5 {
         match client.get(&url).await {
             Err(PayingError::SessionNeverServed { .. }) => {}
-            Err(PayingError::Refused(r)) => assert_eq!(
+            Err(PayingError::Declined(r)) => assert_eq!(
                 r.passed[0].reason,
                 Skipped::Policy(PolicyError::OverBudget {
                     amount: 100_000,
@@ -459,7 +459,7 @@ async fn top_ups_count_against_the_budget() {
         client.get(&paywall.url()).await.unwrap();
     }
     let result = client.get(&paywall.url()).await;
-    let Err(PayingError::Refused(refusal)) = result else {
+    let Err(PayingError::Declined(refusal)) = result else {
         panic!("expected the top-up refused, got {result:?}");
     };
     assert_eq!(

@@ -11,7 +11,7 @@
 //!    expired, no `expires` at all, terms it cannot read), ranks the rest by the
 //!    wallet's preferences (the server's order among equals), and returns the first
 //!    one the [`SpendingPolicy`] allows, already reserved against the budget — or a
-//!    [`Refusal`] that says why each challenge was passed over.
+//!    [`Declined`] that says why each challenge was passed over.
 //!    What a challenge costs is the method's to say ([`PayMethod::cost`]): a charge
 //!    costs its `amount`; a session costs the deposit that opens it, or nothing when
 //!    it is paid from the session already open at that origin.
@@ -347,15 +347,15 @@ pub struct Passed {
     pub reason: Skipped,
 }
 
-/// No challenge could be paid.
+/// The wallet declined every challenge: none could be paid.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
+pub struct Declined {
     /// Every Payment challenge seen, and why it was not chosen. Empty when the 402
     /// had no Payment challenge at all.
     pub passed: Vec<Passed>,
 }
 
-impl Refusal {
+impl Declined {
     /// Whether the spending policy (rather than the challenges themselves) stopped
     /// the payment: at least one challenge was payable but for the policy.
     pub fn by_policy(&self) -> bool {
@@ -365,7 +365,7 @@ impl Refusal {
     }
 }
 
-impl fmt::Display for Refusal {
+impl fmt::Display for Declined {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.passed.is_empty() {
             return f.write_str("the 402 carries no Payment challenge");
@@ -378,7 +378,7 @@ impl fmt::Display for Refusal {
     }
 }
 
-impl core::error::Error for Refusal {}
+impl core::error::Error for Declined {}
 
 /// The challenge to pay, its terms, where it came from, and what paying it costs.
 #[derive(Debug, Clone)]
@@ -497,7 +497,7 @@ impl Wallet {
         lines: I,
         origin: &Origin,
         now: UnixTime,
-    ) -> Result<Choice, Refusal>
+    ) -> Result<Choice, Declined>
     where
         I: IntoIterator<Item = &'l V>,
         V: AsRef<[u8]> + ?Sized + 'l,
@@ -516,7 +516,7 @@ impl Wallet {
         origin: &Origin,
         now: UnixTime,
         method: usize,
-    ) -> Result<Choice, Refusal>
+    ) -> Result<Choice, Declined>
     where
         I: IntoIterator<Item = &'l V>,
         V: AsRef<[u8]> + ?Sized + 'l,
@@ -531,7 +531,7 @@ impl Wallet {
         origin: &Origin,
         now: UnixTime,
         top_up: Option<usize>,
-    ) -> Result<Choice, Refusal>
+    ) -> Result<Choice, Declined>
     where
         I: IntoIterator<Item = &'l V>,
         V: AsRef<[u8]> + ?Sized + 'l,
@@ -588,7 +588,7 @@ impl Wallet {
                 Err(reason) => passed.push(Passed { offer, reason }),
             }
         }
-        Err(Refusal { passed })
+        Err(Declined { passed })
     }
 
     /// Gives back what [`Wallet::choose`] or [`Wallet::choose_top_up`] reserved for

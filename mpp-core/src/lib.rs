@@ -109,7 +109,7 @@ struct ReadmeDoctests;
 pub use accept::{AcceptPayment, PaymentRange, Weight};
 pub use binding::{BindingInput, ChallengeBinder, ComputedId, MIN_SECRET_LEN, Secret};
 pub use challenge::{Challenge, ChallengeBuilder, Challenges, CredentialField, SCHEME};
-pub use client::{Choice, Origin, PayError, PayMethod, Payment, SpendingPolicy, Wallet};
+pub use client::{Choice, Declined, Origin, PayError, PayMethod, Payment, SpendingPolicy, Wallet};
 pub use credential::{Credential, FoundCredential, find_credentials};
 pub use digest::{ContentDigest, DigestAlgorithm};
 pub use error::{BindingError, Fault, FormatError, Param, ParseError, ParseErrorKind};

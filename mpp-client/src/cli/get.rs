@@ -12,7 +12,7 @@ use mpp_client::testnet::TestnetWallet;
 use mpp_client::{ClientOptions, PaidRequest, PayingClient, PayingError, PaymentMade};
 use mpp_core::challenge::Challenge;
 use mpp_core::client::{
-    Choice, Origin, PayError, PayMethod, Payment, PolicyError, Refusal, Skipped, SpendingPolicy,
+    Choice, Declined, Origin, PayError, PayMethod, Payment, PolicyError, Skipped, SpendingPolicy,
     Wallet,
 };
 use mpp_core::method::BoxFuture;
@@ -480,7 +480,7 @@ impl Outcome {
                 outcome.headers = Some(response.headers);
                 outcome.body = Some(response.body);
             }
-            Err(PayingError::Refused(refusal)) => {
+            Err(PayingError::Declined(refusal)) => {
                 outcome.status = Some(StatusCode::PAYMENT_REQUIRED);
                 outcome.exit = exit::REFUSED;
                 let mut failure = Failure::new("refused", format!("nothing was paid: {refusal}"));
@@ -706,7 +706,7 @@ impl Outcome {
 }
 
 /// What the user can change to get a refused challenge paid.
-fn hints(refusal: &Refusal, url: &reqwest::Url) -> Vec<String> {
+fn hints(refusal: &Declined, url: &reqwest::Url) -> Vec<String> {
     let mut hints: Vec<String> = Vec::new();
     for p in &refusal.passed {
         let offer = &p.offer;
