@@ -19,7 +19,7 @@ use std::time::Duration;
 use mpp_core::method::BoxFuture;
 use mpp_methods::lightning::{
     Invoice, InvoiceRequest, InvoiceState, InvoiceStatus, LightningNode, Network, NodeError,
-    NodeId, PayOptions, PaymentHash, PaymentOutcome, Preimage,
+    NodeId, PayOptions, PaymentHash, PaymentOutcome, PaymentPreimage,
 };
 use serde_json::{Value, json};
 
@@ -132,7 +132,7 @@ impl LightningNode for TestnetWallet {
             .await?;
             let preimage = answer["preimage"]
                 .as_str()
-                .and_then(Preimage::from_hex)
+                .and_then(PaymentPreimage::from_hex)
                 .ok_or_else(|| unavailable("the test network returned no preimage"))?;
             Ok(PaymentOutcome {
                 preimage,

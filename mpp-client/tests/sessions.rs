@@ -25,7 +25,7 @@ use mpp_core::json::Value;
 use mpp_core::problem::{Problem, ProblemType};
 use mpp_core::time::{Timestamp, UnixTime};
 use mpp_methods::lightning::{
-    LightningSession, LightningSessionPayer, ManualClock, Preimage, TestNode,
+    LightningSession, LightningSessionPayer, ManualClock, PaymentPreimage, TestNode,
 };
 use mpp_server::{PaidRoute, Paywall, PaywallLayer, SessionOffer, VerifiedPayment};
 use paying_support::{Server, binder, now_secs, payment_required, serve};
@@ -192,7 +192,7 @@ async fn dropping_server(node: Arc<TestNode>, deposit: u64, serves: Vec<usize>) 
                 .map(|c| c.payload);
             let text = |name| payload.as_ref()?.get(name)?.as_str();
             let session = match text("action") {
-                Some("open") => Preimage::from_hex(text("preimage").unwrap_or_default())
+                Some("open") => PaymentPreimage::from_hex(text("preimage").unwrap_or_default())
                     .map(|p| p.payment_hash())
                     .filter(|id| node.is_paid(id))
                     .map(|id| {

@@ -22,7 +22,8 @@ use mpp_core::server::{
 use mpp_core::time::{Timestamp, UnixTime};
 use mpp_core::value::{IntentName, MethodName, Realm};
 use mpp_methods::lightning::{
-    ChargeError, IssuedCharge, LightningCharge, LightningPayer, ManualClock, Network, TestNode,
+    IssuedCharge, LightningCharge, LightningChargeError, LightningPayer, ManualClock, Network,
+    TestNode,
 };
 
 const NOW: i64 = 1_800_000_000;
@@ -255,7 +256,7 @@ fn an_expired_invoice_is_refused_even_when_the_challenge_is_not() {
     assert_eq!(problem, ProblemType::VerificationFailed);
     assert!(detail.contains("expired"), "{detail}");
     assert_eq!(
-        MethodError::from(ChargeError::ExpiredInvoice).problem_type(),
+        MethodError::from(LightningChargeError::ExpiredInvoice).problem_type(),
         ProblemType::VerificationFailed
     );
 

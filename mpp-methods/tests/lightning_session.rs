@@ -21,8 +21,8 @@ use mpp_core::problem::ProblemType;
 use mpp_core::time::{Timestamp, UnixTime};
 use mpp_core::value::Base64Json;
 use mpp_methods::lightning::{
-    Invoice, InvoiceRequest, LightningNode, LightningSession, LightningSessionPayer, ManualClock,
-    Network, PaymentHash, Preimage, SessionError, TestNode,
+    Invoice, InvoiceRequest, LightningNode, LightningSession, LightningSessionError,
+    LightningSessionPayer, ManualClock, Network, PaymentHash, PaymentPreimage, TestNode,
 };
 
 const NOW: i64 = 1_800_000_000;
@@ -178,7 +178,7 @@ fn the_payer_pays_the_deposit_and_the_server_opens_the_session() {
     let open = block_on(w.payer.pay(&choice)).unwrap().payload;
     assert_eq!(text(&open, "action"), "open");
     assert!(w.server_node.is_paid(deposit.payment_hash()));
-    let preimage = Preimage::from_hex(text(&open, "preimage")).unwrap();
+    let preimage = PaymentPreimage::from_hex(text(&open, "preimage")).unwrap();
     assert_eq!(&preimage.payment_hash(), deposit.payment_hash());
     let return_invoice = Invoice::decode(text(&open, "returnInvoice")).unwrap();
     assert_eq!(return_invoice.amount_msat(), None);
@@ -224,7 +224,7 @@ fn bearer_payloads_own_their_session_only() {
 
     let other_session = PaymentHash::from_bytes([9; 32]).to_hex();
     assert!(!w.method.owns(&other_session, &bearer));
-    let wrong = Preimage::from_bytes([7; 32]).to_hex();
+    let wrong = PaymentPreimage::from_bytes([7; 32]).to_hex();
     let forged = payload(&[
         ("action", "bearer"),
         ("sessionId", &session),
@@ -363,7 +363,7 @@ fn a_top_up_adds_its_own_invoices_amount() {
         ]);
         assert_eq!(
             block_on(w.method.verify_top_up(later.charge(&replay))),
-            Err(SessionError::InvalidPreimage)
+            Err(LightningSessionError::InvalidPreimage)
         );
         assert_eq!(
             block_on(w.method.top_up(later.charge(&replay)))
@@ -405,10 +405,10 @@ fn refuses_a_deposit_it_cannot_verify() {
     let mut wrong = open.clone();
     wrong.insert(
         "preimage".into(),
-        Preimage::from_bytes([7; 32]).to_hex().into(),
+        PaymentPreimage::from_bytes([7; 32]).to_hex().into(),
     );
     let e = block_on(w.method.verify_open(issued.charge(&wrong))).unwrap_err();
-    assert_eq!(e, SessionError::InvalidPreimage);
+    assert_eq!(e, LightningSessionError::InvalidPreimage);
     assert_eq!(
         e.problem_type_uri().unwrap(),
         "https://paymentauth.org/problems/lightning/invalid-preimage"
@@ -424,7 +424,7 @@ fn refuses_a_deposit_it_cannot_verify() {
     };
     assert!(matches!(
         block_on(w.method.verify_open(inflated.charge(&open))),
-        Err(SessionError::InvalidTerms(_))
+        Err(LightningSessionError::InvalidTerms(_))
     ));
 
     // An invoice of another node, whose preimage its maker knows.
@@ -457,7 +457,7 @@ fn refuses_a_deposit_it_cannot_verify() {
     let late_payload = pay(&w, &late, &Origin::new("https", REALM, 8443));
     w.clock.advance(600);
     let e = block_on(w.method.verify_open(late.charge(&late_payload))).unwrap_err();
-    assert_eq!(e, SessionError::ExpiredInvoice);
+    assert_eq!(e, LightningSessionError::ExpiredInvoice);
 }
 
 #[test]
@@ -636,7 +636,10 @@ fn refuses_return_invoices_it_could_not_refund_to() {
             "{action}"
         );
         let e = block_on(w.method.verify_open(issued.charge(&bad))).unwrap_err();
-        assert!(matches!(e, SessionError::InvalidReturnInvoice(_)), "{e}");
+        assert!(
+            matches!(e, LightningSessionError::InvalidReturnInvoice(_)),
+            "{e}"
+        );
         assert_eq!(
             e.problem_type_uri().unwrap(),
             "https://paymentauth.org/problems/lightning/invalid-return-invoice"

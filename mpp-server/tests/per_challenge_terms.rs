@@ -17,7 +17,7 @@ use mpp_core::problem::ProblemType;
 use mpp_core::time::UnixTime;
 use mpp_methods::lightning::{
     Invoice, InvoiceRequest, InvoiceStatus, LightningCharge, LightningNode, ManualClock, Network,
-    NodeError, NodeId, PayOptions, PaymentHash, PaymentOutcome, Preimage, TestNode,
+    NodeError, NodeId, PayOptions, PaymentHash, PaymentOutcome, PaymentPreimage, TestNode,
 };
 use mpp_server::{Offer, PaidRoute};
 
@@ -224,7 +224,7 @@ async fn a_node_that_cannot_issue_invoices_gives_a_500_never_a_bare_402() {
 
 #[test]
 fn preimages_are_redacted() {
-    let p = Preimage::from_hex(&"ab".repeat(32)).unwrap();
+    let p = PaymentPreimage::from_hex(&"ab".repeat(32)).unwrap();
     assert!(!format!("{p:?}").contains("abab"));
 }
 

@@ -17,7 +17,7 @@ use mpp_core::value::Amount;
 
 use super::{
     CURRENCY, Clock, Description, Invoice, InvoiceRequest, LightningNode, LightningWallet, NAME,
-    Network, NodeError, PaymentHash, Preimage, system_clock,
+    Network, NodeError, PaymentHash, PaymentPreimage, system_clock,
 };
 
 /// Why `request` terms are not a valid lightning charge. The message names the field.
@@ -231,7 +231,7 @@ impl IssuedCharge {
 /// it defines one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ChargeError {
+pub enum LightningChargeError {
     /// The payload has no `preimage`, or it is not 64 lowercase hex digits.
     MalformedPayload(String),
     /// The terms are not a lightning charge of this server: malformed, inconsistent
@@ -251,7 +251,7 @@ pub enum ChargeError {
     Node(NodeError),
 }
 
-impl ChargeError {
+impl LightningChargeError {
     /// The draft's problem type URI for this failure, where it defines one
     /// (`https://paymentauth.org/problems/lightning/…`).
     pub fn problem_type_uri(&self) -> Option<String> {
@@ -261,45 +261,53 @@ impl ChargeError {
     /// The draft's problem type for this failure, where it defines one.
     pub fn problem(&self) -> Option<SpecificProblem> {
         let (slug, title) = match self {
-            ChargeError::MalformedPayload(_) => ("malformed-credential", "Malformed Credential"),
-            ChargeError::InvalidPreimage => ("invalid-preimage", "Invalid Preimage"),
-            ChargeError::ExpiredInvoice => ("expired-invoice", "Expired Invoice"),
-            ChargeError::AlreadyUsed => ("unknown-challenge", "Unknown Challenge"),
+            LightningChargeError::MalformedPayload(_) => {
+                ("malformed-credential", "Malformed Credential")
+            }
+            LightningChargeError::InvalidPreimage => {
+                ("invalid-preimage", "Invalid PaymentPreimage")
+            }
+            LightningChargeError::ExpiredInvoice => ("expired-invoice", "Expired Invoice"),
+            LightningChargeError::AlreadyUsed => ("unknown-challenge", "Unknown Challenge"),
             _ => return None,
         };
         Some(super::problem(slug, title))
     }
 }
 
-impl core::fmt::Display for ChargeError {
+impl core::fmt::Display for LightningChargeError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            ChargeError::MalformedPayload(m) => f.write_str(m),
-            ChargeError::InvalidTerms(e) => write!(f, "the lightning terms do not hold: {e}"),
-            ChargeError::InvalidPreimage => {
+            LightningChargeError::MalformedPayload(m) => f.write_str(m),
+            LightningChargeError::InvalidTerms(e) => {
+                write!(f, "the lightning terms do not hold: {e}")
+            }
+            LightningChargeError::InvalidPreimage => {
                 f.write_str("sha256(preimage) is not the invoice's payment hash")
             }
-            ChargeError::ExpiredInvoice => f.write_str("the invoice has expired"),
-            ChargeError::AlreadyUsed => {
+            LightningChargeError::ExpiredInvoice => f.write_str("the invoice has expired"),
+            LightningChargeError::AlreadyUsed => {
                 f.write_str("this payment has already paid for another challenge")
             }
-            ChargeError::NotSettled => f.write_str("the node has not received the payment"),
-            ChargeError::Node(e) => e.fmt(f),
+            LightningChargeError::NotSettled => {
+                f.write_str("the node has not received the payment")
+            }
+            LightningChargeError::Node(e) => e.fmt(f),
         }
     }
 }
 
-impl std::error::Error for ChargeError {}
+impl std::error::Error for LightningChargeError {}
 
-impl From<ChargeError> for MethodError {
+impl From<LightningChargeError> for MethodError {
     /// The nearest core problem type (`invalid-payload` for a malformed payload,
     /// `internal-payment-error` when the node failed, `verification-failed`
     /// otherwise), refined by the draft's `lightning/*` type where it has one.
-    fn from(e: ChargeError) -> MethodError {
+    fn from(e: LightningChargeError) -> MethodError {
         let problem = e.problem();
         let core = match e {
-            ChargeError::MalformedPayload(m) => MethodError::InvalidPayload(m),
-            ChargeError::Node(_) => MethodError::Internal(e.to_string()),
+            LightningChargeError::MalformedPayload(m) => MethodError::InvalidPayload(m),
+            LightningChargeError::Node(_) => MethodError::Internal(e.to_string()),
             _ => MethodError::VerificationFailed(e.to_string()),
         };
         match problem {
@@ -311,8 +319,9 @@ impl From<ChargeError> for MethodError {
 
 /// The payload's preimage: present, a string, 64 lowercase hex digits. The message
 /// never repeats the value.
-fn read_preimage(payload: &JsonObject) -> Result<Preimage, ChargeError> {
-    read_hex(payload, "preimage", Preimage::from_hex).map_err(ChargeError::MalformedPayload)
+fn read_preimage(payload: &JsonObject) -> Result<PaymentPreimage, LightningChargeError> {
+    read_hex(payload, "preimage", PaymentPreimage::from_hex)
+        .map_err(LightningChargeError::MalformedPayload)
 }
 
 /// The payload member `name`: present, a string, 64 lowercase hex digits, read by
@@ -450,33 +459,35 @@ impl LightningCharge {
     pub fn verify<'a>(
         &'a self,
         charge: Charge<'a>,
-    ) -> BoxFuture<'a, Result<Settlement, ChargeError>> {
+    ) -> BoxFuture<'a, Result<Settlement, LightningChargeError>> {
         Box::pin(async move {
             let preimage = read_preimage(charge.payload)?;
-            let invoice = &read_terms(charge.request).map_err(ChargeError::InvalidTerms)?;
-            check_issued_by(self.node.as_ref(), invoice).map_err(ChargeError::InvalidTerms)?;
+            let invoice =
+                &read_terms(charge.request).map_err(LightningChargeError::InvalidTerms)?;
+            check_issued_by(self.node.as_ref(), invoice)
+                .map_err(LightningChargeError::InvalidTerms)?;
             let now = (self.clock)();
             if invoice.is_expired_at(now) {
-                return Err(ChargeError::ExpiredInvoice);
+                return Err(LightningChargeError::ExpiredInvoice);
             }
             // Both sides of the comparison are public hashes.
             if &preimage.payment_hash() != invoice.payment_hash() {
-                return Err(ChargeError::InvalidPreimage);
+                return Err(LightningChargeError::InvalidPreimage);
             }
             if self.confirm_with_node {
                 let status = self
                     .node
                     .lookup_invoice(invoice.payment_hash())
                     .await
-                    .map_err(ChargeError::Node)?
+                    .map_err(LightningChargeError::Node)?
                     .ok_or_else(|| {
-                        ChargeError::InvalidTerms(TermsError::new(
+                        LightningChargeError::InvalidTerms(TermsError::new(
                             "the node did not issue this invoice",
                         ))
                     })?;
                 let asked = invoice.amount_msat().unwrap_or(u64::MAX);
                 if status.settled_at.is_none() || status.amount_received_msat < asked {
-                    return Err(ChargeError::NotSettled);
+                    return Err(LightningChargeError::NotSettled);
                 }
             }
             self.claim(invoice, now)?;
@@ -485,11 +496,11 @@ impl LightningCharge {
     }
 
     /// Records the payment hash as used; refuses one used before.
-    fn claim(&self, invoice: &Invoice, now: UnixTime) -> Result<(), ChargeError> {
+    fn claim(&self, invoice: &Invoice, now: UnixTime) -> Result<(), LightningChargeError> {
         let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
         used.retain(|_, expires| *expires > now);
         if used.contains_key(invoice.payment_hash()) {
-            return Err(ChargeError::AlreadyUsed);
+            return Err(LightningChargeError::AlreadyUsed);
         }
         used.insert(*invoice.payment_hash(), invoice.expires_at());
         Ok(())
@@ -695,7 +706,7 @@ mod tests {
         charge: &LightningCharge,
         request: &JsonObject,
         payload: &JsonObject,
-    ) -> Result<Settlement, ChargeError> {
+    ) -> Result<Settlement, LightningChargeError> {
         let challenge = challenge(request);
         block_on(charge.verify(Charge {
             challenge: &challenge,
@@ -709,7 +720,7 @@ mod tests {
         block_on(f.charge.issue(sat, Some("weather"), 600)).unwrap()
     }
 
-    fn pay(f: &Fixture, issued: &IssuedCharge) -> Preimage {
+    fn pay(f: &Fixture, issued: &IssuedCharge) -> PaymentPreimage {
         block_on(f.node.pay(&issued.invoice)).unwrap()
     }
 
@@ -756,9 +767,9 @@ mod tests {
         // req: charge.verify.proof lightning-charge.verify.preimage
         let f = fixture();
         let issued = issue(&f, 1000);
-        let wrong = Preimage::from_bytes([7; 32]);
+        let wrong = PaymentPreimage::from_bytes([7; 32]);
         let e = verify(&f.charge, &issued.request, &payload(wrong.to_hex())).unwrap_err();
-        assert_eq!(e, ChargeError::InvalidPreimage);
+        assert_eq!(e, LightningChargeError::InvalidPreimage);
         assert_eq!(
             e.problem_type_uri().unwrap(),
             "https://paymentauth.org/problems/lightning/invalid-preimage"
@@ -780,7 +791,7 @@ mod tests {
                 &issued.request,
                 &payload(other_preimage.to_hex())
             ),
-            Err(ChargeError::InvalidPreimage)
+            Err(LightningChargeError::InvalidPreimage)
         );
     }
 
@@ -793,21 +804,21 @@ mod tests {
         let mut cheaper = issued.request.clone();
         cheaper.insert("amount".into(), "999".into());
         let e = verify(&f.charge, &cheaper, &payload(preimage.to_hex())).unwrap_err();
-        assert!(matches!(e, ChargeError::InvalidTerms(_)), "{e}");
+        assert!(matches!(e, LightningChargeError::InvalidTerms(_)), "{e}");
         assert!(e.to_string().contains("`amount` says 999 sat"), "{e}");
         for amount in [Value::from("0"), Value::from("01000"), Value::from(1000)] {
             let mut bad = issued.request.clone();
             bad.insert("amount".into(), amount);
             assert!(matches!(
                 verify(&f.charge, &bad, &payload(preimage.to_hex())),
-                Err(ChargeError::InvalidTerms(_))
+                Err(LightningChargeError::InvalidTerms(_))
             ));
         }
         let mut dollars = issued.request.clone();
         dollars.insert("currency".into(), "usd".into());
         assert!(matches!(
             verify(&f.charge, &dollars, &payload(preimage.to_hex())),
-            Err(ChargeError::InvalidTerms(_))
+            Err(LightningChargeError::InvalidTerms(_))
         ));
     }
 
@@ -841,7 +852,7 @@ mod tests {
             with_details("invoice", Some("lnbcrt1".into())),
         ] {
             let e = verify(&f.charge, &request, &payload(preimage.to_hex())).unwrap_err();
-            assert!(matches!(e, ChargeError::InvalidTerms(_)), "{e}");
+            assert!(matches!(e, LightningChargeError::InvalidTerms(_)), "{e}");
         }
         // paymentHash is optional.
         let bare = with_details("paymentHash", None);
@@ -861,7 +872,7 @@ mod tests {
             let preimage = block_on(LightningWallet::pay(&node, &invoice)).unwrap();
             let request = charge_request(&invoice, None).unwrap();
             let e = verify(&f.charge, &request, &payload(preimage.to_hex())).unwrap_err();
-            assert!(matches!(e, ChargeError::InvalidTerms(_)), "{e}");
+            assert!(matches!(e, LightningChargeError::InvalidTerms(_)), "{e}");
         }
     }
 
@@ -876,7 +887,7 @@ mod tests {
         assert!(verify(&early, &issued.request, &payload(preimage.to_hex())).is_ok());
         f.clock.advance(1);
         let e = verify(&f.charge, &issued.request, &payload(preimage.to_hex())).unwrap_err();
-        assert_eq!(e, ChargeError::ExpiredInvoice);
+        assert_eq!(e, LightningChargeError::ExpiredInvoice);
         assert_eq!(
             e.problem_type_uri().unwrap(),
             "https://paymentauth.org/problems/lightning/expired-invoice"
@@ -901,7 +912,10 @@ mod tests {
             Value::Null,
         ] {
             let e = verify(&f.charge, &issued.request, &payload(bad.clone())).unwrap_err();
-            assert!(matches!(e, ChargeError::MalformedPayload(_)), "{bad}");
+            assert!(
+                matches!(e, LightningChargeError::MalformedPayload(_)),
+                "{bad}"
+            );
             let method = MethodError::from(e);
             assert_eq!(method.problem_type(), ProblemType::InvalidPayload);
             assert_eq!(method.specific().unwrap().title, "Malformed Credential");
@@ -932,7 +946,7 @@ mod tests {
         let preimage = pay(&f, &issued);
         assert!(verify(&f.charge, &issued.request, &payload(preimage.to_hex())).is_ok());
         let e = verify(&f.charge, &issued.request, &payload(preimage.to_hex())).unwrap_err();
-        assert_eq!(e, ChargeError::AlreadyUsed);
+        assert_eq!(e, LightningChargeError::AlreadyUsed);
         assert_eq!(
             e.problem_type_uri().unwrap(),
             "https://paymentauth.org/problems/lightning/unknown-challenge"
@@ -996,7 +1010,7 @@ mod tests {
         let paid = pay(&f, &issued);
         assert_eq!(
             verify(&unpaid, &issued.request, &payload(paid.to_hex())),
-            Err(ChargeError::NotSettled)
+            Err(LightningChargeError::NotSettled)
         );
 
         // Same key, another ledger: the node never issued the invoice.
@@ -1007,7 +1021,7 @@ mod tests {
         let paid = pay(&f, &issued);
         assert!(matches!(
             verify(&amnesiac, &issued.request, &payload(paid.to_hex())),
-            Err(ChargeError::InvalidTerms(_))
+            Err(LightningChargeError::InvalidTerms(_))
         ));
     }
 
@@ -1037,7 +1051,8 @@ mod tests {
         assert!(block_on(mainnet_payer.pay(&choice(&issued.request))).is_err());
 
         let paid = block_on(payer.pay(&choice(&issued.request))).unwrap();
-        let preimage = Preimage::from_hex(paid.payload["preimage"].as_str().unwrap()).unwrap();
+        let preimage =
+            PaymentPreimage::from_hex(paid.payload["preimage"].as_str().unwrap()).unwrap();
         assert_eq!(&preimage.payment_hash(), issued.invoice.payment_hash());
         assert_eq!(paid.source.as_deref(), Some("did:example:payer"));
         assert!(f.node.is_paid(issued.invoice.payment_hash()));

@@ -738,11 +738,11 @@ fn signed_digest(hrp: &str, signed_groups: &[u8]) -> [u8; 32] {
 /// Writes and signs an invoice.
 ///
 /// ```
-/// use mpp_methods::lightning::{InvoiceBuilder, Network, NodeKey, Preimage};
+/// use mpp_methods::lightning::{InvoiceBuilder, Network, NodeKey, PaymentPreimage};
 /// use mpp_core::time::UnixTime;
 ///
 /// let key = NodeKey::from_bytes([7; 32]).unwrap();
-/// let preimage = Preimage::from_bytes([1; 32]);
+/// let preimage = PaymentPreimage::from_bytes([1; 32]);
 /// let invoice = InvoiceBuilder::new(Network::Regtest)
 ///     .amount_msat(1_000_000)
 ///     .timestamp(UnixTime::from_secs(1_800_000_000))
@@ -1118,7 +1118,7 @@ pub(crate) mod tests {
 
     fn regtest_invoice() -> (NodeKey, Invoice) {
         let key = NodeKey::from_bytes([0x42; 32]).unwrap();
-        let preimage = super::super::Preimage::from_bytes([9; 32]);
+        let preimage = super::super::PaymentPreimage::from_bytes([9; 32]);
         let invoice = InvoiceBuilder::new(Network::Regtest)
             .amount_msat(21_000_000)
             .timestamp(UnixTime::from_secs(1_800_000_000))
@@ -1146,7 +1146,7 @@ pub(crate) mod tests {
         assert!(read.is_expired_at(UnixTime::from_secs(1_800_000_600)));
         assert_eq!(
             read.payment_hash(),
-            &super::super::Preimage::from_bytes([9; 32]).payment_hash()
+            &super::super::PaymentPreimage::from_bytes([9; 32]).payment_hash()
         );
         assert_eq!(read.payee(), &key.node_id());
         assert_eq!(read.min_final_cltv_expiry_delta(), 40);

@@ -98,7 +98,7 @@
 //!   ([`MethodError::refine`](mpp_core::method::MethodError::refine)):
 //!   `malformed-credential` refines `invalid-payload`; `invalid-preimage`,
 //!   `expired-invoice` and `unknown-challenge` (a payment hash used before) refine
-//!   `verification-failed`. [`ChargeError::problem`] gives each.
+//!   `verification-failed`. [`LightningChargeError::problem`] gives each.
 //! - **The payee.** The draft does not say that the server checks who issued the
 //!   invoice in the terms; without it, terms naming an invoice whose preimage the
 //!   payer knows (one of its own) would verify. Step 3 above refuses them.
@@ -148,8 +148,8 @@ use mpp_core::time::UnixTime;
 use sha2::{Digest, Sha256};
 
 pub use charge::{
-    ChargeError, DEFAULT_INVOICE_EXPIRY_SECS, IssuedCharge, LightningCharge, LightningPayer,
-    TermsError, charge_request,
+    DEFAULT_INVOICE_EXPIRY_SECS, IssuedCharge, LightningCharge, LightningChargeError,
+    LightningPayer, TermsError, charge_request,
 };
 pub use invoice::{
     Description, Invoice, InvoiceBuilder, InvoiceError, MAX_INVOICE_LENGTH, Network, NodeId,
@@ -161,7 +161,7 @@ pub use node::{
 };
 pub use session::{
     DEFAULT_DEPOSIT_UNITS, DEFAULT_MAX_DEPOSIT_SATS, DEFAULT_RETURN_INVOICE_EXPIRY_SECS,
-    IssuedSession, LightningSession, LightningSessionPayer, SessionError, SessionPayload,
+    IssuedSession, LightningSession, LightningSessionError, LightningSessionPayer, SessionPayload,
 };
 pub use test_node::{ManualClock, TEST_NODE_KEY, TestNode};
 
@@ -240,18 +240,18 @@ impl core::fmt::Debug for PaymentHash {
 /// holds it can present it as proof of payment, so it is a bearer secret: its `Debug`
 /// is redacted and it has no `Display`.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Preimage([u8; 32]);
+pub struct PaymentPreimage([u8; 32]);
 
-impl Preimage {
+impl PaymentPreimage {
     /// A preimage of these bytes.
-    pub const fn from_bytes(bytes: [u8; 32]) -> Preimage {
-        Preimage(bytes)
+    pub const fn from_bytes(bytes: [u8; 32]) -> PaymentPreimage {
+        PaymentPreimage(bytes)
     }
 
     /// Parses 64 lowercase hex digits (the payload's encoding; nothing else is
     /// accepted: no uppercase, no `0x`, no whitespace).
-    pub fn from_hex(text: &str) -> Option<Preimage> {
-        decode_hex_lower(text).map(Preimage)
+    pub fn from_hex(text: &str) -> Option<PaymentPreimage> {
+        decode_hex_lower(text).map(PaymentPreimage)
     }
 
     /// The secret bytes.
@@ -270,9 +270,9 @@ impl Preimage {
     }
 }
 
-impl core::fmt::Debug for Preimage {
+impl core::fmt::Debug for PaymentPreimage {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("Preimage(<redacted>)")
+        f.write_str("PaymentPreimage(<redacted>)")
     }
 }
 
@@ -341,14 +341,14 @@ mod tests {
             std::format!(" {}", &hex[1..]),
         ] {
             assert!(PaymentHash::from_hex(&bad).is_none(), "{bad}");
-            assert!(Preimage::from_hex(&bad).is_none(), "{bad}");
+            assert!(PaymentPreimage::from_hex(&bad).is_none(), "{bad}");
         }
     }
 
     #[test]
     fn preimage_debug_is_redacted() {
         // req: core.security.credentials.not-logged
-        let preimage = Preimage::from_bytes([0xab; 32]);
+        let preimage = PaymentPreimage::from_bytes([0xab; 32]);
         let debug = std::format!("{preimage:?}");
         assert!(!debug.contains("abab"), "{debug}");
         assert_eq!(

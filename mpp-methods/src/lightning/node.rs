@@ -20,7 +20,7 @@ use std::string::String;
 use mpp_core::method::BoxFuture;
 use mpp_core::time::UnixTime;
 
-use super::{Invoice, Network, NodeId, PaymentHash, Preimage};
+use super::{Invoice, Network, NodeId, PaymentHash, PaymentPreimage};
 
 /// An invoice to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +76,7 @@ pub struct PayOptions {
 #[derive(Clone, PartialEq, Eq)]
 pub struct PaymentOutcome {
     /// The preimage the payee released: the proof of payment. Secret.
-    pub preimage: Preimage,
+    pub preimage: PaymentPreimage,
     /// The amount delivered to the payee, in millisatoshis.
     pub amount_msat: u64,
     /// The routing fees paid, in millisatoshis.
@@ -160,11 +160,15 @@ pub trait LightningNode: Send + Sync {
 /// preimage. Every [`LightningNode`] is one.
 pub trait LightningWallet: Send + Sync {
     /// Pays `invoice` (for its own amount) and returns the preimage released.
-    fn pay<'a>(&'a self, invoice: &'a Invoice) -> BoxFuture<'a, Result<Preimage, NodeError>>;
+    fn pay<'a>(&'a self, invoice: &'a Invoice)
+    -> BoxFuture<'a, Result<PaymentPreimage, NodeError>>;
 }
 
 impl<N: LightningNode + ?Sized> LightningWallet for N {
-    fn pay<'a>(&'a self, invoice: &'a Invoice) -> BoxFuture<'a, Result<Preimage, NodeError>> {
+    fn pay<'a>(
+        &'a self,
+        invoice: &'a Invoice,
+    ) -> BoxFuture<'a, Result<PaymentPreimage, NodeError>> {
         Box::pin(async move {
             self.pay_invoice(invoice, PayOptions::default())
                 .await

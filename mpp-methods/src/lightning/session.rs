@@ -23,7 +23,7 @@ use mpp_core::value::Amount;
 use super::charge::{check_issued_by, check_payable, read_hex, read_price};
 use super::{
     Clock, DEFAULT_INVOICE_EXPIRY_SECS, Invoice, InvoiceRequest, LightningNode, NAME, Network,
-    NodeError, PayOptions, PaymentHash, Preimage, TermsError, system_clock,
+    NodeError, PayOptions, PaymentHash, PaymentPreimage, TermsError, system_clock,
 };
 
 /// How many units a deposit pays for when neither the route nor
@@ -58,7 +58,7 @@ pub enum SessionPayload {
     /// `{"action": "open", "preimage", "returnInvoice"}`: the deposit was paid.
     Open {
         /// The deposit invoice's preimage; from now on the session's bearer secret.
-        preimage: Preimage,
+        preimage: PaymentPreimage,
         /// Where the refund goes at close: a BOLT11 invoice without an amount.
         return_invoice: String,
     },
@@ -67,7 +67,7 @@ pub enum SessionPayload {
         /// The session id.
         session: PaymentHash,
         /// The deposit's preimage.
-        preimage: Preimage,
+        preimage: PaymentPreimage,
     },
     /// `{"action": "topUp", "sessionId", "topUpPreimage"}`: a fresh deposit invoice
     /// was paid for the session.
@@ -75,14 +75,14 @@ pub enum SessionPayload {
         /// The session id.
         session: PaymentHash,
         /// The preimage of the challenge's invoice (not the session's).
-        top_up_preimage: Preimage,
+        top_up_preimage: PaymentPreimage,
     },
     /// `{"action": "close", "sessionId", "preimage"}`: close and refund.
     Close {
         /// The session id.
         session: PaymentHash,
         /// The deposit's preimage.
-        preimage: Preimage,
+        preimage: PaymentPreimage,
     },
 }
 
@@ -91,9 +91,9 @@ impl SessionPayload {
     /// session ids and preimages 64 lowercase hex digits, `returnInvoice` a string.
     /// Unknown members are ignored, as the draft asks. Only the shape is checked here
     /// (the return invoice is read by [`LightningSession`]).
-    pub fn parse(payload: &JsonObject) -> Result<SessionPayload, SessionError> {
-        let malformed = SessionError::MalformedPayload;
-        let preimage = |name| read_hex(payload, name, Preimage::from_hex).map_err(malformed);
+    pub fn parse(payload: &JsonObject) -> Result<SessionPayload, LightningSessionError> {
+        let malformed = LightningSessionError::MalformedPayload;
+        let preimage = |name| read_hex(payload, name, PaymentPreimage::from_hex).map_err(malformed);
         let session = || read_hex(payload, "sessionId", PaymentHash::from_hex).map_err(malformed);
         let action = match payload.get("action") {
             None => return Err(malformed("the payload has no `action`".into())),
@@ -186,7 +186,7 @@ impl SessionPayload {
 /// type where it defines one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum SessionError {
+pub enum LightningSessionError {
     /// The payload does not match its action's schema, or is not the action expected.
     MalformedPayload(String),
     /// The open payload's `returnInvoice` is not a BOLT11 invoice, is for another
@@ -203,7 +203,7 @@ pub enum SessionError {
     Node(NodeError),
 }
 
-impl SessionError {
+impl LightningSessionError {
     /// The draft's problem type URI for this failure, where it defines one
     /// (`https://paymentauth.org/problems/lightning/…`).
     pub fn problem_type_uri(&self) -> Option<String> {
@@ -213,46 +213,53 @@ impl SessionError {
     /// The draft's problem type for this failure, where it defines one.
     pub fn problem(&self) -> Option<SpecificProblem> {
         let (slug, title) = match self {
-            SessionError::MalformedPayload(_) => ("malformed-credential", "Malformed Credential"),
-            SessionError::InvalidReturnInvoice(_) => {
+            LightningSessionError::MalformedPayload(_) => {
+                ("malformed-credential", "Malformed Credential")
+            }
+            LightningSessionError::InvalidReturnInvoice(_) => {
                 ("invalid-return-invoice", "Invalid Return Invoice")
             }
-            SessionError::InvalidPreimage => ("invalid-preimage", "Invalid Preimage"),
+            LightningSessionError::InvalidPreimage => {
+                ("invalid-preimage", "Invalid PaymentPreimage")
+            }
             // A challenge never outlives its invoice, so the challenge has expired.
-            SessionError::ExpiredInvoice => ("challenge-expired", "Challenge Expired"),
+            LightningSessionError::ExpiredInvoice => ("challenge-expired", "Challenge Expired"),
             _ => return None,
         };
         Some(super::problem(slug, title))
     }
 }
 
-impl core::fmt::Display for SessionError {
+impl core::fmt::Display for LightningSessionError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            SessionError::MalformedPayload(m) => f.write_str(m),
-            SessionError::InvalidReturnInvoice(m) => write!(f, "`returnInvoice`: {m}"),
-            SessionError::InvalidTerms(e) => write!(f, "the lightning terms do not hold: {e}"),
-            SessionError::InvalidPreimage => {
+            LightningSessionError::MalformedPayload(m) => f.write_str(m),
+            LightningSessionError::InvalidReturnInvoice(m) => write!(f, "`returnInvoice`: {m}"),
+            LightningSessionError::InvalidTerms(e) => {
+                write!(f, "the lightning terms do not hold: {e}")
+            }
+            LightningSessionError::InvalidPreimage => {
                 f.write_str("sha256(preimage) is not the invoice's payment hash")
             }
-            SessionError::ExpiredInvoice => f.write_str("the deposit invoice has expired"),
-            SessionError::Node(e) => e.fmt(f),
+            LightningSessionError::ExpiredInvoice => f.write_str("the deposit invoice has expired"),
+            LightningSessionError::Node(e) => e.fmt(f),
         }
     }
 }
 
-impl std::error::Error for SessionError {}
+impl std::error::Error for LightningSessionError {}
 
-impl From<SessionError> for MethodError {
+impl From<LightningSessionError> for MethodError {
     /// The nearest core problem type (`invalid-payload` for the payload's faults,
     /// `internal-payment-error` when the node failed, `verification-failed`
     /// otherwise), refined by the draft's `lightning/*` type where it has one.
-    fn from(e: SessionError) -> MethodError {
+    fn from(e: LightningSessionError) -> MethodError {
         let core = match e {
-            SessionError::MalformedPayload(_) | SessionError::InvalidReturnInvoice(_) => {
+            LightningSessionError::MalformedPayload(_)
+            | LightningSessionError::InvalidReturnInvoice(_) => {
                 MethodError::InvalidPayload(e.to_string())
             }
-            SessionError::Node(_) => MethodError::Internal(e.to_string()),
+            LightningSessionError::Node(_) => MethodError::Internal(e.to_string()),
             _ => MethodError::VerificationFailed(e.to_string()),
         };
         match e.problem() {
@@ -339,8 +346,8 @@ fn check_return_invoice(
     text: &str,
     network: Network,
     now: UnixTime,
-) -> Result<Invoice, SessionError> {
-    let invalid = SessionError::InvalidReturnInvoice;
+) -> Result<Invoice, LightningSessionError> {
+    let invalid = LightningSessionError::InvalidReturnInvoice;
     let invoice = Invoice::decode(text).map_err(|e| invalid(e.to_string()))?;
     if invoice.network() != network {
         return Err(invalid(format!(
@@ -475,11 +482,11 @@ impl LightningSession {
     pub fn issue<'a>(
         &'a self,
         template: &'a JsonObject,
-    ) -> BoxFuture<'a, Result<IssuedSession, SessionError>> {
+    ) -> BoxFuture<'a, Result<IssuedSession, LightningSessionError>> {
         Box::pin(async move {
             let deposit_sat = self
                 .deposit_for(template)
-                .map_err(SessionError::InvalidTerms)?;
+                .map_err(LightningSessionError::InvalidTerms)?;
             let description = template.get("description").and_then(Value::as_str);
             let request = InvoiceRequest {
                 amount_msat: Some(deposit_sat * 1000),
@@ -490,9 +497,9 @@ impl LightningSession {
                 .node
                 .create_invoice(&request)
                 .await
-                .map_err(SessionError::Node)?;
+                .map_err(LightningSessionError::Node)?;
             check_issued_by(self.node.as_ref(), &invoice).map_err(|e| {
-                SessionError::Node(NodeError::InvalidRequest(format!(
+                LightningSessionError::Node(NodeError::InvalidRequest(format!(
                     "the node's invoice: {e}"
                 )))
             })?;
@@ -501,7 +508,7 @@ impl LightningSession {
             request.insert("paymentHash".into(), invoice.payment_hash().to_hex().into());
             request.insert("depositAmount".into(), deposit_sat.to_string().into());
             // What a payer will read, read the same way here.
-            read_deposit_terms(&request).map_err(SessionError::InvalidTerms)?;
+            read_deposit_terms(&request).map_err(LightningSessionError::InvalidTerms)?;
             Ok(IssuedSession {
                 request,
                 not_after: invoice.expires_at(),
@@ -515,16 +522,17 @@ impl LightningSession {
     fn verify_deposit(
         &self,
         request: &JsonObject,
-        preimage: &Preimage,
-    ) -> Result<DepositTerms, SessionError> {
-        let terms = read_deposit_terms(request).map_err(SessionError::InvalidTerms)?;
-        check_issued_by(self.node.as_ref(), &terms.invoice).map_err(SessionError::InvalidTerms)?;
+        preimage: &PaymentPreimage,
+    ) -> Result<DepositTerms, LightningSessionError> {
+        let terms = read_deposit_terms(request).map_err(LightningSessionError::InvalidTerms)?;
+        check_issued_by(self.node.as_ref(), &terms.invoice)
+            .map_err(LightningSessionError::InvalidTerms)?;
         if terms.invoice.is_expired_at((self.clock)()) {
-            return Err(SessionError::ExpiredInvoice);
+            return Err(LightningSessionError::ExpiredInvoice);
         }
         // Both sides are public hashes.
         if &preimage.payment_hash() != terms.invoice.payment_hash() {
-            return Err(SessionError::InvalidPreimage);
+            return Err(LightningSessionError::InvalidPreimage);
         }
         Ok(terms)
     }
@@ -535,14 +543,14 @@ impl LightningSession {
     pub fn verify_open<'a>(
         &'a self,
         charge: Charge<'a>,
-    ) -> BoxFuture<'a, Result<Opened, SessionError>> {
+    ) -> BoxFuture<'a, Result<Opened, LightningSessionError>> {
         Box::pin(async move {
             let SessionPayload::Open {
                 preimage,
                 return_invoice,
             } = SessionPayload::parse(charge.payload)?
             else {
-                return Err(SessionError::MalformedPayload(
+                return Err(LightningSessionError::MalformedPayload(
                     "the action is not open".into(),
                 ));
             };
@@ -563,13 +571,13 @@ impl LightningSession {
     pub fn verify_top_up<'a>(
         &'a self,
         charge: Charge<'a>,
-    ) -> BoxFuture<'a, Result<u64, SessionError>> {
+    ) -> BoxFuture<'a, Result<u64, LightningSessionError>> {
         Box::pin(async move {
             let SessionPayload::TopUp {
                 top_up_preimage, ..
             } = SessionPayload::parse(charge.payload)?
             else {
-                return Err(SessionError::MalformedPayload(
+                return Err(LightningSessionError::MalformedPayload(
                     "the action is not topUp".into(),
                 ));
             };
@@ -696,7 +704,7 @@ struct OpenSession {
     /// The realm of the challenge it was opened with.
     realm: String,
     id: PaymentHash,
-    preimage: Preimage,
+    preimage: PaymentPreimage,
 }
 
 impl OpenSession {
@@ -879,7 +887,7 @@ impl LightningSessionPayer {
     }
 
     /// Pays a deposit invoice and returns its preimage, checked.
-    async fn pay_deposit(&self, invoice: &Invoice) -> Result<Preimage, PayError> {
+    async fn pay_deposit(&self, invoice: &Invoice) -> Result<PaymentPreimage, PayError> {
         let outcome = self
             .node
             .pay_invoice(invoice, PayOptions::default())
@@ -1076,7 +1084,7 @@ mod tests {
 
     #[test]
     fn payloads_round_trip() {
-        let preimage = Preimage::from_bytes([0xab; 32]);
+        let preimage = PaymentPreimage::from_bytes([0xab; 32]);
         let session = PaymentHash::from_bytes([0x01; 32]);
         for payload in [
             SessionPayload::Open {
@@ -1165,7 +1173,10 @@ mod tests {
         let (_, _, method) = method();
         for payload in bad {
             let e = SessionPayload::parse(&payload).unwrap_err();
-            assert!(matches!(e, SessionError::MalformedPayload(_)), "{e}");
+            assert!(
+                matches!(e, LightningSessionError::MalformedPayload(_)),
+                "{e}"
+            );
             assert_eq!(
                 e.problem_type_uri().unwrap(),
                 "https://paymentauth.org/problems/lightning/malformed-credential"
@@ -1183,27 +1194,27 @@ mod tests {
     fn errors_map_onto_core_and_draft_types() {
         let cases = [
             (
-                SessionError::InvalidReturnInvoice("x".into()),
+                LightningSessionError::InvalidReturnInvoice("x".into()),
                 Some("invalid-return-invoice"),
                 "invalid-payload",
             ),
             (
-                SessionError::InvalidPreimage,
+                LightningSessionError::InvalidPreimage,
                 Some("invalid-preimage"),
                 "verification-failed",
             ),
             (
-                SessionError::ExpiredInvoice,
+                LightningSessionError::ExpiredInvoice,
                 Some("challenge-expired"),
                 "verification-failed",
             ),
             (
-                SessionError::InvalidTerms(TermsError::new("x")),
+                LightningSessionError::InvalidTerms(TermsError::new("x")),
                 None,
                 "verification-failed",
             ),
             (
-                SessionError::Node(NodeError::Unavailable("down".into())),
+                LightningSessionError::Node(NodeError::Unavailable("down".into())),
                 None,
                 "internal-payment-error",
             ),
@@ -1275,7 +1286,7 @@ mod tests {
         template.insert("depositAmount".into(), "2".into());
         assert!(matches!(
             block_on(method.issue(&template)),
-            Err(SessionError::InvalidTerms(_))
+            Err(LightningSessionError::InvalidTerms(_))
         ));
         let below = LightningSession::new(node).deposit(2);
         assert!(block_on(below.issue(&LightningSession::template(3, None))).is_err());

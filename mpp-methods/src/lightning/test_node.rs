@@ -21,7 +21,7 @@ use mpp_core::time::UnixTime;
 
 use super::{
     Clock, Invoice, InvoiceBuilder, InvoiceRequest, InvoiceState, InvoiceStatus, LightningNode,
-    Network, NodeError, NodeId, NodeKey, PayOptions, PaymentHash, PaymentOutcome, Preimage,
+    Network, NodeError, NodeId, NodeKey, PayOptions, PaymentHash, PaymentOutcome, PaymentPreimage,
     system_clock,
 };
 
@@ -68,7 +68,7 @@ impl ManualClock {
 /// An invoice issued by a node of the ledger.
 struct Entry {
     invoice: Invoice,
-    preimage: Preimage,
+    preimage: PaymentPreimage,
     received_msat: u64,
     settled_at: Option<UnixTime>,
 }
@@ -212,7 +212,7 @@ impl TestNode {
         let mut secret = [0u8; 32];
         preimage.copy_from_slice(&random[..32]);
         secret.copy_from_slice(&random[32..]);
-        let preimage = Preimage::from_bytes(preimage);
+        let preimage = PaymentPreimage::from_bytes(preimage);
         let mut builder = InvoiceBuilder::new(self.network)
             .timestamp((self.clock)())
             .payment_hash(preimage.payment_hash())
