@@ -13,6 +13,15 @@
 //!
 //! Values are walked with an explicit stack, so however deeply a caller-built value
 //! nests, writing it cannot overflow the call stack.
+//!
+//! # Why not `serde_json_canonicalizer`
+//!
+//! It writes the same bytes on our inputs, but needs std (`std::io`, serde_json's `std`
+//! feature) and ryu-js, and takes 19.1 µs on a 1 KiB request object to our 3.3 µs.
+//! serde_json's own writer (1.4 µs) is not RFC 8785: it writes `1e+20` where
+//! JavaScript writes `100000000000000000000`, and keeps map order, not UTF-16 order.
+//! Measured 2026-12-07 on the 2-core build machine (median of 3 runs) with
+//! `cargo bench -p mpp-core --bench why -- jcs`.
 
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -27,6 +27,15 @@
 //!
 //! Expiry follows decision D8 of the project's design: a challenge is expired from
 //! the instant its `expires` names onwards ([`Timestamp::is_expired_at`]).
+//!
+//! # Why not `time`
+//!
+//! time 0.3's RFC 3339 parser (no_std, but 5 more crates) takes 57 ns to our 34 ns,
+//! accepts a space for `T`, reads 23:59:60 as :59 (POSIX time reads the next :00),
+//! refuses :60 at any other minute, and names the failing component, not its offset.
+//! The text must be kept anyway: it is an HMAC input. Measured 2026-12-07 on the
+//! 2-core build machine (median of 3 runs) with
+//! `cargo bench -p mpp-core --bench why -- rfc3339`.
 
 use alloc::borrow::Cow;
 use alloc::string::String;

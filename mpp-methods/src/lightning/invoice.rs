@@ -11,6 +11,12 @@
 //! fields in the order `s`, `p`, `d`/`h`, `n`, `x`, `c`, `9`, with the feature bits
 //! every current node requires (`var_onion_optin` and `payment_secret`), so it
 //! reproduces BOLT11's own examples byte for byte.
+//!
+//! # Why not `lightning-invoice`
+//!
+//! Measured in mpp-methods/Cargo.toml (clean debug builds on the 2-core build machine,
+//! 2026-11-24): lightning-invoice brings 13 crates new to this workspace and takes
+//! 9.0 s; bech32 + secp256k1 under this code bring 3 and take 4.4 s.
 
 use std::string::{String, ToString};
 use std::sync::OnceLock;
