@@ -90,33 +90,47 @@ pub const fn encoded_len(n: usize) -> usize {
 }
 
 /// Appends the encoding of `bytes` to `out`.
+///
+/// Characters are written into a stack block and appended a block at a time: pushing
+/// them one by one as `char`s cost twice as long (a UTF-8 branch and a capacity check
+/// per character).
 pub(crate) fn encode_into(bytes: &[u8], table: &[u8; 64], pad: bool, out: &mut String) {
-    let mut chunks = bytes.chunks_exact(3);
-    for c in &mut chunks {
-        let n = (c[0] as u32) << 16 | (c[1] as u32) << 8 | c[2] as u32;
-        for shift in [18, 12, 6, 0] {
-            out.push(table[(n >> shift) as usize & 63] as char);
+    /// Input bytes per block: a multiple of 3, so only the last block has a remainder.
+    const BLOCK_IN: usize = 192;
+    let mut block = [0u8; BLOCK_IN / 3 * 4];
+    let sextet = |n: u32, shift: u32| table[(n >> shift) as usize & 63];
+    out.reserve(encoded_len(bytes.len()) + if pad { 2 } else { 0 });
+    for group in bytes.chunks(BLOCK_IN) {
+        let mut len = 0;
+        let mut chunks = group.chunks_exact(3);
+        for c in &mut chunks {
+            let n = (c[0] as u32) << 16 | (c[1] as u32) << 8 | c[2] as u32;
+            block[len..len + 4].copy_from_slice(&[
+                sextet(n, 18),
+                sextet(n, 12),
+                sextet(n, 6),
+                sextet(n, 0),
+            ]);
+            len += 4;
         }
-    }
-    match *chunks.remainder() {
-        [a] => {
-            let n = (a as u32) << 16;
-            out.push(table[(n >> 18) as usize & 63] as char);
-            out.push(table[(n >> 12) as usize & 63] as char);
-            if pad {
-                out.push_str("==");
+        let tail: &[u8] = match *chunks.remainder() {
+            [a] => {
+                let n = (a as u32) << 16;
+                block[len..len + 2].copy_from_slice(&[sextet(n, 18), sextet(n, 12)]);
+                len += 2;
+                if pad { "==" } else { "" }.as_bytes()
             }
-        }
-        [a, b] => {
-            let n = (a as u32) << 16 | (b as u32) << 8;
-            out.push(table[(n >> 18) as usize & 63] as char);
-            out.push(table[(n >> 12) as usize & 63] as char);
-            out.push(table[(n >> 6) as usize & 63] as char);
-            if pad {
-                out.push('=');
+            [a, b] => {
+                let n = (a as u32) << 16 | (b as u32) << 8;
+                block[len..len + 3].copy_from_slice(&[sextet(n, 18), sextet(n, 12), sextet(n, 6)]);
+                len += 3;
+                if pad { "=" } else { "" }.as_bytes()
             }
-        }
-        _ => {}
+            _ => b"",
+        };
+        // Both alphabets are ASCII, so the block is always valid UTF-8.
+        out.push_str(core::str::from_utf8(&block[..len]).expect("base64 alphabets are ASCII"));
+        out.push_str(core::str::from_utf8(tail).unwrap_or_default());
     }
 }
 
