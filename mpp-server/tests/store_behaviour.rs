@@ -12,10 +12,6 @@
 //! persistence). Without `redis-server` on PATH they skip with a notice, except when
 //! `CI` is set: then they fail.
 
-#[cfg(feature = "redis")]
-#[path = "support/redis.rs"]
-mod redis_support;
-
 use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
@@ -879,9 +875,9 @@ mod sqlite {
 
 #[cfg(feature = "redis")]
 mod redis {
-    use super::redis_support::{RedisServer, redis_server_available};
     use super::*;
     use mpp_server::store::{RedisOptions, RedisStore};
+    use mpp_test_support::redis::{RedisServer, redis_server_available};
     use std::time::Instant;
 
     fn fixture(instances: usize) -> Option<Fixture> {
