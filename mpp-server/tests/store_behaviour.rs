@@ -11,6 +11,11 @@
 //! The Redis tests start their own `redis-server` (on a free loopback port, without
 //! persistence). Without `redis-server` on PATH they skip with a notice, except when
 //! `CI` is set: then they fail.
+//!
+//! The SQLite and Redis backends exist with the crate's `sqlite` and `redis`
+//! features, which `cargo test --workspace` turns on (the reference server depends
+//! on both); `cargo test -p mpp-server` alone leaves them out, with a notice, and
+//! fails under `CI` instead.
 
 use std::any::Any;
 use std::sync::Arc;
@@ -28,6 +33,17 @@ struct Fixture {
 }
 
 const LONG: Duration = Duration::from_secs(300);
+
+#[cfg(not(all(feature = "sqlite", feature = "redis")))]
+#[test]
+fn the_sqlite_and_redis_backends_are_tested_with_their_features() {
+    use std::io::Write;
+    let what = "the SQLite and Redis store tests are not compiled in: run them with \
+                `cargo test -p mpp-server --features sqlite,redis` (or `cargo test --workspace`)";
+    assert!(!mpp_test_support::in_ci(), "{what}; CI must run them");
+    // Straight to stderr: the harness captures `eprintln!` of a passing test.
+    let _ = writeln!(std::io::stderr(), "notice: {what}");
+}
 /// A time to live short enough to wait out...
 const SHORT: Duration = Duration::from_millis(200);
 /// ...by sleeping this long.
