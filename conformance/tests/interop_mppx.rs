@@ -8,82 +8,14 @@
 //! skips it.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use conformance::suite::{self, Ctx, Options, Payer, Report, Selection, Status};
+use mpp_test_support::mppx;
+use mpp_test_support::process::ServerProcess;
 
 const PREIMAGE: &str = "conformance-mppx-preimage";
 
-fn harness_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/mppx")
-}
-
-/// Whether the harness can run; `Err` says why not.
-fn harness_ready(dir: &Path) -> Result<(), String> {
-    match Command::new("node").arg("--version").output() {
-        Ok(out) if out.status.success() => {}
-        _ => return Err("`node` is not on PATH".into()),
-    }
-    if !dir.join("node_modules/mppx/package.json").is_file() {
-        return Err("run conformance/interop/mppx/setup first".into());
-    }
-    Ok(())
-}
-
-/// The mppx server, killed when dropped.
-struct MppxServer {
-    child: Child,
-    base: String,
-}
-
-impl Drop for MppxServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl MppxServer {
-    fn start(dir: &Path, header: &str) -> MppxServer {
-        let mut child = Command::new("node")
-            .arg("server.mjs")
-            .current_dir(dir)
-            .env("PORT", "0")
-            .env("MPP_PREIMAGE", PREIMAGE)
-            .env("MPP_HEADER", header)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot start `node server.mjs`");
-        let stdout = child.stdout.take().unwrap();
-        let mut server = MppxServer {
-            child,
-            base: String::new(),
-        };
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the mppx server did not start within 60 s");
-        server.base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line from server.mjs: {line:?}"))
-            .to_string();
-        server
-    }
-}
-
-async fn run(server: &MppxServer) -> Report {
+async fn run(server: &ServerProcess) -> Report {
     let options = Options {
         payer: Some(Payer::Preimage(PREIMAGE.into())),
         ..Options::default()
@@ -121,17 +53,12 @@ const MPPX_FAILS: &[&str] = &[
 
 #[tokio::test]
 async fn mppx_against_the_server_suite() {
-    let dir = harness_dir();
-    if let Err(why) = harness_ready(&dir) {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the mppx harness is not ready under CI: {why}"
-        );
-        eprintln!("SKIPPED mppx_against_the_server_suite: {why}");
+    let Some(dir) = mppx::harness_or_skip("mppx_against_the_server_suite") else {
         return;
-    }
+    };
     for header in ["authorization", "payment-authorization"] {
-        let server = MppxServer::start(&dir, header);
+        let server =
+            mppx::start_server(&dir, &[("MPP_PREIMAGE", PREIMAGE), ("MPP_HEADER", header)]);
         let report = run(&server).await;
         let text = report.to_text(true);
         assert_eq!(

@@ -5,10 +5,13 @@
 mod fixture;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
 
-use conformance::embedded::{self, Embedded};
 use conformance::suite::{self, Ctx, Options, Payer, Report, Selection, Status};
 use mpp_core::credential::CredentialField;
+use mpp_reference_server::ReferenceConfig;
+use mpp_server::MemoryStore;
 
 use fixture::{Fixture, Flaws};
 
@@ -38,10 +41,25 @@ fn set(ids: &[&str]) -> BTreeSet<String> {
     ids.iter().map(|s| s.to_string()).collect()
 }
 
+/// The preimage the reference server's `preimage/charge` offers ask for.
+const REFERENCE_PREIMAGE: &str = "conformance-preimage";
+
+/// The suite against the reference server, run in-process as `server --embedded`
+/// runs it.
 async fn reference(field: CredentialField) -> Report {
-    let server = Embedded::start(field).await.unwrap();
+    let config = ReferenceConfig {
+        secret: "suite-self-test-secret-0123456789abcdef0123".into(),
+        preimage: REFERENCE_PREIMAGE.into(),
+        token: "conformance-token".into(),
+        realm: "conformance.localhost".into(),
+        ttl: Duration::from_secs(300),
+        credential_field: field,
+        store: Arc::new(MemoryStore::new(100_000)),
+        session_idle: Duration::from_secs(300),
+    };
+    let server = mpp_reference_server::spawn(&config).await.unwrap();
     let options = Options {
-        payer: Some(Payer::Preimage(embedded::PREIMAGE.into())),
+        payer: Some(Payer::Preimage(REFERENCE_PREIMAGE.into())),
         ..Options::default()
     };
     let ctx = Ctx::new(server.url("/paid-multi").parse().unwrap(), options).unwrap();

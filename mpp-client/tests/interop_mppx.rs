@@ -7,18 +7,16 @@
 //! is set: then it fails, so CI never skips it silently.
 #![cfg(feature = "cli")]
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::thread;
-use std::time::Duration;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 
 use mpp_client::PayingClient;
 use mpp_core::client::{SpendingPolicy, Wallet};
 use mpp_core::receipt::Receipt;
 use mpp_methods::preimage::PreimagePayer;
 use mpp_methods::token::TokenPayer;
+use mpp_test_support::mppx;
+use mpp_test_support::process::ServerProcess;
 use serde_json::Value;
 
 /// Not the harness's defaults, so the test shows the values really travel.
@@ -26,125 +24,6 @@ const SECRET: &str = "mpp-client-interop-secret-0123456789abcdef";
 const REALM: &str = "mppx-interop.test";
 const PREIMAGE: &str = "mpp-client-interop-preimage";
 const TOKEN: &str = "mpp-client-interop-token";
-/// How long node may take to print its address.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn harness_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/interop/mppx")
-}
-
-/// Whether the harness can run; `Err` says why not.
-fn harness_ready(dir: &Path) -> Result<(), String> {
-    match Command::new("node").arg("--version").output() {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => return Err(format!("`node --version` failed: {}", out.status)),
-        Err(e) => return Err(format!("`node` is not on PATH ({e})")),
-    }
-    if !dir.join("node_modules/mppx/package.json").is_file() {
-        return Err(format!(
-            "the harness's dependencies are not installed ({} has no node_modules/mppx; \
-             run conformance/interop/mppx/setup)",
-            dir.display()
-        ));
-    }
-    Ok(())
-}
-
-/// Collects what a child writes to a pipe, in a thread.
-#[derive(Clone, Default)]
-struct Drain(Arc<Mutex<String>>);
-
-impl Drain {
-    fn spawn(self, pipe: impl Read + Send + 'static) {
-        thread::spawn(move || {
-            let mut reader = BufReader::new(pipe);
-            let mut line = String::new();
-            while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
-                self.0.lock().unwrap().push_str(&line);
-                line.clear();
-            }
-        });
-    }
-
-    fn text(&self) -> String {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-/// The mppx server, killed when dropped (also when the test panics).
-struct MppxServer {
-    child: Child,
-    base: String,
-    stderr: Drain,
-}
-
-impl Drop for MppxServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl MppxServer {
-    fn start(dir: &Path) -> MppxServer {
-        let mut child = Command::new("node")
-            .arg("server.mjs")
-            .current_dir(dir)
-            // Port 0: the server picks a free port and prints it.
-            .env("PORT", "0")
-            .env("MPP_SECRET_KEY", SECRET)
-            .env("MPP_REALM", REALM)
-            .env("MPP_PREIMAGE", PREIMAGE)
-            .env("MPP_TOKEN", TOKEN)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start `node server.mjs`: {e}"));
-        let stderr = Drain::default();
-        stderr.clone().spawn(child.stderr.take().unwrap());
-        let stdout = child.stdout.take().unwrap();
-        // The guard exists before the first line is awaited, so a panic kills node.
-        let mut server = MppxServer {
-            child,
-            base: String::new(),
-            stderr,
-        };
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut first = String::new();
-            let _ = tx.send(reader.read_line(&mut first).map(|_| first));
-            let mut rest = String::new();
-            while matches!(reader.read_line(&mut rest), Ok(n) if n > 0) {
-                rest.clear();
-            }
-        });
-        let first = match rx.recv_timeout(STARTUP_TIMEOUT) {
-            Ok(Ok(line)) => line,
-            Ok(Err(e)) => panic!("reading server.mjs's stdout: {e}"),
-            Err(_) => panic!(
-                "server.mjs printed no address within {STARTUP_TIMEOUT:?}; stderr:\n{}",
-                server.stderr.text()
-            ),
-        };
-        let Some(base) = first.trim().strip_prefix("listening on ") else {
-            thread::sleep(Duration::from_millis(200));
-            panic!(
-                "server.mjs's first stdout line is {first:?}, not `listening on http://...` \
-                 (exit: {:?}); stderr:\n{}",
-                server.child.try_wait(),
-                server.stderr.text()
-            );
-        };
-        server.base = base.trim_end_matches('/').to_owned();
-        server
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
 
 fn policy() -> SpendingPolicy {
     // Plain HTTP is allowed to loopback without `allow_insecure`.
@@ -155,8 +34,8 @@ fn policy() -> SpendingPolicy {
 }
 
 /// Our `PayingClient` pays the mppx server.
-async fn pay_with_the_library(server: &MppxServer) {
-    let log = || server.stderr.text();
+async fn pay_with_the_library(server: &ServerProcess) {
+    let log = || server.stderr();
     let wallet = Wallet::new(policy()).with_method(Arc::new(PreimagePayer::new(PREIMAGE)), 1000);
     let client = PayingClient::new(wallet).unwrap();
 
@@ -219,7 +98,7 @@ fn mpp(args: &[&str]) -> Output {
 }
 
 #[track_caller]
-fn succeeded(out: &Output, what: &str, server: &MppxServer) -> Value {
+fn succeeded(out: &Output, what: &str, server: &ServerProcess) -> Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -227,13 +106,13 @@ fn succeeded(out: &Output, what: &str, server: &MppxServer) -> Value {
         "`mpp {what}` exited with {}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}\n\
          --- mppx server stderr ---\n{}",
         out.status,
-        server.stderr.text()
+        server.stderr()
     );
     serde_json::from_str(&stdout).unwrap_or(Value::Null)
 }
 
 /// Our `mpp` CLI pays the mppx server.
-fn pay_with_the_cli(server: &MppxServer) {
+fn pay_with_the_cli(server: &ServerProcess) {
     let preimage = ["--method", "preimage", "--preimage", PREIMAGE];
     let cap = ["--max-amount", "1000:usd"];
     for path in ["/paid", "/paid-multi"] {
@@ -292,19 +171,18 @@ fn pay_with_the_cli(server: &MppxServer) {
 
 #[test]
 fn our_client_and_cli_pay_the_mppx_server() {
-    let dir = harness_dir();
-    if let Err(why) = harness_ready(&dir) {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "the mppx interop test cannot run, and CI is set, so it fails instead of \
-                 skipping: {why}. CI must run conformance/interop/mppx/setup before \
-                 `cargo test`."
-            );
-        }
-        eprintln!("SKIPPED interop_mppx (it would fail if CI were set): {why}");
+    let Some(dir) = mppx::harness_or_skip("our_client_and_cli_pay_the_mppx_server") else {
         return;
-    }
-    let server = MppxServer::start(&dir);
+    };
+    let server = mppx::start_server(
+        &dir,
+        &[
+            ("MPP_SECRET_KEY", SECRET),
+            ("MPP_REALM", REALM),
+            ("MPP_PREIMAGE", PREIMAGE),
+            ("MPP_TOKEN", TOKEN),
+        ],
+    );
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -4,9 +4,6 @@
 //!
 //! Run with `cargo bench -p mpp-server --bench session`.
 
-#[path = "../tests/support/redis.rs"]
-mod redis_support;
-
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -56,8 +53,8 @@ fn backends(c: &mut Criterion) {
     debit(c, "session debit/sqlite", &runtime, &sqlite);
     let _ = std::fs::remove_dir_all(&dir);
 
-    if redis_support::redis_server_available("session debit/redis") {
-        let server = redis_support::RedisServer::start(&[]);
+    if mpp_test_support::redis::redis_server_available("session debit/redis") {
+        let server = mpp_test_support::redis::RedisServer::start(&[]);
         let store = runtime
             .block_on(async { RedisStore::connect(&server.url(), RedisOptions::default()) })
             .unwrap();

@@ -1,4 +1,9 @@
-//! A tower/axum paywall over mpp-core's server engine, and the reference server.
+//! A tower/axum paywall over mpp-core's server engine: it answers unpaid requests to
+//! paid routes with 402 and a challenge, verifies and settles credentials once each
+//! (claims kept in a [`Store`]: in memory, or with the `sqlite` and `redis` features
+//! in SQLite or Redis), meters sessions, and serves discovery (`/openapi.json`).
+//!
+//! The reference server built on it is the workspace package `mpp-reference-server`.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -31,8 +36,6 @@ mod extract;
 pub mod layer;
 mod mint;
 pub mod openapi;
-#[cfg(feature = "reference-server")]
-pub mod reference;
 mod replay;
 pub mod session;
 pub mod store;

@@ -1,6 +1,5 @@
 //! Single use under concurrency (D9, spec §1.11): many simultaneous requests
 //! carrying one credential produce one settlement and one delivery.
-#![cfg(feature = "reference-server")]
 
 mod common;
 

@@ -3,7 +3,6 @@
 //! receipt or secret in the output.
 //!
 //! This binary installs a global subscriber, so it holds a single test.
-#![cfg(feature = "reference-server")]
 
 mod common;
 

@@ -5,7 +5,6 @@
 //! Every refusal is checked for its status, problem type, `Cache-Control: no-store`,
 //! a fresh parseable challenge on each 402 (named by the body's `challengeId`), no
 //! `Payment-Receipt`, and a handler that did not run.
-#![cfg(feature = "reference-server")]
 
 mod common;
 

@@ -8,9 +8,6 @@
 //! either the reply to one chosen command or the command itself.
 #![cfg(feature = "redis")]
 
-#[path = "support/redis.rs"]
-mod redis_support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +15,7 @@ use mpp_core::intent::session::{Funding, Session, SessionError, SessionEvent, Se
 use mpp_core::time::UnixTime;
 use mpp_server::session::{Account, SessionLedger};
 use mpp_server::store::{RedisOptions, RedisStore, Store};
-use redis_support::{RedisServer, redis_server_available};
+use mpp_test_support::redis::{RedisServer, redis_server_available};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -945,6 +945,7 @@ async fn a_streaming_route_admits_only_a_session_that_can_pay_a_unit() {
     );
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn a_restarted_server_carries_on_from_the_recorded_accounts() {
     // req: session.accounting.durable

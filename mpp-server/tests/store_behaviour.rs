@@ -11,10 +11,11 @@
 //! The Redis tests start their own `redis-server` (on a free loopback port, without
 //! persistence). Without `redis-server` on PATH they skip with a notice, except when
 //! `CI` is set: then they fail.
-
-#[cfg(feature = "redis")]
-#[path = "support/redis.rs"]
-mod redis_support;
+//!
+//! The SQLite and Redis backends exist with the crate's `sqlite` and `redis`
+//! features, which `cargo test --workspace` turns on (the reference server depends
+//! on both); `cargo test -p mpp-server` alone leaves them out, with a notice, and
+//! fails under `CI` instead.
 
 use std::any::Any;
 use std::sync::Arc;
@@ -32,6 +33,17 @@ struct Fixture {
 }
 
 const LONG: Duration = Duration::from_secs(300);
+
+#[cfg(not(all(feature = "sqlite", feature = "redis")))]
+#[test]
+fn the_sqlite_and_redis_backends_are_tested_with_their_features() {
+    use std::io::Write;
+    let what = "the SQLite and Redis store tests are not compiled in: run them with \
+                `cargo test -p mpp-server --features sqlite,redis` (or `cargo test --workspace`)";
+    assert!(!mpp_test_support::in_ci(), "{what}; CI must run them");
+    // Straight to stderr: the harness captures `eprintln!` of a passing test.
+    let _ = writeln!(std::io::stderr(), "notice: {what}");
+}
 /// A time to live short enough to wait out...
 const SHORT: Duration = Duration::from_millis(200);
 /// ...by sleeping this long.
@@ -879,9 +891,9 @@ mod sqlite {
 
 #[cfg(feature = "redis")]
 mod redis {
-    use super::redis_support::{RedisServer, redis_server_available};
     use super::*;
     use mpp_server::store::{RedisOptions, RedisStore};
+    use mpp_test_support::redis::{RedisServer, redis_server_available};
     use std::time::Instant;
 
     fn fixture(instances: usize) -> Option<Fixture> {

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use conformance::embedded::{self, Embedded};
 use conformance::suite::{self, Ctx, Options, Payer, Selection};
 use conformance::vectors::{self, run as vector_run};
 use conformance::{adapter, system_now};
@@ -127,7 +126,8 @@ struct ServerArgs {
     /// The URL of a paid resource (a GET answered 402).
     #[arg(required_unless_present_any = ["embedded", "list"], conflicts_with = "embedded")]
     url: Option<String>,
-    /// Start the reference server in-process and check it (its `/paid-multi`).
+    /// Start the reference server in-process and check it (its `/paid-multi`); needs
+    /// a build with the `embedded` feature.
     #[arg(long)]
     embedded: bool,
     /// With --embedded: ask for credentials in Payment-Authorization.
@@ -333,19 +333,13 @@ async fn run_server(args: ServerArgs, mut options: Options) -> u8 {
         } else {
             CredentialField::Authorization
         };
-        let server = match Embedded::start(field).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("mpp-conformance: cannot start the embedded server: {e}");
-                return 1;
+        match start_embedded(field, &mut options).await {
+            Ok((server, url)) => {
+                _embedded = Some(server);
+                url
             }
-        };
-        if options.payer.is_none() {
-            options.payer = Some(Payer::Preimage(embedded::PREIMAGE.into()));
+            Err(status) => return status,
         }
-        let url = server.url("/paid-multi");
-        _embedded = Some(server);
-        url
     } else {
         args.url.clone().unwrap_or_default()
     };
@@ -433,6 +427,40 @@ fn write_report(path: &PathBuf, text: &str) -> bool {
             false
         }
     }
+}
+
+/// Starts the embedded reference server and pays it with its preimage unless told
+/// otherwise: the server (which stops when dropped) and the URL to check, or the
+/// exit status.
+#[cfg(feature = "embedded")]
+async fn start_embedded(
+    field: CredentialField,
+    options: &mut Options,
+) -> Result<(mpp_reference_server::Spawned, String), u8> {
+    use conformance::embedded;
+    let server = match embedded::start(field).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("mpp-conformance: cannot start the embedded server: {e}");
+            return Err(1);
+        }
+    };
+    if options.payer.is_none() {
+        options.payer = Some(Payer::Preimage(embedded::PREIMAGE.into()));
+    }
+    let url = server.url("/paid-multi");
+    Ok((server, url))
+}
+
+/// Without the `embedded` feature there is no reference server to start.
+#[cfg(not(feature = "embedded"))]
+async fn start_embedded(_: CredentialField, _: &mut Options) -> Result<((), String), u8> {
+    Err(usage(
+        "--embedded needs the reference server, which this build leaves out: build \
+         mpp-conformance with the `embedded` feature (`cargo run -p conformance \
+         --features embedded -- server --embedded`, or `cargo install ... --features \
+         embedded`)",
+    ))
 }
 
 fn usage(message: &str) -> u8 {

@@ -1,5 +1,7 @@
-//! The reference server's application: the routes every conformance run and interop
-//! test relies on, for the `mpp-server` binary and for tools that embed it.
+//! The reference server of the Payment HTTP authentication scheme: the application
+//! every conformance run and interop test relies on, built on mpp-server's paywall,
+//! for the `mpp-server` binary and for tools and tests that embed it ([`app`],
+//! [`spawn`]).
 //!
 //! Routes: `GET /free` (no payment), `GET /paid` (`preimage/charge`, 1000 usd),
 //! `POST /paid-post` (the same offer, the body bound by `digest`), `GET /paid-multi`
@@ -16,6 +18,7 @@
 pub mod sessions;
 pub mod testnet;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -27,12 +30,12 @@ use mpp_core::credential::CredentialField;
 use mpp_methods::lightning::{LightningCharge, TestNode};
 use mpp_methods::preimage::Preimage;
 use mpp_methods::token::Token;
-use serde_json::{Value, json};
-
-use crate::{
+use mpp_server::{
     ConfigError, MintLimit, MintRate, Offer, PaidRoute, Paywall, ServiceInfo, Store,
     VerifiedPayment,
 };
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
 
 /// The price of every paid route: 1000 usd to `acct_reference`.
 pub const AMOUNT: &str = "1000";
@@ -207,4 +210,76 @@ fn paid(
         body["received"] = n.into();
     }
     Json(body)
+}
+
+/// The reference application served on a loopback port of this process, as
+/// [`spawn`] started it; stopped when dropped.
+#[derive(Debug)]
+pub struct Spawned {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Spawned {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDRESS` followed by `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Why [`spawn`] could not start the reference server.
+#[derive(Debug)]
+pub enum SpawnError {
+    /// The configuration was refused (a secret too short, say).
+    Config(ConfigError),
+    /// No loopback port could be listened on.
+    Listen(std::io::Error),
+}
+
+impl std::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SpawnError::Config(e) => e.fmt(f),
+            SpawnError::Listen(e) => write!(f, "cannot listen on 127.0.0.1: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SpawnError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SpawnError::Config(e) => Some(e),
+            SpawnError::Listen(e) => Some(e),
+        }
+    }
+}
+
+/// Serves [`app`] on `127.0.0.1` (a free port) in a task of the current Tokio
+/// runtime: the reference server in-process, for tools and tests that check it.
+///
+/// Unlike the binary, it serves without connection info, so the limit on minted
+/// invoices sees no peer address.
+pub async fn spawn(config: &ReferenceConfig) -> Result<Spawned, SpawnError> {
+    let app = app(config).map_err(SpawnError::Config)?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(SpawnError::Listen)?;
+    let addr = listener.local_addr().map_err(SpawnError::Listen)?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            eprintln!("the in-process reference server stopped: {e}");
+        }
+    });
+    Ok(Spawned { addr, task })
 }

@@ -1,5 +1,5 @@
 //! The reference server's routes without the paywall: the baseline the load script
-//! (`mpp-server/load/run.sh`) compares the paywall's 402 path with.
+//! (`mpp-server/reference/load/run.sh`) compares the paywall's 402 path with.
 
 use axum::Json;
 use axum::Router;

@@ -3,7 +3,6 @@
 //! requests, streams until the deposit runs out, tops up, resumes, and closes with a
 //! refund to its return invoice; and a session whose server is killed mid-stream
 //! carries on from what the server recorded, with nothing spent twice.
-#![cfg(all(feature = "reference-server", feature = "sqlite"))]
 
 mod support;
 
@@ -20,7 +19,7 @@ use mpp_methods::lightning::{
     Network, NodeError, NodeId, PayOptions, PaymentHash, PaymentOutcome,
 };
 use serde_json::Value;
-use support::server::{ServerProcess, state_file};
+use support::server::{self, ServerProcess, state_file};
 
 const SECRET: &str = "session-e2e-secret-0123456789abcdef0123";
 /// The reference server's unit price and deposit, in satoshis.
@@ -45,7 +44,7 @@ fn start_on(listen: &str, db: &std::path::Path, extra: &[&str]) -> ServerProcess
         db.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    ServerProcess::start_on(listen, &args)
+    server::start_on(listen, &args)
 }
 
 fn now() -> UnixTime {

@@ -1,14 +1,12 @@
 //! A throwaway `redis-server` for one test: on a free loopback port, without
 //! persistence, in a temporary directory, killed on drop.
 
-#![allow(dead_code, unreachable_pub)]
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Whether `redis-server` is on `PATH`. When it is not, under CI (`CI` set) this
 /// panics, since CI must never skip the Redis tests; elsewhere it prints a notice
@@ -20,7 +18,7 @@ pub fn redis_server_available(test: &str) -> bool {
     if found {
         return true;
     }
-    if std::env::var_os("CI").is_some() {
+    if crate::in_ci() {
         panic!(
             "{test}: redis-server is not on PATH and CI is set; CI must run the Redis \
              store tests: install it (e.g. `apt-get install -y redis-server`)"
@@ -196,16 +194,4 @@ fn unique() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     nanos + u128::from(NEXT.fetch_add(1, Ordering::Relaxed))
-}
-
-/// Waits until `f` holds, for at most `limit`.
-pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    f()
 }

@@ -1,4 +1,4 @@
-//! End to end against the reference server itself (`mpp_server::reference::app`, as
+//! End to end against the reference server itself (`mpp_reference_server::app`, as
 //! the `mpp-server` binary runs it): every paid route is paid once, with the method
 //! the wallet holds, and the handler runs once per payment.
 
@@ -11,20 +11,20 @@ use mpp_core::client::{SpendingPolicy, Wallet};
 use mpp_core::credential::CredentialField;
 use mpp_methods::preimage::PreimagePayer;
 use mpp_methods::token::TokenPayer;
+use mpp_reference_server::{self as reference, ReferenceConfig, Spawned};
 use mpp_server::MemoryStore;
-use mpp_server::reference::{self, ReferenceConfig};
 use reqwest::Url;
 
 const PREIMAGE: &str = "reference-e2e-preimage";
 const TOKEN: &str = "reference-e2e-token";
 
-/// The reference server on a loopback port; its base URL.
-async fn start(field: CredentialField) -> String {
+/// The reference server on a loopback port.
+async fn start(field: CredentialField) -> Spawned {
     start_with(field, Duration::from_secs(300)).await
 }
 
 /// As [`start`], closing sessions left unused for `session_idle`.
-async fn start_with(field: CredentialField, session_idle: Duration) -> String {
+async fn start_with(field: CredentialField, session_idle: Duration) -> Spawned {
     let config = ReferenceConfig {
         secret: "reference-e2e-secret-0123456789abcdef0123".into(),
         preimage: PREIMAGE.into(),
@@ -35,11 +35,7 @@ async fn start_with(field: CredentialField, session_idle: Duration) -> String {
         store: Arc::new(MemoryStore::new(1000)),
         session_idle,
     };
-    let app = reference::app(&config).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
+    reference::spawn(&config).await.unwrap()
 }
 
 fn policy(cap: u128) -> SpendingPolicy {
@@ -69,7 +65,8 @@ async fn every_paid_route_of_the_reference_server_is_paid_once() {
         CredentialField::Authorization,
         CredentialField::PaymentAuthorization,
     ] {
-        let base = start(field).await;
+        let server = start(field).await;
+        let base = server.url("");
         let preimage = PayingClient::new(
             Wallet::new(policy(1000)).with_method(Arc::new(PreimagePayer::new(PREIMAGE)), 1000),
         )
@@ -121,7 +118,8 @@ async fn lightning_charge_is_paid_from_the_test_network_wallet() {
     use mpp_client::testnet::TestnetWallet;
     use mpp_methods::lightning::{InvoiceRequest, InvoiceState, LightningNode, LightningPayer};
 
-    let base = start(CredentialField::Authorization).await;
+    let server = start(CredentialField::Authorization).await;
+    let base = server.url("");
     let wallet = Arc::new(TestnetWallet::connect(&base).await.unwrap());
     let payer = LightningPayer::new(wallet.clone(), wallet.network());
     let policy = SpendingPolicy {
@@ -171,7 +169,8 @@ async fn a_session_payer_tops_up_and_reopens_on_its_own() {
     use mpp_methods::lightning::LightningSessionPayer;
 
     // Idle sessions close after 3 s (the 25 requests below take far less).
-    let base = start_with(CredentialField::Authorization, Duration::from_secs(3)).await;
+    let server = start_with(CredentialField::Authorization, Duration::from_secs(3)).await;
+    let base = server.url("");
     let wallet = Arc::new(TestnetWallet::connect(&base).await.unwrap());
     let payer = Arc::new(LightningSessionPayer::new(wallet));
     // One request may cost a deposit (or a top-up) of 40 sat: 20 units of 2 sat.

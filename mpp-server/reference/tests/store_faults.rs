@@ -1,6 +1,5 @@
 //! Fault tests with real processes and real stores: a claim survives SIGKILL (SQLite),
 //! two instances share claims (Redis), and a stopped Redis fails closed and recovers.
-#![cfg(all(feature = "reference-server", feature = "sqlite", feature = "redis"))]
 
 mod support;
 
@@ -12,9 +11,9 @@ use mpp_core::challenge::Challenge;
 use mpp_core::credential::Credential;
 use mpp_core::json::JsonObject;
 use mpp_core::problem::ProblemType;
+use mpp_test_support::redis::{RedisServer, redis_server_available};
 use support::http::{self, Response};
-use support::redis::{RedisServer, redis_server_available};
-use support::server::{ServerProcess, state_file};
+use support::server::{self, state_file};
 
 const SECRET: &str = "store-fault-test-secret-of-32-bytes!";
 const PREIMAGE: &str = "store-fault-test-preimage";
@@ -58,7 +57,7 @@ async fn a_claim_in_sqlite_survives_sigkill_and_restart() {
         "--sqlite",
         state.to_str().unwrap(),
     ];
-    let mut first = ServerProcess::start(&args);
+    let mut first = server::start(&args);
     let credential = credential(&first.base).await;
     let paid = pay(&first.base, &credential).await;
     assert_eq!(
@@ -71,7 +70,7 @@ async fn a_claim_in_sqlite_survives_sigkill_and_restart() {
     // Killed right after the paid request: no chance to flush anything.
     first.kill();
 
-    let second = ServerProcess::start(&args);
+    let second = server::start(&args);
     let replay = pay(&second.base, &credential).await;
     assert_eq!(
         replay.status, 402,
@@ -106,8 +105,8 @@ async fn two_instances_sharing_redis_settle_each_credential_once() {
         "--redis",
         url.as_str(),
     ];
-    let a = ServerProcess::start(&args);
-    let b = ServerProcess::start(&args);
+    let a = server::start(&args);
+    let b = server::start(&args);
     let bases = [a.base.clone(), b.base.clone()];
 
     // 100 distinct credentials, each sent 100 times, split across both instances.
@@ -157,7 +156,7 @@ async fn a_stopped_redis_fails_closed_and_recovers_without_a_restart() {
     }
     let mut redis = RedisServer::start(&[]);
     let url = redis.url();
-    let server = ServerProcess::start(&[
+    let server = server::start(&[
         "--secret",
         SECRET,
         "--preimage",

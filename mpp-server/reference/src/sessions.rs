@@ -24,10 +24,10 @@ use axum::response::{IntoResponse, Response};
 use futures_core::Stream;
 use mpp_core::json::JsonObject;
 use mpp_methods::lightning::{LightningSession, TestNode};
+use mpp_server::{PaidRoute, SessionOffer, VerifiedPayment};
 use serde_json::json;
 
-use super::{ReferenceConfig, paid_route};
-use crate::{PaidRoute, SessionOffer, VerifiedPayment};
+use crate::{ReferenceConfig, paid_route};
 
 /// The price of one unit (a metered request, or one event of a stream), in satoshis.
 pub const UNIT_SAT: u64 = 2;

@@ -3,13 +3,13 @@
 # (GET /paid without a credential) against the same axum app without the paywall
 # (GET /paid answering 200 directly). Needs wrk (Debian: apt-get install wrk).
 #
-#   bash mpp-server/load/run.sh [seconds] [connections]
+#   bash mpp-server/reference/load/run.sh [seconds] [connections]
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 secs=${1:-10}
 conns=${2:-64}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
-cargo build --quiet --release -p mpp-server --bin mpp-server --example bare_app
+cargo build --quiet --release -p mpp-reference-server --bin mpp-server --example bare_app
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$dir"' EXIT
 

@@ -1,7 +1,7 @@
 //! `mpp-server`: the reference server of the Payment HTTP authentication scheme, which
 //! the conformance suite and the interop tests run against.
 //!
-//! Its routes are those of [`mpp_server::reference`].
+//! Its routes are those of [`mpp_reference_server::app`].
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use mpp_core::credential::CredentialField;
-use mpp_server::reference::{self, ReferenceConfig};
+use mpp_reference_server::{self as reference, ReferenceConfig};
 use mpp_server::{RedisOptions, RedisStore, SqliteStore, Store, StoreError};
 
 /// The reference server of the "Payment" HTTP authentication scheme.

@@ -1,0 +1,16 @@
+//! Helpers the workspace's tests share: servers run as child processes and found by
+//! the `listening on URL` line they print ([`process`]), the mppx interop harness
+//! ([`mppx`]), and a throwaway `redis-server` ([`redis`]).
+//!
+//! These are test fixtures: they panic, with what went wrong, when the process they
+//! drive does not behave.
+
+pub mod mppx;
+pub mod process;
+pub mod redis;
+
+/// Whether the tests run under CI (`CI` set): there, a test whose tooling is
+/// missing fails rather than skipping.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some()
+}
