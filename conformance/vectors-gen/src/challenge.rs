@@ -9,9 +9,9 @@ use mpp_core::time::Timestamp;
 use mpp_core::value::{Base64Json, Opaque};
 use serde_json::{Value, json};
 
-use super::Cases;
 use super::values::{self, UNICODE};
-use crate::vectors::rng::Rng;
+use super::{Cases, Mark};
+use crate::rng::Rng;
 
 /// The secret of the hand-written cases (33 bytes).
 pub(crate) const SECRET: &str = "minimum-32-byte-secret-for-tests!";

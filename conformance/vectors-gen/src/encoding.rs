@@ -4,9 +4,9 @@ use mpp_core::digest::{ContentDigest, DigestAlgorithm};
 use mpp_core::{base64, jcs};
 use serde_json::{Value, json};
 
-use super::Cases;
 use super::values::{self, layout};
-use crate::vectors::rng::Rng;
+use super::{Cases, Mark};
+use crate::rng::Rng;
 
 /// `base64url`.
 pub(crate) fn base64url(cases: &mut Cases, rng: &mut Rng) {

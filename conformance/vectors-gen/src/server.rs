@@ -8,10 +8,10 @@ use mpp_core::time::UnixTime;
 use mpp_core::value::{Base64Json, Opaque};
 use serde_json::{Value, json};
 
-use super::Cases;
 use super::challenge::SECRET;
 use super::values::{self, layout};
-use crate::vectors::rng::Rng;
+use super::{Cases, Mark};
+use crate::rng::Rng;
 
 const METHODS: [&str; 5] = ["tempo", "stripe", "lightning", "solana", "card"];
 const INTENTS: [&str; 2] = ["charge", "session"];

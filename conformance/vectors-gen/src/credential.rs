@@ -6,10 +6,10 @@ use mpp_core::receipt::Receipt;
 use mpp_core::{base64, jcs};
 use serde_json::{Value, json};
 
-use super::Cases;
 use super::challenge::{Model, Quirk, base_model, small_model};
 use super::values::{self, canonical_reading, layout};
-use crate::vectors::rng::Rng;
+use super::{Cases, Mark};
+use crate::rng::Rng;
 
 fn random_payload(rng: &mut Rng) -> JsonObject {
     let mut p = JsonObject::new();
