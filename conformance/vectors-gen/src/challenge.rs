@@ -10,7 +10,7 @@ use mpp_core::value::{Base64Json, Opaque};
 use serde_json::{Value, json};
 
 use super::values::{self, UNICODE};
-use super::{Cases, Mark};
+use super::{Case, Cases, Mark};
 use crate::rng::Rng;
 
 /// The secret of the hand-written cases (33 bytes).
@@ -1006,608 +1006,77 @@ fn hand_parse_errors(cases: &mut Cases) {
     let op = "challenge.parse";
     let perr = "parse_error";
 
-    struct E {
-        id: &'static str,
-        description: &'static str,
-        header: String,
-        class: &'static str,
-        parameter: Option<&'static str>,
-        field: Option<&'static str>,
-        reqs: &'static [&'static str],
-        decision: Option<&'static str>,
-    }
-    let e = |id: &'static str,
-             description: &'static str,
-             header: String,
-             class: &'static str,
-             reqs: &'static [&'static str]| E {
-        id,
-        description,
-        header,
-        class,
-        parameter: None,
-        field: None,
-        reqs,
-        decision: None,
-    };
-    let request_error = |id: &'static str,
-                         description: &'static str,
-                         request: String,
-                         class: &'static str,
-                         reqs: &'static [&'static str]| E {
-        field: Some("request"),
-        ..e(
-            id,
-            description,
-            plain_header(&with(&params, "request", &request)),
-            class,
-            reqs,
-        )
-    };
+    let h = |header: String| json!({ "header": header });
+    let request = |request: String| h(plain_header(&with(&params, "request", &request)));
     let mut list = vec![
-        e(
-            "error.empty-value",
-            "an empty field value holds no Payment challenge",
-            String::new(),
-            "no-payment-challenge",
-            &["core.grammar.challenge.list"],
-        ),
-        e(
-            "error.only-other-schemes",
-            "only other schemes: no Payment challenge",
-            "Bearer realm=\"api\", Basic dG9rZW4=".into(),
-            "no-payment-challenge",
-            &["core.grammar.challenge.list"],
-        ),
-        e(
-            "error.no-parameters",
-            "the scheme alone",
-            "Payment".into(),
-            "no-parameters",
-            &["core.challenge.required-params"],
-        ),
-        e(
-            "error.no-parameters-in-list",
-            "the scheme alone, followed by another challenge",
-            "Payment, Bearer realm=\"api\"".into(),
-            "no-parameters",
-            &["core.challenge.required-params"],
-        ),
-        e(
-            "error.token68",
-            "a token68 where parameters are required",
-            "Payment eyJpZCI6ImFiYyJ9".into(),
-            "token68-not-allowed",
-            &["core.challenge.required-params"],
-        ),
-        e(
-            "error.expected-scheme",
-            "a list element that starts with a quoted-string",
-            format!("\"Payment\" {}", &header["Payment ".len()..]),
-            "expected-scheme",
-            &[],
-        ),
-        E {
-            decision: Some("E12"),
-            ..e(
-                "error.tab-after-scheme",
-                "a tab instead of a space after the scheme",
-                header.replacen("Payment ", "Payment\t", 1),
-                "expected-space",
-                &["core.grammar.scheme.space"],
-            )
-        },
-        e(
-            "error.expected-parameter-name",
-            "an equals sign where a parameter name should be",
-            header.replacen(", realm=", ", =\"orphan\", realm=", 1),
-            "expected-parameter-name",
-            &[],
-        ),
-        e(
-            "error.expected-equals",
-            "a parameter name followed by a value without =",
-            header.replacen("id=", "id ", 1),
-            "expected-equals",
-            &[],
-        ),
-        E {
-            decision: Some("E12"),
-            ..e(
-                "error.expected-value",
-                "= followed by nothing: an empty value must be written \"\"",
-                header.replacen(", realm=", ", trace=, realm=", 1),
-                "expected-value",
-                &["core.grammar.param.value-forms"],
-            )
-        },
-        E {
-            decision: Some("D4"),
-            ..e(
-                "error.missing-comma",
-                "two parameters without a comma between them",
-                header.replacen("\", realm=", "\" realm=", 1),
-                "expected-comma",
-                &[],
-            )
-        },
-        e(
-            "error.parameter-outside-challenge",
-            "a parameter right after the scheme's =",
-            "Payment =abc".into(),
-            "parameter-outside-challenge",
-            &[],
-        ),
-        E {
-            decision: Some("D4"),
-            ..e(
-                "error.unterminated-quoted-string",
-                "a quoted-string that is never closed",
-                format!("{header}, description=\"never closed"),
-                "unterminated-quoted-string",
-                &["core.grammar.param.quoted-string"],
-            )
-        },
-        E {
-            decision: Some("E5"),
-            ..e(
-                "error.unterminated-extension",
-                "an unclosed quoted extension parameter followed by backslashes",
-                format!("{header}, ext=\"abc{}", "\\".repeat(200)),
-                "unterminated-quoted-string",
-                &["core.grammar.param.quoted-string"],
-            )
-        },
-        e(
-            "error.invalid-quoted-pair",
-            "a backslash before DEL",
-            format!("{header}, description=\"bad \\\u{7f} pair\""),
-            "invalid-quoted-pair",
-            &["core.grammar.param.quoted-string"],
-        ),
-        E {
-            decision: Some("D4"),
-            ..e(
-                "error.raw-control-character",
-                "a raw control character in a quoted value",
-                format!("{header}, description=\"a\u{1}b\""),
-                "control-character",
-                &[],
-            )
-        },
-        E {
-            decision: Some("E7"),
-            field: Some("description"),
-            ..e(
-                "error.escaped-control-character",
-                "a line feed written as \\u000a",
-                format!("{header}, description=\"line\\u000abreak\""),
-                "control-character",
-                &[],
-            )
-        },
-        E {
-            decision: Some("E7"),
-            field: Some("description"),
-            ..e(
-                "error.lone-surrogate",
-                "a \\u escape of an unpaired surrogate",
-                format!("{header}, description=\"half \\ud83d pair\""),
-                "invalid-unicode-escape",
-                &[],
-            )
-        },
-        E {
-            parameter: Some("id"),
-            ..e(
-                "error.duplicate-id",
-                "id twice, names differing in case",
-                format!("{header}, ID=\"other\""),
-                "duplicate-parameter",
-                &["core.grammar.param.unique"],
-            )
-        },
-        E {
-            parameter: Some("realm"),
-            ..e(
-                "error.duplicate-same-value",
-                "realm twice with the same value",
-                format!("{header}, realm=\"api.example.com\""),
-                "duplicate-parameter",
-                &["core.grammar.param.unique"],
-            )
-        },
-        e(
-            "error.duplicate-extension",
-            "an unknown parameter twice",
-            format!("{header}, ext=\"1\", Ext=\"2\""),
-            "duplicate-parameter",
-            &["core.grammar.param.unique"],
-        ),
-        E {
-            decision: Some("D11"),
-            ..e(
-                "error.too-many-parameters",
-                "33 unknown parameters, one more than this implementation keeps",
-                format!(
-                    "{header}, {}",
-                    (0..33)
-                        .map(|i| format!("x{i}=\"{i}\""))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                "too-many-parameters",
-                &[],
-            )
-        },
-        E {
-            parameter: Some("id"),
-            field: Some("id"),
-            ..e(
-                "error.empty-id",
-                "id=\"\"",
-                plain_header(&with(&params, "id", "")),
-                "empty-parameter",
-                &["core.challenge.id.reject-empty"],
-            )
-        },
-        E {
-            parameter: Some("realm"),
-            field: Some("realm"),
-            ..e(
-                "error.empty-realm",
-                "realm=\"\"",
-                plain_header(&with(&params, "realm", "")),
-                "empty-parameter",
-                &["core.challenge.required-params"],
-            )
-        },
-        E {
-            parameter: Some("method"),
-            field: Some("method"),
-            ..e(
-                "error.empty-method",
-                "method=\"\"",
-                plain_header(&with(&params, "method", "")),
-                "empty-parameter",
-                &["core.challenge.required-params"],
-            )
-        },
-        E {
-            parameter: Some("intent"),
-            field: Some("intent"),
-            ..e(
-                "error.empty-intent",
-                "intent=\"\"",
-                plain_header(&with(&params, "intent", "")),
-                "empty-parameter",
-                &["core.challenge.required-params"],
-            )
-        },
-        E {
-            parameter: Some("request"),
-            field: Some("request"),
-            ..e(
-                "error.empty-request",
-                "request=\"\"",
-                plain_header(&with(&params, "request", "")),
-                "empty-parameter",
-                &[
-                    "core.challenge.required-params",
-                    "core.challenge.request.json",
-                ],
-            )
-        },
-        E {
-            field: Some("method"),
-            ..e(
-                "error.uppercase-method",
-                "method=\"Tempo\": methods are lower case, compared exactly",
-                plain_header(&with(&params, "method", "Tempo")),
-                "invalid-method",
-                &["core.challenge.method.case-sensitive"],
-            )
-        },
-        E {
-            field: Some("method"),
-            decision: Some("E3"),
-            ..e(
-                "error.method-digit-first",
-                "a method that starts with a digit",
-                plain_header(&with(&params, "method", "1tempo")),
-                "invalid-method",
-                &["core.challenge.method.case-sensitive"],
-            )
-        },
-        E {
-            field: Some("intent"),
-            ..e(
-                "error.intent-space",
-                "an intent with a space",
-                plain_header(&with(&params, "intent", "char ge")),
-                "invalid-intent",
-                &["core.grammar.intent.token"],
-            )
-        },
-        E {
-            parameter: Some("realm"),
-            field: Some("realm"),
-            decision: Some("D2"),
-            ..e(
-                "error.pipe-in-realm",
-                "a realm with |, the separator of the id's HMAC input",
-                plain_header(&with(&params, "realm", "api|example.com")),
-                "pipe-in-bound-field",
-                &["core.binding.hmac.recipe"],
-            )
-        },
-        E {
-            field: Some("realm"),
-            decision: Some("E7"),
-            ..e(
-                "error.control-in-realm",
-                "a realm with an escaped NUL",
-                header.replacen("api.example.com", "api\\u0000example.com", 1),
-                "control-character",
-                &[],
-            )
-        },
-        E {
-            field: Some("header"),
-            ..e(
-                "error.header-authorization",
-                "header=\"Authorization\": only Payment-Authorization may be named",
-                plain_header(&with(&params, "header", "Authorization")),
-                "unsupported-header",
-                &["core.challenge.header.unrecognised"],
-            )
-        },
-        E {
-            field: Some("expires"),
-            ..e(
-                "error.expires-month-13",
-                "expires in month 13",
-                plain_header(&with(&params, "expires", "2026-13-01T00:00:00Z")),
-                "invalid-timestamp",
-                &["core.grammar.expires.rfc3339"],
-            )
-        },
-        E {
-            field: Some("expires"),
-            ..e(
-                "error.expires-space",
-                "expires with a space instead of T",
-                plain_header(&with(&params, "expires", "2026-01-29 12:05:00Z")),
-                "invalid-timestamp",
-                &["core.grammar.expires.rfc3339"],
-            )
-        },
-        E {
-            field: Some("expires"),
-            ..e(
-                "error.expires-no-offset",
-                "expires without Z or an offset",
-                plain_header(&with(&params, "expires", "2026-01-29T12:05:00")),
-                "invalid-timestamp",
-                &["core.grammar.expires.rfc3339"],
-            )
-        },
-        E {
-            field: Some("expires"),
-            ..e(
-                "error.expires-colonless-offset",
-                "expires with +0000 instead of +00:00",
-                plain_header(&with(&params, "expires", "2026-01-29T12:05:00+0000")),
-                "invalid-timestamp",
-                &["core.grammar.expires.rfc3339"],
-            )
-        },
-        E {
-            field: Some("expires"),
-            ..e(
-                "error.expires-unix",
-                "expires as Unix seconds",
-                plain_header(&with(&params, "expires", "1769688300")),
-                "invalid-timestamp",
-                &["core.grammar.expires.rfc3339"],
-            )
-        },
-        E {
-            field: Some("digest"),
-            ..e(
-                "error.digest-short",
-                "a digest of the wrong length",
-                plain_header(&with(&params, "digest", "sha-256=:AAAA:")),
-                "invalid-digest",
-                &[],
-            )
-        },
-        E {
-            field: Some("digest"),
-            decision: Some("E8"),
-            ..e(
-                "error.digest-md5",
-                "a digest with a deprecated algorithm",
-                plain_header(&with(&params, "digest", "md5=:HUXZLQLMuI/KZ5KDcJPcOA==:")),
-                "unsupported-digest-algorithm",
-                &[],
-            )
-        },
-        E {
-            field: Some("opaque"),
-            ..e(
-                "error.opaque-not-strings",
-                "opaque whose member is a number",
-                plain_header(&with(&params, "opaque", &b64(br#"{"n":1}"#))),
-                "expected-string-map",
-                &["core.challenge.opaque.string-map"],
-            )
-        },
-        E {
-            field: Some("opaque"),
-            decision: Some("D4"),
-            ..e(
-                "error.opaque-raw-text",
-                "opaque that is not base64url JSON",
-                plain_header(&with(&params, "opaque", "trace-123")),
-                "non-canonical-base64",
-                &["core.challenge.opaque.string-map"],
-            )
-        },
-        request_error(
-            "error.request-bad-character",
-            "request with characters outside base64url",
-            "not-valid!!!".into(),
-            "invalid-base64",
-            &["core.challenge.request.json"],
-        ),
-        E {
-            decision: Some("E4"),
-            ..request_error(
-                "error.request-standard-alphabet",
-                "request in the standard base64 alphabet (+ and /)",
-                b64(br#"{"amount":"1000","memo":"???>>>"}"#)
-                    .replace('-', "+")
-                    .replace('_', "/"),
-                "invalid-base64",
-                &["core.challenge.request.json"],
-            )
-        },
-        E {
-            decision: Some("E4"),
-            ..request_error(
-                "error.request-trailing-bits",
-                "request whose last character has non-zero unused bits",
-                "e31".into(),
-                "non-canonical-base64",
-                &["core.challenge.request.json"],
-            )
-        },
-        request_error(
-            "error.request-length",
-            "request of an impossible base64 length",
-            "e30xe".into(),
-            "non-canonical-base64",
-            &["core.challenge.request.json"],
-        ),
-        request_error(
-            "error.request-not-utf8",
-            "request that decodes to bytes that are not UTF-8",
-            b64(b"{\"a\":\"\xff\"}"),
-            "invalid-utf8",
-            &["core.challenge.request.json"],
-        ),
-        request_error(
-            "error.request-not-json",
-            "request that decodes to text that is not JSON (a trailing comma)",
-            b64(br#"{"amount":"1000",}"#),
-            "invalid-json",
-            &["core.challenge.request.json"],
-        ),
-        request_error(
-            "error.request-array",
-            "request that decodes to an array",
-            "W10".into(),
-            "expected-json-object",
-            &["core.challenge.request.json"],
-        ),
-        request_error(
-            "error.request-string",
-            "request that decodes to a string",
-            b64(b"\"1000\""),
-            "expected-json-object",
-            &["core.challenge.request.json"],
-        ),
-        E {
-            decision: Some("E11"),
-            ..request_error(
-                "error.request-duplicate-member",
-                "request with the same member twice",
-                b64(br#"{"amount":"1","amount":"1000"}"#),
-                "duplicate-json-key",
-                &["core.challenge.request.json"],
-            )
-        },
-        request_error(
-            "error.request-number-range",
-            "request with a number beyond a double",
-            b64(br#"{"amount":1e400}"#),
-            "json-number-out-of-range",
-            &["core.challenge.request.json"],
-        ),
-        E {
-            decision: Some("D11"),
-            ..request_error(
-                "error.request-too-deep",
-                "request nested 65 levels deep",
-                b64(format!("{{\"a\":{}1{}}}", "[".repeat(64), "]".repeat(64)).as_bytes()),
-                "json-too-deep",
-                &["core.challenge.request.json"],
-            )
-        },
-        E {
-            decision: Some("D4"),
-            parameter: Some("id"),
-            field: Some("id"),
-            ..e(
-                "error.first-is-malformed",
-                "challenge.parse reads only the first Payment challenge, even when it is malformed and a later one is valid",
-                format!("{}, {header}", plain_header(&with(&params, "id", ""))),
-                "empty-parameter",
-                &["core.challenge.id.reject-empty"],
-            )
-        },
+        case! { id: "error.empty-value", description: "an empty field value holds no Payment challenge", input: h(String::new()), class: "no-payment-challenge", reqs: &["core.grammar.challenge.list"] },
+        case! { id: "error.only-other-schemes", description: "only other schemes: no Payment challenge", input: h("Bearer realm=\"api\", Basic dG9rZW4=".into()), class: "no-payment-challenge", reqs: &["core.grammar.challenge.list"] },
+        case! { id: "error.no-parameters", description: "the scheme alone", input: h("Payment".into()), class: "no-parameters", reqs: &["core.challenge.required-params"] },
+        case! { id: "error.no-parameters-in-list", description: "the scheme alone, followed by another challenge", input: h("Payment, Bearer realm=\"api\"".into()), class: "no-parameters", reqs: &["core.challenge.required-params"] },
+        case! { id: "error.token68", description: "a token68 where parameters are required", input: h("Payment eyJpZCI6ImFiYyJ9".into()), class: "token68-not-allowed", reqs: &["core.challenge.required-params"] },
+        case! { id: "error.expected-scheme", description: "a list element that starts with a quoted-string", input: h(format!("\"Payment\" {}", &header["Payment ".len()..])), class: "expected-scheme" },
+        case! { id: "error.tab-after-scheme", description: "a tab instead of a space after the scheme", input: h(header.replacen("Payment ", "Payment\t", 1)), class: "expected-space", reqs: &["core.grammar.scheme.space"], decision: "E12" },
+        case! { id: "error.expected-parameter-name", description: "an equals sign where a parameter name should be", input: h(header.replacen(", realm=", ", =\"orphan\", realm=", 1)), class: "expected-parameter-name" },
+        case! { id: "error.expected-equals", description: "a parameter name followed by a value without =", input: h(header.replacen("id=", "id ", 1)), class: "expected-equals" },
+        case! { id: "error.expected-value", description: "= followed by nothing: an empty value must be written \"\"", input: h(header.replacen(", realm=", ", trace=, realm=", 1)), class: "expected-value", reqs: &["core.grammar.param.value-forms"], decision: "E12" },
+        case! { id: "error.missing-comma", description: "two parameters without a comma between them", input: h(header.replacen("\", realm=", "\" realm=", 1)), class: "expected-comma", decision: "D4" },
+        case! { id: "error.parameter-outside-challenge", description: "a parameter right after the scheme's =", input: h("Payment =abc".into()), class: "parameter-outside-challenge" },
+        case! { id: "error.unterminated-quoted-string", description: "a quoted-string that is never closed", input: h(format!("{header}, description=\"never closed")), class: "unterminated-quoted-string", reqs: &["core.grammar.param.quoted-string"], decision: "D4" },
+        case! { id: "error.unterminated-extension", description: "an unclosed quoted extension parameter followed by backslashes", input: h(format!("{header}, ext=\"abc{}", "\\".repeat(200))), class: "unterminated-quoted-string", reqs: &["core.grammar.param.quoted-string"], decision: "E5" },
+        case! { id: "error.invalid-quoted-pair", description: "a backslash before DEL", input: h(format!("{header}, description=\"bad \\\u{7f} pair\"")), class: "invalid-quoted-pair", reqs: &["core.grammar.param.quoted-string"] },
+        case! { id: "error.raw-control-character", description: "a raw control character in a quoted value", input: h(format!("{header}, description=\"a\u{1}b\"")), class: "control-character", decision: "D4" },
+        case! { id: "error.escaped-control-character", description: "a line feed written as \\u000a", input: h(format!("{header}, description=\"line\\u000abreak\"")), class: "control-character", field: "description", decision: "E7" },
+        case! { id: "error.lone-surrogate", description: "a \\u escape of an unpaired surrogate", input: h(format!("{header}, description=\"half \\ud83d pair\"")), class: "invalid-unicode-escape", field: "description", decision: "E7" },
+        case! { id: "error.duplicate-id", description: "id twice, names differing in case", input: h(format!("{header}, ID=\"other\"")), class: "duplicate-parameter", parameter: "id", reqs: &["core.grammar.param.unique"] },
+        case! { id: "error.duplicate-same-value", description: "realm twice with the same value", input: h(format!("{header}, realm=\"api.example.com\"")), class: "duplicate-parameter", parameter: "realm", reqs: &["core.grammar.param.unique"] },
+        case! { id: "error.duplicate-extension", description: "an unknown parameter twice", input: h(format!("{header}, ext=\"1\", Ext=\"2\"")), class: "duplicate-parameter", reqs: &["core.grammar.param.unique"] },
+        case! { id: "error.too-many-parameters", description: "33 unknown parameters, one more than this implementation keeps", input: h(format!("{header}, {}", (0..33).map(|i| format!("x{i}=\"{i}\"")).collect::<Vec<_>>().join(", "))), class: "too-many-parameters", decision: "D11" },
+        case! { id: "error.empty-id", description: "id=\"\"", input: h(plain_header(&with(&params, "id", ""))), class: "empty-parameter", parameter: "id", field: "id", reqs: &["core.challenge.id.reject-empty"] },
+        case! { id: "error.empty-realm", description: "realm=\"\"", input: h(plain_header(&with(&params, "realm", ""))), class: "empty-parameter", parameter: "realm", field: "realm", reqs: &["core.challenge.required-params"] },
+        case! { id: "error.empty-method", description: "method=\"\"", input: h(plain_header(&with(&params, "method", ""))), class: "empty-parameter", parameter: "method", field: "method", reqs: &["core.challenge.required-params"] },
+        case! { id: "error.empty-intent", description: "intent=\"\"", input: h(plain_header(&with(&params, "intent", ""))), class: "empty-parameter", parameter: "intent", field: "intent", reqs: &["core.challenge.required-params"] },
+        case! { id: "error.empty-request", description: "request=\"\"", input: h(plain_header(&with(&params, "request", ""))), class: "empty-parameter", parameter: "request", field: "request", reqs: &["core.challenge.required-params", "core.challenge.request.json"] },
+        case! { id: "error.uppercase-method", description: "method=\"Tempo\": methods are lower case, compared exactly", input: h(plain_header(&with(&params, "method", "Tempo"))), class: "invalid-method", field: "method", reqs: &["core.challenge.method.case-sensitive"] },
+        case! { id: "error.method-digit-first", description: "a method that starts with a digit", input: h(plain_header(&with(&params, "method", "1tempo"))), class: "invalid-method", field: "method", reqs: &["core.challenge.method.case-sensitive"], decision: "E3" },
+        case! { id: "error.intent-space", description: "an intent with a space", input: h(plain_header(&with(&params, "intent", "char ge"))), class: "invalid-intent", field: "intent", reqs: &["core.grammar.intent.token"] },
+        case! { id: "error.pipe-in-realm", description: "a realm with |, the separator of the id's HMAC input", input: h(plain_header(&with(&params, "realm", "api|example.com"))), class: "pipe-in-bound-field", parameter: "realm", field: "realm", reqs: &["core.binding.hmac.recipe"], decision: "D2" },
+        case! { id: "error.control-in-realm", description: "a realm with an escaped NUL", input: h(header.replacen("api.example.com", "api\\u0000example.com", 1)), class: "control-character", field: "realm", decision: "E7" },
+        case! { id: "error.header-authorization", description: "header=\"Authorization\": only Payment-Authorization may be named", input: h(plain_header(&with(&params, "header", "Authorization"))), class: "unsupported-header", field: "header", reqs: &["core.challenge.header.unrecognised"] },
+        case! { id: "error.expires-month-13", description: "expires in month 13", input: h(plain_header(&with(&params, "expires", "2026-13-01T00:00:00Z"))), class: "invalid-timestamp", field: "expires", reqs: &["core.grammar.expires.rfc3339"] },
+        case! { id: "error.expires-space", description: "expires with a space instead of T", input: h(plain_header(&with(&params, "expires", "2026-01-29 12:05:00Z"))), class: "invalid-timestamp", field: "expires", reqs: &["core.grammar.expires.rfc3339"] },
+        case! { id: "error.expires-no-offset", description: "expires without Z or an offset", input: h(plain_header(&with(&params, "expires", "2026-01-29T12:05:00"))), class: "invalid-timestamp", field: "expires", reqs: &["core.grammar.expires.rfc3339"] },
+        case! { id: "error.expires-colonless-offset", description: "expires with +0000 instead of +00:00", input: h(plain_header(&with(&params, "expires", "2026-01-29T12:05:00+0000"))), class: "invalid-timestamp", field: "expires", reqs: &["core.grammar.expires.rfc3339"] },
+        case! { id: "error.expires-unix", description: "expires as Unix seconds", input: h(plain_header(&with(&params, "expires", "1769688300"))), class: "invalid-timestamp", field: "expires", reqs: &["core.grammar.expires.rfc3339"] },
+        case! { id: "error.digest-short", description: "a digest of the wrong length", input: h(plain_header(&with(&params, "digest", "sha-256=:AAAA:"))), class: "invalid-digest", field: "digest" },
+        case! { id: "error.digest-md5", description: "a digest with a deprecated algorithm", input: h(plain_header(&with(&params, "digest", "md5=:HUXZLQLMuI/KZ5KDcJPcOA==:"))), class: "unsupported-digest-algorithm", field: "digest", decision: "E8" },
+        case! { id: "error.opaque-not-strings", description: "opaque whose member is a number", input: h(plain_header(&with(&params, "opaque", &b64(br#"{"n":1}"#)))), class: "expected-string-map", field: "opaque", reqs: &["core.challenge.opaque.string-map"] },
+        case! { id: "error.opaque-raw-text", description: "opaque that is not base64url JSON", input: h(plain_header(&with(&params, "opaque", "trace-123"))), class: "non-canonical-base64", field: "opaque", reqs: &["core.challenge.opaque.string-map"], decision: "D4" },
+        case! { id: "error.request-bad-character", description: "request with characters outside base64url", input: request("not-valid!!!".into()), class: "invalid-base64", field: "request", reqs: &["core.challenge.request.json"] },
+        case! { id: "error.request-standard-alphabet", description: "request in the standard base64 alphabet (+ and /)", input: request(b64(br#"{"amount":"1000","memo":"???>>>"}"#).replace('-', "+").replace('_', "/")), class: "invalid-base64", field: "request", reqs: &["core.challenge.request.json"], decision: "E4" },
+        case! { id: "error.request-trailing-bits", description: "request whose last character has non-zero unused bits", input: request("e31".into()), class: "non-canonical-base64", field: "request", reqs: &["core.challenge.request.json"], decision: "E4" },
+        case! { id: "error.request-length", description: "request of an impossible base64 length", input: request("e30xe".into()), class: "non-canonical-base64", field: "request", reqs: &["core.challenge.request.json"] },
+        case! { id: "error.request-not-utf8", description: "request that decodes to bytes that are not UTF-8", input: request(b64(b"{\"a\":\"\xff\"}")), class: "invalid-utf8", field: "request", reqs: &["core.challenge.request.json"] },
+        case! { id: "error.request-not-json", description: "request that decodes to text that is not JSON (a trailing comma)", input: request(b64(br#"{"amount":"1000",}"#)), class: "invalid-json", field: "request", reqs: &["core.challenge.request.json"] },
+        case! { id: "error.request-array", description: "request that decodes to an array", input: request("W10".into()), class: "expected-json-object", field: "request", reqs: &["core.challenge.request.json"] },
+        case! { id: "error.request-string", description: "request that decodes to a string", input: request(b64(b"\"1000\"")), class: "expected-json-object", field: "request", reqs: &["core.challenge.request.json"] },
+        case! { id: "error.request-duplicate-member", description: "request with the same member twice", input: request(b64(br#"{"amount":"1","amount":"1000"}"#)), class: "duplicate-json-key", field: "request", reqs: &["core.challenge.request.json"], decision: "E11" },
+        case! { id: "error.request-number-range", description: "request with a number beyond a double", input: request(b64(br#"{"amount":1e400}"#)), class: "json-number-out-of-range", field: "request", reqs: &["core.challenge.request.json"] },
+        case! { id: "error.request-too-deep", description: "request nested 65 levels deep", input: request(b64(format!("{{\"a\":{}1{}}}", "[".repeat(64), "]".repeat(64)).as_bytes())), class: "json-too-deep", field: "request", reqs: &["core.challenge.request.json"], decision: "D11" },
+        case! { id: "error.first-is-malformed", description: "challenge.parse reads only the first Payment challenge, even when it is malformed and a later one is valid", input: h(format!("{}, {header}", plain_header(&with(&params, "id", "")))), class: "empty-parameter", parameter: "id", field: "id", reqs: &["core.challenge.id.reject-empty"], decision: "D4" },
     ];
     for name in ["id", "realm", "method", "intent", "request"] {
-        list.push(E {
-            parameter: Some(name),
-            ..e(
-                match name {
-                    "id" => "error.missing-id",
-                    "realm" => "error.missing-realm",
-                    "method" => "error.missing-method",
-                    "intent" => "error.missing-intent",
-                    _ => "error.missing-request",
-                },
-                match name {
-                    "id" => "no id parameter",
-                    "realm" => "no realm parameter",
-                    "method" => "no method parameter",
-                    "intent" => "no intent parameter",
-                    _ => "no request parameter",
-                },
-                plain_header(&without(&params, name)),
-                "missing-parameter",
-                if name == "id" {
-                    &[
-                        "core.challenge.id.reject-empty",
-                        "core.challenge.required-params",
-                    ]
-                } else {
-                    &["core.challenge.required-params"]
-                },
-            )
+        let id_too = (name == "id").then_some("core.challenge.id.reject-empty");
+        list.push(Case {
+            reqs: id_too.into_iter().chain(["core.challenge.required-params"]).collect(),
+            ..case! { id: format!("error.missing-{name}"), description: format!("no {name} parameter"), input: h(plain_header(&without(&params, name))), class: "missing-parameter", parameter: name }
         });
     }
     for case in list {
-        let v = cases.error(
-            case.id,
-            case.description,
-            case.reqs,
+        cases.add(Case {
             op,
-            json!({ "header": case.header }),
-            perr,
-            Some(case.class),
-        );
-        if let Some(p) = case.parameter {
-            v.parameter(p);
-        }
-        if let Some(f) = case.field {
-            v.field(f);
-        }
-        if let Some(d) = case.decision {
-            v.decision(d);
-        }
+            error: perr,
+            ..case
+        });
     }
 }
 
@@ -1743,99 +1212,23 @@ pub(crate) fn format(cases: &mut Cases, rng: &mut Rng) {
         i[name] = value;
         i
     };
-    #[allow(clippy::type_complexity)]
-    let errors: Vec<(&str, &str, Value, &str, Option<&str>, &str, &[&str])> = vec![
-        (
-            "error.crlf-in-description",
-            "a description with CR LF (header injection)",
-            edit("description", "a\r\nX-Injected: 1".into()),
-            "control-character",
-            Some("description"),
-            "description",
-            &[],
-        ),
-        (
-            "error.uppercase-method",
-            "method Tempo",
-            edit("method", "Tempo".into()),
-            "invalid-method",
-            None,
-            "method",
-            &["core.challenge.method.lowercase"],
-        ),
-        (
-            "error.header-authorization",
-            "header other than Payment-Authorization",
-            edit("header", "Authorization".into()),
-            "unsupported-header",
-            None,
-            "header",
-            &["core.challenge.header.value"],
-        ),
-        (
-            "error.pipe-in-realm",
-            "a realm with |",
-            edit("realm", "api|example.com".into()),
-            "pipe-in-bound-field",
-            Some("realm"),
-            "realm",
-            &["core.binding.hmac.recipe"],
-        ),
-        (
-            "error.newline-in-realm",
-            "a realm with a line feed",
-            edit("realm", "api\nexample.com".into()),
-            "control-character",
-            None,
-            "realm",
-            &[],
-        ),
-        (
-            "error.empty-id",
-            "an empty id",
-            edit("id", "".into()),
-            "empty-parameter",
-            Some("id"),
-            "id",
-            &["core.challenge.id.non-empty"],
-        ),
-        (
-            "error.bad-expires",
-            "expires that is not RFC 3339",
-            edit("expires", "in five minutes".into()),
-            "invalid-timestamp",
-            None,
-            "expires",
-            &[],
-        ),
-        (
-            "error.opaque-not-strings",
-            "opaque whose member is a number",
-            edit("opaque", b64(br#"{"n":1}"#).into()),
-            "expected-string-map",
-            None,
-            "opaque",
-            &["core.challenge.opaque.string-map"],
-        ),
-        (
-            "error.request-not-object",
-            "request given as base64url text instead of an object",
-            edit("request", "e30".into()),
-            "invalid-field",
-            None,
-            "request",
-            &[],
-        ),
+    let errors = [
+        case! { id: "error.crlf-in-description", description: "a description with CR LF (header injection)", input: edit("description", "a\r\nX-Injected: 1".into()), class: "control-character", parameter: "description", field: "description", decision: "D5" },
+        case! { id: "error.uppercase-method", description: "method Tempo", input: edit("method", "Tempo".into()), class: "invalid-method", field: "method", reqs: &["core.challenge.method.lowercase"] },
+        case! { id: "error.header-authorization", description: "header other than Payment-Authorization", input: edit("header", "Authorization".into()), class: "unsupported-header", field: "header", reqs: &["core.challenge.header.value"] },
+        case! { id: "error.pipe-in-realm", description: "a realm with |", input: edit("realm", "api|example.com".into()), class: "pipe-in-bound-field", parameter: "realm", field: "realm", reqs: &["core.binding.hmac.recipe"] },
+        case! { id: "error.newline-in-realm", description: "a realm with a line feed", input: edit("realm", "api\nexample.com".into()), class: "control-character", field: "realm", decision: "D5" },
+        case! { id: "error.empty-id", description: "an empty id", input: edit("id", "".into()), class: "empty-parameter", parameter: "id", field: "id", reqs: &["core.challenge.id.non-empty"] },
+        case! { id: "error.bad-expires", description: "expires that is not RFC 3339", input: edit("expires", "in five minutes".into()), class: "invalid-timestamp", field: "expires" },
+        case! { id: "error.opaque-not-strings", description: "opaque whose member is a number", input: edit("opaque", b64(br#"{"n":1}"#).into()), class: "expected-string-map", field: "opaque", reqs: &["core.challenge.opaque.string-map"] },
+        case! { id: "error.request-not-object", description: "request given as base64url text instead of an object", input: edit("request", "e30".into()), class: "invalid-field", field: "request" },
     ];
-    for (id, description, input, class, parameter, field, reqs) in errors {
-        let v = cases.error(id, description, reqs, op, input, ferr, Some(class));
-        v.field(field);
-        if let Some(p) = parameter {
-            v.parameter(p);
-        }
-        if id.ends_with("crlf-in-description") || id.ends_with("newline-in-realm") {
-            v.decision("D5");
-        }
+    for case in errors {
+        cases.add(Case {
+            op,
+            error: ferr,
+            ..case
+        });
     }
     let mut missing = input.clone();
     if let Some(o) = missing.as_object_mut() {
@@ -1990,99 +1383,42 @@ pub(crate) fn id(cases: &mut Cases, rng: &mut Rng) {
             json!({ "id": id_of(&input) }),
         )
         .decision("D2");
-    #[allow(clippy::type_complexity)]
-    let variants: Vec<(&str, &str, &str, Value, &[&str], &str)> = vec![
-        (
-            "hand.no-expires",
-            "without expires: the slot is empty, not dropped",
-            "expires",
-            Value::Null,
-            &[],
-            "D2",
-        ),
-        (
-            "hand.other-amount",
-            "amount 1001 instead of 1000",
-            "request",
-            json!({"amount": "1001", "currency": "usd", "recipient": "acct_123"}),
-            &["charge.verify.amount"],
-            "D2",
-        ),
-        (
-            "hand.key-order",
-            "the same terms in another member order give the same id (request is canonicalised)",
-            "request",
-            json!({"recipient": "acct_123", "currency": "usd", "amount": "1000"}),
-            &["core.challenge.request.jcs"],
-            "D2",
-        ),
-        (
-            "hand.digest",
-            "with a body digest",
-            "digest",
-            "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:".into(),
-            &["core.digest.include"],
-            "D2",
-        ),
-        (
-            "hand.opaque",
-            "with opaque, bound as its wire text",
-            "opaque",
-            b64(br#"{"nonce":"n-1","route":"GET /paid"}"#).into(),
-            &["core.binding.opaque.bound"],
-            "D2",
-        ),
-        (
-            "hand.opaque-raw",
-            "with opaque text that is not base64url JSON, bound as given",
-            "opaque",
-            "trace-123".into(),
-            &["core.binding.opaque.bound"],
-            "D2",
-        ),
-        (
-            "hand.header",
-            "with header=Payment-Authorization: a slot before opaque",
-            "header",
-            "Payment-Authorization".into(),
-            &["core.binding.header.bound", "core.binding.hmac.header-slot"],
-            "E1",
-        ),
-        (
-            "hand.other-realm",
-            "realm api.example.org",
-            "realm",
-            "api.example.org".into(),
-            &[],
-            "D2",
-        ),
-        (
-            "hand.unicode",
-            "non-ASCII in realm and request, bound as UTF-8 (no \\u escapes in the JCS form)",
-            "request",
-            json!({"amount": "1000", "currency": "usd", "memo": "café 😀 <&>"}),
-            &["core.challenge.request.jcs"],
-            "D2",
-        ),
-    ];
-    for (id, description, slot, value, extra, decision) in variants {
+    // Each variant changes some slots of the base; Null removes one.
+    let slots = |edits: &[(&str, Value)]| {
         let mut i = input.clone();
-        if value.is_null() {
-            if let Some(o) = i.as_object_mut() {
-                o.remove(slot);
+        for (name, value) in edits {
+            match value {
+                Value::Null => {
+                    if let Some(o) = i.as_object_mut() {
+                        o.remove(*name);
+                    }
+                }
+                v => i[*name] = v.clone(),
             }
-        } else {
-            i[slot] = value;
         }
-        if id == "hand.unicode" {
-            i["realm"] = "bücher.example".into();
-        }
+        i
+    };
+    let variants = [
+        case! { id: "hand.no-expires", description: "without expires: the slot is empty, not dropped", input: slots(&[("expires", Value::Null)]), decision: "D2" },
+        case! { id: "hand.other-amount", description: "amount 1001 instead of 1000", input: slots(&[("request", json!({"amount": "1001", "currency": "usd", "recipient": "acct_123"}))]), reqs: &["charge.verify.amount"], decision: "D2" },
+        case! { id: "hand.key-order", description: "the same terms in another member order give the same id (request is canonicalised)", input: slots(&[("request", json!({"recipient": "acct_123", "currency": "usd", "amount": "1000"}))]), reqs: &["core.challenge.request.jcs"], decision: "D2" },
+        case! { id: "hand.digest", description: "with a body digest", input: slots(&[("digest", "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:".into())]), reqs: &["core.digest.include"], decision: "D2" },
+        case! { id: "hand.opaque", description: "with opaque, bound as its wire text", input: slots(&[("opaque", b64(br#"{"nonce":"n-1","route":"GET /paid"}"#).into())]), reqs: &["core.binding.opaque.bound"], decision: "D2" },
+        case! { id: "hand.opaque-raw", description: "with opaque text that is not base64url JSON, bound as given", input: slots(&[("opaque", "trace-123".into())]), reqs: &["core.binding.opaque.bound"], decision: "D2" },
+        case! { id: "hand.header", description: "with header=Payment-Authorization: a slot before opaque", input: slots(&[("header", "Payment-Authorization".into())]), reqs: &["core.binding.header.bound", "core.binding.hmac.header-slot"], decision: "E1" },
+        case! { id: "hand.other-realm", description: "realm api.example.org", input: slots(&[("realm", "api.example.org".into())]), decision: "D2" },
+        case! { id: "hand.unicode", description: "non-ASCII in realm and request, bound as UTF-8 (no \\u escapes in the JCS form)", input: slots(&[("request", json!({"amount": "1000", "currency": "usd", "memo": "café 😀 <&>"})), ("realm", "bücher.example".into())]), reqs: &["core.challenge.request.jcs"], decision: "D2" },
+    ];
+    for case in variants {
         let mut r = reqs.to_vec();
-        r.extend_from_slice(extra);
-        let expected = id_of(&i);
-        cases
-            .ok(id, description, &r, op, i, json!({ "id": expected }))
-            .decision(decision);
+        r.extend(&case.reqs);
+        let expected = id_of(&case.input);
+        cases.add(Case {
+            reqs: r,
+            op,
+            value: Some(json!({ "id": expected })),
+            ..case
+        });
     }
     let mut both = input.clone();
     both["header"] = "Payment-Authorization".into();
@@ -2098,70 +1434,19 @@ pub(crate) fn id(cases: &mut Cases, rng: &mut Rng) {
         i[name] = value;
         i
     };
-    #[allow(clippy::type_complexity)]
-    let errors: Vec<(&str, &str, Value, &str, Option<&str>, Option<&str>, &str)> = vec![
-        (
-            "error.short-secret",
-            "a 31-byte secret is refused",
-            edit("secretKey", "a-secret-of-thirty-one-bytes!!!".into()),
-            "weak-secret",
-            None,
-            Some("secretKey"),
-            "D2",
-        ),
-        (
-            "error.pipe-in-realm",
-            "| in realm would let bytes move between slots",
-            edit("realm", "api|example.com".into()),
-            "pipe-in-bound-field",
-            Some("realm"),
-            Some("realm"),
-            "D2",
-        ),
-        (
-            "error.pipe-in-opaque",
-            "| in opaque",
-            edit("opaque", "a|b".into()),
-            "pipe-in-bound-field",
-            Some("opaque"),
-            Some("opaque"),
-            "D2",
-        ),
-        (
-            "error.pipe-in-expires",
-            "| in expires",
-            edit("expires", "2026|01".into()),
-            "pipe-in-bound-field",
-            Some("expires"),
-            Some("expires"),
-            "D2",
-        ),
-        (
-            "error.header-cookie",
-            "header other than Payment-Authorization",
-            edit("header", "Cookie".into()),
-            "unsupported-header",
-            None,
-            Some("header"),
-            "D2",
-        ),
+    let errors = [
+        case! { id: "error.short-secret", description: "a 31-byte secret is refused", input: edit("secretKey", "a-secret-of-thirty-one-bytes!!!".into()), class: "weak-secret", field: "secretKey", decision: "D2" },
+        case! { id: "error.pipe-in-realm", description: "| in realm would let bytes move between slots", input: edit("realm", "api|example.com".into()), class: "pipe-in-bound-field", parameter: "realm", field: "realm", decision: "D2" },
+        case! { id: "error.pipe-in-opaque", description: "| in opaque", input: edit("opaque", "a|b".into()), class: "pipe-in-bound-field", parameter: "opaque", field: "opaque", decision: "D2" },
+        case! { id: "error.pipe-in-expires", description: "| in expires", input: edit("expires", "2026|01".into()), class: "pipe-in-bound-field", parameter: "expires", field: "expires", decision: "D2" },
+        case! { id: "error.header-cookie", description: "header other than Payment-Authorization", input: edit("header", "Cookie".into()), class: "unsupported-header", field: "header", decision: "D2" },
     ];
-    for (id, description, input, class, parameter, field, decision) in errors {
-        let v = cases.error(
-            id,
-            description,
-            &["core.binding.hmac.recipe"],
+    for case in errors {
+        cases.add(Case {
+            reqs: vec!["core.binding.hmac.recipe"],
             op,
-            input,
-            gerr,
-            Some(class),
-        );
-        if let Some(p) = parameter {
-            v.parameter(p);
-        }
-        if let Some(f) = field {
-            v.field(f);
-        }
-        v.decision(decision);
+            error: gerr,
+            ..case
+        });
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::challenge::{Model, Quirk, base_model, small_model};
 use super::values::{self, canonical_reading, layout};
-use super::{Cases, Mark};
+use super::{Case, Cases, Mark};
 use crate::rng::Rng;
 
 fn random_payload(rng: &mut Rng) -> JsonObject {
@@ -289,459 +289,56 @@ fn credential_errors(cases: &mut Cases, base: &Value) {
     let text = jcs::to_string(base);
     let structure = &["core.credential.structure"][..];
     let form = &["core.grammar.credential.form"][..];
-    #[allow(clippy::type_complexity)]
-    let list: Vec<(
-        &str,
-        &str,
-        String,
-        &str,
-        Option<&str>,
-        Option<&str>,
-        &[&str],
-        Option<&str>,
-    )> = vec![
-        (
-            "empty",
-            "an empty value",
-            String::new(),
-            "empty",
-            None,
-            None,
-            form,
-            None,
-        ),
-        (
-            "scheme-only",
-            "the scheme without a value",
-            "Payment ".into(),
-            "empty",
-            None,
-            None,
-            form,
-            None,
-        ),
-        (
-            "other-scheme",
-            "a Bearer credential",
-            "Bearer eyJhbGciOiJIUzI1NiJ9".into(),
-            "wrong-scheme",
-            None,
-            None,
-            form,
-            None,
-        ),
-        (
-            "scheme-prefix",
-            "a scheme that only starts with Payment",
-            format!("Paymentx {}", &encode(base)[8..]),
-            "wrong-scheme",
-            None,
-            None,
-            form,
-            None,
-        ),
-        (
-            "tab-after-scheme",
-            "a tab instead of a space after the scheme",
-            encode(base).replacen(' ', "\t", 1),
-            "wrong-scheme",
-            None,
-            None,
-            &["core.grammar.scheme.space"],
-            Some("E12"),
-        ),
-        (
-            "auth-params",
-            "auth-params instead of one base64url value",
-            "Payment id=\"abc\", realm=\"api.example.com\"".into(),
-            "invalid-base64",
-            None,
-            None,
-            form,
-            None,
-        ),
-        (
-            "two-values",
-            "two base64url values",
-            format!("{} e30", encode(base)),
-            "invalid-base64",
-            None,
-            None,
-            form,
-            None,
-        ),
-        (
-            "bad-character",
-            "characters outside base64url",
-            "Payment !!!".into(),
-            "invalid-base64",
-            None,
-            None,
-            form,
-            None,
-        ),
-        (
-            "standard-alphabet",
-            "standard base64 (+ and /)",
-            encode(base).replace('-', "+").replace('_', "/")
-                + if encode(base).contains(['-', '_']) {
-                    ""
-                } else {
-                    "+/"
-                },
-            "invalid-base64",
-            None,
-            None,
-            form,
-            Some("E4"),
-        ),
-        (
-            "trailing-bits",
-            "a final character with non-zero unused bits",
-            "Payment e31".into(),
-            "non-canonical-base64",
-            None,
-            None,
-            form,
-            Some("E4"),
-        ),
-        (
-            "not-utf8",
-            "bytes that are not UTF-8",
-            format!("Payment {}", base64::encode(b"{\"challenge\":\"\xff\"}")),
-            "invalid-utf8",
-            None,
-            None,
-            &["core.errors.malformed-credential"],
-            None,
-        ),
-        (
-            "not-json",
-            "text that is not JSON",
-            raw("challenge=abc"),
-            "invalid-json",
-            None,
-            None,
-            &["core.errors.malformed-credential"],
-            None,
-        ),
-        (
-            "array",
-            "a JSON array",
-            "Payment W10".into(),
-            "expected-json-object",
-            None,
-            None,
-            structure,
-            None,
-        ),
-        (
-            "duplicate-member",
-            "the payload member twice",
-            raw(&text.replacen("\"payload\":", "\"payload\":{},\"payload\":", 1)),
-            "duplicate-json-key",
-            None,
-            None,
-            structure,
-            Some("E11"),
-        ),
-        (
-            "number-range",
-            "a number beyond a double in the payload",
-            raw(&text.replacen("\"payload\":{", "\"payload\":{\"n\":1e999,", 1)),
-            "json-number-out-of-range",
-            None,
-            None,
-            structure,
-            None,
-        ),
-        (
-            "too-deep",
-            "a payload nested 70 levels deep",
-            raw(&text.replacen(
-                "\"payload\":{",
-                &format!(
-                    "\"payload\":{{\"deep\":{}0{},",
-                    "[".repeat(70),
-                    "]".repeat(70)
-                ),
-                1,
-            )),
-            "json-too-deep",
-            None,
-            None,
-            structure,
-            Some("D11"),
-        ),
-        (
-            "no-challenge",
-            "no challenge member",
-            edit(&["challenge"], None),
-            "missing-field",
-            None,
-            Some("challenge"),
-            structure,
-            None,
-        ),
-        (
-            "no-payload",
-            "no payload member",
-            edit(&["payload"], None),
-            "missing-field",
-            None,
-            Some("payload"),
-            structure,
-            None,
-        ),
-        (
-            "challenge-string",
-            "challenge given as a string",
-            edit(&["challenge"], Some("abc".into())),
-            "invalid-field",
-            None,
-            Some("challenge"),
-            structure,
-            None,
-        ),
-        (
-            "payload-array",
-            "payload given as an array",
-            edit(&["payload"], Some(json!([]))),
-            "invalid-field",
-            None,
-            Some("payload"),
-            structure,
-            None,
-        ),
-        (
-            "source-number",
-            "source given as a number",
-            edit(&["source"], Some(42.into())),
-            "invalid-field",
-            None,
-            Some("source"),
-            structure,
-            None,
-        ),
-        (
-            "no-id",
-            "an echo without id",
-            edit(&["challenge", "id"], None),
-            "missing-field",
-            None,
-            Some("challenge.id"),
-            structure,
-            None,
-        ),
-        (
-            "no-realm",
-            "an echo without realm",
-            edit(&["challenge", "realm"], None),
-            "missing-field",
-            None,
-            Some("challenge.realm"),
-            &["core.credential.echo"],
-            None,
-        ),
-        (
-            "no-method",
-            "an echo without method",
-            edit(&["challenge", "method"], None),
-            "missing-field",
-            None,
-            Some("challenge.method"),
-            &["core.credential.echo"],
-            None,
-        ),
-        (
-            "no-intent",
-            "an echo without intent",
-            edit(&["challenge", "intent"], None),
-            "missing-field",
-            None,
-            Some("challenge.intent"),
-            &["core.credential.echo"],
-            None,
-        ),
-        (
-            "no-request",
-            "an echo without request",
-            edit(&["challenge", "request"], None),
-            "missing-field",
-            None,
-            Some("challenge.request"),
-            &["core.credential.echo"],
-            None,
-        ),
-        (
-            "id-number",
-            "an echoed id that is a number",
-            edit(&["challenge", "id"], Some(123.into())),
-            "invalid-field",
-            None,
-            Some("challenge.id"),
-            structure,
-            None,
-        ),
-        (
-            "empty-id",
-            "an empty echoed id",
-            edit(&["challenge", "id"], Some("".into())),
-            "empty-parameter",
-            Some("id"),
-            Some("challenge.id"),
-            &["core.challenge.id.reject-empty"],
-            None,
-        ),
-        (
-            "uppercase-method",
-            "an echoed method Tempo",
-            edit(&["challenge", "method"], Some("Tempo".into())),
-            "invalid-method",
-            None,
-            Some("challenge.method"),
-            &["core.challenge.method.case-sensitive"],
-            None,
-        ),
-        (
-            "bad-intent",
-            "an echoed intent with a space",
-            edit(&["challenge", "intent"], Some("char ge".into())),
-            "invalid-intent",
-            None,
-            Some("challenge.intent"),
-            &["core.grammar.intent.token"],
-            None,
-        ),
-        (
-            "pipe-in-realm",
-            "an echoed realm with |",
-            edit(&["challenge", "realm"], Some("api|example.com".into())),
-            "pipe-in-bound-field",
-            Some("realm"),
-            Some("challenge.realm"),
-            &["core.binding.hmac.recipe"],
-            Some("D2"),
-        ),
-        (
-            "control-in-description",
-            "an echoed description with a line feed",
-            edit(&["challenge", "description"], Some("a\nb".into())),
-            "control-character",
-            None,
-            Some("challenge.description"),
-            &[],
-            Some("D4"),
-        ),
-        (
-            "request-bad-base64",
-            "an echoed request that is not base64url",
-            edit(&["challenge", "request"], Some("%%%".into())),
-            "invalid-base64",
-            None,
-            Some("challenge.request"),
-            &["core.challenge.request.json"],
-            None,
-        ),
-        (
-            "request-array",
-            "an echoed request that decodes to an array",
-            edit(&["challenge", "request"], Some("W10".into())),
-            "expected-json-object",
-            None,
-            Some("challenge.request"),
-            &["core.challenge.request.json"],
-            None,
-        ),
-        (
-            "request-object",
-            "an echoed request given as an object instead of its base64url text",
-            edit(&["challenge", "request"], Some(json!({"amount": "1000"}))),
-            "invalid-field",
-            None,
-            Some("challenge.request"),
-            &["core.credential.echo"],
-            None,
-        ),
-        (
-            "bad-expires",
-            "an echoed expires that is not RFC 3339",
-            edit(&["challenge", "expires"], Some("tomorrow".into())),
-            "invalid-timestamp",
-            None,
-            Some("challenge.expires"),
-            &["core.grammar.expires.rfc3339"],
-            None,
-        ),
-        (
-            "bad-digest",
-            "an echoed digest without its algorithm",
-            edit(
-                &["challenge", "digest"],
-                Some("X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=".into()),
-            ),
-            "invalid-digest",
-            None,
-            Some("challenge.digest"),
-            &[],
-            None,
-        ),
-        (
-            "md5-digest",
-            "an echoed md5 digest",
-            edit(
-                &["challenge", "digest"],
-                Some("md5=:HUXZLQLMuI/KZ5KDcJPcOA==:".into()),
-            ),
-            "unsupported-digest-algorithm",
-            None,
-            Some("challenge.digest"),
-            &[],
-            Some("E8"),
-        ),
-        (
-            "opaque-not-strings",
-            "an echoed opaque whose member is a number",
-            edit(
-                &["challenge", "opaque"],
-                Some(base64::encode(br#"{"n":1}"#).into()),
-            ),
-            "expected-string-map",
-            None,
-            Some("challenge.opaque"),
-            &["core.challenge.opaque.string-map"],
-            None,
-        ),
-        (
-            "header-authorization",
-            "an echoed header other than Payment-Authorization",
-            edit(&["challenge", "header"], Some("Authorization".into())),
-            "unsupported-header",
-            None,
-            Some("challenge.header"),
-            &["core.challenge.header.unrecognised"],
-            None,
-        ),
+    let h = |header: String| json!({ "header": header });
+    let list = [
+        case! { id: "empty", description: "an empty value", input: h(String::new()), class: "empty", reqs: form },
+        case! { id: "scheme-only", description: "the scheme without a value", input: h("Payment ".into()), class: "empty", reqs: form },
+        case! { id: "other-scheme", description: "a Bearer credential", input: h("Bearer eyJhbGciOiJIUzI1NiJ9".into()), class: "wrong-scheme", reqs: form },
+        case! { id: "scheme-prefix", description: "a scheme that only starts with Payment", input: h(format!("Paymentx {}", &encode(base)[8..])), class: "wrong-scheme", reqs: form },
+        case! { id: "tab-after-scheme", description: "a tab instead of a space after the scheme", input: h(encode(base).replacen(' ', "\t", 1)), class: "wrong-scheme", reqs: &["core.grammar.scheme.space"], decision: "E12" },
+        case! { id: "auth-params", description: "auth-params instead of one base64url value", input: h("Payment id=\"abc\", realm=\"api.example.com\"".into()), class: "invalid-base64", reqs: form },
+        case! { id: "two-values", description: "two base64url values", input: h(format!("{} e30", encode(base))), class: "invalid-base64", reqs: form },
+        case! { id: "bad-character", description: "characters outside base64url", input: h("Payment !!!".into()), class: "invalid-base64", reqs: form },
+        case! { id: "standard-alphabet", description: "standard base64 (+ and /)", input: h(encode(base).replace('-', "+").replace('_', "/") + if encode(base).contains(['-', '_']) { "" } else { "+/" }), class: "invalid-base64", reqs: form, decision: "E4" },
+        case! { id: "trailing-bits", description: "a final character with non-zero unused bits", input: h("Payment e31".into()), class: "non-canonical-base64", reqs: form, decision: "E4" },
+        case! { id: "not-utf8", description: "bytes that are not UTF-8", input: h(format!("Payment {}", base64::encode(b"{\"challenge\":\"\xff\"}"))), class: "invalid-utf8", reqs: &["core.errors.malformed-credential"] },
+        case! { id: "not-json", description: "text that is not JSON", input: h(raw("challenge=abc")), class: "invalid-json", reqs: &["core.errors.malformed-credential"] },
+        case! { id: "array", description: "a JSON array", input: h("Payment W10".into()), class: "expected-json-object", reqs: structure },
+        case! { id: "duplicate-member", description: "the payload member twice", input: h(raw(&text.replacen("\"payload\":", "\"payload\":{},\"payload\":", 1))), class: "duplicate-json-key", reqs: structure, decision: "E11" },
+        case! { id: "number-range", description: "a number beyond a double in the payload", input: h(raw(&text.replacen("\"payload\":{", "\"payload\":{\"n\":1e999,", 1))), class: "json-number-out-of-range", reqs: structure },
+        case! { id: "too-deep", description: "a payload nested 70 levels deep", input: h(raw(&text.replacen("\"payload\":{", &format!("\"payload\":{{\"deep\":{}0{},", "[".repeat(70), "]".repeat(70)), 1))), class: "json-too-deep", reqs: structure, decision: "D11" },
+        case! { id: "no-challenge", description: "no challenge member", input: h(edit(&["challenge"], None)), class: "missing-field", field: "challenge", reqs: structure },
+        case! { id: "no-payload", description: "no payload member", input: h(edit(&["payload"], None)), class: "missing-field", field: "payload", reqs: structure },
+        case! { id: "challenge-string", description: "challenge given as a string", input: h(edit(&["challenge"], Some("abc".into()))), class: "invalid-field", field: "challenge", reqs: structure },
+        case! { id: "payload-array", description: "payload given as an array", input: h(edit(&["payload"], Some(json!([])))), class: "invalid-field", field: "payload", reqs: structure },
+        case! { id: "source-number", description: "source given as a number", input: h(edit(&["source"], Some(42.into()))), class: "invalid-field", field: "source", reqs: structure },
+        case! { id: "no-id", description: "an echo without id", input: h(edit(&["challenge", "id"], None)), class: "missing-field", field: "challenge.id", reqs: structure },
+        case! { id: "no-realm", description: "an echo without realm", input: h(edit(&["challenge", "realm"], None)), class: "missing-field", field: "challenge.realm", reqs: &["core.credential.echo"] },
+        case! { id: "no-method", description: "an echo without method", input: h(edit(&["challenge", "method"], None)), class: "missing-field", field: "challenge.method", reqs: &["core.credential.echo"] },
+        case! { id: "no-intent", description: "an echo without intent", input: h(edit(&["challenge", "intent"], None)), class: "missing-field", field: "challenge.intent", reqs: &["core.credential.echo"] },
+        case! { id: "no-request", description: "an echo without request", input: h(edit(&["challenge", "request"], None)), class: "missing-field", field: "challenge.request", reqs: &["core.credential.echo"] },
+        case! { id: "id-number", description: "an echoed id that is a number", input: h(edit(&["challenge", "id"], Some(123.into()))), class: "invalid-field", field: "challenge.id", reqs: structure },
+        case! { id: "empty-id", description: "an empty echoed id", input: h(edit(&["challenge", "id"], Some("".into()))), class: "empty-parameter", parameter: "id", field: "challenge.id", reqs: &["core.challenge.id.reject-empty"] },
+        case! { id: "uppercase-method", description: "an echoed method Tempo", input: h(edit(&["challenge", "method"], Some("Tempo".into()))), class: "invalid-method", field: "challenge.method", reqs: &["core.challenge.method.case-sensitive"] },
+        case! { id: "bad-intent", description: "an echoed intent with a space", input: h(edit(&["challenge", "intent"], Some("char ge".into()))), class: "invalid-intent", field: "challenge.intent", reqs: &["core.grammar.intent.token"] },
+        case! { id: "pipe-in-realm", description: "an echoed realm with |", input: h(edit(&["challenge", "realm"], Some("api|example.com".into()))), class: "pipe-in-bound-field", parameter: "realm", field: "challenge.realm", reqs: &["core.binding.hmac.recipe"], decision: "D2" },
+        case! { id: "control-in-description", description: "an echoed description with a line feed", input: h(edit(&["challenge", "description"], Some("a\nb".into()))), class: "control-character", field: "challenge.description", decision: "D4" },
+        case! { id: "request-bad-base64", description: "an echoed request that is not base64url", input: h(edit(&["challenge", "request"], Some("%%%".into()))), class: "invalid-base64", field: "challenge.request", reqs: &["core.challenge.request.json"] },
+        case! { id: "request-array", description: "an echoed request that decodes to an array", input: h(edit(&["challenge", "request"], Some("W10".into()))), class: "expected-json-object", field: "challenge.request", reqs: &["core.challenge.request.json"] },
+        case! { id: "request-object", description: "an echoed request given as an object instead of its base64url text", input: h(edit(&["challenge", "request"], Some(json!({"amount": "1000"})))), class: "invalid-field", field: "challenge.request", reqs: &["core.credential.echo"] },
+        case! { id: "bad-expires", description: "an echoed expires that is not RFC 3339", input: h(edit(&["challenge", "expires"], Some("tomorrow".into()))), class: "invalid-timestamp", field: "challenge.expires", reqs: &["core.grammar.expires.rfc3339"] },
+        case! { id: "bad-digest", description: "an echoed digest without its algorithm", input: h(edit(&["challenge", "digest"], Some("X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=".into()))), class: "invalid-digest", field: "challenge.digest" },
+        case! { id: "md5-digest", description: "an echoed md5 digest", input: h(edit(&["challenge", "digest"], Some("md5=:HUXZLQLMuI/KZ5KDcJPcOA==:".into()))), class: "unsupported-digest-algorithm", field: "challenge.digest", decision: "E8" },
+        case! { id: "opaque-not-strings", description: "an echoed opaque whose member is a number", input: h(edit(&["challenge", "opaque"], Some(base64::encode(br#"{"n":1}"#).into()))), class: "expected-string-map", field: "challenge.opaque", reqs: &["core.challenge.opaque.string-map"] },
+        case! { id: "header-authorization", description: "an echoed header other than Payment-Authorization", input: h(edit(&["challenge", "header"], Some("Authorization".into()))), class: "unsupported-header", field: "challenge.header", reqs: &["core.challenge.header.unrecognised"] },
     ];
-    for (id, description, header, class, parameter, field, reqs, decision) in list {
-        let v = cases.error(
-            &format!("parse.error.{id}"),
-            description,
-            reqs,
+    for case in list {
+        cases.add(Case {
+            id: format!("parse.error.{}", case.id),
             op,
-            json!({ "header": header }),
-            "parse_error",
-            Some(class),
-        );
-        if let Some(p) = parameter {
-            v.parameter(p);
-        }
-        if let Some(f) = field {
-            v.field(f);
-        }
-        if let Some(d) = decision {
-            v.decision(d);
-        }
+            error: "parse_error",
+            ..case
+        });
     }
 }
 
@@ -779,56 +376,25 @@ fn credential_format(cases: &mut Cases, rng: &mut Rng) {
     }
     let base = base_model();
     let input = json!({ "challenge": base.abi(false, &base.request), "payload": {"preimage": "9f1c6e0b2f4d"} });
-    let errors: Vec<(&str, &str, Value, &str, &str)> = vec![
-        (
-            "no-challenge",
-            "no challenge",
-            json!({ "payload": {} }),
-            "missing-field",
-            "challenge",
-        ),
-        (
-            "no-payload",
-            "no payload",
-            json!({ "challenge": input["challenge"] }),
-            "missing-field",
-            "payload",
-        ),
-        (
-            "uppercase-method",
-            "method Tempo in the echo",
-            {
-                let mut i = input.clone();
-                i["challenge"]["method"] = "Tempo".into();
-                i
-            },
-            "invalid-method",
-            "challenge.method",
-        ),
-        (
-            "header-authorization",
-            "header Authorization in the echo",
-            {
-                let mut i = input.clone();
-                i["challenge"]["header"] = "Authorization".into();
-                i
-            },
-            "unsupported-header",
-            "challenge.header",
-        ),
+    let echo = |name: &str, value: &str| {
+        let mut i = input.clone();
+        i["challenge"][name] = value.into();
+        i
+    };
+    let errors = [
+        case! { id: "no-challenge", description: "no challenge", input: json!({ "payload": {} }), class: "missing-field", field: "challenge" },
+        case! { id: "no-payload", description: "no payload", input: json!({ "challenge": input["challenge"] }), class: "missing-field", field: "payload" },
+        case! { id: "uppercase-method", description: "method Tempo in the echo", input: echo("method", "Tempo"), class: "invalid-method", field: "challenge.method" },
+        case! { id: "header-authorization", description: "header Authorization in the echo", input: echo("header", "Authorization"), class: "unsupported-header", field: "challenge.header" },
     ];
-    for (id, description, input, class, field) in errors {
-        cases
-            .error(
-                &format!("format.error.{id}"),
-                description,
-                &["core.credential.structure"],
-                op,
-                input,
-                "format_error",
-                Some(class),
-            )
-            .field(field);
+    for case in errors {
+        cases.add(Case {
+            id: format!("format.error.{}", case.id),
+            reqs: vec!["core.credential.structure"],
+            op,
+            error: "format_error",
+            ..case
+        });
     }
 }
 
@@ -930,159 +496,30 @@ pub(crate) fn receipt(cases: &mut Cases, rng: &mut Rng) {
         }
         encode(&v)
     };
-    #[allow(clippy::type_complexity)]
-    let errors: Vec<(
-        &str,
-        &str,
-        String,
-        &str,
-        Option<&str>,
-        &[&str],
-        Option<&str>,
-    )> = vec![
-        (
-            "empty",
-            "an empty value",
-            String::new(),
-            "empty",
-            None,
-            &["core.grammar.receipt.form"],
-            None,
-        ),
-        (
-            "with-scheme",
-            "a Payment scheme before the value",
-            format!("Payment {}", encode(&base)),
-            "invalid-base64",
-            None,
-            &["core.grammar.receipt.form"],
-            None,
-        ),
-        (
-            "bad-character",
-            "characters outside base64url",
-            "!!!".into(),
-            "invalid-base64",
-            None,
-            &["core.grammar.receipt.form"],
-            None,
-        ),
-        (
-            "array",
-            "a JSON array",
-            "W10".into(),
-            "expected-json-object",
-            None,
-            &["core.grammar.receipt.form"],
-            None,
-        ),
-        (
-            "not-json",
-            "text that is not JSON",
-            base64::encode(b"status=success"),
-            "invalid-json",
-            None,
-            &["core.grammar.receipt.form"],
-            None,
-        ),
-        (
-            "status-failed",
-            "status failed",
-            edit("status", Some("failed".into())),
-            "receipt-status",
-            Some("status"),
-            &["core.receipt.status-success"],
-            None,
-        ),
-        (
-            "status-missing",
-            "no status",
-            edit("status", None),
-            "missing-field",
-            Some("status"),
-            &["core.receipt.status-success"],
-            None,
-        ),
-        (
-            "status-number",
-            "status given as a number",
-            edit("status", Some(200.into())),
-            "invalid-field",
-            Some("status"),
-            &["core.receipt.status-success"],
-            None,
-        ),
-        (
-            "method-missing",
-            "no method",
-            edit("method", None),
-            "missing-field",
-            Some("method"),
-            &[],
-            Some("E10"),
-        ),
-        (
-            "timestamp-missing",
-            "no timestamp",
-            edit("timestamp", None),
-            "missing-field",
-            Some("timestamp"),
-            &[],
-            Some("E10"),
-        ),
-        (
-            "reference-missing",
-            "no reference",
-            edit("reference", None),
-            "missing-field",
-            Some("reference"),
-            &[],
-            Some("E10"),
-        ),
-        (
-            "uppercase-method",
-            "method Tempo",
-            edit("method", Some("Tempo".into())),
-            "invalid-method",
-            Some("method"),
-            &["core.challenge.method.case-sensitive"],
-            None,
-        ),
-        (
-            "bad-timestamp",
-            "a timestamp that is not RFC 3339",
-            edit("timestamp", Some("2026-01-29".into())),
-            "invalid-timestamp",
-            Some("timestamp"),
-            &[],
-            None,
-        ),
-        (
-            "reference-number",
-            "reference given as a number",
-            edit("reference", Some(42.into())),
-            "invalid-field",
-            Some("reference"),
-            &[],
-            None,
-        ),
+    let h = |header: String| json!({ "header": header });
+    let errors = [
+        case! { id: "empty", description: "an empty value", input: h(String::new()), class: "empty", reqs: &["core.grammar.receipt.form"] },
+        case! { id: "with-scheme", description: "a Payment scheme before the value", input: h(format!("Payment {}", encode(&base))), class: "invalid-base64", reqs: &["core.grammar.receipt.form"] },
+        case! { id: "bad-character", description: "characters outside base64url", input: h("!!!".into()), class: "invalid-base64", reqs: &["core.grammar.receipt.form"] },
+        case! { id: "array", description: "a JSON array", input: h("W10".into()), class: "expected-json-object", reqs: &["core.grammar.receipt.form"] },
+        case! { id: "not-json", description: "text that is not JSON", input: h(base64::encode(b"status=success")), class: "invalid-json", reqs: &["core.grammar.receipt.form"] },
+        case! { id: "status-failed", description: "status failed", input: h(edit("status", Some("failed".into()))), class: "receipt-status", field: "status", reqs: &["core.receipt.status-success"] },
+        case! { id: "status-missing", description: "no status", input: h(edit("status", None)), class: "missing-field", field: "status", reqs: &["core.receipt.status-success"] },
+        case! { id: "status-number", description: "status given as a number", input: h(edit("status", Some(200.into()))), class: "invalid-field", field: "status", reqs: &["core.receipt.status-success"] },
+        case! { id: "method-missing", description: "no method", input: h(edit("method", None)), class: "missing-field", field: "method", decision: "E10" },
+        case! { id: "timestamp-missing", description: "no timestamp", input: h(edit("timestamp", None)), class: "missing-field", field: "timestamp", decision: "E10" },
+        case! { id: "reference-missing", description: "no reference", input: h(edit("reference", None)), class: "missing-field", field: "reference", decision: "E10" },
+        case! { id: "uppercase-method", description: "method Tempo", input: h(edit("method", Some("Tempo".into()))), class: "invalid-method", field: "method", reqs: &["core.challenge.method.case-sensitive"] },
+        case! { id: "bad-timestamp", description: "a timestamp that is not RFC 3339", input: h(edit("timestamp", Some("2026-01-29".into()))), class: "invalid-timestamp", field: "timestamp" },
+        case! { id: "reference-number", description: "reference given as a number", input: h(edit("reference", Some(42.into()))), class: "invalid-field", field: "reference" },
     ];
-    for (id, description, header, class, field, reqs, decision) in errors {
-        let v = cases.error(
-            &format!("parse.error.{id}"),
-            description,
-            reqs,
+    for case in errors {
+        cases.add(Case {
+            id: format!("parse.error.{}", case.id),
             op,
-            json!({ "header": header }),
-            "parse_error",
-            Some(class),
-        );
-        if let Some(f) = field {
-            v.field(f);
-        }
-        if let Some(d) = decision {
-            v.decision(d);
-        }
+            error: "parse_error",
+            ..case
+        });
     }
 
     let op = "receipt.format";

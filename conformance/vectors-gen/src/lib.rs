@@ -18,6 +18,14 @@
 //! `preserve_order` feature is on in some builds of the workspace (a dev-dependency
 //! turns it on) and off in others. JSON text is written with JCS or with sorted keys.
 
+/// One hand-written [`Case`], on one line: named fields, converted with `Into`, the
+/// ones not named left at their default.
+macro_rules! case {
+    ($($name:ident: $value:expr),+ $(,)?) => {
+        $crate::Case { $($name: ::core::convert::Into::into($value),)+ ..$crate::Case::default() }
+    };
+}
+
 mod challenge;
 mod credential;
 mod encoding;
@@ -161,6 +169,23 @@ fn category(category: &Category) -> Vec<Vector> {
     cases.vectors
 }
 
+/// A hand-written vector (see [`case!`]). It expects `value` when that is set, and
+/// otherwise an error of type `error` with the class, parameter and field given.
+#[derive(Debug, Default)]
+pub(crate) struct Case {
+    pub(crate) id: String,
+    pub(crate) description: String,
+    pub(crate) reqs: Vec<&'static str>,
+    pub(crate) decision: Option<&'static str>,
+    pub(crate) op: &'static str,
+    pub(crate) input: Value,
+    pub(crate) value: Option<Value>,
+    pub(crate) error: &'static str,
+    pub(crate) class: Option<&'static str>,
+    pub(crate) parameter: Option<&'static str>,
+    pub(crate) field: Option<&'static str>,
+}
+
 /// The vectors of one category being built.
 pub(crate) struct Cases {
     category: &'static str,
@@ -194,6 +219,32 @@ impl Cases {
             expect,
         });
         self.vectors.last_mut().unwrap_or_else(|| unreachable!())
+    }
+
+    /// The vector of a hand-written case.
+    pub(crate) fn add(&mut self, case: Case) -> &mut Vector {
+        let expect = match case.value {
+            Some(value) => Expect::Value(value),
+            None => {
+                assert!(!case.error.is_empty(), "{} expects nothing", case.id);
+                Expect::Error(ExpectedError {
+                    kind: case.error.to_owned(),
+                    class: case.class.map(str::to_owned),
+                    parameter: case.parameter.map(str::to_owned),
+                    field: case.field.map(str::to_owned),
+                })
+            }
+        };
+        let v = self.push(
+            &case.id,
+            &case.description,
+            &case.reqs,
+            case.op,
+            case.input,
+            expect,
+        );
+        v.decision = case.decision.map(str::to_owned);
+        v
     }
 
     /// A vector expecting `{"ok": true, "value": value}`.
@@ -242,8 +293,6 @@ impl Cases {
 pub(crate) trait Mark {
     /// Marks the project decision or erratum the expected result follows.
     fn decision(&mut self, decision: &str) -> &mut Self;
-    /// The parameter the expected error names.
-    fn parameter(&mut self, parameter: &str) -> &mut Self;
     /// The field the expected error is in.
     fn field(&mut self, field: &str) -> &mut Self;
 }
@@ -251,13 +300,6 @@ pub(crate) trait Mark {
 impl Mark for Vector {
     fn decision(&mut self, decision: &str) -> &mut Self {
         self.decision = Some(decision.to_owned());
-        self
-    }
-
-    fn parameter(&mut self, parameter: &str) -> &mut Self {
-        if let Expect::Error(e) = &mut self.expect {
-            e.parameter = Some(parameter.to_owned());
-        }
         self
     }
 
