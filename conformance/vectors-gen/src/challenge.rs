@@ -629,14 +629,7 @@ fn generated_parse(cases: &mut Cases, rng: &mut Rng) {
         let description = format!(
             "generated challenge {n} in a random layout{what}: the first Payment challenge is read"
         );
-        let v = cases.ok(
-            &format!("generated.{n:03}"),
-            &description,
-            &reqs,
-            "challenge.parse",
-            json!({ "header": header }),
-            model.parsed(),
-        );
+        let v = cases.add(case! { id: format!("generated.{n:03}"), description, reqs, op: "challenge.parse", input: json!({ "header": header }), value: model.parsed() });
         if let Some(d) = model.decision {
             v.decision(d);
         }
@@ -670,14 +663,7 @@ fn generated_parse_all(cases: &mut Cases, rng: &mut Rng) {
             "generated list {n}: {} Payment challenge(s), {broken} malformed, among other schemes; each is read on its own",
             expected.len()
         );
-        let v = cases.ok(
-            &format!("all.generated.{n:03}"),
-            &description,
-            &reqs,
-            "challenge.parse-all",
-            json!({ "header": header }),
-            json!({ "challenges": expected }),
-        );
+        let v = cases.add(case! { id: format!("all.generated.{n:03}"), description, reqs, op: "challenge.parse-all", input: json!({ "header": header }), value: json!({ "challenges": expected }) });
         if broken > 0 {
             v.decision("D4");
         }
@@ -691,17 +677,7 @@ fn hand_parse(cases: &mut Cases) {
     let parsed = base.parsed();
     let op = "challenge.parse";
 
-    cases.ok(
-        "valid.base",
-        "the plain form: Payment, one space, quoted parameters in the usual order",
-        &[
-            "core.challenge.required-params",
-            "core.grammar.param.quoted-string",
-        ],
-        op,
-        json!({ "header": header }),
-        parsed.clone(),
-    );
+    cases.add(case! { id: "valid.base", description: "the plain form: Payment, one space, quoted parameters in the usual order", reqs: &["core.challenge.required-params", "core.grammar.param.quoted-string"], op, input: json!({ "header": header }), value: parsed.clone() });
     let tokens: Vec<String> = params
         .iter()
         .map(|(n, v)| {
@@ -712,131 +688,26 @@ fn hand_parse(cases: &mut Cases) {
             }
         })
         .collect();
-    cases.ok(
-        "valid.token-values",
-        "every value that is a token written without quotes",
-        &["core.grammar.param.value-forms"],
-        op,
-        json!({ "header": format!("Payment {}", tokens.join(", ")) }),
-        parsed.clone(),
-    );
-    cases.ok(
-        "valid.case-insensitive-names",
-        "scheme and parameter names in upper case; values are kept as sent",
-        &[
-            "core.grammar.scheme.case-insensitive",
-            "core.grammar.param.name-case",
-        ],
-        op,
-        json!({ "header": header.replacen("Payment", "PAYMENT", 1)
-            .replace("id=", "ID=").replace("realm=", "Realm=").replace("request=", "REQUEST=") }),
-        parsed.clone(),
-    );
-    cases.ok(
-        "valid.whitespace",
-        "several spaces after the scheme, whitespace around = and around commas, empty list elements",
-        &["core.grammar.scheme.space", "core.grammar.param.whitespace"],
-        op,
-        json!({ "header": header.replacen("Payment ", "Payment   ", 1)
-            .replace("\", ", "\" ,\t , ").replacen("realm=", "realm = ", 1).replacen("method=", "method=\t", 1) }),
-        parsed.clone(),
-    );
-    cases.ok(
-        "valid.reordered",
-        "parameters in another order",
-        &["core.challenge.required-params"],
-        op,
-        json!({ "header": plain_header(&params.iter().rev().cloned().collect::<Vec<_>>()) }),
-        parsed.clone(),
-    );
-    cases.ok(
-        "valid.unknown-parameters",
-        "unknown parameters, one of them upper case, are ignored",
-        &[
-            "core.challenge.unknown-params",
-            "core.versioning.ignore-unknown",
-        ],
-        op,
-        json!({ "header": format!("{header}, region=\"eu\", X-Trace=abc123, future=\"a, b\"") }),
-        parsed.clone(),
-    );
-    cases.ok(
-        "valid.after-other-schemes",
-        "after a Bearer challenge whose quoted text contains a Payment challenge, and a Basic token68",
-        &["core.grammar.challenge.list"],
-        op,
-        json!({ "header": format!("Bearer realm=\"x\", error_description=\"use Payment id=\\\"abc\\\" instead\", Basic dG9rZW4=, {header}") }),
-        parsed.clone(),
-    )
-    .decision("D4");
-    cases
-        .ok(
-            "valid.before-bare-scheme",
-            "followed by a scheme without parameters (NTLM), which starts the next challenge",
-            &["core.grammar.challenge.list"],
-            op,
-            json!({ "header": format!("{header}, NTLM") }),
-            parsed.clone(),
-        )
-        .decision("D4");
-    cases.ok(
-        "valid.first-of-two",
-        "of two Payment challenges, challenge.parse reads the first",
-        &["core.grammar.challenge.list"],
-        op,
-        json!({ "header": format!("{header}, {}", plain_header(&with(&params, "method", "stripe"))) }),
-        parsed.clone(),
-    );
-    cases.ok(
-        "valid.quoted-pairs",
-        "a quoted-pair stands for the character after the backslash",
-        &["core.grammar.param.quoted-string"],
-        op,
-        json!({ "header": header.replacen("realm=\"api.example.com\"", r#"realm="\a\p\i.example.com""#, 1) }),
-        parsed.clone(),
-    );
+    cases.add(case! { id: "valid.token-values", description: "every value that is a token written without quotes", reqs: &["core.grammar.param.value-forms"], op, input: json!({ "header": format!("Payment {}", tokens.join(", ")) }), value: parsed.clone() });
+    cases.add(case! { id: "valid.case-insensitive-names", description: "scheme and parameter names in upper case; values are kept as sent", reqs: &["core.grammar.scheme.case-insensitive", "core.grammar.param.name-case"], op, input: json!({ "header": header.replacen("Payment", "PAYMENT", 1).replace("id=", "ID=").replace("realm=", "Realm=").replace("request=", "REQUEST=") }), value: parsed.clone() });
+    cases.add(case! { id: "valid.whitespace", description: "several spaces after the scheme, whitespace around = and around commas, empty list elements", reqs: &["core.grammar.scheme.space", "core.grammar.param.whitespace"], op, input: json!({ "header": header.replacen("Payment ", "Payment   ", 1).replace("\", ", "\" ,\t , ").replacen("realm=", "realm = ", 1).replacen("method=", "method=\t", 1) }), value: parsed.clone() });
+    cases.add(case! { id: "valid.reordered", description: "parameters in another order", reqs: &["core.challenge.required-params"], op, input: json!({ "header": plain_header(&params.iter().rev().cloned().collect::<Vec<_>>()) }), value: parsed.clone() });
+    cases.add(case! { id: "valid.unknown-parameters", description: "unknown parameters, one of them upper case, are ignored", reqs: &["core.challenge.unknown-params", "core.versioning.ignore-unknown"], op, input: json!({ "header": format!("{header}, region=\"eu\", X-Trace=abc123, future=\"a, b\"") }), value: parsed.clone() });
+    cases.add(case! { id: "valid.after-other-schemes", description: "after a Bearer challenge whose quoted text contains a Payment challenge, and a Basic token68", reqs: &["core.grammar.challenge.list"], op, input: json!({ "header": format!("Bearer realm=\"x\", error_description=\"use Payment id=\\\"abc\\\" instead\", Basic dG9rZW4=, {header}") }), value: parsed.clone(), decision: "D4" });
+    cases.add(case! { id: "valid.before-bare-scheme", description: "followed by a scheme without parameters (NTLM), which starts the next challenge", reqs: &["core.grammar.challenge.list"], op, input: json!({ "header": format!("{header}, NTLM") }), value: parsed.clone(), decision: "D4" });
+    cases.add(case! { id: "valid.first-of-two", description: "of two Payment challenges, challenge.parse reads the first", reqs: &["core.grammar.challenge.list"], op, input: json!({ "header": format!("{header}, {}", plain_header(&with(&params, "method", "stripe"))) }), value: parsed.clone() });
+    cases.add(case! { id: "valid.quoted-pairs", description: "a quoted-pair stands for the character after the backslash", reqs: &["core.grammar.param.quoted-string"], op, input: json!({ "header": header.replacen("realm=\"api.example.com\"", r#"realm="\a\p\i.example.com""#, 1) }), value: parsed.clone() });
     let mut described = base.clone();
     described.description = Some("Say \"hi\" \\ twice, then pay".into());
-    cases.ok(
-        "valid.description-escapes",
-        "a description with escaped quotes and backslashes",
-        &["core.grammar.param.quoted-string"],
-        op,
-        json!({ "header": plain_header(&described.params()) }),
-        described.parsed(),
-    );
+    cases.add(case! { id: "valid.description-escapes", description: "a description with escaped quotes and backslashes", reqs: &["core.grammar.param.quoted-string"], op, input: json!({ "header": plain_header(&described.params()) }), value: described.parsed() });
     let mut emoji = base.clone();
     emoji.description = Some("Grinning 😀 costs 1 €".into());
-    cases.ok(
-        "valid.unicode-escapes",
-        "\\uXXXX escapes, with a surrogate pair, stand for the character they encode",
-        &["core.grammar.param.quoted-string"],
-        op,
-        json!({ "header": format!("{header}, description=\"Grinning \\ud83d\\ude00 costs 1 \\u20AC\"") }),
-        emoji.parsed(),
-    )
-    .decision("E7");
-    cases
-        .ok(
-            "valid.raw-utf8",
-            "raw UTF-8 in a quoted value is read as UTF-8",
-            &["core.grammar.param.quoted-string"],
-            op,
-            json!({ "header": format!("{header}, description=\"Grinning 😀 costs 1 €\"") }),
-            emoji.parsed(),
-        )
-        .decision("E7");
+    cases.add(case! { id: "valid.unicode-escapes", description: "\\uXXXX escapes, with a surrogate pair, stand for the character they encode", reqs: &["core.grammar.param.quoted-string"], op, input: json!({ "header": format!("{header}, description=\"Grinning \\ud83d\\ude00 costs 1 \\u20AC\"") }), value: emoji.parsed(), decision: "E7" });
+    cases.add(case! { id: "valid.raw-utf8", description: "raw UTF-8 in a quoted value is read as UTF-8", reqs: &["core.grammar.param.quoted-string"], op, input: json!({ "header": format!("{header}, description=\"Grinning 😀 costs 1 €\"") }), value: emoji.parsed(), decision: "E7" });
     let mut empty_request = base.clone();
     empty_request.request = JsonObject::new();
     empty_request.request_wire = "e30".into();
-    cases.ok(
-        "valid.empty-request-object",
-        "request may be an empty object (e30)",
-        &["core.challenge.request.json"],
-        op,
-        json!({ "header": plain_header(&with(&params, "request", "e30")) }),
-        empty_request.parsed(),
-    );
+    cases.add(case! { id: "valid.empty-request-object", description: "request may be an empty object (e30)", reqs: &["core.challenge.request.json"], op, input: json!({ "header": plain_header(&with(&params, "request", "e30")) }), value: empty_request.parsed() });
     let unpadded = b64(br#"{"amount":"1000","currency":"usd","recipient":"acct_12"}"#);
     let padded = format!("{unpadded}{}", "=".repeat((4 - unpadded.len() % 4) % 4));
     assert_ne!(padded, unpadded);
@@ -844,54 +715,20 @@ fn hand_parse(cases: &mut Cases) {
     padded_model
         .request
         .insert("recipient".into(), "acct_12".into());
-    cases
-        .ok(
-            "valid.padded-request",
-            "request with = padding is accepted on input",
-            &["core.challenge.request.json"],
-            op,
-            json!({ "header": plain_header(&with(&params, "request", &padded)) }),
-            padded_model.parsed(),
-        )
-        .decision("E4");
+    cases.add(case! { id: "valid.padded-request", description: "request with = padding is accepted on input", reqs: &["core.challenge.request.json"], op, input: json!({ "header": plain_header(&with(&params, "request", &padded)) }), value: padded_model.parsed(), decision: "E4" });
     let reordered = b64(br#"{ "recipient": "acct_123", "currency": "usd", "amount": "1000" }"#);
-    cases.ok(
-        "valid.non-canonical-request",
-        "a request that is not in JCS form is read all the same",
-        &["core.challenge.request.json"],
-        op,
-        json!({ "header": plain_header(&with(&params, "request", &reordered)) }),
-        parsed.clone(),
-    );
+    cases.add(case! { id: "valid.non-canonical-request", description: "a request that is not in JCS form is read all the same", reqs: &["core.challenge.request.json"], op, input: json!({ "header": plain_header(&with(&params, "request", &reordered)) }), value: parsed.clone() });
     for (name, intent, decision) in [
         ("valid.unregistered-intent", "authorize", "E9"),
         ("valid.intent-case-kept", "Charge", "E9"),
     ] {
         let mut m = base.clone();
         m.intent = intent.into();
-        cases
-            .ok(
-                name,
-                &format!("intent {intent:?} is read as sent, not checked against a registry"),
-                &["core.grammar.intent.token"],
-                op,
-                json!({ "header": plain_header(&with(&params, "intent", intent)) }),
-                m.parsed(),
-            )
-            .decision(decision);
+        cases.add(case! { id: name, description: format!("intent {intent:?} is read as sent, not checked against a registry"), reqs: &["core.grammar.intent.token"], op, input: json!({ "header": plain_header(&with(&params, "intent", intent)) }), value: m.parsed(), decision });
     }
     let mut wide = base.clone();
     wide.method = "vendor:pay-v2".into();
-    cases
-        .ok(
-            "valid.wide-method",
-            "a method with digits, colon and hyphen after a first letter",
-            &["core.challenge.method.case-sensitive"],
-            op,
-            json!({ "header": plain_header(&with(&params, "method", "vendor:pay-v2")) }),
-            wide.parsed(),
-        )
-        .decision("E3");
+    cases.add(case! { id: "valid.wide-method", description: "a method with digits, colon and hyphen after a first letter", reqs: &["core.challenge.method.case-sensitive"], op, input: json!({ "header": plain_header(&with(&params, "method", "vendor:pay-v2")) }), value: wide.parsed(), decision: "E3" });
     for (name, text, what) in [
         (
             "valid.expires-offset",
@@ -911,40 +748,19 @@ fn hand_parse(cases: &mut Cases) {
     ] {
         let mut m = base.clone();
         m.expires = Some(text.into());
-        let v = cases.ok(
-            name,
-            &format!("expires with {what} is kept as sent"),
-            &["core.grammar.expires.rfc3339"],
-            op,
-            json!({ "header": plain_header(&with(&params, "expires", text)) }),
-            m.parsed(),
-        );
+        let v = cases.add(case! { id: name, description: format!("expires with {what} is kept as sent"), reqs: &["core.grammar.expires.rfc3339"], op, input: json!({ "header": plain_header(&with(&params, "expires", text)) }), value: m.parsed() });
         if what == "a leap second" {
             v.decision("E14");
         }
     }
     let mut with_header = base.clone();
     with_header.header = true;
-    cases.ok(
-        "valid.header-parameter",
-        "header=\"Payment-Authorization\" selects that field",
-        &["core.credential.field.payment-authorization"],
-        op,
-        json!({ "header": plain_header(&with_header.params()) }),
-        with_header.parsed(),
-    );
+    cases.add(case! { id: "valid.header-parameter", description: "header=\"Payment-Authorization\" selects that field", reqs: &["core.credential.field.payment-authorization"], op, input: json!({ "header": plain_header(&with_header.params()) }), value: with_header.parsed() });
     let mut full = base.clone();
     full.digest = Some("sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:".into());
     full.opaque = Some(b64(br#"{"nonce":"n-1","route":"POST /paid"}"#));
     full.description = Some("One call".into());
-    cases.ok(
-        "valid.all-parameters",
-        "every optional parameter present",
-        &["core.challenge.required-params"],
-        op,
-        json!({ "header": plain_header(&full.params()) }),
-        full.parsed(),
-    );
+    cases.add(case! { id: "valid.all-parameters", description: "every optional parameter present", reqs: &["core.challenge.required-params"], op, input: json!({ "header": plain_header(&full.params()) }), value: full.parsed() });
 
     // parse-all
     let all = "challenge.parse-all";
@@ -952,51 +768,10 @@ fn hand_parse(cases: &mut Cases) {
     let second = with(&params, "method", "stripe");
     let mut second_model = base.clone();
     second_model.method = "stripe".into();
-    cases.ok(
-        "all.malformed-then-valid",
-        "a malformed Payment challenge does not hide the valid one after it",
-        &["core.grammar.challenge.list", "core.challenge.id.reject-empty"],
-        all,
-        json!({ "header": format!("{broken}, {}", plain_header(&second)) }),
-        json!({ "challenges": [
-            { "ok": false, "error": { "type": "parse_error", "class": "empty-parameter", "parameter": "id", "field": "id" } },
-            { "ok": true, "value": second_model.parsed() },
-        ] }),
-    )
-    .decision("D4");
-    cases
-        .ok(
-            "all.syntax-error-then-valid",
-            "after a syntax error the next challenge is still read",
-            &["core.grammar.challenge.list"],
-            all,
-            json!({ "header": format!("Payment id=\"a\" realm=\"b\", {header}") }),
-            json!({ "challenges": [
-            { "ok": false, "error": { "type": "parse_error", "class": "expected-comma" } },
-            { "ok": true, "value": parsed.clone() },
-        ] }),
-        )
-        .decision("D4");
-    cases.ok(
-        "all.none",
-        "a value with only other schemes holds no Payment challenge",
-        &["core.grammar.challenge.list"],
-        all,
-        json!({ "header": "Bearer realm=\"api\", Basic realm=\"x\"" }),
-        json!({ "challenges": [] }),
-    );
-    cases.ok(
-        "all.three",
-        "three Payment challenges among other schemes, in order",
-        &["core.grammar.challenge.list"],
-        all,
-        json!({ "header": format!("Basic realm=\"x\", {header}, Negotiate, {}, Bearer realm=\"y\", {header}", plain_header(&second)) }),
-        json!({ "challenges": [
-            { "ok": true, "value": parsed.clone() },
-            { "ok": true, "value": second_model.parsed() },
-            { "ok": true, "value": parsed.clone() },
-        ] }),
-    );
+    cases.add(case! { id: "all.malformed-then-valid", description: "a malformed Payment challenge does not hide the valid one after it", reqs: &["core.grammar.challenge.list", "core.challenge.id.reject-empty"], op: all, input: json!({ "header": format!("{broken}, {}", plain_header(&second)) }), value: json!({ "challenges": [{ "ok": false, "error": { "type": "parse_error", "class": "empty-parameter", "parameter": "id", "field": "id" } }, { "ok": true, "value": second_model.parsed() }] }), decision: "D4" });
+    cases.add(case! { id: "all.syntax-error-then-valid", description: "after a syntax error the next challenge is still read", reqs: &["core.grammar.challenge.list"], op: all, input: json!({ "header": format!("Payment id=\"a\" realm=\"b\", {header}") }), value: json!({ "challenges": [{ "ok": false, "error": { "type": "parse_error", "class": "expected-comma" } }, { "ok": true, "value": parsed.clone() }] }), decision: "D4" });
+    cases.add(case! { id: "all.none", description: "a value with only other schemes holds no Payment challenge", reqs: &["core.grammar.challenge.list"], op: all, input: json!({ "header": "Bearer realm=\"api\", Basic realm=\"x\"" }), value: json!({ "challenges": [] }) });
+    cases.add(case! { id: "all.three", description: "three Payment challenges among other schemes, in order", reqs: &["core.grammar.challenge.list"], op: all, input: json!({ "header": format!("Basic realm=\"x\", {header}, Negotiate, {}, Bearer realm=\"y\", {header}", plain_header(&second)) }), value: json!({ "challenges": [{ "ok": true, "value": parsed.clone() }, { "ok": true, "value": second_model.parsed() }, { "ok": true, "value": parsed.clone() }] }) });
 }
 
 fn hand_parse_errors(cases: &mut Cases) {
@@ -1106,31 +881,13 @@ pub(crate) fn format(cases: &mut Cases, rng: &mut Rng) {
         if model.header {
             r.push("core.challenge.header.value");
         }
-        cases
-            .ok(
-                &format!("generated.{n:03}"),
-                &format!("generated challenge {n}: the exact header this implementation writes"),
-                &r,
-                op,
-                model.abi(true, &model.request),
-                json!({ "header": header }),
-            )
-            .decision(decision);
+        cases.add(case! { id: format!("generated.{n:03}"), description: format!("generated challenge {n}: the exact header this implementation writes"), reqs: r, op, input: model.abi(true, &model.request), value: json!({ "header": header }), decision });
     }
 
     let base = base_model();
     let input = base.abi(true, &base.request);
     let expected = |m: &Model| json!({ "header": m.challenge().to_header().unwrap_or_else(|e| unreachable!("{e}")) });
-    cases
-        .ok(
-            "valid.base",
-            "the hand-written charge of 1000 usd",
-            &reqs,
-            op,
-            input.clone(),
-            expected(&base),
-        )
-        .decision("D5");
+    cases.add(case! { id: "valid.base", description: "the hand-written charge of 1000 usd", reqs: &reqs, op, input: input.clone(), value: expected(&base), decision: "D5" });
     for (name, text, decision, what) in [
         (
             "valid.description-escapes",
@@ -1159,32 +916,14 @@ pub(crate) fn format(cases: &mut Cases, rng: &mut Rng) {
     ] {
         let mut m = base.clone();
         m.description = Some(text.into());
-        cases
-            .ok(
-                name,
-                &format!("description: {what}"),
-                &reqs,
-                op,
-                m.abi(true, &m.request),
-                expected(&m),
-            )
-            .decision(decision);
+        cases.add(case! { id: name, description: format!("description: {what}"), reqs: &reqs, op, input: m.abi(true, &m.request), value: expected(&m), decision });
     }
     let mut full = base.clone();
     full.digest = Some("sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:".into());
     full.opaque = Some(b64(br#"{"nonce":"n-1","route":"POST /paid"}"#));
     full.description = Some("One call".into());
     full.header = true;
-    cases
-        .ok(
-            "valid.all-parameters",
-            "every optional parameter, in the order id, realm, method, intent, request, expires, digest, description, opaque, header",
-            &["core.grammar.param.no-bws", "core.challenge.header.value"],
-            op,
-            full.abi(true, &full.request),
-            expected(&full),
-        )
-        .decision("D5");
+    cases.add(case! { id: "valid.all-parameters", description: "every optional parameter, in the order id, realm, method, intent, request, expires, digest, description, opaque, header", reqs: &["core.grammar.param.no-bws", "core.challenge.header.value"], op, input: full.abi(true, &full.request), value: expected(&full), decision: "D5" });
     let mut noncanonical = base.abi(true, &base.request);
     noncanonical["request"] = json!({ "recipient": "acct_123", "amount": "1000", "currency": "usd", "n": 1.0, "big": 1e21 });
     let mut m = base.clone();
@@ -1192,19 +931,7 @@ pub(crate) fn format(cases: &mut Cases, rng: &mut Rng) {
         .as_object()
         .cloned()
         .unwrap_or_default();
-    cases
-        .ok(
-            "valid.request-canonicalised",
-            "request written in JCS form: members sorted, 1.0 as 1, 1e21 as 1e+21",
-            &[
-                "core.challenge.request.jcs",
-                "core.challenge.request.no-padding",
-            ],
-            op,
-            noncanonical,
-            expected(&m),
-        )
-        .decision("D5");
+    cases.add(case! { id: "valid.request-canonicalised", description: "request written in JCS form: members sorted, 1.0 as 1, 1e21 as 1e+21", reqs: &["core.challenge.request.jcs", "core.challenge.request.no-padding"], op, input: noncanonical, value: expected(&m), decision: "D5" });
 
     let ferr = "format_error";
     let edit = |name: &str, value: Value| {
@@ -1234,17 +961,7 @@ pub(crate) fn format(cases: &mut Cases, rng: &mut Rng) {
     if let Some(o) = missing.as_object_mut() {
         o.remove("request");
     }
-    cases
-        .error(
-            "error.request-missing",
-            "no request",
-            &[],
-            op,
-            missing,
-            ferr,
-            Some("missing-field"),
-        )
-        .field("request");
+    cases.add(case! { id: "error.request-missing", description: "no request", op, input: missing, error: ferr, class: "missing-field", field: "request" });
 }
 
 /// `challenge-id`.
@@ -1330,14 +1047,7 @@ pub(crate) fn id(cases: &mut Cases, rng: &mut Rng) {
                 }
             )
         };
-        let v = cases.ok(
-            &format!("generated.{n:03}"),
-            &description,
-            &reqs,
-            op,
-            input,
-            json!({ "id": expected.as_str() }),
-        );
+        let v = cases.add(case! { id: format!("generated.{n:03}"), description, reqs, op, input, value: json!({ "id": expected.as_str() }) });
         v.decision(if model.header { "E1" } else { "D2" });
     }
 
@@ -1373,16 +1083,7 @@ pub(crate) fn id(cases: &mut Cases, rng: &mut Rng) {
             .to_owned()
     };
     let reqs = ["core.binding.hmac.recipe", "core.binding.id.bound"];
-    cases
-        .ok(
-            "hand.base",
-            "the hand-written charge: realm|method|intent|request|expires||",
-            &reqs,
-            op,
-            input.clone(),
-            json!({ "id": id_of(&input) }),
-        )
-        .decision("D2");
+    cases.add(case! { id: "hand.base", description: "the hand-written charge: realm|method|intent|request|expires||", reqs: &reqs, op, input: input.clone(), value: json!({ "id": id_of(&input) }), decision: "D2" });
     // Each variant changes some slots of the base; Null removes one.
     let slots = |edits: &[(&str, Value)]| {
         let mut i = input.clone();
@@ -1424,9 +1125,7 @@ pub(crate) fn id(cases: &mut Cases, rng: &mut Rng) {
     both["header"] = "Payment-Authorization".into();
     both["opaque"] = b64(br#"{"nonce":"n-1"}"#).into();
     let expected = id_of(&both);
-    cases
-        .ok("hand.header-and-opaque", "header and opaque: ...|digest|Payment-Authorization|opaque, as deployed SDKs order them", &["core.binding.hmac.header-slot", "core.binding.header.bound", "core.binding.opaque.bound"], op, both, json!({ "id": expected }))
-        .decision("E1");
+    cases.add(case! { id: "hand.header-and-opaque", description: "header and opaque: ...|digest|Payment-Authorization|opaque, as deployed SDKs order them", reqs: &["core.binding.hmac.header-slot", "core.binding.header.bound", "core.binding.opaque.bound"], op, input: both, value: json!({ "id": expected }), decision: "E1" });
 
     let gerr = "generation_error";
     let edit = |name: &str, value: Value| {

@@ -126,14 +126,7 @@ pub(crate) fn credential(cases: &mut Cases, rng: &mut Rng) {
             Some("E8") => " (a digest without colons)",
             _ => "",
         };
-        let v = cases.ok(
-            &format!("parse.generated.{n:03}"),
-            &format!("generated credential {n}, JSON in a random layout{what}"),
-            &r,
-            op,
-            json!({ "header": header }),
-            expected,
-        );
+        let v = cases.add(case! { id: format!("parse.generated.{n:03}"), description: format!("generated credential {n}, JSON in a random layout{what}"), reqs: r, op, input: json!({ "header": header }), value: expected });
         if let Some(d) = decision {
             v.decision(d);
         }
@@ -151,25 +144,8 @@ pub(crate) fn credential(cases: &mut Cases, rng: &mut Rng) {
         "payload": payload,
         "source": source,
     });
-    cases.ok(
-        "parse.valid.base",
-        "Payment, one space, base64url of the credential JSON",
-        &reqs,
-        op,
-        json!({ "header": header }),
-        parsed.clone(),
-    );
-    cases.ok(
-        "parse.valid.spaces",
-        "lower-case scheme, three spaces, whitespace around the value",
-        &[
-            "core.grammar.scheme.case-insensitive",
-            "core.grammar.scheme.space",
-        ],
-        op,
-        json!({ "header": format!(" payment   {} \t", encode(&base_json)) }),
-        parsed.clone(),
-    );
+    cases.add(case! { id: "parse.valid.base", description: "Payment, one space, base64url of the credential JSON", reqs: &reqs, op, input: json!({ "header": header }), value: parsed.clone() });
+    cases.add(case! { id: "parse.valid.spaces", description: "lower-case scheme, three spaces, whitespace around the value", reqs: &["core.grammar.scheme.case-insensitive", "core.grammar.scheme.space"], op, input: json!({ "header": format!(" payment   {} \t", encode(&base_json)) }), value: parsed.clone() });
     let token = encode(&base_json);
     let padded = format!("{token}{}", "=".repeat((4 - token.len() % 4) % 4));
     let mut one_more = base_json.clone();
@@ -184,66 +160,27 @@ pub(crate) fn credential(cases: &mut Cases, rng: &mut Rng) {
     } else {
         (padded, parsed.clone())
     };
-    cases
-        .ok(
-            "parse.valid.padded",
-            "base64url with = padding is accepted on input",
-            &["core.grammar.credential.form"],
-            op,
-            json!({ "header": format!("Payment {padded}") }),
-            padded_expect,
-        )
-        .decision("E4");
+    cases.add(case! { id: "parse.valid.padded", description: "base64url with = padding is accepted on input", reqs: &["core.grammar.credential.form"], op, input: json!({ "header": format!("Payment {padded}") }), value: padded_expect, decision: "E4" });
     let mut extra = base_json.clone();
     extra["challenge"]["future"] = json!(["x"]);
     extra["payload"]["nested"] = json!({"a": [1, 2.5, null]});
     extra["extension"] = json!({"any": true});
     let mut extra_expect = parsed.clone();
     extra_expect["payload"]["nested"] = json!({"a": [1, 2.5, null]});
-    cases.ok(
-        "parse.valid.unknown-members",
-        "unknown members of the credential and of its echo are ignored",
-        &["core.versioning.ignore-unknown"],
-        op,
-        json!({ "header": format!("Payment {}", encode(&extra)) }),
-        extra_expect,
-    );
+    cases.add(case! { id: "parse.valid.unknown-members", description: "unknown members of the credential and of its echo are ignored", reqs: &["core.versioning.ignore-unknown"], op, input: json!({ "header": format!("Payment {}", encode(&extra)) }), value: extra_expect });
     let mut described = base_json.clone();
     described["challenge"]["description"] = "One call".into();
-    cases
-        .ok(
-            "parse.valid.description-echo",
-            "an echoed description is read but not part of the ABI's challenge object",
-            &["core.credential.echo"],
-            op,
-            json!({ "header": format!("Payment {}", encode(&described)) }),
-            parsed.clone(),
-        )
-        .decision("E16");
+    cases.add(case! { id: "parse.valid.description-echo", description: "an echoed description is read but not part of the ABI's challenge object", reqs: &["core.credential.echo"], op, input: json!({ "header": format!("Payment {}", encode(&described)) }), value: parsed.clone(), decision: "E16" });
     let mut with_header = base_json.clone();
     with_header["challenge"]["header"] = "Payment-Authorization".into();
     let mut header_expect = parsed.clone();
     header_expect["challenge"]["header"] = "Payment-Authorization".into();
-    cases.ok(
-        "parse.valid.header-echo",
-        "an echoed header parameter",
-        &["core.credential.header.echo"],
-        op,
-        json!({ "header": format!("Payment {}", encode(&with_header)) }),
-        header_expect,
-    );
+    cases.add(case! { id: "parse.valid.header-echo", description: "an echoed header parameter", reqs: &["core.credential.header.echo"], op, input: json!({ "header": format!("Payment {}", encode(&with_header)) }), value: header_expect });
     let mut reencoded = base_json.clone();
     reencoded["challenge"]["request"] =
         base64::encode(br#"{ "currency": "usd", "recipient": "acct_123", "amount": "1000" }"#)
             .into();
-    cases.ok(
-        "parse.valid.request-re-encoded",
-        "an echoed request in another JSON layout is read as the same terms",
-        &["core.credential.echo"],
-        op,
-        json!({ "header": format!("Payment {}", encode(&reencoded)) }),
-        parsed.clone(),
-    );
+    cases.add(case! { id: "parse.valid.request-re-encoded", description: "an echoed request in another JSON layout is read as the same terms", reqs: &["core.credential.echo"], op, input: json!({ "header": format!("Payment {}", encode(&reencoded)) }), value: parsed.clone() });
     let mut no_source = base_json.clone();
     if let Some(o) = no_source.as_object_mut() {
         o.remove("source");
@@ -251,14 +188,7 @@ pub(crate) fn credential(cases: &mut Cases, rng: &mut Rng) {
     if let Some(o) = parsed.as_object_mut() {
         o.remove("source");
     }
-    cases.ok(
-        "parse.valid.no-source",
-        "source is optional",
-        &["core.credential.structure"],
-        op,
-        json!({ "header": format!("Payment {}", encode(&no_source)) }),
-        parsed,
-    );
+    cases.add(case! { id: "parse.valid.no-source", description: "source is optional", reqs: &["core.credential.structure"], op, input: json!({ "header": format!("Payment {}", encode(&no_source)) }), value: parsed });
 
     let small = wire(&small_model(), &payload, None, false);
     credential_errors(cases, &small);
@@ -365,14 +295,7 @@ fn credential_format(cases: &mut Cases, rng: &mut Rng) {
         if let Some(s) = source {
             input["source"] = s.into();
         }
-        cases.ok(
-            &format!("format.generated.{n:03}"),
-            &format!("generated credential {n}: Payment and base64url of its JCS form, request in canonical form"),
-            &["core.credential.echo", "core.grammar.credential.form"],
-            op,
-            input,
-            json!({ "header": credential.to_header() }),
-        );
+        cases.add(case! { id: format!("format.generated.{n:03}"), description: format!("generated credential {n}: Payment and base64url of its JCS form, request in canonical form"), reqs: &["core.credential.echo", "core.grammar.credential.form"], op, input, value: json!({ "header": credential.to_header() }) });
     }
     let base = base_model();
     let input = json!({ "challenge": base.abi(false, &base.request), "payload": {"preimage": "9f1c6e0b2f4d"} });
@@ -456,14 +379,7 @@ pub(crate) fn receipt(cases: &mut Cases, rng: &mut Rng) {
         } else {
             token
         };
-        let v = cases.ok(
-            &format!("parse.generated.{n:03}"),
-            &format!("generated receipt {n}, JSON in a random layout, method members kept"),
-            &["core.grammar.receipt.form", "core.receipt.status-success"],
-            op,
-            json!({ "header": header }),
-            Value::Object(canonical_reading(&receipt)),
-        );
+        let v = cases.add(case! { id: format!("parse.generated.{n:03}"), description: format!("generated receipt {n}, JSON in a random layout, method members kept"), reqs: &["core.grammar.receipt.form", "core.receipt.status-success"], op, input: json!({ "header": header }), value: Value::Object(canonical_reading(&receipt)) });
         if let Some(d) = decision {
             v.decision(d);
         }
@@ -476,14 +392,7 @@ pub(crate) fn receipt(cases: &mut Cases, rng: &mut Rng) {
         "challengeId": "kM9xPqWvT2nJrHsLcZ4yBfDgA7eU1iOo3tV6wXyZ0a8",
     });
     let encode = |v: &Value| base64::encode(jcs::to_string(v).as_bytes());
-    cases.ok(
-        "parse.valid.base",
-        "base64url of the receipt JSON, no scheme",
-        &["core.grammar.receipt.form"],
-        op,
-        json!({ "header": encode(&base) }),
-        base.clone(),
-    );
+    cases.add(case! { id: "parse.valid.base", description: "base64url of the receipt JSON, no scheme", reqs: &["core.grammar.receipt.form"], op, input: json!({ "header": encode(&base) }), value: base.clone() });
     let edit = |name: &str, value: Option<Value>| {
         let mut v = base.clone();
         match value {
@@ -532,14 +441,7 @@ pub(crate) fn receipt(cases: &mut Cases, rng: &mut Rng) {
             base64::decode_utf8(&header).ok(),
             Some(jcs::object_to_string(&canonical_reading(&receipt)))
         );
-        cases.ok(
-            &format!("format.generated.{n:03}"),
-            &format!("generated receipt {n}: base64url of its JCS form"),
-            &["core.receipt.status-success"],
-            op,
-            Value::Object(receipt),
-            json!({ "header": header }),
-        );
+        cases.add(case! { id: format!("format.generated.{n:03}"), description: format!("generated receipt {n}: base64url of its JCS form"), reqs: &["core.receipt.status-success"], op, input: Value::Object(receipt), value: json!({ "header": header }) });
     }
     let errors: Vec<(&str, &str, Value, &str, &str)> = vec![
         (
@@ -568,16 +470,6 @@ pub(crate) fn receipt(cases: &mut Cases, rng: &mut Rng) {
         ),
     ];
     for (id, description, input, class, field) in errors {
-        cases
-            .error(
-                &format!("format.error.{id}"),
-                description,
-                &["core.receipt.status-success"],
-                op,
-                input,
-                "format_error",
-                Some(class),
-            )
-            .field(field);
+        cases.add(case! { id: format!("format.error.{id}"), description, reqs: &["core.receipt.status-success"], op, input, error: "format_error", class, field });
     }
 }

@@ -5,7 +5,7 @@ use mpp_core::{base64, jcs};
 use serde_json::{Value, json};
 
 use super::values::{self, layout};
-use super::{Cases, Mark};
+use super::{Case, Cases, Mark};
 use crate::rng::Rng;
 
 /// `base64url`.
@@ -21,119 +21,38 @@ pub(crate) fn base64url(cases: &mut Cases, rng: &mut Rng) {
         ("foobar", "Zm9vYmFy"),
     ] {
         let name = if plain.is_empty() { "empty" } else { plain };
-        cases.ok(
-            &format!("rfc4648.encode-{name}"),
-            &format!("RFC 4648 section 10: {plain:?}, without its padding"),
-            &no_padding,
-            "base64url.encode",
-            json!({ "text": plain }),
-            json!({ "text": coded }),
-        );
-        cases.ok(
-            &format!("rfc4648.decode-{name}"),
-            &format!("RFC 4648 section 10: {coded:?} decodes to {plain:?}"),
-            &[],
-            "base64url.decode",
-            json!({ "text": coded }),
-            json!({ "text": plain }),
-        );
+        cases.add(case! { id: format!("rfc4648.encode-{name}"), description: format!("RFC 4648 section 10: {plain:?}, without its padding"), reqs: &no_padding, op: "base64url.encode", input: json!({ "text": plain }), value: json!({ "text": coded }) });
+        cases.add(case! { id: format!("rfc4648.decode-{name}"), description: format!("RFC 4648 section 10: {coded:?} decodes to {plain:?}"), op: "base64url.decode", input: json!({ "text": coded }), value: json!({ "text": plain }) });
     }
     for (name, plain, coded) in [
         ("url-safe-hyphen", "??>", "Pz8-"),
         ("url-safe-underscore", "???", "Pz8_"),
         ("non-ascii", "héllo?>", "aMOpbGxvPz4"),
     ] {
-        cases.ok(
-            &format!("hand.encode-{name}"),
-            &format!("{plain:?}: the url-safe alphabet (- and _), no padding"),
-            &no_padding,
-            "base64url.encode",
-            json!({ "text": plain }),
-            json!({ "text": coded }),
-        );
+        cases.add(case! { id: format!("hand.encode-{name}"), description: format!("{plain:?}: the url-safe alphabet (- and _), no padding"), reqs: &no_padding, op: "base64url.encode", input: json!({ "text": plain }), value: json!({ "text": coded }) });
     }
     for (name, coded, plain) in [("padding-two", "Zg==", "f"), ("padding-one", "Zm8=", "fo")] {
-        cases
-            .ok(
-                &format!("hand.decode-{name}"),
-                &format!("{coded:?}: padding that completes the last quantum is tolerated"),
-                &[],
-                "base64url.decode",
-                json!({ "text": coded }),
-                json!({ "text": plain }),
-            )
-            .decision("E4");
+        cases.add(case! { id: format!("hand.decode-{name}"), description: format!("{coded:?}: padding that completes the last quantum is tolerated"), op: "base64url.decode", input: json!({ "text": coded }), value: json!({ "text": plain }), decision: "E4" });
     }
-    for (name, coded, class, what, decision) in [
-        (
-            "bad-character",
-            "not-valid!!!",
-            "invalid-base64",
-            "a character outside the alphabet",
-            None,
-        ),
-        (
-            "space",
-            "Zm 8",
-            "invalid-base64",
-            "a space inside the text",
-            None,
-        ),
-        (
-            "standard-alphabet",
-            "+/8",
-            "invalid-base64",
-            "the standard alphabet's + and /",
-            Some("E4"),
-        ),
-        (
-            "trailing-bits",
-            "Zh",
-            "non-canonical-base64",
-            "non-zero unused bits in the last character",
-            Some("E4"),
-        ),
-        (
-            "length",
-            "Zm9vY",
-            "non-canonical-base64",
-            "a length no encoding has",
-            None,
-        ),
-        (
-            "extra-padding",
-            "Zm8==",
-            "invalid-base64",
-            "more padding than the quantum needs",
-            Some("E4"),
-        ),
-        (
-            "padding-inside",
-            "Zm=8",
-            "invalid-base64",
-            "padding before the end",
-            Some("E4"),
-        ),
-        (
-            "not-utf8",
-            "_w",
-            "invalid-utf8",
-            "bytes that are not UTF-8 text",
-            None,
-        ),
-    ] {
-        let v = cases.error(
-            &format!("hand.decode-error-{name}"),
-            &format!("{coded:?} is refused: {what}"),
-            &[],
-            "base64url.decode",
-            json!({ "text": coded }),
-            "encoding_error",
-            Some(class),
-        );
-        if let Some(d) = decision {
-            v.decision(d);
-        }
+    let text = |text: &str| json!({ "text": text });
+    let errors = [
+        case! { id: "hand.decode-error-bad-character", description: "a character outside the alphabet", input: text("not-valid!!!"), class: "invalid-base64" },
+        case! { id: "hand.decode-error-space", description: "a space inside the text", input: text("Zm 8"), class: "invalid-base64" },
+        case! { id: "hand.decode-error-standard-alphabet", description: "the standard alphabet's + and /", input: text("+/8"), class: "invalid-base64", decision: "E4" },
+        case! { id: "hand.decode-error-trailing-bits", description: "non-zero unused bits in the last character", input: text("Zh"), class: "non-canonical-base64", decision: "E4" },
+        case! { id: "hand.decode-error-length", description: "a length no encoding has", input: text("Zm9vY"), class: "non-canonical-base64" },
+        case! { id: "hand.decode-error-extra-padding", description: "more padding than the quantum needs", input: text("Zm8=="), class: "invalid-base64", decision: "E4" },
+        case! { id: "hand.decode-error-padding-inside", description: "padding before the end", input: text("Zm=8"), class: "invalid-base64", decision: "E4" },
+        case! { id: "hand.decode-error-not-utf8", description: "bytes that are not UTF-8 text", input: text("_w"), class: "invalid-utf8" },
+    ];
+    for case in errors {
+        let coded = case.input["text"].as_str().unwrap_or_default().to_owned();
+        cases.add(Case {
+            description: format!("{coded:?} is refused: {}", case.description),
+            op: "base64url.decode",
+            error: "encoding_error",
+            ..case
+        });
     }
     for n in 1..=8 {
         let text = values::text(rng, 0, 24, "\"\\/+?>~_-", true);
@@ -143,14 +62,7 @@ pub(crate) fn base64url(cases: &mut Cases, rng: &mut Rng) {
         } else {
             ("base64url.decode", &coded, &text)
         };
-        cases.ok(
-            &format!("generated.{n:03}"),
-            &format!("generated text {n}"),
-            if n % 2 == 1 { &no_padding[..] } else { &[] },
-            op,
-            json!({ "text": input }),
-            json!({ "text": output }),
-        );
+        cases.add(case! { id: format!("generated.{n:03}"), description: format!("generated text {n}"), reqs: if n % 2 == 1 { &no_padding[..] } else { &[] }, op, input: json!({ "text": input }), value: json!({ "text": output }) });
     }
 }
 
@@ -159,23 +71,9 @@ pub(crate) fn jcs(cases: &mut Cases, rng: &mut Rng) {
     let op = "jcs.canonicalize";
     let reqs = ["core.challenge.request.jcs"];
     let rfc_3_2_2 = "{\n  \"numbers\": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],\n  \"string\": \"\\u20ac$\\u000F\\u000aA'\\u0042\\u0022\\u005c\\\\\\\"\\/\",\n  \"literals\": [null, true, false]\n}";
-    cases.ok(
-        "rfc8785.section-3-2-2",
-        "RFC 8785 section 3.2.2: whitespace dropped, numbers and strings in canonical form",
-        &reqs,
-        op,
-        json!({ "text": rfc_3_2_2 }),
-        json!({ "text": "{\"literals\":[null,true,false],\"numbers\":[333333333.3333333,1e+30,4.5,0.002,1e-27],\"string\":\"€$\\u000f\\nA'B\\\"\\\\\\\\\\\"/\"}" }),
-    );
+    cases.add(case! { id: "rfc8785.section-3-2-2", description: "RFC 8785 section 3.2.2: whitespace dropped, numbers and strings in canonical form", reqs: &reqs, op, input: json!({ "text": rfc_3_2_2 }), value: json!({ "text": "{\"literals\":[null,true,false],\"numbers\":[333333333.3333333,1e+30,4.5,0.002,1e-27],\"string\":\"€$\\u000f\\nA'B\\\"\\\\\\\\\\\"/\"}" }) });
     let rfc_3_2_3 = "{\n  \"\\u20ac\": \"Euro Sign\",\n  \"\\r\": \"Carriage Return\",\n  \"\\ufb33\": \"Hebrew Letter Dalet With Dagesh\",\n  \"1\": \"One\",\n  \"\\ud83d\\ude00\": \"Emoji: Grinning Face\",\n  \"\\u0080\": \"Control\",\n  \"\\u00f6\": \"Latin Small Letter O With Diaeresis\"\n}";
-    cases.ok(
-        "rfc8785.section-3-2-3",
-        "RFC 8785 section 3.2.3: members sorted by UTF-16 code units (U+FB33 after the emoji)",
-        &reqs,
-        op,
-        json!({ "text": rfc_3_2_3 }),
-        json!({ "text": "{\"\\r\":\"Carriage Return\",\"1\":\"One\",\"\u{80}\":\"Control\",\"ö\":\"Latin Small Letter O With Diaeresis\",\"€\":\"Euro Sign\",\"😀\":\"Emoji: Grinning Face\",\"\u{fb33}\":\"Hebrew Letter Dalet With Dagesh\"}" }),
-    );
+    cases.add(case! { id: "rfc8785.section-3-2-3", description: "RFC 8785 section 3.2.3: members sorted by UTF-16 code units (U+FB33 after the emoji)", reqs: &reqs, op, input: json!({ "text": rfc_3_2_3 }), value: json!({ "text": "{\"\\r\":\"Carriage Return\",\"1\":\"One\",\"\u{80}\":\"Control\",\"ö\":\"Latin Small Letter O With Diaeresis\",\"€\":\"Euro Sign\",\"😀\":\"Emoji: Grinning Face\",\"\u{fb33}\":\"Hebrew Letter Dalet With Dagesh\"}" }) });
     // RFC 8785 Appendix B: IEEE 754 values and their canonical form. Each is given as
     // 18 significant digits, which read back as exactly that double.
     for (bits, canonical) in [
@@ -208,14 +106,7 @@ pub(crate) fn jcs(cases: &mut Cases, rng: &mut Rng) {
         let mut check = String::new();
         jcs::write_number(f64::from_bits(bits), &mut check);
         assert_eq!(check, canonical, "{bits:016x}");
-        cases.ok(
-            &format!("rfc8785.number-{bits:016x}"),
-            &format!("RFC 8785 appendix B: the double 0x{bits:016x} is written {canonical}"),
-            &reqs,
-            op,
-            json!({ "text": text }),
-            json!({ "text": canonical }),
-        );
+        cases.add(case! { id: format!("rfc8785.number-{bits:016x}"), description: format!("RFC 8785 appendix B: the double 0x{bits:016x} is written {canonical}"), reqs: &reqs, op, input: json!({ "text": text }), value: json!({ "text": canonical }) });
     }
     // Doubles halfway between two shortest forms: ECMAScript takes the even digit.
     for (bits, canonical) in [
@@ -224,16 +115,7 @@ pub(crate) fn jcs(cases: &mut Cases, rng: &mut Rng) {
         (0x41ead0b4755ea000, "3599082410.9570312"),
     ] {
         let text = format!("{:.17e}", f64::from_bits(bits));
-        cases.ok(
-            &format!("ecmascript.number-tie-{bits:016x}"),
-            &format!(
-                "the double 0x{bits:016x}, a tie between two shortest forms, is written {canonical}"
-            ),
-            &reqs,
-            op,
-            json!({ "text": text }),
-            json!({ "text": canonical }),
-        );
+        cases.add(case! { id: format!("ecmascript.number-tie-{bits:016x}"), description: format!("the double 0x{bits:016x}, a tie between two shortest forms, is written {canonical}"), reqs: &reqs, op, input: json!({ "text": text }), value: json!({ "text": canonical }) });
     }
     for (name, text, canonical, what) in [
         (
@@ -285,110 +167,37 @@ pub(crate) fn jcs(cases: &mut Cases, rng: &mut Rng) {
             "an astral name sorts before U+FF61 (UTF-16 order, not code point order)",
         ),
     ] {
-        cases.ok(
-            &format!("hand.{name}"),
-            what,
-            &reqs,
-            op,
-            json!({ "text": text }),
-            json!({ "text": canonical }),
-        );
+        cases.add(case! { id: format!("hand.{name}"), description: what, reqs: &reqs, op, input: json!({ "text": text }), value: json!({ "text": canonical }) });
     }
     for n in 1..=10 {
         let value = Value::Object(values::object(rng, 3, 5));
         let mut text = String::new();
         layout(rng, &value, &mut text);
         let canonical = jcs::to_string(&value);
-        cases.ok(
-            &format!("generated.{n:03}"),
-            &format!(
-                "generated object {n}, written with random member order, whitespace and escapes"
-            ),
-            &reqs,
-            op,
-            json!({ "text": text }),
-            json!({ "text": canonical }),
-        );
+        cases.add(case! { id: format!("generated.{n:03}"), description: format!("generated object {n}, written with random member order, whitespace and escapes"), reqs: &reqs, op, input: json!({ "text": text }), value: json!({ "text": canonical }) });
     }
-    for (name, text, class, what, decision) in [
-        (
-            "duplicate-member",
-            "{\"a\": 1, \"b\": 2, \"a\": 3}",
-            "duplicate-json-key",
-            "a member name twice (I-JSON)",
-            Some("E11"),
-        ),
-        (
-            "duplicate-after-unescaping",
-            "{\"a\": 1, \"\\u0061\": 2}",
-            "duplicate-json-key",
-            "a member name twice once unescaped",
-            Some("E11"),
-        ),
-        (
-            "lone-surrogate",
-            "[\"\\ud800\"]",
-            "invalid-unicode-escape",
-            "an unpaired surrogate escape",
-            None,
-        ),
-        (
-            "out-of-range",
-            "[1e400]",
-            "json-number-out-of-range",
-            "a number beyond a double",
-            None,
-        ),
-        (
-            "trailing-comma",
-            "[1, 2,]",
-            "invalid-json",
-            "a trailing comma",
-            None,
-        ),
-        (
-            "trailing-text",
-            "{} {}",
-            "invalid-json",
-            "text after the value",
-            None,
-        ),
-        ("nan", "[NaN]", "invalid-json", "NaN is not JSON", None),
-        (
-            "single-quotes",
-            "{'a': 1}",
-            "invalid-json",
-            "single-quoted names",
-            None,
-        ),
-        (
-            "leading-zero",
-            "[01]",
-            "invalid-json",
-            "a number with a leading zero",
-            None,
-        ),
-        ("empty", "  ", "empty", "no value at all", None),
-        (
-            "too-deep",
-            &format!("{}{}", "[".repeat(65), "]".repeat(65)),
-            "json-too-deep",
-            "arrays nested 65 deep",
-            Some("D11"),
-        ),
-    ] {
-        let v = cases.error(
-            &format!("error.{name}"),
-            &format!("refused: {what}"),
-            &reqs,
+    let text = |text: &str| json!({ "text": text });
+    let errors = [
+        case! { id: "error.duplicate-member", description: "a member name twice (I-JSON)", input: text("{\"a\": 1, \"b\": 2, \"a\": 3}"), class: "duplicate-json-key", decision: "E11" },
+        case! { id: "error.duplicate-after-unescaping", description: "a member name twice once unescaped", input: text("{\"a\": 1, \"\\u0061\": 2}"), class: "duplicate-json-key", decision: "E11" },
+        case! { id: "error.lone-surrogate", description: "an unpaired surrogate escape", input: text("[\"\\ud800\"]"), class: "invalid-unicode-escape" },
+        case! { id: "error.out-of-range", description: "a number beyond a double", input: text("[1e400]"), class: "json-number-out-of-range" },
+        case! { id: "error.trailing-comma", description: "a trailing comma", input: text("[1, 2,]"), class: "invalid-json" },
+        case! { id: "error.trailing-text", description: "text after the value", input: text("{} {}"), class: "invalid-json" },
+        case! { id: "error.nan", description: "NaN is not JSON", input: text("[NaN]"), class: "invalid-json" },
+        case! { id: "error.single-quotes", description: "single-quoted names", input: text("{'a': 1}"), class: "invalid-json" },
+        case! { id: "error.leading-zero", description: "a number with a leading zero", input: text("[01]"), class: "invalid-json" },
+        case! { id: "error.empty", description: "no value at all", input: text("  "), class: "empty" },
+        case! { id: "error.too-deep", description: "arrays nested 65 deep", input: text(&format!("{}{}", "[".repeat(65), "]".repeat(65))), class: "json-too-deep", decision: "D11" },
+    ];
+    for case in errors {
+        cases.add(Case {
+            description: format!("refused: {}", case.description),
+            reqs: reqs.to_vec(),
             op,
-            json!({ "text": text }),
-            "parse_error",
-            Some(class),
-        );
-        if let Some(d) = decision {
-            v.decision(d);
-        }
+            error: "parse_error",
+            ..case
+        });
     }
 }
 
@@ -424,14 +233,7 @@ pub(crate) fn digest(cases: &mut Cases, rng: &mut Rng) {
     ] {
         let alg = DigestAlgorithm::from_name(algorithm).unwrap_or_else(|| unreachable!());
         assert_eq!(ContentDigest::compute(alg, bytes).as_str(), expected);
-        cases.ok(
-            &format!("compute.{name}"),
-            &format!("{algorithm} of {what}, in RFC 9530 form"),
-            &["core.digest.include"],
-            "digest.compute",
-            json!({ "body": body(bytes), "algorithm": algorithm }),
-            json!({ "digest": expected }),
-        );
+        cases.add(case! { id: format!("compute.{name}"), description: format!("{algorithm} of {what}, in RFC 9530 form"), reqs: &["core.digest.include"], op: "digest.compute", input: json!({ "body": body(bytes), "algorithm": algorithm }), value: json!({ "digest": expected }) });
     }
     for n in 1..=6 {
         let bytes = if n % 3 == 0 {
@@ -448,14 +250,7 @@ pub(crate) fn digest(cases: &mut Cases, rng: &mut Rng) {
         } else {
             DigestAlgorithm::Sha512
         };
-        cases.ok(
-            &format!("compute.generated.{n:03}"),
-            &format!("generated body {n} ({} bytes), {}", bytes.len(), alg.name()),
-            &["core.digest.include"],
-            "digest.compute",
-            json!({ "body": body(&bytes), "algorithm": alg.name() }),
-            json!({ "digest": ContentDigest::compute(alg, &bytes).as_str() }),
-        );
+        cases.add(case! { id: format!("compute.generated.{n:03}"), description: format!("generated body {n} ({} bytes), {}", bytes.len(), alg.name()), reqs: &["core.digest.include"], op: "digest.compute", input: json!({ "body": body(&bytes), "algorithm": alg.name() }), value: json!({ "digest": ContentDigest::compute(alg, &bytes).as_str() }) });
     }
     for n in 1..=8 {
         let len = rng.range(1, 100) as usize;
@@ -484,112 +279,33 @@ pub(crate) fn digest(cases: &mut Cases, rng: &mut Rng) {
             let i = rng.below(other.len());
             other[i] ^= 1 << rng.below(8);
         }
-        let v = cases.ok(
-            &format!("verify.generated.{n:03}"),
-            &format!(
-                "generated body {n}, {} digest {form}: {}",
-                alg.name(),
-                if changed {
-                    "one bit changed, no match"
-                } else {
-                    "matches"
-                }
-            ),
-            &["core.digest.verify"],
-            "digest.verify",
-            json!({ "digest": text, "body": body(&other) }),
-            json!({ "matches": !changed }),
-        );
+        let v = cases.add(case! { id: format!("verify.generated.{n:03}"), description: format!("generated body {n}, {} digest {form}: {}", alg.name(), if changed { "one bit changed, no match" } else { "matches" }), reqs: &["core.digest.verify"], op: "digest.verify", input: json!({ "digest": text, "body": body(&other) }), value: json!({ "matches": !changed }) });
         if let Some(d) = decision {
             v.decision(d);
         }
     }
     let good = "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:";
-    cases.ok(
-        "verify.other-body",
-        "the digest of one body does not match another",
-        &["core.digest.verify"],
-        "digest.verify",
-        json!({ "digest": good, "body": body(br#"{"hello": "world!"}"#) }),
-        json!({ "matches": false }),
-    );
-    for (name, text, class, what, decision) in [
-        (
-            "md5",
-            "md5=:HUXZLQLMuI/KZ5KDcJPcOA==:",
-            "unsupported-digest-algorithm",
-            "a deprecated algorithm",
-            Some("E8"),
-        ),
-        (
-            "unknown-algorithm",
-            "sha-3=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:",
-            "unsupported-digest-algorithm",
-            "an unregistered algorithm",
-            Some("E8"),
-        ),
-        (
-            "uppercase-algorithm",
-            "SHA-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:",
-            "invalid-digest",
-            "an upper-case algorithm key",
-            None,
-        ),
-        (
-            "wrong-length",
-            "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDU:",
-            "invalid-digest",
-            "a value of the wrong length",
-            None,
-        ),
-        (
-            "two-members",
-            "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:, sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:",
-            "invalid-digest",
-            "two dictionary members",
-            Some("E8"),
-        ),
-        (
-            "parameters",
-            "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:;a=1",
-            "invalid-digest",
-            "dictionary parameters",
-            Some("E8"),
-        ),
-        (
-            "whitespace",
-            " sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:",
-            "invalid-digest",
-            "leading whitespace",
-            None,
-        ),
-        (
-            "url-safe-alphabet",
-            "sha-512=:WZDPaVn_7XgHaAy8pmojAkGWoRx2UFChF41A2svX-TaPm-AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:",
-            "invalid-digest",
-            "base64url where RFC 9530 uses standard base64",
-            None,
-        ),
-        (
-            "unclosed",
-            "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=",
-            "invalid-digest",
-            "a missing closing colon",
-            None,
-        ),
-    ] {
-        let v = cases.error(
-            &format!("verify.error.{name}"),
-            &format!("refused: {what}"),
-            &["core.digest.verify"],
-            "digest.verify",
-            json!({ "digest": text, "body": body(hello) }),
-            "parse_error",
-            Some(class),
-        );
-        v.field("digest");
-        if let Some(d) = decision {
-            v.decision(d);
-        }
+    cases.add(case! { id: "verify.other-body", description: "the digest of one body does not match another", reqs: &["core.digest.verify"], op: "digest.verify", input: json!({ "digest": good, "body": body(br#"{"hello": "world!"}"#) }), value: json!({ "matches": false }) });
+    let verify = |digest: &str| json!({ "digest": digest, "body": body(hello) });
+    let errors = [
+        case! { id: "verify.error.md5", description: "a deprecated algorithm", input: verify("md5=:HUXZLQLMuI/KZ5KDcJPcOA==:"), class: "unsupported-digest-algorithm", decision: "E8" },
+        case! { id: "verify.error.unknown-algorithm", description: "an unregistered algorithm", input: verify("sha-3=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"), class: "unsupported-digest-algorithm", decision: "E8" },
+        case! { id: "verify.error.uppercase-algorithm", description: "an upper-case algorithm key", input: verify("SHA-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"), class: "invalid-digest" },
+        case! { id: "verify.error.wrong-length", description: "a value of the wrong length", input: verify("sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDU:"), class: "invalid-digest" },
+        case! { id: "verify.error.two-members", description: "two dictionary members", input: verify("sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:, sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:"), class: "invalid-digest", decision: "E8" },
+        case! { id: "verify.error.parameters", description: "dictionary parameters", input: verify("sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:;a=1"), class: "invalid-digest", decision: "E8" },
+        case! { id: "verify.error.whitespace", description: "leading whitespace", input: verify(" sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"), class: "invalid-digest" },
+        case! { id: "verify.error.url-safe-alphabet", description: "base64url where RFC 9530 uses standard base64", input: verify("sha-512=:WZDPaVn_7XgHaAy8pmojAkGWoRx2UFChF41A2svX-TaPm-AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:"), class: "invalid-digest" },
+        case! { id: "verify.error.unclosed", description: "a missing closing colon", input: verify("sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE="), class: "invalid-digest" },
+    ];
+    for case in errors {
+        cases.add(Case {
+            description: format!("refused: {}", case.description),
+            reqs: vec!["core.digest.verify"],
+            op: "digest.verify",
+            error: "parse_error",
+            field: Some("digest"),
+            ..case
+        });
     }
 }

@@ -18,12 +18,17 @@
 //! `preserve_order` feature is on in some builds of the workspace (a dev-dependency
 //! turns it on) and off in others. JSON text is written with JCS or with sorted keys.
 
-/// One hand-written [`Case`], on one line: named fields, converted with `Into`, the
-/// ones not named left at their default.
+/// One [`Case`], on one line: named fields (`op` alone for `op: op`),
+/// converted with `Into`, the ones not named left at their default.
 macro_rules! case {
-    ($($name:ident: $value:expr),+ $(,)?) => {
-        $crate::Case { $($name: ::core::convert::Into::into($value),)+ ..$crate::Case::default() }
+    ($($name:ident $(: $value:expr)?),+ $(,)?) => {
+        $crate::Case {
+            $($name: ::core::convert::Into::into(case!(@value $name $($value)?)),)+
+            ..$crate::Case::default()
+        }
     };
+    (@value $name:ident) => { $name };
+    (@value $name:ident $value:expr) => { $value };
 }
 
 mod challenge;
@@ -169,8 +174,9 @@ fn category(category: &Category) -> Vec<Vector> {
     cases.vectors
 }
 
-/// A hand-written vector (see [`case!`]). It expects `value` when that is set, and
-/// otherwise an error of type `error` with the class, parameter and field given.
+/// One vector, as the generator states it (see [`case!`]). It expects `value` when
+/// that is set, and otherwise an error of type `error` with the class, parameter and
+/// field given.
 #[derive(Debug, Default)]
 pub(crate) struct Case {
     pub(crate) id: String,
@@ -193,35 +199,8 @@ pub(crate) struct Cases {
 }
 
 impl Cases {
-    fn push(
-        &mut self,
-        id: &str,
-        description: &str,
-        requirements: &[&str],
-        op: &str,
-        input: Value,
-        expect: Expect,
-    ) -> &mut Vector {
-        let mut reqs: Vec<String> = Vec::new();
-        for r in requirements {
-            if !reqs.iter().any(|x| x == r) {
-                reqs.push((*r).to_owned());
-            }
-        }
-        self.vectors.push(Vector {
-            id: format!("{}.{id}", self.category),
-            description: description.to_owned(),
-            requirements: reqs,
-            decision: None,
-            op: op.to_owned(),
-            input,
-            context: None,
-            expect,
-        });
-        self.vectors.last_mut().unwrap_or_else(|| unreachable!())
-    }
-
-    /// The vector of a hand-written case.
+    /// Adds the vector of `case` (its id prefixed with the category, its
+    /// requirements without repeats).
     pub(crate) fn add(&mut self, case: Case) -> &mut Vector {
         let expect = match case.value {
             Some(value) => Expect::Value(value),
@@ -235,78 +214,35 @@ impl Cases {
                 })
             }
         };
-        let v = self.push(
-            &case.id,
-            &case.description,
-            &case.reqs,
-            case.op,
-            case.input,
-            expect,
-        );
-        v.decision = case.decision.map(str::to_owned);
-        v
-    }
-
-    /// A vector expecting `{"ok": true, "value": value}`.
-    pub(crate) fn ok(
-        &mut self,
-        id: &str,
-        description: &str,
-        requirements: &[&str],
-        op: &str,
-        input: Value,
-        value: Value,
-    ) -> &mut Vector {
-        self.push(
-            id,
-            description,
+        let mut requirements: Vec<String> = Vec::new();
+        for r in case.reqs {
+            if !requirements.iter().any(|x| x == r) {
+                requirements.push(r.to_owned());
+            }
+        }
+        self.vectors.push(Vector {
+            id: format!("{}.{}", self.category, case.id),
+            description: case.description,
             requirements,
-            op,
-            input,
-            Expect::Value(value),
-        )
-    }
-
-    /// A vector expecting an error of type `kind`, with `class` when given.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn error(
-        &mut self,
-        id: &str,
-        description: &str,
-        requirements: &[&str],
-        op: &str,
-        input: Value,
-        kind: &str,
-        class: Option<&str>,
-    ) -> &mut Vector {
-        let expect = Expect::Error(ExpectedError {
-            kind: kind.to_owned(),
-            class: class.map(str::to_owned),
-            parameter: None,
-            field: None,
+            decision: case.decision.map(str::to_owned),
+            op: case.op.to_owned(),
+            input: case.input,
+            context: None,
+            expect,
         });
-        self.push(id, description, requirements, op, input, expect)
+        self.vectors.last_mut().unwrap_or_else(|| unreachable!())
     }
 }
 
-/// What a hand-written case adds to a vector after it is pushed.
+/// What a case adds to its vector after it is pushed.
 pub(crate) trait Mark {
     /// Marks the project decision or erratum the expected result follows.
     fn decision(&mut self, decision: &str) -> &mut Self;
-    /// The field the expected error is in.
-    fn field(&mut self, field: &str) -> &mut Self;
 }
 
 impl Mark for Vector {
     fn decision(&mut self, decision: &str) -> &mut Self {
         self.decision = Some(decision.to_owned());
-        self
-    }
-
-    fn field(&mut self, field: &str) -> &mut Self {
-        if let Expect::Error(e) = &mut self.expect {
-            e.field = Some(field.to_owned());
-        }
         self
     }
 }

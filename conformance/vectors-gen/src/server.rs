@@ -124,14 +124,7 @@ pub(crate) fn accept_payment(cases: &mut Cases, rng: &mut Rng) {
         assert_eq!(parsed.rank(offers.iter().copied()), expected, "{header}");
         n += 1;
         let kept: Vec<(&str, &str)> = expected.iter().map(|&i| offers[i]).collect();
-        cases.ok(
-            &format!("generated.{n:03}"),
-            &format!("generated preferences {n}: offers with q above 0 kept, best first, ties in the server's order"),
-            &reqs,
-            op,
-            json!({ "header": header, "offers": offers_json(&offers) }),
-            json!({ "offers": offers_json(&kept) }),
-        );
+        cases.add(case! { id: format!("generated.{n:03}"), description: format!("generated preferences {n}: offers with q above 0 kept, best first, ties in the server's order"), reqs: &reqs, op, input: json!({ "header": header, "offers": offers_json(&offers) }), value: json!({ "offers": offers_json(&kept) }) });
     }
 
     let offers3 = [
@@ -217,17 +210,7 @@ pub(crate) fn accept_payment(cases: &mut Cases, rng: &mut Rng) {
             "q= with no value",
         ),
     ] {
-        cases
-            .error(
-                &format!("error.{name}"),
-                &format!("malformed: {what}"),
-                &["core.grammar.accept-payment"],
-                op,
-                json!({ "header": header, "offers": offers_json(&offers3) }),
-                "parse_error",
-                Some(class),
-            )
-            .field("header");
+        cases.add(case! { id: format!("error.{name}"), description: format!("malformed: {what}"), reqs: &["core.grammar.accept-payment"], op, input: json!({ "header": header, "offers": offers_json(&offers3) }), error: "parse_error", class, field: "header" });
     }
 }
 
@@ -244,18 +227,7 @@ pub(crate) fn problem_types(cases: &mut Cases) {
             ProblemType::BadRequest => "core.credential.several.reject",
             _ => "core.errors.problem-details",
         });
-        let v = cases.ok(
-            p.slug(),
-            &format!(
-                "{}: its type URI, title and status {}",
-                p.slug(),
-                p.status()
-            ),
-            &reqs,
-            "problem.describe",
-            json!({ "slug": p.slug() }),
-            json!({ "type": p.uri(), "title": p.title(), "status": p.status() }),
-        );
+        let v = cases.add(case! { id: p.slug(), description: format!("{}: its type URI, title and status {}", p.slug(), p.status()), reqs, op: "problem.describe", input: json!({ "slug": p.slug() }), value: json!({ "type": p.uri(), "title": p.title(), "status": p.status() }) });
         if p == ProblemType::PaymentExpired {
             v.decision("E2");
         }
@@ -269,15 +241,7 @@ pub(crate) fn problem_types(cases: &mut Cases) {
             "a type URI where the slug is asked for",
         ),
     ] {
-        cases.error(
-            &format!("error.{name}"),
-            &format!("not found: {what}"),
-            &["core.errors.problem-type"],
-            "problem.describe",
-            json!({ "slug": slug }),
-            "not_found",
-            None,
-        );
+        cases.add(case! { id: format!("error.{name}"), description: format!("not found: {what}"), reqs: &["core.errors.problem-type"], op: "problem.describe", input: json!({ "slug": slug }), error: "not_found" });
     }
 }
 
@@ -557,14 +521,7 @@ pub(crate) fn charge_transitions(cases: &mut Cases, rng: &mut Rng) {
         let decision = ["D9", "D8", "D2"]
             .into_iter()
             .find(|d| decisions.contains(d));
-        let v = cases.ok(
-            &format!("generated.{n:03}"),
-            &format!("generated sequence {n}: {}", story.join("; ")),
-            &reqs,
-            op,
-            terms.input(steps),
-            json!({ "outcomes": outcomes }),
-        );
+        let v = cases.add(case! { id: format!("generated.{n:03}"), description: format!("generated sequence {n}: {}", story.join("; ")), reqs, op, input: terms.input(steps), value: json!({ "outcomes": outcomes }) });
         if let Some(d) = decision {
             v.decision(d);
         }
