@@ -1,6 +1,8 @@
 //! Accept-Payment: what the client's ranges exclude and how they order the offers.
 
-use super::*;
+use super::{Outcome, case, first_402, unreachable};
+use crate::suite::context::Ctx;
+use crate::suite::{Case, Verdict};
 
 const SECTION: &str = "Accept-Payment";
 

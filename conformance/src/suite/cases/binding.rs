@@ -1,7 +1,17 @@
 //! The binding of the echo to the challenge: a never-issued id and every bound
 //! field tampered with, dropped or expired.
 
-use super::*;
+use mpp_core::credential::Credential;
+use mpp_core::json::Value;
+use mpp_core::problem::ProblemType;
+use mpp_core::time::{Timestamp, UnixTime};
+use mpp_core::value::{IntentName, MethodName, Realm};
+
+use super::{
+    Outcome, case, challenge, edit_request, now, refused_as, refused_tampered, send_edited,
+};
+use crate::suite::context::Ctx;
+use crate::suite::{Case, Verdict};
 
 const SECTION: &str = "Binding";
 

@@ -1,6 +1,8 @@
 //! Caching of the 402.
 
-use super::*;
+use super::{Outcome, cache_control_has, case, first_402};
+use crate::suite::context::Ctx;
+use crate::suite::{Case, Verdict};
 
 const SECTION: &str = "Caching";
 

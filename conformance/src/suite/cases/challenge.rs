@@ -1,7 +1,12 @@
 //! The 402 and its challenges, without any credential: status, grammar, `request`
 //! encoding, charge terms, expiry and fresh ids.
 
-use super::*;
+use mpp_core::base64;
+use mpp_core::json::Value;
+
+use super::{Outcome, case, first_402, now, unreachable};
+use crate::suite::context::{Ctx, Exchange};
+use crate::suite::{Case, Verdict};
 
 const SECTION: &str = "Challenges";
 

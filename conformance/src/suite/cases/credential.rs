@@ -1,7 +1,13 @@
 //! Credentials the server must refuse: malformed, with a bad proof, several at
 //! once, in the wrong header field; and a large one it must process.
 
-use super::*;
+use mpp_core::base64;
+use mpp_core::credential::CredentialField;
+use mpp_core::problem::ProblemType;
+
+use super::{Outcome, case, challenge, refused, refused_as, send_edited, unreachable};
+use crate::suite::context::Ctx;
+use crate::suite::{Case, Verdict};
 
 const SECTION: &str = "Credentials";
 

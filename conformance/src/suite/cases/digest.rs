@@ -1,6 +1,12 @@
 //! The body digest of a paid POST: offered on the challenge, enforced on payment.
 
-use super::*;
+use bytes::Bytes;
+use http::Method;
+use mpp_core::challenge::Challenge;
+
+use super::{Outcome, case, unreachable};
+use crate::suite::context::Ctx;
+use crate::suite::{Case, Verdict};
 
 const SECTION: &str = "Body digest";
 

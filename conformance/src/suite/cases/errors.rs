@@ -1,6 +1,10 @@
 //! Run last: error bodies and statuses, and what every 402 of the run showed.
 
-use super::*;
+use http::Method;
+
+use super::{Outcome, case, first_402, unreachable};
+use crate::suite::context::Ctx;
+use crate::suite::{Case, Verdict};
 
 const SECTION: &str = "Errors";
 

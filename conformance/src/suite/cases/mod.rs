@@ -14,19 +14,14 @@ mod receipt;
 mod replay;
 mod security;
 
-use bytes::Bytes;
-use http::Method;
-use mpp_core::base64;
 use mpp_core::challenge::Challenge;
-use mpp_core::credential::{Credential, CredentialField};
-use mpp_core::json::Value;
+use mpp_core::credential::Credential;
 use mpp_core::problem::ProblemType;
-use mpp_core::receipt::Receipt;
-use mpp_core::time::{Timestamp, UnixTime};
-use mpp_core::value::{Base64Json, IntentName, MethodName, Realm};
+use mpp_core::time::UnixTime;
+use mpp_core::value::Base64Json;
 
 use super::context::{Ctx, Exchange};
-use super::{Case, Level, Verdict};
+use super::{Case, Verdict};
 
 /// Declares a case beside its body: its id, the requirement it checks and its level,
 /// `pays: true` when it needs a payment, its title, and `run`, the body. The section
@@ -40,14 +35,14 @@ macro_rules! case {
         title: $title:literal,
         run: $run:ident $(,)?
     ) => {
-        Case {
+        $crate::suite::Case {
             id: $id,
             section: SECTION,
             requirement: $requirement,
-            level: Level::$level,
+            level: $crate::suite::Level::$level,
             pays: case!(@pays $($pays)?),
             title: $title,
-            run: |ctx| Box::pin(async move { Finish::verdict($run(ctx).await) }),
+            run: |ctx| Box::pin(async move { $crate::suite::cases::Finish::verdict($run(ctx).await) }),
         }
     };
     (@pays) => { false };

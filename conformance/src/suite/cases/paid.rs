@@ -1,6 +1,12 @@
 //! The paid path: a payment is granted, with a receipt, and privately cached.
 
-use super::*;
+use mpp_core::challenge::Challenge;
+use mpp_core::credential::CredentialField;
+use mpp_core::receipt::Receipt;
+
+use super::{Outcome, cache_control_has, case, pay_once, payable, unreachable};
+use crate::suite::context::{Ctx, Exchange};
+use crate::suite::{Case, Verdict};
 
 const SECTION: &str = "Paid requests";
 

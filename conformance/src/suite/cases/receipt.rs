@@ -1,6 +1,8 @@
 //! Receipts on refusals.
 
-use super::*;
+use super::{Outcome, case, first_402};
+use crate::suite::context::Ctx;
+use crate::suite::{Case, Verdict};
 
 const SECTION: &str = "Receipts";
 

@@ -1,6 +1,10 @@
 //! Replay: a credential pays once, even when sent concurrently.
 
-use super::*;
+use mpp_core::problem::ProblemType;
+
+use super::{Outcome, case, pay_once, payable, refused_as, unreachable};
+use crate::suite::context::{Ctx, Exchange};
+use crate::suite::{Case, Verdict};
 
 const SECTION: &str = "Replay";
 

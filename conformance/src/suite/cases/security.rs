@@ -1,6 +1,8 @@
 //! Transport security of the target.
 
-use super::*;
+use super::case;
+use crate::suite::context::Ctx;
+use crate::suite::{Case, Verdict};
 
 const SECTION: &str = "Security";
 
