@@ -50,8 +50,7 @@ use json::Doc;
 use rng::Rng;
 
 /// How to regenerate the files, as recorded in each of them.
-pub const GENERATE_COMMAND: &str =
-    "cargo run -p conformance --bin mpp-conformance -- vectors generate";
+pub const GENERATE_COMMAND: &str = "cargo run -p vectors-gen";
 
 /// Generates every vector file: `(file name, text)`, in [`CATEGORIES`] order.
 /// Deterministic: the same program gives the same bytes on every machine.
