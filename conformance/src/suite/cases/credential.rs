@@ -140,19 +140,21 @@ async fn wrong_field(ctx: &Ctx) -> Outcome {
         "a credential in {other} not to pay (the challenge selects {})",
         Ctx::field(&c)
     );
-    Ok(match ctx.get(&[(other, credential.as_str())]).await {
-        Ok(e) if e.status / 100 == 2 => Verdict::fail(expected, e.describe()),
+    let e = ctx
+        .get(&[(other, credential.as_str())])
+        .await
+        .map_err(unreachable)?;
+    if e.status / 100 == 2 {
+        return Ok(Verdict::fail(expected, e.describe()));
+    }
+    Ok(match e.problem_type() {
         // Without a valid proof nothing would pay anyway: only a server that looked at
         // the credential (a problem other than payment-required) shows the mistake.
-        Ok(e) if !ctx.can_pay(&c) => match e.problem_type() {
-            Some(ProblemType::PaymentRequired) | None => refused(&e),
-            Some(_) => Verdict::fail(
-                expected,
-                format!("the credential was examined: {}", e.describe()),
-            ),
-        },
-        Ok(e) => refused(&e),
-        Err(e) => unreachable(e),
+        Some(p) if !ctx.can_pay(&c) && p != ProblemType::PaymentRequired => Verdict::fail(
+            expected,
+            format!("the credential was examined: {}", e.describe()),
+        ),
+        _ => refused(&e),
     })
 }
 

@@ -51,42 +51,39 @@ async fn digest_enforced(ctx: &Ctx) -> Outcome {
     }
     let credential = ctx.credential(&c).to_header();
     let field = Ctx::field(&c);
-    let other = ctx
+    let e = ctx
         .send(
             Method::POST,
             &url,
             &[(field, &credential)],
             Some(Bytes::from_static(b"{\"q\":\"changed\"}")),
         )
-        .await;
-    Ok(match other {
-        Ok(e) if e.status / 100 == 2 => {
-            Verdict::fail("the credential not to pay for another body", e.describe())
-        }
-        Ok(_) => {
-            // The same credential with the original body may have been used up by the
-            // refusal; a fresh one must pay.
-            let (url, c) = post_challenge(ctx, b"{\"q\":\"original\"}").await?;
-            let credential = ctx.credential(&c).to_header();
-            match ctx
-                .send(
-                    Method::POST,
-                    &url,
-                    &[(Ctx::field(&c), &credential)],
-                    Some(Bytes::from_static(b"{\"q\":\"original\"}")),
-                )
-                .await
-            {
-                Ok(e) => Verdict::check(
-                    e.status / 100 == 2,
-                    "the same body to pay (2xx)",
-                    e.describe(),
-                ),
-                Err(e) => unreachable(e),
-            }
-        }
-        Err(e) => unreachable(e),
-    })
+        .await
+        .map_err(unreachable)?;
+    if e.status / 100 == 2 {
+        return Ok(Verdict::fail(
+            "the credential not to pay for another body",
+            e.describe(),
+        ));
+    }
+    // The same credential with the original body may have been used up by the
+    // refusal; a fresh one must pay.
+    let (url, c) = post_challenge(ctx, b"{\"q\":\"original\"}").await?;
+    let credential = ctx.credential(&c).to_header();
+    let e = ctx
+        .send(
+            Method::POST,
+            &url,
+            &[(Ctx::field(&c), &credential)],
+            Some(Bytes::from_static(b"{\"q\":\"original\"}")),
+        )
+        .await
+        .map_err(unreachable)?;
+    Ok(Verdict::check(
+        e.status / 100 == 2,
+        "the same body to pay (2xx)",
+        e.describe(),
+    ))
 }
 
 async fn post_challenge(
