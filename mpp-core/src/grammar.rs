@@ -724,10 +724,8 @@ mod tests {
     #[test]
     fn a_broken_challenge_does_not_hide_its_neighbours() {
         // req: core.grammar.challenge.list
-        assert_eq!(
-            schemes(r#"Payment id="a" realm="b", Bearer x=y"#),
-            [Err(ParseErrorKind::ExpectedComma), Ok("Bearer")]
-        );
+        // (A missing comma before the next challenge is a vector:
+        // challenge-parse.all.syntax-error-then-valid.)
         assert_eq!(
             schemes(r#"Payment id="a\"", Bearer x=y, Payment id=""#),
             [
@@ -768,13 +766,12 @@ mod tests {
                 .unescape()
                 .map_err(|e| e.kind())
         };
-        assert_eq!(un(r#"a\"b\\c"#).unwrap(), r#"a"b\c"#);
-        assert_eq!(un(r"caf\u00e9").unwrap(), "café");
-        assert_eq!(un(r"\ud83d\ude00!").unwrap(), "😀!");
+        // Escaped quotes and backslashes, \uXXXX with surrogate pairs, a lone high
+        // surrogate and an escaped control character are vectors
+        // (challenge-parse.valid.description-escapes, .valid.unicode-escapes,
+        // .error.lone-surrogate, .error.escaped-control-character).
         assert_eq!(un(r"\uzzzz").unwrap(), "uzzzz");
-        assert_eq!(un(r"\ud83d"), Err(ParseErrorKind::InvalidUnicodeEscape));
         assert_eq!(un(r"\ude00"), Err(ParseErrorKind::InvalidUnicodeEscape));
-        assert_eq!(un(r"a\u000ab"), Err(ParseErrorKind::ControlCharacter));
         assert_eq!(un("caf\u{e9}").unwrap(), "café");
         assert!(matches!(un("plain").unwrap(), Cow::Borrowed("plain")));
         // A lone byte above 0x7F that is not UTF-8 reads as Latin-1.

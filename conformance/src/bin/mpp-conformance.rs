@@ -52,10 +52,10 @@ enum Command {
     #[command(after_help = SERVER_HELP)]
     Server(Box<ServerArgs>),
     /// Run the language-neutral conformance vectors against an adapter (this
-    /// implementation's, in-process, by default), or regenerate them.
+    /// implementation's, in-process, by default).
     ///
     /// Exit status: 0 when no vector failed, 1 when one did, 64 on a usage error.
-    #[command(after_help = VECTORS_HELP, args_conflicts_with_subcommands = true)]
+    #[command(after_help = VECTORS_HELP)]
     Vectors(Box<VectorsArgs>),
 }
 
@@ -68,13 +68,10 @@ and the adapter ABI: spec/vectors/README.md and conformance/adapter.json.
 Examples:
   mpp-conformance vectors
   mpp-conformance vectors --adapter 'node my-adapter.js' --json report.json
-  mpp-conformance vectors --adapter './adapter' --only challenge-parse,jcs.rfc8785 -v
-  mpp-conformance vectors generate --out spec/vectors/draft-01";
+  mpp-conformance vectors --adapter './adapter' --only challenge-parse,jcs.rfc8785 -v";
 
 #[derive(Debug, clap::Args)]
 struct VectorsArgs {
-    #[command(subcommand)]
-    action: Option<VectorsAction>,
     /// Read the vector files (every *.json) from this directory instead of the
     /// compiled-in draft-01 set.
     #[arg(long, value_name = "DIR")]
@@ -96,17 +93,6 @@ struct VectorsArgs {
     /// List every vector with its result, and why skipped ones were skipped.
     #[arg(long, short)]
     verbose: bool,
-}
-
-#[derive(Debug, Subcommand)]
-enum VectorsAction {
-    /// Write the vector files from the generator (deterministic: the same program
-    /// gives the same bytes).
-    Generate {
-        /// The directory to write to. Default: this checkout's spec/vectors/draft-01.
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-    },
 }
 
 const SERVER_HELP: &str = "\
@@ -226,30 +212,6 @@ fn run_vectors(args: VectorsArgs) -> u8 {
         eprintln!("Try 'mpp-conformance vectors --help' for more information.");
         USAGE
     };
-    if let Some(VectorsAction::Generate { out }) = args.action {
-        let dir = out.unwrap_or_else(vectors::default_dir);
-        if let Err(e) = std::fs::create_dir_all(&dir) {
-            eprintln!(
-                "mpp-conformance vectors: cannot create {}: {e}",
-                dir.display()
-            );
-            return 1;
-        }
-        let mut count = 0;
-        for (name, text) in vectors::generate() {
-            let path = dir.join(&name);
-            if let Err(e) = std::fs::write(&path, &text) {
-                eprintln!(
-                    "mpp-conformance vectors: cannot write {}: {e}",
-                    path.display()
-                );
-                return 1;
-            }
-            count += 1;
-        }
-        println!("wrote {count} vector files to {}", dir.display());
-        return 0;
-    }
     if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 3600.0) {
         return usage(&format!(
             "--timeout {}: expected seconds in (0, 3600]",

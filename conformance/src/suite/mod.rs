@@ -77,6 +77,7 @@ impl Verdict {
 }
 
 /// One check of the suite.
+#[derive(Clone)]
 pub struct Case {
     /// A stable id: `section.name`.
     pub id: &'static str,

@@ -4,10 +4,11 @@
 //! The files live in `spec/vectors/draft-01/` and follow `spec/vectors/schema.json`.
 //! Each vector names an adapter operation, its input, and the expected response:
 //! `{"ok":true,"value":…}` or `{"ok":false,"error":{"type":…,"class":…}}`. They are
-//! produced by [`generate`] (`mpp-conformance vectors generate`): hand-written cases
-//! (RFC examples, every way a header can be malformed) and cases built by a seeded
-//! generator whose expected values come from `mpp-core`. The same seed gives the same
-//! bytes on every machine; a test fails when the committed files differ.
+//! written by the generator in `conformance/vectors-gen` (not part of this tool):
+//! hand-written cases (RFC examples, every way a header can be malformed) and cases
+//! built by a seeded generator whose expected values come from `mpp-core`. The same
+//! seed gives the same bytes on every machine; a test there fails when the committed
+//! files differ.
 //!
 //! [`run`] checks an adapter against them: in-process ([`crate::adapter::handle`]) or
 //! a command spawned once per vector. The files are compiled into the binary
@@ -16,15 +17,9 @@
 pub mod run;
 pub mod shell;
 
-mod generate;
-mod json;
-mod rng;
-
 use std::path::Path;
 
 use serde_json::{Map, Value};
-
-use json::Doc;
 
 /// The version of the vector file format (the `schema` member).
 pub const FORMAT: u64 = 1;
@@ -34,10 +29,6 @@ pub const DRAFT: &str = "draft-httpauth-payment-01";
 
 /// The directory, under `spec/vectors/`, holding the vectors of [`DRAFT`].
 pub const DRAFT_DIR: &str = "draft-01";
-
-/// How to regenerate the files, as recorded in each of them.
-pub const GENERATE_COMMAND: &str =
-    "cargo run -p conformance --bin mpp-conformance -- vectors generate";
 
 /// One category of vectors: one file.
 #[derive(Debug, Clone, Copy)]
@@ -172,31 +163,6 @@ impl Expect {
         Value::Object(out)
     }
 
-    fn to_doc(&self) -> Doc {
-        match self {
-            Expect::Value(v) => Doc::object([
-                ("ok", Doc::Value(Value::Bool(true))),
-                ("value", Doc::Value(v.clone())),
-            ]),
-            Expect::Error(e) => {
-                let mut error = vec![("type", Doc::Value(e.kind.clone().into()))];
-                for (name, value) in [
-                    ("class", &e.class),
-                    ("parameter", &e.parameter),
-                    ("field", &e.field),
-                ] {
-                    if let Some(v) = value {
-                        error.push((name, Doc::Value(v.clone().into())));
-                    }
-                }
-                Doc::object([
-                    ("ok", Doc::Value(Value::Bool(false))),
-                    ("error", Doc::object(error)),
-                ])
-            }
-        }
-    }
-
     fn from_json(value: &Value) -> Result<Expect, String> {
         let object = value.as_object().ok_or("`expect` is not an object")?;
         match object.get("ok") {
@@ -271,27 +237,6 @@ impl Vector {
                 .unwrap_or_else(|| Value::Object(Map::new())),
         );
         Value::Object(request).to_string()
-    }
-
-    fn to_doc(&self) -> Doc {
-        let mut members = vec![
-            ("id", Doc::Value(self.id.clone().into())),
-            ("description", Doc::Value(self.description.clone().into())),
-            (
-                "requirements",
-                Doc::Value(Value::from(self.requirements.clone())),
-            ),
-        ];
-        if let Some(d) = &self.decision {
-            members.push(("decision", Doc::Value(d.clone().into())));
-        }
-        members.push(("op", Doc::Value(self.op.clone().into())));
-        members.push(("input", Doc::Value(self.input.clone())));
-        if let Some(c) = &self.context {
-            members.push(("context", Doc::Value(c.clone())));
-        }
-        members.push(("expect", self.expect.to_doc()));
-        Doc::object(members)
     }
 
     fn from_json(value: &Value) -> Result<Vector, String> {
@@ -415,28 +360,6 @@ impl VectorFile {
             vectors,
         })
     }
-
-    /// The file text: pretty-printed, members in a stable order, a trailing newline.
-    pub fn to_text(&self) -> String {
-        let doc = Doc::object([
-            ("schema", Doc::Value(Value::from(FORMAT))),
-            ("draft", Doc::Value(DRAFT.into())),
-            ("category", Doc::Value(self.category.clone().into())),
-            ("description", Doc::Value(self.description.clone().into())),
-            (
-                "generator",
-                Doc::object([
-                    ("seed", Doc::Value(Value::from(self.seed))),
-                    ("command", Doc::Value(GENERATE_COMMAND.into())),
-                ]),
-            ),
-            (
-                "vectors",
-                Doc::Array(self.vectors.iter().map(Vector::to_doc).collect()),
-            ),
-        ]);
-        json::to_text(&doc)
-    }
 }
 
 fn only(object: &Map<String, Value>, allowed: &[&str], what: &str) -> Result<(), String> {
@@ -504,28 +427,4 @@ pub fn load_dir(dir: &Path) -> Result<Vec<VectorFile>, String> {
             VectorFile::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
         })
         .collect()
-}
-
-/// Generates every vector file: `(file name, text)`, in [`CATEGORIES`] order.
-/// Deterministic: the same program gives the same bytes on every machine.
-pub fn generate() -> Vec<(String, String)> {
-    CATEGORIES
-        .iter()
-        .map(|category| {
-            let file = VectorFile {
-                category: category.name.into(),
-                description: category.description.into(),
-                seed: category.seed,
-                vectors: generate::category(category),
-            };
-            (category.file_name(), file.to_text())
-        })
-        .collect()
-}
-
-/// The directory `vectors generate` writes to by default: this checkout's
-/// `spec/vectors/draft-01`.
-pub fn default_dir() -> std::path::PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors");
-    dir.canonicalize().unwrap_or(dir).join(DRAFT_DIR)
 }

@@ -8,7 +8,7 @@ use mpp_core::time::{Timestamp, UnixTime};
 use mpp_core::value::Opaque;
 use serde_json::Value;
 
-use crate::vectors::rng::Rng;
+use crate::rng::Rng;
 
 /// Non-ASCII text: accents, other scripts, astral characters (a surrogate pair in
 /// UTF-16), a character JCS sorts after astral ones, and separators that are not

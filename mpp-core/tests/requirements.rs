@@ -1,5 +1,8 @@
-//! Table-driven tests for the numbered rules of spec-notes §1.1–§1.5 and §1.7.
-//! Each test is named after the rule it covers (`r1_1_05_…` is §1.1 rule 5).
+//! The core requirements of `spec/requirements.json` that the language-neutral
+//! vectors do not reach: writing headers, offsets, options, limits, redaction and
+//! binding. Each test is named after the requirement it covers. The header cases
+//! the vectors hold (`spec/vectors/draft-01/`) run through mpp-core in
+//! `tests/vectors.rs` and are not repeated here.
 
 mod common;
 
@@ -32,10 +35,10 @@ fn object(v: serde_json::Value) -> JsonObject {
     v.as_object().unwrap().clone()
 }
 
-// §1.1 Grammar ---------------------------------------------------------------------
+// Grammar ---------------------------------------------------------------------------
 
 #[test]
-fn r1_1_01_scheme_is_case_insensitive_and_emitted_as_payment() {
+fn core_grammar_scheme_case_insensitive_and_written_as_payment() {
     // req: core.grammar.scheme.case-insensitive
     for scheme in ["Payment", "payment", "PAYMENT", "pAyMeNt"] {
         let c = parses(&format!("{scheme} {}", params()));
@@ -44,33 +47,14 @@ fn r1_1_01_scheme_is_case_insensitive_and_emitted_as_payment() {
 }
 
 #[test]
-fn r1_1_02_one_or_more_spaces_after_the_scheme_but_no_tab() {
+fn core_grammar_scheme_space_a_tab_is_refused_at_its_offset() {
     // req: core.grammar.scheme.space
-    parses(&format!("Payment  {}", params()));
-    parses(&format!("Payment     {}", params()));
     let e = Challenge::parse(format!("Payment\t{}", params()).as_bytes()).unwrap_err();
     assert_eq!((e.kind(), e.offset()), (ParseErrorKind::ExpectedSpace, 7));
 }
 
 #[test]
-fn r1_1_03_token_or_quoted_string_values() {
-    // req: core.grammar.param.value-forms
-    let quoted = challenge();
-    let unquoted = quoted.replace(
-        &format!("request=\"{}\"", request_b64()),
-        &format!("request={}", request_b64()),
-    );
-    assert_ne!(quoted, unquoted);
-    assert_eq!(parses(&quoted), parses(&unquoted));
-    let tokens = format!(
-        "Payment id=abc, realm=api.example.com, method=tempo, intent=charge, request={}",
-        request_b64()
-    );
-    assert_eq!(parses(&tokens).realm, "api.example.com");
-}
-
-#[test]
-fn r1_1_04_every_formatted_value_is_quoted() {
+fn core_grammar_param_value_forms_written_quoted() {
     let c = parses(&challenge_with(
         r#", expires="2030-01-01T00:00:00Z", description="x""#,
     ));
@@ -92,7 +76,7 @@ fn r1_1_04_every_formatted_value_is_quoted() {
 }
 
 #[test]
-fn r1_1_05_quoted_pairs_unescape_and_round_trip() {
+fn core_grammar_param_quoted_string_round_trips() {
     // req: core.grammar.param.quoted-string
     let h = challenge_with(r#", description="a \"quoted\" word and a back\\slash, Payment x""#);
     let c = parses(&h);
@@ -102,13 +86,6 @@ fn r1_1_05_quoted_pairs_unescape_and_round_trip() {
     );
     let again = c.to_header().unwrap();
     assert_eq!(parses(&again), c);
-    // Any escaped VCHAR stands for itself.
-    assert_eq!(
-        parses(&challenge_with(r#", description="\a\b""#))
-            .description
-            .as_deref(),
-        Some("ab")
-    );
     // A quoted-pair may not escape a control character.
     assert_eq!(
         kind(&challenge_with(", description=\"a\\\u{1}\"")),
@@ -117,7 +94,7 @@ fn r1_1_05_quoted_pairs_unescape_and_round_trip() {
 }
 
 #[test]
-fn r1_1_06_formatting_escapes_quote_and_backslash_only_and_refuses_crlf() {
+fn core_grammar_param_quoted_string_written_escaping_quote_and_backslash_only() {
     let mut c = parses(&challenge()).into_owned();
     c.description = Some(r#"say "hi" \ <ok> & 'fine'"#.into());
     let out = c.to_header().unwrap();
@@ -145,7 +122,7 @@ fn r1_1_06_formatting_escapes_quote_and_backslash_only_and_refuses_crlf() {
 }
 
 #[test]
-fn r1_1_07_bws_around_equals_and_ows_around_commas() {
+fn core_grammar_param_whitespace_read_and_never_written() {
     // req: core.grammar.param.whitespace core.grammar.param.no-bws
     let h = format!(
         "Payment id = \"a\" ,realm= \"api.example.com\",\tmethod =\"tempo\" , intent=charge ,request={}  ",
@@ -161,8 +138,8 @@ fn r1_1_07_bws_around_equals_and_ows_around_commas() {
 }
 
 #[test]
-fn r1_1_08_parameter_names_are_case_insensitive_values_are_not() {
-    // req: core.grammar.param.name-case core.challenge.method.case-sensitive
+fn core_grammar_param_name_case_insensitive_extensions_lowercased() {
+    // req: core.grammar.param.name-case
     let upper = format!(
         r#"Payment ID="a", Realm="api.example.com", METHOD="tempo", Intent="charge", REQUEST="{}", X-Custom="v""#,
         request_b64()
@@ -170,21 +147,12 @@ fn r1_1_08_parameter_names_are_case_insensitive_values_are_not() {
     let c = parses(&upper);
     assert_eq!(c.id, "a");
     assert_eq!(c.extensions, [("x-custom".into(), "v".into())]);
-    assert_eq!(
-        kind(&challenge().replace("\"tempo\"", "\"Tempo\"")),
-        Err(ParseErrorKind::InvalidMethod)
-    );
 }
 
 #[test]
-fn r1_1_09_duplicate_parameters_are_rejected() {
+fn core_grammar_param_unique_with_the_offset_of_the_second() {
     // req: core.grammar.param.unique
-    for (extra, param) in [
-        (r#", id="b""#, Param::Id),
-        (r#", ID="b""#, Param::Id),
-        (r#", Realm="b""#, Param::Realm),
-        (r#", foo="1", FOO="2""#, Param::Extension),
-    ] {
+    for (extra, param) in [(r#", id="b""#, Param::Id), (r#", Realm="b""#, Param::Realm)] {
         assert_eq!(
             kind(&challenge_with(extra)),
             Err(ParseErrorKind::DuplicateParameter(param)),
@@ -200,27 +168,16 @@ fn r1_1_09_duplicate_parameters_are_rejected() {
 }
 
 #[test]
-fn r1_1_10_unknown_parameters_are_kept_but_ignored_and_order_is_free() {
+fn core_challenge_unknown_params_kept_aside() {
     // req: core.challenge.unknown-params core.versioning.ignore-unknown
     let c = parses(&challenge_with(
         r#", constructor="x", __proto__=y, future_ext="1""#,
     ));
     assert_eq!(c.extensions.len(), 3);
-    let reordered = format!(
-        r#"Payment request="{}", intent="charge", method="tempo", realm="api.example.com", id="x7Tg2pLqR9mKvNwY3hBcZa""#,
-        request_b64()
-    );
-    assert_eq!(parses(&reordered), parses(&challenge()));
-    // Bounded: beyond the limit it is an error, not a slow path.
-    let many: String = (0..40).map(|i| format!(", p{i}=v")).collect();
-    assert_eq!(
-        kind(&challenge_with(&many)),
-        Err(ParseErrorKind::TooManyParameters)
-    );
 }
 
 #[test]
-fn r1_1_11_several_challenges_per_line_and_across_lines() {
+fn core_grammar_challenge_list_on_one_line_and_across_lines() {
     // req: core.grammar.challenge.list core.security.intermediaries.client
     let a = challenge();
     let b = challenge().replace("tempo", "stripe");
@@ -254,11 +211,10 @@ fn r1_1_11_several_challenges_per_line_and_across_lines() {
 }
 
 #[test]
-fn r1_1_11_a_malformed_challenge_does_not_hide_the_valid_ones() {
+fn core_grammar_challenge_list_a_malformed_challenge_hides_nothing() {
     // req: core.grammar.challenge.list
     let good = challenge();
     for bad in [
-        r#"Payment id="a" realm="b""#.to_string(),
         r#"Payment id="a", id="b""#.to_string(),
         r#"Payment method="Tempo""#.to_string(),
         format!("Payment {}, garbage\"x\"", params()),
@@ -272,57 +228,24 @@ fn r1_1_11_a_malformed_challenge_does_not_hide_the_valid_ones() {
 }
 
 #[test]
-fn r1_1_12_scheme_only_and_empty_headers_are_rejected() {
+fn core_challenge_required_params_blank_values_and_padded_token68() {
     // req: core.challenge.required-params
-    assert_eq!(kind("Payment"), Err(ParseErrorKind::NoParameters));
     assert_eq!(kind("Payment   "), Err(ParseErrorKind::NoParameters));
     assert_eq!(
         kind("Payment abc=="),
         Err(ParseErrorKind::Token68NotAllowed)
     );
-    assert_eq!(kind(""), Err(ParseErrorKind::NoPaymentChallenge));
     assert_eq!(kind("   "), Err(ParseErrorKind::NoPaymentChallenge));
-    assert_eq!(kind("Bearer x=y"), Err(ParseErrorKind::NoPaymentChallenge));
 }
 
 #[test]
-fn r1_1_13_required_parameters_and_non_empty_id() {
-    // req: core.challenge.required-params core.challenge.id.reject-empty
-    assert_eq!(
-        kind(&challenge().replace("x7Tg2pLqR9mKvNwY3hBcZa", "")),
-        Err(ParseErrorKind::EmptyParameter(Param::Id))
-    );
-    for (param, name) in [
-        (Param::Id, "id"),
-        (Param::Realm, "realm"),
-        (Param::Method, "method"),
-        (Param::Intent, "intent"),
-        (Param::Request, "request"),
-    ] {
-        let others: Vec<String> = params()
-            .split(", ")
-            .filter(|p| !p.starts_with(&format!("{name}=")))
-            .map(str::to_owned)
-            .collect();
-        let h = format!("Payment {}", others.join(", "));
-        assert_eq!(
-            kind(&h),
-            Err(ParseErrorKind::MissingParameter(param)),
-            "{h}"
-        );
-    }
-}
-
-#[test]
-fn r1_1_14_method_grammar_with_offsets_in_the_header() {
+fn core_challenge_method_case_sensitive_grammar_and_offsets() {
     // req: core.challenge.method.case-sensitive
     for (method, ok) in [
         ("tempo", true),
         ("tempo-v2", true),
         ("vendor:pay", true),
         ("x402", true),
-        ("Tempo", false),
-        ("1tempo", false),
         ("tem po", false),
         ("*", false),
     ] {
@@ -338,13 +261,9 @@ fn r1_1_14_method_grammar_with_offsets_in_the_header() {
 }
 
 #[test]
-fn r1_1_15_request_and_opaque_must_be_base64url_json_objects() {
+fn core_challenge_request_json_offsets_opaque_and_size() {
     // req: core.challenge.request.json
     let with_request = |r: &str| challenge().replace(&request_b64(), r);
-    assert_eq!(
-        kind(&with_request("not-valid!!!")),
-        Err(ParseErrorKind::InvalidBase64)
-    );
     assert!(
         kind(&with_request("_w")).is_err(),
         "non-UTF-8 decoded bytes"
@@ -359,23 +278,6 @@ fn r1_1_15_request_and_opaque_must_be_base64url_json_objects() {
         kind(&with_request(&broken)),
         Err(ParseErrorKind::InvalidJson)
     );
-    let duplicate = base64::encode(br#"{"amount":"1","amount":"1000"}"#);
-    assert_eq!(
-        kind(&with_request(&duplicate)),
-        Err(ParseErrorKind::DuplicateJsonKey)
-    );
-    assert_eq!(
-        kind(&with_request("W10")),
-        Err(ParseErrorKind::ExpectedJsonObject)
-    );
-    assert_eq!(
-        kind(&with_request("InN0cmluZyI")),
-        Err(ParseErrorKind::ExpectedJsonObject)
-    );
-    assert_eq!(
-        parses(&with_request("e30")).request.decode().unwrap(),
-        JsonObject::new()
-    );
     // The bad character's offset is its place in the header.
     let h = with_request("e3!0");
     let e = Challenge::parse(h.as_bytes()).unwrap_err();
@@ -387,14 +289,9 @@ fn r1_1_15_request_and_opaque_must_be_base64url_json_objects() {
             base64::encode(v.to_string().as_bytes())
         ))
     };
-    assert!(kind(&opaque(json!({"route": "GET /a"}))).is_ok());
     assert_eq!(
         kind(&opaque(json!(["a"]))),
         Err(ParseErrorKind::ExpectedJsonObject)
-    );
-    assert_eq!(
-        kind(&opaque(json!({"n": 1}))),
-        Err(ParseErrorKind::ExpectedStringMap)
     );
     // Decoded requests are capped (D11).
     let big = base64::encode(format!(r#"{{"pad":"{}"}}"#, "x".repeat(16 * 1024)).as_bytes());
@@ -405,7 +302,7 @@ fn r1_1_15_request_and_opaque_must_be_base64url_json_objects() {
 }
 
 #[test]
-fn r1_1_16_padding_is_tolerated_on_input_never_emitted() {
+fn core_challenge_request_no_padding_tolerated_on_input_never_written() {
     // req: core.challenge.request.no-padding core.challenge.request.jcs
     let padded = base64::encode(br#"{"a":"12"}"#) + "==";
     assert!(padded.ends_with("fQ=="));
@@ -415,12 +312,11 @@ fn r1_1_16_padding_is_tolerated_on_input_never_emitted() {
         .issue(&ChallengeBinder::new(Secret::new([1; 32]).unwrap()))
         .unwrap();
     assert_eq!(issued.request.as_str(), base64::encode(br#"{"a":"12"}"#));
-    // The standard alphabet only with the named switch.
+    // The standard alphabet (refused by default: a vector) only with the named switch.
     let url_safe = base64::encode(br#"{"q":"???>>>"}"#);
     assert!(url_safe.contains(['-', '_']), "{url_safe}");
     let standard = url_safe.replace('-', "+").replace('_', "/");
     let h = challenge().replace(&request_b64(), &standard);
-    assert_eq!(kind(&h), Err(ParseErrorKind::InvalidBase64));
     let lenient = ParseOptions {
         standard_base64: true,
         ..ParseOptions::STRICT
@@ -433,7 +329,7 @@ fn r1_1_16_padding_is_tolerated_on_input_never_emitted() {
 }
 
 #[test]
-fn r1_1_17_parsing_is_linear_on_an_unterminated_quote_with_12000_backslashes() {
+fn core_grammar_param_quoted_string_linear_on_12000_backslashes() {
     let h = format!("{}, ext=\"{}", challenge(), "\\".repeat(12_000));
     let start = std::time::Instant::now();
     assert_eq!(kind(&h), Err(ParseErrorKind::UnterminatedQuotedString));
@@ -445,7 +341,7 @@ fn r1_1_17_parsing_is_linear_on_an_unterminated_quote_with_12000_backslashes() {
 }
 
 #[test]
-fn r1_1_18_unescaped_quote_in_description_strict_and_legacy() {
+fn core_grammar_param_quoted_string_legacy_unescaped_quote() {
     let h = challenge_with(
         r#", description="Payment for "Premium" service...", expires="2030-01-01T00:00:00Z""#,
     );
@@ -475,34 +371,14 @@ fn r1_1_18_unescaped_quote_in_description_strict_and_legacy() {
 }
 
 #[test]
-fn r1_1_19_credential_is_one_base64url_blob_decoding_to_an_object() {
-    // req: core.grammar.credential.form core.credential.structure
-    let cred =
-        |v: serde_json::Value| format!("Payment {}", base64::encode(v.to_string().as_bytes()));
-    let err = |h: &str| Credential::parse(h.as_bytes()).unwrap_err();
-    assert_eq!(
-        err("Payment W10").kind(),
-        ParseErrorKind::ExpectedJsonObject
-    );
-    assert_eq!(
-        err(&cred(json!({"payload": {}}))).field(),
-        Some("challenge")
-    );
-    let no_id = json!({"challenge": {"realm": "r"}, "payload": {}});
-    assert_eq!(err(&cred(no_id)).field(), Some("challenge.id"));
-    assert_eq!(
-        err(&format!("Payment {}", params())).kind(),
-        ParseErrorKind::InvalidBase64
-    );
-    assert_eq!(err("Bearer abc").kind(), ParseErrorKind::WrongScheme);
-    assert_eq!(err("Payment").kind(), ParseErrorKind::Empty);
-    assert_eq!(err("Paymentx abc").kind(), ParseErrorKind::WrongScheme);
-    assert_eq!(err("Payment !!").kind(), ParseErrorKind::InvalidBase64);
-    assert_eq!(err("").kind(), ParseErrorKind::Empty);
+fn core_grammar_credential_form_the_scheme_alone_is_empty() {
+    // req: core.grammar.credential.form
+    let e = Credential::parse(b"Payment").unwrap_err();
+    assert_eq!(e.kind(), ParseErrorKind::Empty);
 }
 
 #[test]
-fn r1_1_20_receipt_has_no_scheme_prefix() {
+fn core_grammar_receipt_form_round_trips() {
     // req: core.grammar.receipt.form
     let r = Receipt::new(
         "tempo".to_string().try_into().unwrap(),
@@ -511,29 +387,15 @@ fn r1_1_20_receipt_has_no_scheme_prefix() {
     );
     let h = r.to_header();
     assert_eq!(Receipt::parse(h.as_bytes()).unwrap(), r);
-    assert_eq!(
-        Receipt::parse(format!("Payment {h}").as_bytes())
-            .unwrap_err()
-            .kind(),
-        ParseErrorKind::InvalidBase64
-    );
 }
 
-// §1.2 Challenge parameters --------------------------------------------------------
+// Challenge parameters ----------------------------------------------------------------
 
 #[test]
-fn r1_2_expires_digest_header_and_custom_parameters() {
-    // req: core.grammar.expires.rfc3339 core.challenge.header.value core.grammar.intent.token
-    assert_eq!(
-        kind(&challenge_with(r#", expires="2026-13-01T00:00:00Z""#)),
-        Err(ParseErrorKind::InvalidTimestamp)
-    );
+fn core_challenge_header_value_and_expires_forms() {
+    // req: core.grammar.expires.rfc3339 core.challenge.header.value
     assert_eq!(
         kind(&challenge_with(r#", expires="tomorrow""#)),
-        Err(ParseErrorKind::InvalidTimestamp)
-    );
-    assert_eq!(
-        kind(&challenge_with(r#", expires="2026-01-29T12:00:00""#)),
         Err(ParseErrorKind::InvalidTimestamp)
     );
     assert!(
@@ -543,17 +405,7 @@ fn r1_2_expires_digest_header_and_custom_parameters() {
         .is_ok()
     );
     assert_eq!(
-        kind(&challenge_with(r#", digest="md5=abc""#)),
-        Err(ParseErrorKind::UnsupportedDigestAlgorithm)
-    );
-    let sha = "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:";
-    assert!(kind(&challenge_with(&format!(", digest=\"{sha}\""))).is_ok());
-    assert_eq!(
         kind(&challenge_with(r#", header="Cookie""#)),
-        Err(ParseErrorKind::UnsupportedHeader)
-    );
-    assert_eq!(
-        kind(&challenge_with(r#", header="Authorization""#)),
         Err(ParseErrorKind::UnsupportedHeader)
     );
     let c = parses(&challenge_with(r#", header="payment-authorization""#)).into_owned();
@@ -567,15 +419,10 @@ fn r1_2_expires_digest_header_and_custom_parameters() {
         parses(&challenge()).credential_field,
         CredentialField::Authorization
     );
-    // Intents are parsed by grammar, not by registry, and kept as sent.
-    assert_eq!(
-        parses(&challenge().replace("\"charge\"", "\"Authorize\"")).intent,
-        "Authorize"
-    );
 }
 
 #[test]
-fn r1_2_server_never_formats_an_empty_id_or_an_invalid_extension() {
+fn core_challenge_custom_params_lowercase_when_written() {
     // req: core.challenge.custom-params.lowercase
     let mut c = parses(&challenge()).into_owned();
     c.extensions.push(("Upper".into(), "v".into()));
@@ -593,10 +440,10 @@ fn r1_2_server_never_formats_an_empty_id_or_an_invalid_extension() {
     assert_eq!(parses(&out).extensions[0].1, "é\u{1F600}");
 }
 
-// §1.3 Credential -------------------------------------------------------------------
+// Credential --------------------------------------------------------------------------
 
 #[test]
-fn r1_3_credential_echo_payload_and_source() {
+fn core_credential_echo_payload_and_source() {
     // req: core.credential.echo core.challenge.opaque.echo core.credential.header.echo
     // req: core.security.credentials.password-care
     let c = parses(&challenge_with(
@@ -628,7 +475,7 @@ fn r1_3_credential_echo_payload_and_source() {
 }
 
 #[test]
-fn r1_3_unknown_credential_members_are_ignored_and_header_is_echoed() {
+fn core_versioning_ignore_unknown_credential_members_and_header_echo() {
     // req: core.versioning.ignore-unknown core.credential.header.echo
     // req: core.credential.field.payment-authorization core.grammar.scheme.case-insensitive
     let c = parses(&challenge_with(r#", header="Payment-Authorization""#)).into_owned();
@@ -651,7 +498,7 @@ fn r1_3_unknown_credential_members_are_ignored_and_header_is_echoed() {
 }
 
 #[test]
-fn r1_3_every_credential_in_a_request_is_found() {
+fn core_credential_field_every_credential_in_a_request_is_found() {
     let cred = Credential::answer(&parses(&challenge()), JsonObject::new(), None).to_header();
     let headers: Vec<(&str, &[u8])> = vec![
         ("Host", b"x".as_slice()),
@@ -687,48 +534,23 @@ fn r1_3_every_credential_in_a_request_is_found() {
     );
 }
 
-// §1.4 Receipt ----------------------------------------------------------------------
+// Receipt -----------------------------------------------------------------------------
 
 #[test]
-fn r1_4_receipt_status_success_core_members_and_extensions() {
+fn core_receipt_status_success_members_and_extensions() {
     // req: core.receipt.status-success core.versioning.ignore-unknown
     let encode = |v: serde_json::Value| base64::encode(v.to_string().as_bytes());
     let good = json!({"status": "success", "method": "tempo", "timestamp": "2026-01-29T12:00:00Z", "reference": "0xabc", "chainId": 4217, "challengeId": "x"});
     let r = Receipt::parse(encode(good.clone()).as_bytes()).unwrap();
     assert_eq!(r.extra.len(), 2);
     assert_eq!(serde_json::Value::Object(r.to_json()), good);
-    let mut failed = good.clone();
-    failed["status"] = json!("failed");
-    assert_eq!(
-        Receipt::parse(encode(failed).as_bytes())
-            .unwrap_err()
-            .kind(),
-        ParseErrorKind::ReceiptStatus
-    );
-    for member in ["status", "method", "timestamp", "reference"] {
-        let mut v = good.clone();
-        v.as_object_mut().unwrap().remove(member);
-        let e = Receipt::parse(encode(v).as_bytes()).unwrap_err();
-        assert_eq!(
-            (e.kind(), e.field()),
-            (ParseErrorKind::MissingField, Some(member))
-        );
-    }
-    let mut bad_time = good.clone();
-    bad_time["timestamp"] = json!("yesterday");
-    assert_eq!(
-        Receipt::parse(encode(bad_time).as_bytes())
-            .unwrap_err()
-            .kind(),
-        ParseErrorKind::InvalidTimestamp
-    );
     assert!(
         !format!("{r:?}").contains("0xabc"),
         "debug output is redacted"
     );
 }
 
-// §1.5 Binding ------------------------------------------------------------------------
+// Binding -----------------------------------------------------------------------------
 
 fn hmac_b64(secret: &[u8], input: &str) -> String {
     use hmac::{Hmac, KeyInit, Mac};
@@ -740,7 +562,7 @@ fn hmac_b64(secret: &[u8], input: &str) -> String {
 const SECRET: &[u8] = b"minimum-32-byte-secret-for-tests!";
 
 #[test]
-fn r1_5_03_id_is_hmac_over_seven_positional_slots() {
+fn core_binding_hmac_recipe_seven_positional_slots() {
     // req: core.binding.hmac.recipe
     let binder = ChallengeBinder::new(Secret::new(SECRET).unwrap());
     let req = request_b64();
@@ -784,7 +606,7 @@ fn r1_5_03_id_is_hmac_over_seven_positional_slots() {
 }
 
 #[test]
-fn r1_5_01_every_bound_field_changes_the_id_and_description_does_not() {
+fn core_binding_id_bound_every_field_but_description() {
     // req: core.binding.id.bound core.binding.opaque.bound core.binding.header.bound
     // req: core.binding.echo-mismatch core.challenge.description.not-verified
     let binder = ChallengeBinder::new(Secret::new(SECRET).unwrap());
@@ -860,7 +682,7 @@ fn r1_5_01_every_bound_field_changes_the_id_and_description_does_not() {
 }
 
 #[test]
-fn r1_5_03_request_slot_is_recomputed_from_the_decoded_echo() {
+fn core_binding_verify_request_slot_from_the_decoded_echo() {
     let binder = ChallengeBinder::new(Secret::new(SECRET).unwrap());
     let request = object(json!({"currency": "usd", "amount": "1000"}));
     let c = ChallengeBuilder::new("r", "tempo", "charge", &request)
@@ -879,7 +701,7 @@ fn r1_5_03_request_slot_is_recomputed_from_the_decoded_echo() {
 }
 
 #[test]
-fn r1_5_04_secrets_pipes_and_rotation() {
+fn core_binding_secret_rotation_weak_secrets_and_pipes() {
     // req: core.binding.secret.rotation core.binding.secret.not-logged
     assert_eq!(
         Secret::new([0u8; 31]).unwrap_err(),
@@ -941,10 +763,10 @@ fn r1_5_04_secrets_pipes_and_rotation() {
     );
 }
 
-// §1.7 Accept-Payment ---------------------------------------------------------------
+// Accept-Payment ----------------------------------------------------------------------
 
 #[test]
-fn r1_7_01_grammar_weights_and_zero_exclusion() {
+fn core_grammar_accept_payment_weights_and_writing() {
     // req: core.grammar.accept-payment
     let a = AcceptPayment::parse("tempo/charge, tempo/session;q=0, stripe/*; Q=0.5 , */*;q=0.001")
         .unwrap();
@@ -955,21 +777,13 @@ fn r1_7_01_grammar_weights_and_zero_exclusion() {
         a.to_string(),
         "tempo/charge, tempo/session;q=0, stripe/*;q=0.5, */*;q=0.001"
     );
-    for bad in [
-        "tempo",
-        "tempo/",
-        "/charge",
-        "Tempo/charge",
-        "tempo/charge;q=1.5",
-        "tempo/charge;x=1",
-        "",
-    ] {
+    for bad in ["tempo/", "/charge"] {
         assert!(AcceptPayment::parse(bad).is_err(), "{bad}");
     }
 }
 
 #[test]
-fn r1_7_02_rank_filters_orders_and_keeps_server_order_on_ties() {
+fn core_accept_payment_order_filter_ties_and_specific_ranges() {
     // req: core.accept-payment.filter core.accept-payment.order core.accept-payment.ties
     // req: core.accept-payment.specific
     let offers = [
@@ -996,7 +810,7 @@ fn r1_7_02_rank_filters_orders_and_keeps_server_order_on_ties() {
 }
 
 #[test]
-fn r1_7_03_no_match_returns_nothing_so_the_server_may_ignore_the_header() {
+fn core_accept_payment_filter_no_match_keeps_nothing() {
     let a = AcceptPayment::parse("lightning/charge").unwrap();
     assert!(a.rank([("tempo", "charge")]).is_empty());
 }
