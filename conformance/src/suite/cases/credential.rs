@@ -88,7 +88,7 @@ async fn several_credentials(ctx: &Ctx) -> Outcome {
     let (a, b) = (challenge(ctx).await, challenge(ctx).await);
     let (a, b) = (a?, b?);
     // Both in the field the challenges select: whether one in each field counts as
-    // "several" is left open by the draft.
+    // "several" is left open by the draft (decision D14).
     let (ca, cb) = (
         ctx.credential(&a).to_header(),
         ctx.credential(&b).to_header(),
