@@ -39,3 +39,4 @@ pub(crate) mod serve;
 
 pub use ledger::{Account, DEFAULT_RETENTION, LedgerError, Refunds, SessionLedger, TopUp};
 pub use meter::{MeteredBody, MeteredSession};
+pub(crate) use serve::SessionContext;
