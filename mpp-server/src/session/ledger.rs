@@ -849,4 +849,24 @@ mod tests {
         .await;
         assert!(matches!(result, Err(LedgerError::Unknown(_))), "{result:?}");
     }
+
+    #[test]
+    fn opening_and_closing_a_session_costs_the_same_however_many_are_open() {
+        // The ledger's open-session index on a store with native sets: listing and
+        // unlisting one session moves the same bytes with 10 or 5,000 others open.
+        use crate::store::tests::{Counting, block_on};
+        use std::sync::atomic::Ordering;
+        let cost = |open: usize| {
+            let store = std::sync::Arc::new(Counting::new(true));
+            let ledger = SessionLedger::new(store.clone());
+            for i in 0..open {
+                block_on(ledger.index(&format!("session-{i:06}"))).expect("index");
+            }
+            let before = store.bytes.load(Ordering::Relaxed);
+            block_on(ledger.index("probe")).expect("index");
+            block_on(ledger.unindex("probe")).expect("unindex");
+            store.bytes.load(Ordering::Relaxed) - before
+        };
+        assert_eq!(cost(10), cost(5_000));
+    }
 }
