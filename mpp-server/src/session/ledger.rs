@@ -396,7 +396,7 @@ fn key(id: &str) -> String {
 fn write_id() -> Result<[u8; 16], LedgerError> {
     let mut id = [0u8; 16];
     getrandom::fill(&mut id)
-        .map_err(|e| LedgerError::Store(StoreError(format!("no randomness: {e}"))))?;
+        .map_err(|e| LedgerError::Store(StoreError::Unavailable(format!("no randomness: {e}"))))?;
     Ok(id)
 }
 
@@ -802,7 +802,7 @@ mod tests {
                 if self.interfere {
                     self.memory.put(key, b"someone else", ttl).await?;
                 }
-                Err(StoreError("connection reset".into()))
+                Err(StoreError::Unavailable("connection reset".into()))
             })
         }
     }
