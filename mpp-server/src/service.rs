@@ -181,7 +181,9 @@ struct Paid {
     headers: Vec<(&'static str, String)>,
     /// Where a 2xx answer is kept for `Idempotency-Key` retries, and for how long.
     keep: Option<(String, Duration)>,
-    /// Whether an answer other than 2xx is marked `no-store`.
+    /// Whether an answer other than 2xx is marked `no-store`: every answer to a
+    /// credential sent outside `Authorization` must be private or `no-store`, and
+    /// only a 2xx gets `private` (with its receipt).
     no_store_on_failure: bool,
 }
 
@@ -193,6 +195,8 @@ enum PaidAnswer {
     Json(String),
 }
 
+/// One request through the paywall: passed on when its route is not paid for,
+/// otherwise buffered, judged, and served or refused.
 async fn handle<S, ReqBody, ResBody>(
     shared: Arc<Shared>,
     mut inner: S,
@@ -233,23 +237,39 @@ where
     } else {
         None
     };
-    let body = match Limited::new(body, shared.max_body).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => {
-            return Ok(respond::plain_problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Payload Too Large",
-                &format!("the request body exceeds {} bytes", shared.max_body),
-            ));
-        }
-        Err(_) => {
-            let refusal = Refusal::new(ProblemType::BadRequest, "cannot read the request body");
-            return Ok(early_refusal(&shared, route, None, &refusal, client.as_deref()).await);
-        }
+    let body = match read_body(&shared, route, body, client.as_deref()).await {
+        Ok(body) => body,
+        Err(response) => return Ok(response),
     };
     match verdict(&shared, route, &parts, &body, client.as_deref()).await {
         Verdict::Answer(response) => Ok(response),
         Verdict::Paid(paid) => serve(&shared, inner, parts, body, paid).await,
+    }
+}
+
+/// The request body, buffered (the challenge binds its digest): 413 beyond the
+/// limit, 400 when it cannot be read.
+async fn read_body<B>(
+    shared: &Shared,
+    route: &CompiledRoute,
+    body: B,
+    client: Option<&str>,
+) -> Result<Bytes, Response<PaywallBody>>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    match Limited::new(body, shared.max_body).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(respond::plain_problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Payload Too Large",
+            &format!("the request body exceeds {} bytes", shared.max_body),
+        )),
+        Err(_) => {
+            let refusal = Refusal::new(ProblemType::BadRequest, "cannot read the request body");
+            Err(early_refusal(shared, route, None, &refusal, client).await)
+        }
     }
 }
 
@@ -287,37 +307,15 @@ async fn verdict(
         .evaluate(&route.engine, &payment, (shared.clock)())
     {
         Evaluation::Refuse(refusal) => {
-            // Every unpaid request lands here: debug level keeps busy servers quiet.
-            if refusal.problem == ProblemType::PaymentRequired {
-                tracing::debug!(target: "mpp::server", route = %route.path, "payment required");
-            } else {
-                tracing::info!(
-                    target: "mpp::server",
-                    route = %route.path,
-                    status = refusal.problem.status(),
-                    problem = %refusal.problem,
-                    "payment refused"
-                );
-            }
+            log_refusal(route, &refusal);
             return Verdict::Answer(refuser.answer(&refusal).await);
         }
         Evaluation::Verify(pending) => pending,
     };
-    if let Some(key) = pending.idempotency_key() {
-        match replay::lookup(shared.store.as_ref(), key).await {
-            Ok(Some(response)) => {
-                tracing::info!(target: "mpp::server", route = %route.path, "idempotent replay");
-                return Verdict::Answer(response);
-            }
-            Ok(None) => {}
-            Err(_) => {
-                let refusal = Refusal::new(
-                    ProblemType::InternalPaymentError,
-                    "payment state is unavailable",
-                );
-                return Verdict::Answer(refuser.refuse(refusal).await);
-            }
-        }
+    match replayed(shared, route, &pending).await {
+        Ok(Some(response)) => return Verdict::Answer(response),
+        Ok(None) => {}
+        Err(refusal) => return Verdict::Answer(refuser.refuse(refusal).await),
     }
     let field = payment.credentials.first().map(|c| c.field);
     let paid = match route.offer(pending.offer) {
@@ -332,6 +330,45 @@ async fn verdict(
         Ok(paid) => Verdict::Paid(paid),
         Err(refusal) => Verdict::Answer(refuser.refuse(refusal).await),
     }
+}
+
+/// Logs the engine's refusal of a request.
+fn log_refusal(route: &CompiledRoute, refusal: &Refusal) {
+    // Every unpaid request lands here: debug level keeps busy servers quiet.
+    if refusal.problem == ProblemType::PaymentRequired {
+        tracing::debug!(target: "mpp::server", route = %route.path, "payment required");
+    } else {
+        tracing::info!(
+            target: "mpp::server",
+            route = %route.path,
+            status = refusal.problem.status(),
+            problem = %refusal.problem,
+            "payment refused"
+        );
+    }
+}
+
+/// The response kept for an `Idempotency-Key` retry of this credential, if any.
+async fn replayed(
+    shared: &Shared,
+    route: &CompiledRoute,
+    pending: &Pending,
+) -> Result<Option<Response<PaywallBody>>, Refusal> {
+    let Some(key) = pending.idempotency_key() else {
+        return Ok(None);
+    };
+    let kept = replay::lookup(shared.store.as_ref(), key)
+        .await
+        .map_err(|_| {
+            Refusal::new(
+                ProblemType::InternalPaymentError,
+                "payment state is unavailable",
+            )
+        })?;
+    if kept.is_some() {
+        tracing::info!(target: "mpp::server", route = %route.path, "idempotent replay");
+    }
+    Ok(kept)
 }
 
 /// The charge path: claims the challenge, checks the payload, settles.
@@ -391,23 +428,23 @@ async fn session(
             let ttl = claim_ttl(&pending).max(Duration::from_secs(300));
             (key.to_owned(), ttl)
         });
-    let (answer, receipt) = match serve::admit(sessions, offer, &pending).await? {
-        Admitted::Answer { body, receipt } => (PaidAnswer::Json(body), receipt),
-        Admitted::Serve { receipt, meter } => {
-            let headers = pending.paid_headers(&receipt);
-            let mut verified = VerifiedPayment::new(pending, *receipt);
-            verified.session = Some(meter);
+    let (receipt, meter) = match serve::admit(sessions, offer, &pending).await? {
+        Admitted::Answer { body, receipt } => {
             return Ok(Paid {
-                answer: PaidAnswer::Handler(Box::new(verified)),
-                headers,
+                headers: pending.paid_headers(&receipt),
+                answer: PaidAnswer::Json(body),
                 keep,
                 no_store_on_failure: false,
             });
         }
+        Admitted::Serve { receipt, meter } => (*receipt, meter),
     };
+    let headers = pending.paid_headers(&receipt);
+    let mut verified = VerifiedPayment::new(pending, receipt);
+    verified.session = Some(meter);
     Ok(Paid {
-        answer,
-        headers: pending.paid_headers(&receipt),
+        answer: PaidAnswer::Handler(Box::new(verified)),
+        headers,
         keep,
         no_store_on_failure: false,
     })
