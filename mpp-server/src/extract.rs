@@ -5,7 +5,7 @@ use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
 
-use crate::layer::VerifiedPayment;
+use crate::service::VerifiedPayment;
 
 /// The rejection when a handler asks for a payment on a route the paywall does not
 /// guard: a configuration mistake, so a 500.

@@ -29,25 +29,46 @@
 //! # }
 //! ```
 
+//! # Layers
+//!
+//! The modules are stacked in tower's shape; each uses only the ones below it
+//! (`tests/layering.rs` checks this):
+//!
+//! 1. `route`, `clock`, `body`: the route data (paid routes, offers, prices) and
+//!    the plain types everything speaks;
+//! 2. `store`: where what outlives a request is kept;
+//! 3. `claim`, `replay`, `mint`, `respond`: single-use claims, responses kept for
+//!    retries, the minting limit, the responses the paywall writes itself;
+//! 4. `openapi`, `session`: the discovery document and the session intent, each
+//!    given only what it needs (routes; a `SessionContext`);
+//! 5. `service`: the tower service and the state it shares, one path per kind of
+//!    offer (charge, session);
+//! 6. `layer`: the tower layer, and the idle-session sweep;
+//! 7. `builder`, `extract`: building a paywall; the axum extractor.
+
+mod body;
+mod builder;
 mod claim;
-mod config;
+mod clock;
 #[cfg(feature = "axum")]
 mod extract;
 pub mod layer;
 mod mint;
 pub mod openapi;
 mod replay;
+mod respond;
+mod route;
+mod service;
 pub mod session;
 pub mod store;
 
-pub use config::{
-    Clock, ConfigError, DEFAULT_MAX_BODY, Offer, PaidRoute, Paywall, PaywallBuilder, SessionOffer,
-    system_clock,
-};
+pub use builder::{ConfigError, DEFAULT_MAX_BODY, Paywall, PaywallBuilder};
+pub use clock::{Clock, system_clock};
 pub use layer::{PaywallBody, PaywallLayer, PaywallService, VerifiedPayment};
 pub use mint::{ClientKey, MintLimit, MintRate};
 pub use openapi::ServiceInfo;
 pub use replay::MAX_REPLAY_BODY;
+pub use route::{Offer, PaidRoute, SessionOffer};
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{MemoryStore, Store, StoreError};

@@ -48,7 +48,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use crate::config::PaidRoute;
+use crate::route::PaidRoute;
 use mpp_core::json::JsonObject;
 
 /// `info.title` when [`ServiceInfo::title`] is empty.
@@ -311,7 +311,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::{ServiceInfo, document};
-    use crate::config::{Offer, PaidRoute};
+    use crate::route::{Offer, PaidRoute};
 
     /// A method that settles everything; only its name matters here.
     struct Fake(&'static str);

@@ -21,7 +21,7 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use mpp_core::method::BoxFuture;
 
-use crate::layer::{BoxError, PaywallBody, full};
+use crate::body::{BoxError, PaywallBody, full};
 use crate::store::{Store, StoreError};
 
 /// The largest response body kept for replays.

@@ -1059,7 +1059,7 @@ mod redis {
         for bad in [url("", ""), url(":wrong@", ""), url("alice:wrong@", "")] {
             let store = open(&bad);
             let e = store.put_if_absent("k", b"v", LONG).await.expect_err(&bad);
-            assert!(!e.0.contains("wrong"), "{e}");
+            assert!(!e.to_string().contains("wrong"), "{e}");
             assert!(store.get("k").await.is_err());
         }
 

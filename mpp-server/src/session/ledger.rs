@@ -330,7 +330,7 @@ impl std::error::Error for LedgerError {}
 /// What became of a top-up ([`SessionLedger::top_up`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum TopUp {
+pub(super) enum TopUp {
     /// The deposit grew.
     Credited,
     /// This top-up was credited before (a retry, or a replay): nothing changed.
@@ -396,7 +396,7 @@ fn key(id: &str) -> String {
 fn write_id() -> Result<[u8; 16], LedgerError> {
     let mut id = [0u8; 16];
     getrandom::fill(&mut id)
-        .map_err(|e| LedgerError::Store(StoreError(format!("no randomness: {e}"))))?;
+        .map_err(|e| LedgerError::Store(StoreError::Unavailable(format!("no randomness: {e}"))))?;
     Ok(id)
 }
 
@@ -415,7 +415,7 @@ impl SessionLedger {
     /// Resolves after the next change to any account of this process other than a
     /// debit (a top-up, a close). Changes made by other instances sharing the store
     /// wake nobody here: waiters poll too.
-    pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+    pub(super) fn changed(&self) -> tokio::sync::futures::Notified<'_> {
         self.changed.notified()
     }
 
@@ -468,7 +468,7 @@ impl SessionLedger {
 
     /// As [`apply`](SessionLedger::apply), for an offer of `method` in `currency`:
     /// [`LedgerError::Mismatch`] when the account was opened with another.
-    pub async fn apply_as(
+    pub(super) async fn apply_as(
         &self,
         id: &str,
         method: &str,
@@ -488,7 +488,7 @@ impl SessionLedger {
     /// Credits the top-up `credit` (a digest of its challenge id) of `amount`, once:
     /// a credit already made is reported, not repeated; a top-up the session can no
     /// longer take (it closed meanwhile) becomes a refund owed, in the same write.
-    pub async fn top_up(
+    pub(super) async fn top_up(
         &self,
         id: &str,
         credit: [u8; 16],
@@ -521,7 +521,7 @@ impl SessionLedger {
     /// Takes what is owed on `id` to refund it now: the amount (moved to
     /// [`Refunds::in_flight`], so no other refunder takes it) and the account, or
     /// `None` when nothing is owed.
-    pub async fn start_refund(
+    pub(super) async fn start_refund(
         &self,
         id: &str,
         now: UnixTime,
@@ -542,7 +542,7 @@ impl SessionLedger {
 
     /// Records the outcome of refunding `amount` taken by
     /// [`start_refund`](SessionLedger::start_refund).
-    pub async fn finish_refund(
+    pub(super) async fn finish_refund(
         &self,
         id: &str,
         amount: u128,
@@ -624,7 +624,7 @@ impl SessionLedger {
     }
 
     /// Lists `id` among the open sessions ([`SessionLedger::open_sessions`]).
-    pub async fn index(&self, id: &str) -> Result<(), LedgerError> {
+    pub(super) async fn index(&self, id: &str) -> Result<(), LedgerError> {
         self.store
             .add_member(OPEN_SESSIONS, id)
             .await
@@ -633,7 +633,7 @@ impl SessionLedger {
     }
 
     /// Takes `id` off the list of open sessions.
-    pub async fn unindex(&self, id: &str) -> Result<(), LedgerError> {
+    pub(super) async fn unindex(&self, id: &str) -> Result<(), LedgerError> {
         self.store
             .remove_member(OPEN_SESSIONS, id)
             .await
@@ -642,7 +642,8 @@ impl SessionLedger {
     }
 
     /// The sessions listed as open, in every instance sharing the store: what an idle
-    /// sweep looks at.
+    /// sweep looks at. Public for tests that check what the list holds.
+    #[doc(hidden)]
     pub async fn open_sessions(&self) -> Result<Vec<String>, LedgerError> {
         self.store
             .members(OPEN_SESSIONS)
@@ -656,7 +657,7 @@ impl SessionLedger {
     /// pays what they owe and unlists them. A listed id without an account is dropped
     /// from the list when a second sweep still finds none (the first may have looked
     /// between listing and opening).
-    pub async fn close_idle(
+    pub(super) async fn close_idle(
         &self,
         now: UnixTime,
     ) -> Result<Vec<(String, Account, bool)>, LedgerError> {
@@ -802,7 +803,7 @@ mod tests {
                 if self.interfere {
                     self.memory.put(key, b"someone else", ttl).await?;
                 }
-                Err(StoreError("connection reset".into()))
+                Err(StoreError::Unavailable("connection reset".into()))
             })
         }
     }
@@ -848,5 +849,25 @@ mod tests {
         })
         .await;
         assert!(matches!(result, Err(LedgerError::Unknown(_))), "{result:?}");
+    }
+
+    #[test]
+    fn opening_and_closing_a_session_costs_the_same_however_many_are_open() {
+        // The ledger's open-session index on a store with native sets: listing and
+        // unlisting one session moves the same bytes with 10 or 5,000 others open.
+        use crate::store::tests::{Counting, block_on};
+        use std::sync::atomic::Ordering;
+        let cost = |open: usize| {
+            let store = std::sync::Arc::new(Counting::new(true));
+            let ledger = SessionLedger::new(store.clone());
+            for i in 0..open {
+                block_on(ledger.index(&format!("session-{i:06}"))).expect("index");
+            }
+            let before = store.bytes.load(Ordering::Relaxed);
+            block_on(ledger.index("probe")).expect("index");
+            block_on(ledger.unindex("probe")).expect("unindex");
+            store.bytes.load(Ordering::Relaxed) - before
+        };
+        assert_eq!(cost(10), cost(5_000));
     }
 }

@@ -15,7 +15,9 @@ use mpp_core::json::{JsonObject, Value};
 use mpp_core::time::{Timestamp, UnixTime};
 
 use super::ledger::{LedgerError, SessionLedger};
-use crate::config::{Clock, SessionOffer, Shared};
+use super::serve::SessionContext;
+use crate::clock::Clock;
+use crate::route::SessionOffer;
 
 /// How often a paused stream looks at the account, for top-ups made through another
 /// server instance (those made here wake it at once).
@@ -43,10 +45,10 @@ impl fmt::Debug for MeteredSession {
 }
 
 impl MeteredSession {
-    pub(crate) fn new(shared: &Shared, offer: &SessionOffer, id: &str, unit: u128) -> Self {
+    pub(crate) fn new(ctx: &SessionContext, offer: &SessionOffer, id: &str, unit: u128) -> Self {
         MeteredSession {
-            ledger: shared.ledger.clone(),
-            clock: shared.clock.clone(),
+            ledger: ctx.ledger.clone(),
+            clock: ctx.clock.clone(),
             id: id.into(),
             method: offer.method.name().into(),
             unit,

@@ -37,5 +37,6 @@ mod ledger;
 mod meter;
 pub(crate) mod serve;
 
-pub use ledger::{Account, DEFAULT_RETENTION, LedgerError, Refunds, SessionLedger, TopUp};
+pub use ledger::{Account, DEFAULT_RETENTION, LedgerError, Refunds, SessionLedger};
 pub use meter::{MeteredBody, MeteredSession};
+pub(crate) use serve::SessionContext;

@@ -9,6 +9,8 @@
 //! paid by [`settle_refunds`] once each (on close, on a retried close, and by the
 //! idle sweep, after a restart too).
 
+use std::sync::Arc;
+
 use mpp_core::intent::session::{
     Funding, Phase, Session, SessionError, SessionEvent, SessionOutput,
 };
@@ -19,10 +21,12 @@ use mpp_core::receipt::Receipt;
 use mpp_core::server::{Pending, Refusal};
 use mpp_core::time::UnixTime;
 
-use super::ledger::{Account, LedgerError, TopUp};
+use super::ledger::{Account, LedgerError, SessionLedger, TopUp};
 use super::meter::MeteredSession;
 use crate::claim::Claim;
-use crate::config::{SessionOffer, Shared};
+use crate::clock::Clock;
+use crate::route::SessionOffer;
+use crate::store::Store;
 
 /// The longest session id accepted: ids are store keys.
 const MAX_SESSION_ID: usize = 256;
@@ -30,6 +34,27 @@ const MAX_SESSION_ID: usize = 256;
 /// How long a refund may stay in flight before the sweep reports its outcome as
 /// unknown (and stops listing the session): longer than any refund attempt takes.
 const STUCK_REFUND_SECS: i64 = 600;
+
+/// What the session paths use of the paywall: the accounts, the store that claims
+/// deposits, the clock, and the session methods the routes offer.
+pub(crate) struct SessionContext {
+    pub(crate) ledger: SessionLedger,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Clock,
+    /// The first session offer's method of each name: what refunds the sessions
+    /// it opened.
+    pub(crate) methods: Vec<Arc<dyn SessionMethod>>,
+}
+
+impl SessionContext {
+    /// The session method named `name`.
+    fn method(&self, name: &str) -> Option<&dyn SessionMethod> {
+        self.methods
+            .iter()
+            .find(|m| m.name() == name)
+            .map(|m| m.as_ref())
+    }
+}
 
 /// A credential the session accepted.
 pub(crate) enum Admitted {
@@ -52,7 +77,7 @@ pub(crate) enum Admitted {
 
 /// Applies the action of `pending`'s payload for `offer`.
 pub(crate) async fn admit(
-    shared: &Shared,
+    ctx: &SessionContext,
     offer: &SessionOffer,
     pending: &Pending,
 ) -> Result<Admitted, Refusal> {
@@ -62,10 +87,10 @@ pub(crate) async fn admit(
         check_id(id)?;
     }
     let admission = Admission {
-        shared,
+        ctx,
         offer,
         pending,
-        now: (shared.clock)(),
+        now: (ctx.clock)(),
     };
     match action {
         SessionAction::Open => admission.open().await,
@@ -103,7 +128,7 @@ pub(crate) async fn admit(
 
 /// One session credential being admitted.
 struct Admission<'a> {
-    shared: &'a Shared,
+    ctx: &'a SessionContext,
     offer: &'a SessionOffer,
     pending: &'a Pending,
     now: UnixTime,
@@ -116,7 +141,7 @@ impl Admission<'_> {
 
     async fn open(&self) -> Result<Admitted, Refusal> {
         require_fresh(self.pending, self.now)?;
-        let claim = Claim::take(self.shared.store.as_ref(), self.pending).await?;
+        let claim = Claim::take(self.ctx.store.as_ref(), self.pending).await?;
         let opened = match self.method().open(self.pending.charge()).await {
             Ok(opened) => opened,
             Err(e) => return Err(self.after_claim(&claim, Refusal::from(e)).await),
@@ -137,7 +162,7 @@ impl Admission<'_> {
             self.offer.currency(),
             &opened.refund_to,
         );
-        let ledger = &self.shared.ledger;
+        let ledger = &self.ctx.ledger;
         // Listed before it exists, so that a crash in between cannot leave an open
         // session the idle sweep never sees.
         if let Err(e) = ledger.index(&opened.session).await {
@@ -170,13 +195,7 @@ impl Admission<'_> {
     async fn top_up(&self, session: &str) -> Result<Admitted, Refusal> {
         require_fresh(self.pending, self.now)?;
         // Refuse before the payment is taken when the session cannot take it.
-        match self
-            .shared
-            .ledger
-            .get(session)
-            .await
-            .map_err(ledger_error)?
-        {
+        match self.ctx.ledger.get(session).await.map_err(ledger_error)? {
             None => return Err(self.failure(SessionFailure::NotFound, "no such session")),
             Some(a) if !self.offers(&a) => return Err(mismatch()),
             Some(a) if a.session.phase() != Phase::Active => {
@@ -184,7 +203,7 @@ impl Admission<'_> {
             }
             Some(_) => {}
         }
-        let claim = Claim::take(self.shared.store.as_ref(), self.pending).await?;
+        let claim = Claim::take(self.ctx.store.as_ref(), self.pending).await?;
         let amount = match self.method().top_up(self.pending.charge()).await {
             Ok(amount) => amount,
             Err(e) => return Err(self.after_claim(&claim, Refusal::from(e)).await),
@@ -192,11 +211,11 @@ impl Admission<'_> {
         let credit = credit_id(self.pending.credential.challenge.id.as_str());
         // Listed again first: if the session closed and was unlisted meanwhile, the
         // top-up becomes a refund owed that the idle sweep must still find.
-        if let Err(e) = self.shared.ledger.index(session).await {
+        if let Err(e) = self.ctx.ledger.index(session).await {
             return Err(self.after_claim(&claim, ledger_error(e)).await);
         }
         let (outcome, account) = match self
-            .shared
+            .ctx
             .ledger
             .top_up(session, credit, amount, self.now)
             .await
@@ -221,7 +240,7 @@ impl Admission<'_> {
             }
             TopUp::Owed(e) => {
                 // Paid, but the session closed in between: what it paid goes back.
-                let ledger = &self.shared.ledger;
+                let ledger = &self.ctx.ledger;
                 let account = settle_refunds(ledger, self.method(), session, self.now)
                     .await
                     .unwrap_or(account);
@@ -242,9 +261,9 @@ impl Admission<'_> {
             .apply(session, SessionEvent::Close)
             .await
             .map_err(|e| self.ledger_refusal(e))?;
-        let settled = settle_refunds(&self.shared.ledger, self.method(), session, self.now).await;
+        let settled = settle_refunds(&self.ctx.ledger, self.method(), session, self.now).await;
         let account = settled.unwrap_or(account);
-        unindex_if_settled(&self.shared.ledger, session, &account).await;
+        unindex_if_settled(&self.ctx.ledger, session, &account).await;
         let mut refund = JsonObject::new();
         let refunds = &account.refunds;
         refund.insert("refund".into(), refunds.total().to_string().into());
@@ -288,7 +307,7 @@ impl Admission<'_> {
             .ok_or_else(|| internal("the offer has no unit price"))?;
         let account = if self.offer.streaming {
             let account = self
-                .shared
+                .ctx
                 .ledger
                 .get(session)
                 .await
@@ -335,7 +354,7 @@ impl Admission<'_> {
         };
         Ok(Admitted::Serve {
             receipt: Box::new(self.receipt(session, &account, JsonObject::new())),
-            meter: MeteredSession::new(self.shared, self.offer, session, unit),
+            meter: MeteredSession::new(self.ctx, self.offer, session, unit),
         })
     }
 
@@ -345,7 +364,7 @@ impl Admission<'_> {
         session: &str,
         event: SessionEvent,
     ) -> Result<(Result<SessionOutput, SessionError>, Account), LedgerError> {
-        self.shared
+        self.ctx
             .ledger
             .apply_as(
                 session,
@@ -369,7 +388,7 @@ impl Admission<'_> {
             return refusal;
         }
         claim
-            .release_for_retry(self.shared.store.as_ref(), self.pending, refusal)
+            .release_for_retry(self.ctx.store.as_ref(), self.pending, refusal)
             .await
     }
 
@@ -443,9 +462,8 @@ impl Admission<'_> {
 /// attempt per amount owed, which [`SessionLedger::start_refund`] hands to exactly
 /// one caller. The account as it is afterwards.
 ///
-/// [`SessionLedger::start_refund`]: super::SessionLedger::start_refund
 pub(crate) async fn settle_refunds(
-    ledger: &super::SessionLedger,
+    ledger: &SessionLedger,
     method: &dyn SessionMethod,
     session: &str,
     now: UnixTime,
@@ -474,7 +492,7 @@ pub(crate) async fn settle_refunds(
 }
 
 /// Takes a closed session off the open list once it owes nothing.
-async fn unindex_if_settled(ledger: &super::SessionLedger, session: &str, account: &Account) {
+async fn unindex_if_settled(ledger: &SessionLedger, session: &str, account: &Account) {
     if !account.refunds.settled() || !matches!(account.session.phase(), Phase::Closed(_)) {
         return;
     }
@@ -486,13 +504,13 @@ async fn unindex_if_settled(ledger: &super::SessionLedger, session: &str, accoun
 
 /// Closes idle sessions, pays what closed sessions owe, and unlists those that owe
 /// nothing (see [`crate::PaywallLayer::close_idle_sessions`]): how many it closed.
-pub(crate) async fn close_idle(shared: &Shared) -> Result<usize, LedgerError> {
-    let now = (shared.clock)();
-    let ledger = &shared.ledger;
+pub(crate) async fn close_idle(ctx: &SessionContext) -> Result<usize, LedgerError> {
+    let now = (ctx.clock)();
+    let ledger = &ctx.ledger;
     let mut closed_now = 0;
     for (id, account, just_closed) in ledger.close_idle(now).await? {
         closed_now += usize::from(just_closed);
-        let Some(method) = shared.session_method(&account.method) else {
+        let Some(method) = ctx.method(&account.method) else {
             // Kept listed and owed: paid once a route offers the method again.
             tracing::warn!(target: "mpp::server", method = %account.method, owed = %account.refunds.owed, "a closed session owes a refund, but no route offers its method");
             continue;

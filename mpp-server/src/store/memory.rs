@@ -89,7 +89,7 @@ const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// When an entry written at `now` with `ttl` expires.
 fn expiry(now: Instant, ttl: Duration) -> Result<Instant, StoreError> {
     now.checked_add(ttl.min(MAX_TTL))
-        .ok_or_else(|| StoreError("memory store: time to live out of range".into()))
+        .ok_or_else(|| StoreError::Invalid("memory store: time to live out of range".into()))
 }
 
 impl fmt::Debug for MemoryStore {
@@ -129,7 +129,7 @@ impl MemoryStore {
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, StoreError> {
         self.state
             .lock()
-            .map_err(|_| StoreError("memory store lock poisoned".into()))
+            .map_err(|_| StoreError::backend("memory store lock poisoned"))
     }
 
     fn put_if_absent_now(
@@ -145,7 +145,7 @@ impl MemoryStore {
             return Ok(false);
         }
         if state.held() >= self.max_entries {
-            return Err(StoreError("memory store is full".into()));
+            return Err(StoreError::backend("memory store is full"));
         }
         state.insert(key, value, expiry(now, ttl)?);
         Ok(true)
@@ -175,7 +175,7 @@ impl MemoryStore {
         let mut state = self.lock()?;
         state.evict_expired(now);
         if !state.entries.contains_key(key) && state.held() >= self.max_entries {
-            return Err(StoreError("memory store is full".into()));
+            return Err(StoreError::backend("memory store is full"));
         }
         state.insert(key, value, expiry(now, ttl)?);
         Ok(())
@@ -189,7 +189,7 @@ impl MemoryStore {
         }
         state.evict_expired(Instant::now());
         if state.held() >= self.max_entries {
-            return Err(StoreError("memory store is full".into()));
+            return Err(StoreError::backend("memory store is full"));
         }
         state
             .sets

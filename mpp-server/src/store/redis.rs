@@ -151,7 +151,7 @@ impl RedisStore {
     /// Runs one command on a pooled connection, within the timeouts.
     async fn execute(&self, args: &[&[u8]], kind: Kind) -> Result<Reply, NoReply> {
         if tokio::runtime::Handle::try_current().is_err() {
-            return Err(NoReply::Failed(StoreError(
+            return Err(NoReply::Failed(StoreError::Unavailable(
                 "the Redis store needs a Tokio runtime".into(),
             )));
         }
@@ -163,7 +163,9 @@ impl RedisStore {
             Ok(result) => result,
             Err(_) => {
                 self.drop_idle();
-                Err(NoReply::Failed(StoreError("redis: timed out".into())))
+                Err(NoReply::Failed(StoreError::Timeout(
+                    "redis: timed out".into(),
+                )))
             }
         }
     }
@@ -172,12 +174,12 @@ impl RedisStore {
         let _permit = match timeout(self.options.connect_timeout, self.permits.acquire()).await {
             Ok(Ok(permit)) => permit,
             Ok(Err(_)) => {
-                return Err(NoReply::Failed(StoreError(
+                return Err(NoReply::Failed(StoreError::Unavailable(
                     "redis: the pool is closed".into(),
                 )));
             }
             Err(_) => {
-                return Err(NoReply::Failed(StoreError(
+                return Err(NoReply::Failed(StoreError::Timeout(
                     "redis: timed out waiting for a connection".into(),
                 )));
             }
@@ -198,7 +200,7 @@ impl RedisStore {
                 // would not answer a read-back either.
                 Err(_) => {
                     self.drop_idle();
-                    return Err(NoReply::Failed(StoreError(
+                    return Err(NoReply::Failed(StoreError::Timeout(
                         "redis: command timed out".into(),
                     )));
                 }
@@ -231,7 +233,7 @@ impl RedisStore {
     async fn dial(&self) -> Result<Connection, StoreError> {
         match timeout(self.options.connect_timeout, Connection::open(&self.target)).await {
             Ok(result) => result,
-            Err(_) => Err(StoreError("redis: connect timed out".into())),
+            Err(_) => Err(StoreError::Timeout("redis: connect timed out".into())),
         }
     }
 
@@ -293,7 +295,7 @@ impl From<NoReply> for StoreError {
 /// The error for a write whose reply was lost and whose outcome a read-back could
 /// not settle.
 fn unknown(lost: StoreError) -> StoreError {
-    StoreError(format!("{}; outcome unknown", lost.0))
+    StoreError::OutcomeUnknown(lost.detail().to_owned())
 }
 
 /// A Redis time to live in milliseconds: rounded up, at least 1 (Redis refuses 0).
@@ -304,7 +306,7 @@ fn ttl_ms(ttl: Duration) -> Vec<u8> {
 
 fn check_value(value: &[u8]) -> Result<(), StoreError> {
     if value.len() > MAX_BULK {
-        return Err(StoreError(format!(
+        return Err(StoreError::Invalid(format!(
             "redis: values are limited to {MAX_BULK} bytes"
         )));
     }
@@ -313,8 +315,8 @@ fn check_value(value: &[u8]) -> Result<(), StoreError> {
 
 fn unexpected(reply: &Reply) -> StoreError {
     match reply {
-        Reply::Error(e) => StoreError(format!("redis: {e}")),
-        _ => StoreError("redis: unexpected reply".into()),
+        Reply::Error(e) => StoreError::backend(format!("redis: {e}")),
+        _ => StoreError::Corrupt("redis: unexpected reply".into()),
     }
 }
 
@@ -441,14 +443,19 @@ impl Store for RedisStore {
                 };
                 let Ok([Reply::Bulk(next), Reply::Array(page)]) = <[Reply; 2]>::try_from(parts)
                 else {
-                    return Err(StoreError("redis: unexpected reply to SSCAN".into()));
+                    return Err(StoreError::Corrupt(
+                        "redis: unexpected reply to SSCAN".into(),
+                    ));
                 };
                 for item in page {
                     let Reply::Bulk(member) = item else {
-                        return Err(StoreError("redis: unexpected reply to SSCAN".into()));
+                        return Err(StoreError::Corrupt(
+                            "redis: unexpected reply to SSCAN".into(),
+                        ));
                     };
-                    let member = String::from_utf8(member)
-                        .map_err(|_| StoreError("redis: a set member is not UTF-8".into()))?;
+                    let member = String::from_utf8(member).map_err(|_| {
+                        StoreError::Corrupt("redis: a set member is not UTF-8".into())
+                    })?;
                     members.insert(member);
                 }
                 if next == b"0" {
@@ -456,7 +463,7 @@ impl Store for RedisStore {
                 }
                 cursor = next;
             }
-            Err(StoreError("redis: SSCAN did not finish".into()))
+            Err(StoreError::backend("redis: SSCAN did not finish"))
         })
     }
 }
@@ -515,10 +522,14 @@ enum Failure {
 impl Failure {
     fn into_store_error(self) -> StoreError {
         match self {
-            Failure::NotSent(e) => StoreError(format!("redis: cannot send: {e}")),
-            Failure::Lost(None) => StoreError("redis: connection closed before the reply".into()),
-            Failure::Lost(Some(e)) => StoreError(format!("redis: reply lost: {e}")),
-            Failure::Protocol(what) => StoreError(format!("redis: malformed reply: {what}")),
+            Failure::NotSent(e) => StoreError::Unavailable(format!("redis: cannot send: {e}")),
+            Failure::Lost(None) => {
+                StoreError::Unavailable("redis: connection closed before the reply".into())
+            }
+            Failure::Lost(Some(e)) => StoreError::Unavailable(format!("redis: reply lost: {e}")),
+            Failure::Protocol(what) => {
+                StoreError::Corrupt(format!("redis: malformed reply: {what}"))
+            }
         }
     }
 }
@@ -534,10 +545,10 @@ impl Connection {
     async fn open(target: &Target) -> Result<Connection, StoreError> {
         let stream = TcpStream::connect((target.host.as_str(), target.port))
             .await
-            .map_err(|e| StoreError(format!("redis: cannot connect: {e}")))?;
+            .map_err(|e| StoreError::Unavailable(format!("redis: cannot connect: {e}")))?;
         stream
             .set_nodelay(true)
-            .map_err(|e| StoreError(format!("redis: {e}")))?;
+            .map_err(|e| StoreError::Unavailable(format!("redis: {e}")))?;
         let mut conn = Connection {
             stream,
             buf: Vec::with_capacity(512),
@@ -561,8 +572,13 @@ impl Connection {
     fn expect_ok(&self, reply: Result<Reply, Failure>, what: &str) -> Result<(), StoreError> {
         match reply.map_err(Failure::into_store_error)? {
             Reply::Simple(s) if s == "OK" => Ok(()),
-            Reply::Error(e) => Err(StoreError(format!("redis: {what} failed: {e}"))),
-            _ => Err(StoreError(format!("redis: unexpected reply to {what}"))),
+            // A refused login or database: the store cannot be used as configured.
+            Reply::Error(e) => Err(StoreError::Unavailable(format!(
+                "redis: {what} failed: {e}"
+            ))),
+            _ => Err(StoreError::Corrupt(format!(
+                "redis: unexpected reply to {what}"
+            ))),
         }
     }
 
@@ -835,7 +851,7 @@ fn parse_integer(line: &[u8]) -> Result<i64, Failure> {
 
 fn url_error(what: &str) -> StoreError {
     // Never echo the URL: it may hold the password.
-    StoreError(format!("invalid Redis URL: {what}"))
+    StoreError::Invalid(format!("invalid Redis URL: {what}"))
 }
 
 /// Parses `redis://[[user]:password@]host[:port][/db]`.
@@ -944,7 +960,7 @@ mod tests {
     use super::*;
 
     fn parsed(bytes: &[u8]) -> Result<Option<(Reply, usize)>, String> {
-        parse(bytes).map_err(|f| f.into_store_error().0)
+        parse(bytes).map_err(|f| f.into_store_error().detail().to_owned())
     }
 
     #[test]
@@ -1194,7 +1210,7 @@ mod tests {
             "redis://u:hunter2%@h",
         ] {
             let e = parse_url(url).expect_err(url);
-            assert!(!e.0.contains("hunter2"), "{e}");
+            assert!(!e.to_string().contains("hunter2"), "{e}");
         }
     }
 

@@ -99,8 +99,20 @@ impl fmt::Debug for SqliteStore {
     }
 }
 
+/// An SQLite error, by fault: a lock held past the busy timeout is a timeout, a
+/// damaged file is corrupt data, a file that cannot be opened is unavailable.
 fn sql_error(e: rusqlite::Error) -> StoreError {
-    StoreError(format!("sqlite: {e}"))
+    use rusqlite::ErrorCode;
+    let detail = format!("sqlite: {e}");
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Timeout(detail),
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => StoreError::Corrupt(detail),
+        Some(ErrorCode::CannotOpen) => StoreError::Unavailable(detail),
+        _ => StoreError::Backend {
+            detail,
+            source: Some(Arc::new(e)),
+        },
+    }
 }
 
 impl SqliteStore {
@@ -132,7 +144,7 @@ impl SqliteStore {
             .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
             .map_err(sql_error)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError(format!(
+            return Err(StoreError::Invalid(format!(
                 "sqlite: the WAL journal is not available for this file (journal_mode={mode})"
             )));
         }
@@ -166,8 +178,9 @@ impl SqliteStore {
     {
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
-            let handle = tokio::runtime::Handle::try_current()
-                .map_err(|_| StoreError("the SQLite store needs a Tokio runtime".into()))?;
+            let handle = tokio::runtime::Handle::try_current().map_err(|_| {
+                StoreError::Unavailable("the SQLite store needs a Tokio runtime".into())
+            })?;
             // Waiting for this process's earlier operations, then for the file's lock.
             let deadline = inner.busy_timeout.saturating_mul(2);
             let fate = Arc::new(AtomicU8::new(PENDING));
@@ -179,12 +192,14 @@ impl SqliteStore {
                 let mut db = inner
                     .db
                     .lock()
-                    .map_err(|_| StoreError("sqlite store lock poisoned".into()))?;
+                    .map_err(|_| StoreError::backend("sqlite store lock poisoned"))?;
                 if start
                     .compare_exchange(PENDING, RUNNING, Ordering::AcqRel, Ordering::Acquire)
                     .is_err()
                 {
-                    return Err(StoreError("sqlite store operation given up".into()));
+                    return Err(StoreError::Timeout(
+                        "sqlite store operation given up".into(),
+                    ));
                 }
                 op(&mut db)
             });
@@ -195,14 +210,16 @@ impl SqliteStore {
                         .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
                         .is_ok()
                     {
-                        return Err(StoreError("sqlite store operation timed out".into()));
+                        return Err(StoreError::Timeout(
+                            "sqlite store operation timed out".into(),
+                        ));
                     }
                     // Started: its own result is the answer. Each of its statements
                     // waits at most the busy timeout for the file.
                     task.await
                 }
             };
-            joined.unwrap_or_else(|_| Err(StoreError("sqlite store operation failed".into())))
+            joined.unwrap_or_else(|_| Err(StoreError::backend("sqlite store operation failed")))
         })
     }
 }
@@ -258,7 +275,7 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => {
-                return Err(StoreError(format!(
+                return Err(StoreError::Unavailable(format!(
                     "sqlite: cannot create the database file: {e}"
                 )));
             }
@@ -275,7 +292,7 @@ fn now_ms() -> Result<i64, StoreError> {
         .duration_since(UNIX_EPOCH)
         .ok()
         .and_then(|d| i64::try_from(d.as_millis()).ok())
-        .ok_or_else(|| StoreError("the system clock is out of range".into()))
+        .ok_or_else(|| StoreError::Unavailable("the system clock is out of range".into()))
 }
 
 /// When an entry written at `now` with `ttl` expires (rounded up to the millisecond).
@@ -626,7 +643,7 @@ mod tests {
                 Ok(true) => assert!(stored(key), "{key} was reported claimed"),
                 Ok(false) => panic!("{key}: nobody else claimed it"),
                 Err(e) => {
-                    timeouts += usize::from(e.0.contains("timed out"));
+                    timeouts += usize::from(matches!(e, StoreError::Timeout(_)));
                     assert!(
                         !stored(key),
                         "{key} was reported failed ({e}) but committed"

@@ -569,7 +569,7 @@ pub struct FlakyStore {
 
 impl FlakyStore {
     fn fail<T: Send + 'static>(&self) -> BoxFuture<'_, Result<T, StoreError>> {
-        Box::pin(std::future::ready(Err(StoreError(
+        Box::pin(std::future::ready(Err(StoreError::Unavailable(
             "the store is unreachable".into(),
         ))))
     }
@@ -699,10 +699,12 @@ impl Faults {
     ) -> Result<T, StoreError> {
         match self.fires(op, key) {
             None => apply().await,
-            Some(Fault::Fail) => Err(StoreError("injected failure".into())),
+            Some(Fault::Fail) => Err(StoreError::Unavailable("injected failure".into())),
             Some(Fault::ApplyThenFail) => {
                 apply().await?;
-                Err(StoreError("injected: the answer was lost".into()))
+                Err(StoreError::Unavailable(
+                    "injected: the answer was lost".into(),
+                ))
             }
         }
     }
