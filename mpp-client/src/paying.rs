@@ -37,7 +37,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue, LOCATION};
@@ -731,10 +731,7 @@ pub fn origin_of(url: &Url) -> Origin {
 }
 
 fn now() -> UnixTime {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    UnixTime::from_secs(i64::try_from(since.as_secs()).unwrap_or(i64::MAX))
+    UnixTime::from(SystemTime::now())
 }
 
 /// A network failure, with the causes reqwest keeps behind its one-line message

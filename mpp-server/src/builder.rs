@@ -11,7 +11,6 @@ use mpp_core::time::UnixTime;
 use mpp_core::value::{MethodName, Realm};
 use mpp_core::{BindingError, ParseError};
 
-use crate::clock::{Clock, system_clock};
 use crate::layer::PaywallLayer;
 use crate::mint::{MintLimit, Minting};
 use crate::openapi::{self, ServiceInfo};
@@ -19,6 +18,7 @@ use crate::route::{CompiledRoute, PaidOffer, PaidRoute};
 use crate::service::Shared;
 use crate::session::{SessionContext, SessionLedger};
 use crate::store::{MemoryStore, Store};
+use mpp_core::time::{Clock, system_clock};
 
 /// The default limit on a buffered request body (D11).
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
@@ -102,7 +102,7 @@ impl Paywall {
             store: Arc::new(MemoryStore::default()),
             max_body: DEFAULT_MAX_BODY,
             discovery: None,
-            clock: Arc::new(system_clock),
+            clock: system_clock(),
             mint_limit: MintLimit::default(),
         })
     }

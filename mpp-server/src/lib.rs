@@ -34,7 +34,7 @@
 //! The modules are stacked in tower's shape; each uses only the ones below it
 //! (`tests/layering.rs` checks this):
 //!
-//! 1. `route`, `clock`, `body`: the route data (paid routes, offers, prices) and
+//! 1. `route`, `body`: the route data (paid routes, offers, prices) and
 //!    the plain types everything speaks;
 //! 2. `store`: where what outlives a request is kept;
 //! 3. `claim`, `replay`, `mint`, `respond`: single-use claims, responses kept for
@@ -49,7 +49,6 @@
 mod body;
 mod builder;
 mod claim;
-mod clock;
 #[cfg(feature = "axum")]
 mod extract;
 pub mod layer;
@@ -63,7 +62,6 @@ pub mod session;
 pub mod store;
 
 pub use builder::{ConfigError, DEFAULT_MAX_BODY, Paywall, PaywallBuilder};
-pub use clock::{Clock, system_clock};
 pub use layer::{PaywallBody, PaywallLayer, PaywallService, VerifiedPayment};
 pub use mint::{ClientKey, MintLimit, MintRate};
 pub use openapi::ServiceInfo;

@@ -40,7 +40,6 @@ use tower_service::Service;
 
 use crate::body::{BoxError, PaywallBody, box_response, boxed, full};
 use crate::claim::Claim;
-use crate::clock::Clock;
 use crate::mint::Minting;
 use crate::replay;
 use crate::respond;
@@ -48,6 +47,7 @@ use crate::route::{CompiledRoute, Offer, PaidOffer, SessionOffer};
 use crate::session::serve::{self, Admitted};
 use crate::session::{MeteredSession, SessionContext};
 use crate::store::Store;
+use mpp_core::time::Clock;
 
 /// Everything a paywall shares between requests.
 pub(crate) struct Shared {

@@ -8,7 +8,7 @@ use std::path::Path;
 
 /// The layers, bottom first. A new module goes in here.
 const LAYERS: &[&[&str]] = &[
-    &["route", "clock", "body"],
+    &["route", "body"],
     &["store"],
     &["claim", "replay", "mint", "respond"],
     &["openapi", "session"],

@@ -1,7 +1,7 @@
 //! Building the request from the command line, and sending it without paying.
 
 use std::io::Read;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
@@ -68,10 +68,7 @@ pub(crate) fn timeout(args: &RequestArgs) -> Duration {
 
 /// The system clock.
 pub(crate) fn now() -> UnixTime {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    UnixTime::from_secs(i64::try_from(since.as_secs()).unwrap_or(i64::MAX))
+    UnixTime::from(SystemTime::now())
 }
 
 /// A response received without paying.

@@ -142,9 +142,8 @@ mod session;
 mod test_node;
 
 use std::string::String;
-use std::sync::Arc;
 
-use mpp_core::time::UnixTime;
+use mpp_core::time::{Clock, system_clock};
 use sha2::{Digest, Sha256};
 
 pub use charge::{
@@ -180,21 +179,6 @@ pub const PROBLEM_BASE_URI: &str = "https://paymentauth.org/problems/lightning/"
 /// The draft's problem type `lightning/{slug}`.
 fn problem(slug: &str, title: &str) -> mpp_core::server::SpecificProblem {
     mpp_core::server::SpecificProblem::new(std::format!("{PROBLEM_BASE_URI}{slug}"), title)
-}
-
-/// Where a server or client reads the current time from. Methods take it as a value so
-/// that tests can set the time; [`system_clock`] reads the system's.
-pub type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
-
-/// A [`Clock`] reading the system time.
-pub fn system_clock() -> Clock {
-    Arc::new(|| {
-        let since = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let secs = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
-        UnixTime::new(secs, since.subsec_nanos()).unwrap_or(UnixTime::from_secs(secs))
-    })
 }
 
 /// A payment hash: the SHA-256 of a preimage. Public: it is in the invoice and in the

@@ -7,7 +7,7 @@
 mod support;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use mpp_client::testnet::TestnetWallet;
 use mpp_core::client::{Choice, Origin, PayMethod, Payment, SpendingPolicy, Wallet};
@@ -48,11 +48,7 @@ fn start_on(listen: &str, db: &std::path::Path, extra: &[&str]) -> ServerProcess
 }
 
 fn now() -> UnixTime {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    UnixTime::from_secs(secs as i64)
+    UnixTime::from(SystemTime::now())
 }
 
 /// The test network's wallet, remembering the invoices it issued (the payer's

@@ -16,8 +16,8 @@ use mpp_core::time::{Timestamp, UnixTime};
 
 use super::ledger::{LedgerError, SessionLedger};
 use super::serve::SessionContext;
-use crate::clock::Clock;
 use crate::route::SessionOffer;
+use mpp_core::time::Clock;
 
 /// How often a paused stream looks at the account, for top-ups made through another
 /// server instance (those made here wake it at once).

@@ -24,9 +24,9 @@ use mpp_core::time::UnixTime;
 use super::ledger::{Account, LedgerError, SessionLedger, TopUp};
 use super::meter::MeteredSession;
 use crate::claim::Claim;
-use crate::clock::Clock;
 use crate::route::SessionOffer;
 use crate::store::Store;
+use mpp_core::time::Clock;
 
 /// The longest session id accepted: ids are store keys.
 const MAX_SESSION_ID: usize = 256;
