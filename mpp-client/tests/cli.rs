@@ -20,7 +20,7 @@ use mpp_core::json::JsonObject;
 use mpp_core::time::{Timestamp, UnixTime};
 use mpp_methods::preimage::Preimage;
 use mpp_methods::token::Token;
-use mpp_server::{Offer, PaidRoute, Paywall, VerifiedPayment};
+use mpp_server::{ChargeOffer, PaidRoute, PaywallLayer, VerifiedPayment};
 use serde_json::Value;
 
 const SECRET: &[u8] = b"mpp-cli-test-secret-at-least-32-bytes!!";
@@ -38,18 +38,18 @@ impl App {
     fn start() -> App {
         let runs = Arc::new(AtomicU64::new(0));
         let preimage = || {
-            Offer::charge(
+            ChargeOffer::new(
                 Arc::new(Preimage),
                 Preimage::request("1000", "usd", "acct_cli", PREIMAGE),
             )
         };
         let token = || {
-            Offer::charge(
+            ChargeOffer::new(
                 Arc::new(Token::new(TOKEN)),
                 Token::request("1000", "usd", "acct_cli"),
             )
         };
-        let paywall = Paywall::builder(SECRET, "cli.test")
+        let paywall = PaywallLayer::builder(SECRET, "cli.test")
             .unwrap()
             .route(PaidRoute::new(http::Method::GET, "/paid").offer(preimage()))
             .route(PaidRoute::new(http::Method::POST, "/paid-post").offer(preimage()))

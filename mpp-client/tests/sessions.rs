@@ -27,7 +27,7 @@ use mpp_core::time::{Timestamp, UnixTime};
 use mpp_methods::lightning::{
     LightningSession, LightningSessionPayer, ManualClock, PaymentPreimage, TestNode,
 };
-use mpp_server::{PaidRoute, Paywall, PaywallLayer, SessionOffer, VerifiedPayment};
+use mpp_server::{PaidRoute, PaywallLayer, SessionOffer, VerifiedPayment};
 use paying_support::{Server, binder, now_secs, payment_required, serve};
 use reqwest::Url;
 
@@ -133,7 +133,7 @@ impl Paywalled {
             LightningSession::template(UNIT, None),
         )
         .idle_timeout(Duration::from_secs(60));
-        let layer = Paywall::builder(paying_support::SECRET, realm)
+        let layer = PaywallLayer::builder(paying_support::SECRET, realm)
             .unwrap()
             .route(PaidRoute::new(Method::GET, "/metered").session(offer))
             .clock({

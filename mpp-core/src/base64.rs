@@ -13,10 +13,12 @@
 //!
 //! base64ct 1.8 refuses the padding we must tolerate, has no switch for the standard
 //! alphabet, and reports no offset (its error is one of two unit values). Its
-//! constant-time decoder is 4.5–4.8× slower: 1.95 µs against 0.41 µs for 300 bytes,
-//! 20.3 µs against 4.5 µs for 4 KiB. It encodes 2.3–2.6× faster: 0.48 against 1.08 µs,
-//! 5.0 against 12.9 µs. Measured 2026-12-07 on the 2-core build machine (median of
-//! 3 runs) with `cargo bench -p mpp-core --bench why -- base64`.
+//! constant-time decoder is 4.5–6.4× slower (300 bytes: 1.57 µs against 0.24 µs;
+//! 4 KiB: 11.8 µs against 2.5 µs). Encoding is even: ours is faster on 300 bytes
+//! (0.23 against 0.31 µs), base64ct on 4 KiB (3.8 against 5.1 µs). Measured
+//! 2026-12-07 on the 2-core build machine with
+//! `cargo bench -p mpp-core --bench why -- base64`, after our encoder went from a
+//! character at a time to a block at a time (it was 2.3–2.6× slower than base64ct).
 
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -16,7 +16,7 @@ use mpp_core::challenge::Challenge;
 use mpp_core::credential::Credential;
 use mpp_core::json::JsonObject;
 use mpp_methods::preimage::Preimage;
-use mpp_server::{Offer, PaidRoute, Paywall, PaywallBody, PaywallService};
+use mpp_server::{ChargeOffer, PaidRoute, PaywallBody, PaywallLayer, PaywallService};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -58,14 +58,14 @@ fn block_on<F: Future>(future: F) -> F::Output {
 }
 
 fn service() -> PaywallService<Inner> {
-    let layer = Paywall::builder(
+    let layer = PaywallLayer::builder(
         b"a-benchmark-secret-of-at-least-32-bytes",
         "api.example.com",
     )
     .unwrap()
     .route(
         PaidRoute::new(http::Method::GET, "/paid")
-            .offer(Offer::charge(
+            .offer(ChargeOffer::new(
                 Arc::new(Preimage),
                 Preimage::request("1000", "usd", "acct_1", PREIMAGE),
             ))

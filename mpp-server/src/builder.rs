@@ -1,4 +1,4 @@
-//! Building a paywall: [`Paywall::builder`] takes the secrets, the realm and the
+//! Building a paywall: [`PaywallLayer::builder`] takes the secrets, the realm and the
 //! paid routes, checks them, and makes the [`PaywallLayer`].
 
 use std::fmt;
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use mpp_core::binding::{ChallengeBinder, Secret};
 use mpp_core::method::{SessionMethod, Terms};
 use mpp_core::server::{self, RouteOffer};
-use mpp_core::time::UnixTime;
+use mpp_core::time::{Clock, UnixTime, system_clock};
 use mpp_core::value::{MethodName, Realm};
 use mpp_core::{BindingError, ParseError};
 
@@ -18,7 +18,6 @@ use crate::route::{CompiledRoute, PaidOffer, PaidRoute};
 use crate::service::Shared;
 use crate::session::{SessionContext, SessionLedger};
 use crate::store::{MemoryStore, Store};
-use mpp_core::time::{Clock, system_clock};
 
 /// The default limit on a buffered request body (D11).
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
@@ -52,13 +51,13 @@ impl std::error::Error for ConfigError {}
 /// ```
 /// use std::sync::Arc;
 /// use mpp_methods::preimage::Preimage;
-/// use mpp_server::{Offer, PaidRoute, Paywall};
+/// use mpp_server::{ChargeOffer, PaidRoute, PaywallLayer};
 ///
-/// let layer = Paywall::builder(b"a 32-byte secret from your vault!", "api.example.com")
+/// let layer = PaywallLayer::builder(b"a 32-byte secret from your vault!", "api.example.com")
 ///     .unwrap()
 ///     .route(
 ///         PaidRoute::new(http::Method::GET, "/paid")
-///             .offer(Offer::charge(Arc::new(Preimage), Preimage::request("1000", "usd", "acct_1", "s3cret")))
+///             .offer(ChargeOffer::new(Arc::new(Preimage), Preimage::request("1000", "usd", "acct_1", "s3cret")))
 ///             .description("One paid call"),
 ///     )
 ///     .build()
@@ -85,12 +84,8 @@ impl fmt::Debug for PaywallBuilder {
     }
 }
 
-/// Entry point of the configuration.
-#[derive(Debug)]
-pub struct Paywall;
-
-impl Paywall {
-    /// A paywall for `realm` whose challenges are bound with `secret` (at least 32
+impl PaywallLayer {
+    /// The builder of a paywall for `realm` whose challenges are bound with `secret` (at least 32
     /// bytes; keep it in a vault, never log it).
     pub fn builder(secret: impl AsRef<[u8]>, realm: &str) -> Result<PaywallBuilder, ConfigError> {
         let secret = Secret::new(secret).map_err(ConfigError::Secret)?;

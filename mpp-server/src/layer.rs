@@ -15,7 +15,7 @@ pub use crate::service::{PaywallService, VerifiedPayment};
 use crate::session::{self, SessionLedger};
 
 /// A tower layer that puts a paywall in front of a service. Built by
-/// [`crate::Paywall::builder`].
+/// [`crate::PaywallLayer::builder`].
 #[derive(Debug, Clone)]
 pub struct PaywallLayer {
     shared: Arc<Shared>,

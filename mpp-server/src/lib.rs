@@ -9,17 +9,17 @@
 //! use std::sync::Arc;
 //! use axum::{Router, routing::get};
 //! use mpp_methods::preimage::Preimage;
-//! use mpp_server::{Offer, PaidRoute, Paywall, VerifiedPayment};
+//! use mpp_server::{ChargeOffer, PaidRoute, PaywallLayer, VerifiedPayment};
 //!
 //! async fn paid(payment: VerifiedPayment) -> String {
 //!     format!("paid with {}", payment.receipt.method)
 //! }
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let paywall = Paywall::builder(b"a 32-byte secret from your vault!", "api.example.com")?
+//! let paywall = PaywallLayer::builder(b"a 32-byte secret from your vault!", "api.example.com")?
 //!     .route(
 //!         PaidRoute::new(http::Method::GET, "/paid")
-//!             .offer(Offer::charge(Arc::new(Preimage), Preimage::request("1000", "usd", "acct_1", "s3cret"))),
+//!             .offer(ChargeOffer::new(Arc::new(Preimage), Preimage::request("1000", "usd", "acct_1", "s3cret"))),
 //!     )
 //!     .build()?;
 //! let app = Router::new().route("/paid", get(paid)).layer(paywall);
@@ -61,12 +61,12 @@ mod service;
 pub mod session;
 pub mod store;
 
-pub use builder::{ConfigError, DEFAULT_MAX_BODY, Paywall, PaywallBuilder};
+pub use builder::{ConfigError, DEFAULT_MAX_BODY, PaywallBuilder};
 pub use layer::{PaywallBody, PaywallLayer, PaywallService, VerifiedPayment};
 pub use mint::{ClientKey, MintLimit, MintRate};
 pub use openapi::ServiceInfo;
 pub use replay::MAX_REPLAY_BODY;
-pub use route::{Offer, PaidRoute, SessionOffer};
+pub use route::{ChargeOffer, PaidRoute, SessionOffer};
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{MemoryStore, Store, StoreError};

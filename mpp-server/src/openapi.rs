@@ -311,7 +311,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::{ServiceInfo, document};
-    use crate::route::{Offer, PaidRoute};
+    use crate::route::{ChargeOffer, PaidRoute};
 
     /// A method that settles everything; only its name matters here.
     struct Fake(&'static str);
@@ -336,8 +336,8 @@ mod tests {
         }
     }
 
-    fn charge(method: &'static str, request: Value) -> Offer {
-        Offer::charge(Arc::new(Fake(method)), object(request))
+    fn charge(method: &'static str, request: Value) -> ChargeOffer {
+        ChargeOffer::new(Arc::new(Fake(method)), object(request))
     }
 
     fn offers_of(doc: &Value, path: &str, method: &str) -> Vec<Value> {
@@ -773,7 +773,7 @@ mod tests {
 
     #[test]
     fn other_intents_are_reported_as_configured() {
-        let offer = Offer {
+        let offer = ChargeOffer {
             method: Arc::new(Fake("tempo")),
             intent: IntentName::new("session").unwrap().into_owned(),
             request: object(json!({ "amount": "25", "currency": "0x1" })),

@@ -14,7 +14,7 @@ use mpp_core::value::IntentName;
 
 /// One way to pay for a route: a method and its terms.
 #[derive(Clone)]
-pub struct Offer {
+pub struct ChargeOffer {
     /// The method that verifies and settles.
     pub method: Arc<dyn ChargeMethod>,
     /// The intent.
@@ -23,9 +23,9 @@ pub struct Offer {
     pub request: JsonObject,
 }
 
-impl fmt::Debug for Offer {
+impl fmt::Debug for ChargeOffer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Offer")
+        f.debug_struct("ChargeOffer")
             .field("method", &self.method.name())
             .field("intent", &self.intent.as_str())
             .field("request", &self.request)
@@ -33,10 +33,10 @@ impl fmt::Debug for Offer {
     }
 }
 
-impl Offer {
+impl ChargeOffer {
     /// A `charge` offer: pay `request` with `method`.
-    pub fn charge(method: Arc<dyn ChargeMethod>, request: JsonObject) -> Offer {
-        Offer {
+    pub fn new(method: Arc<dyn ChargeMethod>, request: JsonObject) -> ChargeOffer {
+        ChargeOffer {
             method,
             intent: IntentName::new("charge")
                 .unwrap_or_else(|_| unreachable!())
@@ -140,7 +140,7 @@ pub struct PaidRoute {
     /// The exact path.
     pub path: String,
     /// The offers, in the server's order of preference.
-    pub offers: Vec<Offer>,
+    pub offers: Vec<ChargeOffer>,
     /// The session offers, offered after the others.
     pub sessions: Vec<SessionOffer>,
     /// A description put in challenges and in the discovery document.
@@ -179,7 +179,7 @@ impl PaidRoute {
     }
 
     /// Adds an offer.
-    pub fn offer(mut self, offer: Offer) -> PaidRoute {
+    pub fn offer(mut self, offer: ChargeOffer) -> PaidRoute {
         self.offers.push(offer);
         self
     }
@@ -220,7 +220,7 @@ impl PaidRoute {
 #[derive(Debug)]
 pub(crate) enum PaidOffer {
     /// Paid once per request (intent `charge`, or another one-shot intent).
-    Charge(Offer),
+    Charge(ChargeOffer),
     /// Paid from a session, one unit at a time.
     Session(SessionOffer),
 }

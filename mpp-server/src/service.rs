@@ -35,7 +35,7 @@ use mpp_core::credential::CredentialField;
 use mpp_core::problem::ProblemType;
 use mpp_core::receipt::Receipt;
 use mpp_core::server::{self, Evaluation, OfferTerms, PaymentRequest, Pending, Refusal};
-use mpp_core::time::UnixTime;
+use mpp_core::time::{Clock, UnixTime};
 use tower_service::Service;
 
 use crate::body::{BoxError, PaywallBody, box_response, boxed, full};
@@ -43,11 +43,10 @@ use crate::claim::Claim;
 use crate::mint::Minting;
 use crate::replay;
 use crate::respond;
-use crate::route::{CompiledRoute, Offer, PaidOffer, SessionOffer};
+use crate::route::{ChargeOffer, CompiledRoute, PaidOffer, SessionOffer};
 use crate::session::serve::{self, Admitted};
 use crate::session::{MeteredSession, SessionContext};
 use crate::store::Store;
-use mpp_core::time::Clock;
 
 /// Everything a paywall shares between requests.
 pub(crate) struct Shared {
@@ -375,7 +374,7 @@ async fn replayed(
 async fn charge(
     shared: &Shared,
     route: &CompiledRoute,
-    offer: &Offer,
+    offer: &ChargeOffer,
     pending: Pending,
     field: Option<CredentialField>,
 ) -> Result<Paid, Refusal> {

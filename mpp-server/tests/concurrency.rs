@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::*;
 use http::{Method, StatusCode};
 use mpp_core::problem::ProblemType;
-use mpp_server::{Offer, PaidRoute};
+use mpp_server::{ChargeOffer, PaidRoute};
 use tokio::sync::Barrier;
 
 /// Sends `n` copies of `make()` at once from spawned tasks, released together by a
@@ -87,7 +87,7 @@ async fn concurrent_uses_during_a_slow_settlement_settle_once() {
         builder(&clock)
             .route(
                 PaidRoute::new(Method::GET, "/paid")
-                    .offer(Offer::charge(Arc::new(method), Scripted::request())),
+                    .offer(ChargeOffer::new(Arc::new(method), Scripted::request())),
             )
             .build()
             .unwrap(),

@@ -14,7 +14,7 @@ use http::Method;
 use mpp_core::credential::Credential;
 use mpp_core::method::MethodError;
 use mpp_core::problem::ProblemType;
-use mpp_server::{Offer, PaidRoute};
+use mpp_server::{ChargeOffer, PaidRoute};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
@@ -65,12 +65,14 @@ async fn no_secret_or_credential_material_is_logged() {
             .route(paid(Method::GET, "/paid"))
             .route(paid(Method::POST, "/paid-post"))
             .route(paid(Method::GET, "/paid-pa").payment_authorization())
-            .route(PaidRoute::new(Method::GET, "/broken").offer(Offer::charge(
-                Arc::new(Scripted::new(Err(MethodError::Internal(
-                    "settlement backend unreachable".into(),
-                )))),
-                Scripted::request(),
-            )))
+            .route(
+                PaidRoute::new(Method::GET, "/broken").offer(ChargeOffer::new(
+                    Arc::new(Scripted::new(Err(MethodError::Internal(
+                        "settlement backend unreachable".into(),
+                    )))),
+                    Scripted::request(),
+                )),
+            )
             .build()
             .unwrap(),
         &clock,

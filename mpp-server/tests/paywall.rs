@@ -27,7 +27,7 @@ use mpp_core::value::{Base64Json, IntentName, Opaque};
 use mpp_core::{ParseOptions, base64};
 use mpp_methods::preimage::{Preimage, hash_hex};
 use mpp_methods::token::Token;
-use mpp_server::{Offer, PaidRoute, ServiceInfo};
+use mpp_server::{ChargeOffer, PaidRoute, ServiceInfo};
 
 // ---------------------------------------------------------------------------
 // 1. The status matrix (D6)
@@ -599,7 +599,7 @@ fn scripted(method: Scripted) -> Harness {
         builder(&clock)
             .route(
                 PaidRoute::new(Method::GET, "/paid")
-                    .offer(Offer::charge(Arc::new(method), Scripted::request())),
+                    .offer(ChargeOffer::new(Arc::new(method), Scripted::request())),
             )
             .build()
             .unwrap(),
@@ -654,7 +654,7 @@ async fn a_500_invites_a_retry_only_when_the_retry_can_succeed() {
         builder(&clock)
             .route(
                 PaidRoute::new(Method::GET, "/paid")
-                    .offer(Offer::charge(Arc::new(method), Scripted::request())),
+                    .offer(ChargeOffer::new(Arc::new(method), Scripted::request())),
             )
             .store(store)
             .build()
@@ -715,7 +715,7 @@ async fn offer_without_payment_hash_is_500_not_a_grant() {
     let clock = TestClock::new();
     let h = Harness::new(
         builder(&clock)
-            .route(PaidRoute::new(Method::GET, "/paid").offer(Offer::charge(
+            .route(PaidRoute::new(Method::GET, "/paid").offer(ChargeOffer::new(
                 Arc::new(Preimage),
                 Token::request(AMOUNT, CURRENCY, RECIPIENT),
             )))
@@ -1087,7 +1087,7 @@ async fn other_terms_and_expired_is_invalid_challenge() {
     let h = Harness::standard_with_clock(&clock);
     let cheap = Harness::new(
         builder(&clock)
-            .route(PaidRoute::new(Method::GET, "/paid").offer(Offer::charge(
+            .route(PaidRoute::new(Method::GET, "/paid").offer(ChargeOffer::new(
                 Arc::new(Preimage),
                 Preimage::request("1", CURRENCY, RECIPIENT, PREIMAGE),
             )))
@@ -1332,7 +1332,7 @@ async fn challenge_for_another_price_is_invalid_challenge() {
     // req: charge.verify.amount
     let clock = TestClock::new();
     let h = Harness::standard_with_clock(&clock);
-    let route = PaidRoute::new(Method::GET, "/paid").offer(Offer::charge(
+    let route = PaidRoute::new(Method::GET, "/paid").offer(ChargeOffer::new(
         Arc::new(Preimage),
         Preimage::request("1", CURRENCY, RECIPIENT, PREIMAGE),
     ));
@@ -1351,7 +1351,7 @@ async fn challenge_for_another_price_is_invalid_challenge() {
 async fn challenge_for_another_currency_is_invalid_challenge() {
     let clock = TestClock::new();
     let h = Harness::standard_with_clock(&clock);
-    let route = PaidRoute::new(Method::GET, "/paid").offer(Offer::charge(
+    let route = PaidRoute::new(Method::GET, "/paid").offer(ChargeOffer::new(
         Arc::new(Preimage),
         Preimage::request(AMOUNT, "eur", RECIPIENT, PREIMAGE),
     ));
@@ -1371,7 +1371,7 @@ async fn challenge_for_another_recipient_is_invalid_challenge() {
     // req: charge.verify.recipient
     let clock = TestClock::new();
     let h = Harness::standard_with_clock(&clock);
-    let route = PaidRoute::new(Method::GET, "/paid").offer(Offer::charge(
+    let route = PaidRoute::new(Method::GET, "/paid").offer(ChargeOffer::new(
         Arc::new(Preimage),
         Preimage::request(AMOUNT, CURRENCY, "acct_mallory", PREIMAGE),
     ));
@@ -1390,7 +1390,7 @@ async fn challenge_for_another_recipient_is_invalid_challenge() {
 async fn challenge_for_another_payment_method_is_invalid_challenge() {
     let clock = TestClock::new();
     let h = Harness::standard_with_clock(&clock);
-    let route = PaidRoute::new(Method::GET, "/paid").offer(Offer::charge(
+    let route = PaidRoute::new(Method::GET, "/paid").offer(ChargeOffer::new(
         Arc::new(Token::new(TOKEN)),
         Token::request(AMOUNT, CURRENCY, RECIPIENT),
     ));
@@ -1402,7 +1402,7 @@ async fn challenge_for_another_payment_method_is_invalid_challenge() {
 async fn challenge_for_another_intent_is_invalid_challenge() {
     let clock = TestClock::new();
     let h = Harness::standard_with_clock(&clock);
-    let offer = Offer {
+    let offer = ChargeOffer {
         intent: IntentName::new("session").unwrap(),
         ..preimage_offer()
     };
@@ -1897,7 +1897,7 @@ fn two_offers() -> Harness {
     let clock = TestClock::new();
     Harness::new(
         builder(&clock)
-            .route(paid(Method::GET, "/paid").offer(Offer::charge(
+            .route(paid(Method::GET, "/paid").offer(ChargeOffer::new(
                 Arc::new(Token::new(TOKEN)),
                 Token::request(AMOUNT, CURRENCY, RECIPIENT),
             )))
@@ -2212,8 +2212,8 @@ async fn rotated_paywall_issues_under_the_new_secret() {
 
 #[test]
 fn secrets_shorter_than_32_bytes_are_refused() {
-    assert!(mpp_server::Paywall::builder(b"too short", REALM).is_err());
-    let b = mpp_server::Paywall::builder(SECRET, REALM).unwrap();
+    assert!(mpp_server::PaywallLayer::builder(b"too short", REALM).is_err());
+    let b = mpp_server::PaywallLayer::builder(SECRET, REALM).unwrap();
     assert!(b.previous_secret(b"also too short").is_err());
 }
 

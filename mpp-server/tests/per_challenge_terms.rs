@@ -19,7 +19,7 @@ use mpp_methods::lightning::{
     Invoice, InvoiceRequest, InvoiceStatus, LightningCharge, LightningNode, ManualClock, Network,
     NodeError, NodeId, PayOptions, PaymentHash, PaymentOutcome, PaymentPreimage, TestNode,
 };
-use mpp_server::{Offer, PaidRoute};
+use mpp_server::{ChargeOffer, PaidRoute};
 
 struct Setup {
     harness: Harness,
@@ -38,10 +38,12 @@ fn setup_limited(limit: mpp_server::MintLimit) -> Setup {
     let client_node = server_node.peer([0x42; 32]).unwrap();
     let method = Arc::new(LightningCharge::new(server_node.clone()).with_clock(manual.clock()));
     let layer = builder(&clock)
-        .route(PaidRoute::new(Method::GET, "/weather").offer(Offer::charge(
-            method,
-            LightningCharge::template(250, Some("weather report")),
-        )))
+        .route(
+            PaidRoute::new(Method::GET, "/weather").offer(ChargeOffer::new(
+                method,
+                LightningCharge::template(250, Some("weather report")),
+            )),
+        )
         .mint_limit(limit)
         .build()
         .unwrap();
@@ -194,8 +196,10 @@ async fn a_node_that_cannot_issue_invoices_gives_a_500_never_a_bare_402() {
     let method = Arc::new(LightningCharge::new(Arc::new(DownNode(TestNode::new()))));
     let layer = builder(&clock)
         .route(
-            PaidRoute::new(Method::GET, "/weather")
-                .offer(Offer::charge(method, LightningCharge::template(250, None))),
+            PaidRoute::new(Method::GET, "/weather").offer(ChargeOffer::new(
+                method,
+                LightningCharge::template(250, None),
+            )),
         )
         .build()
         .unwrap();
@@ -208,7 +212,10 @@ async fn a_node_that_cannot_issue_invoices_gives_a_500_never_a_bare_402() {
     let layer = builder(&clock)
         .route(
             PaidRoute::new(Method::GET, "/weather")
-                .offer(Offer::charge(method, LightningCharge::template(250, None)))
+                .offer(ChargeOffer::new(
+                    method,
+                    LightningCharge::template(250, None),
+                ))
                 .offer(preimage_offer()),
         )
         .build()

@@ -723,7 +723,7 @@ fn a_session_offer_needs_a_positive_unit_price() {
             Some(a) => request.insert("amount".into(), a.into()),
             None => request.remove("amount"),
         };
-        let built = mpp_server::Paywall::builder(SECRET, REALM)
+        let built = mpp_server::PaywallLayer::builder(SECRET, REALM)
             .unwrap()
             .route(
                 PaidRoute::new(Method::GET, "/x")

@@ -25,7 +25,7 @@ use mpp_core::json::JsonObject;
 use mpp_core::problem::{Problem, ProblemType};
 use mpp_core::time::{Timestamp, UnixTime};
 use mpp_methods::preimage::{Preimage, PreimagePayer};
-use mpp_server::{Offer, PaidRoute, Paywall, VerifiedPayment};
+use mpp_server::{ChargeOffer, PaidRoute, PaywallLayer, VerifiedPayment};
 use tokio::task::JoinHandle;
 
 /// The challenge-binding secret of every test server.
@@ -125,12 +125,12 @@ pub struct AppCounts {
 ///   `Authorization` value that reached the handler.
 pub fn paywalled_app(counts: &AppCounts) -> Router {
     let offer = || {
-        Offer::charge(
+        ChargeOffer::new(
             Arc::new(Preimage),
             Preimage::request(AMOUNT, CURRENCY, RECIPIENT, PREIMAGE),
         )
     };
-    let paywall = Paywall::builder(SECRET, REALM)
+    let paywall = PaywallLayer::builder(SECRET, REALM)
         .unwrap()
         .route(PaidRoute::new(Method::GET, "/paid").offer(offer()))
         .route(PaidRoute::new(Method::POST, "/paid-post").offer(offer()))

@@ -31,7 +31,7 @@ use mpp_methods::lightning::{LightningCharge, TestNode};
 use mpp_methods::preimage::Preimage;
 use mpp_methods::token::Token;
 use mpp_server::{
-    ConfigError, MintLimit, MintRate, Offer, PaidRoute, Paywall, ServiceInfo, Store,
+    ChargeOffer, ConfigError, MintLimit, MintRate, PaidRoute, PaywallLayer, ServiceInfo, Store,
     VerifiedPayment,
 };
 use serde_json::{Value, json};
@@ -117,13 +117,13 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
     );
     let token = Arc::new(Token::new(config.token.clone()));
     let preimage_offer = || {
-        Offer::charge(
+        ChargeOffer::new(
             preimage.clone(),
             Preimage::request(AMOUNT, CURRENCY, RECIPIENT, &config.preimage),
         )
     };
     let [metered, streamed] = sessions::paid_routes(node.clone(), config);
-    let paywall = Paywall::builder(config.secret.as_bytes(), &config.realm)?
+    let paywall = PaywallLayer::builder(config.secret.as_bytes(), &config.realm)?
         .store(config.store.clone())
         .mint_limit(MintLimit::default().per_client(MINT_PER_CLIENT, peer_address))
         .route(
@@ -139,7 +139,7 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
         .route(
             paid_route(config, http::Method::GET, "/paid-multi")
                 .offer(preimage_offer())
-                .offer(Offer::charge(
+                .offer(ChargeOffer::new(
                     token,
                     Token::request(AMOUNT, CURRENCY, RECIPIENT),
                 ))
@@ -147,7 +147,7 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
         )
         .route(
             paid_route(config, http::Method::GET, "/paid-lightning")
-                .offer(Offer::charge(
+                .offer(ChargeOffer::new(
                     Arc::new(LightningCharge::new(node.clone())),
                     LightningCharge::template(LIGHTNING_PRICE_SAT, Some("a paid GET")),
                 ))

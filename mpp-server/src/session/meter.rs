@@ -12,12 +12,11 @@ use futures_core::Stream;
 use http_body::{Body, Frame};
 use mpp_core::intent::session::{SessionError, SessionEvent, SessionOutput};
 use mpp_core::json::{JsonObject, Value};
-use mpp_core::time::{Timestamp, UnixTime};
+use mpp_core::time::{Clock, Timestamp, UnixTime};
 
 use super::ledger::{LedgerError, SessionLedger};
 use super::serve::SessionContext;
 use crate::route::SessionOffer;
-use mpp_core::time::Clock;
 
 /// How often a paused stream looks at the account, for top-ups made through another
 /// server instance (those made here wake it at once).

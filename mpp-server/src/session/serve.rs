@@ -19,14 +19,13 @@ use mpp_core::method::{Refund, SessionAction, SessionFailure, SessionMethod, Set
 use mpp_core::problem::ProblemType;
 use mpp_core::receipt::Receipt;
 use mpp_core::server::{Pending, Refusal};
-use mpp_core::time::UnixTime;
+use mpp_core::time::{Clock, UnixTime};
 
 use super::ledger::{Account, LedgerError, SessionLedger, TopUp};
 use super::meter::MeteredSession;
 use crate::claim::Claim;
 use crate::route::SessionOffer;
 use crate::store::Store;
-use mpp_core::time::Clock;
 
 /// The longest session id accepted: ids are store keys.
 const MAX_SESSION_ID: usize = 256;

@@ -29,8 +29,8 @@ use mpp_core::time::UnixTime;
 use mpp_methods::preimage::Preimage;
 use mpp_server::layer::BoxError;
 use mpp_server::{
-    MemoryStore, Offer, PaidRoute, Paywall, PaywallBody, PaywallBuilder, PaywallLayer,
-    PaywallService, Store, StoreError, VerifiedPayment,
+    ChargeOffer, MemoryStore, PaidRoute, PaywallBody, PaywallBuilder, PaywallLayer, PaywallService,
+    Store, StoreError, VerifiedPayment,
 };
 use tower::{Layer, Service, ServiceExt};
 
@@ -419,7 +419,7 @@ pub fn builder(clock: &TestClock) -> PaywallBuilder {
 
 /// A builder with `secret`, `realm` and `clock`.
 pub fn builder_with(secret: &[u8], realm: &str, clock: &TestClock) -> PaywallBuilder {
-    Paywall::builder(secret, realm)
+    PaywallLayer::builder(secret, realm)
         .unwrap()
         .clock(clock.source())
 }
@@ -430,8 +430,8 @@ pub fn preimage_request() -> JsonObject {
 }
 
 /// The standard offer: `preimage/charge`, 1000 usd to acct_1.
-pub fn preimage_offer() -> Offer {
-    Offer::charge(Arc::new(Preimage), preimage_request())
+pub fn preimage_offer() -> ChargeOffer {
+    ChargeOffer::new(Arc::new(Preimage), preimage_request())
 }
 
 /// A route with the standard offer.
