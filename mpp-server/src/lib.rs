@@ -31,8 +31,8 @@
 
 //! # Layers
 //!
-//! The modules are stacked in tower's shape; each uses only the ones below it
-//! (`tests/layering.rs` checks this):
+//! The modules are stacked in tower's shape; each uses only its own layer or the ones
+//! below it, without cycles (`tests/layering.rs` checks this):
 //!
 //! 1. `route`, `body`: the route data (paid routes, offers, prices) and
 //!    the plain types everything speaks;

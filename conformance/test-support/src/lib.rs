@@ -1,10 +1,12 @@
 //! Helpers the workspace's tests share: servers run as child processes and found by
 //! the `listening on URL` line they print ([`process`]), the mppx interop harness
-//! ([`mppx`]), and a throwaway `redis-server` ([`redis`]).
+//! ([`mppx`]), a throwaway `redis-server` ([`redis`]), and the check of a crate's
+//! module layers ([`layering`]).
 //!
 //! These are test fixtures: they panic, with what went wrong, when the process they
 //! drive does not behave.
 
+pub mod layering;
 pub mod mppx;
 pub mod process;
 pub mod redis;
