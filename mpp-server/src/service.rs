@@ -319,7 +319,7 @@ async fn verdict(
     let field = payment.credentials.first().map(|c| c.field);
     let paid = match route.offer(pending.offer) {
         Some(PaidOffer::Charge(offer)) => charge(shared, route, offer, pending, field).await,
-        Some(PaidOffer::Session(offer)) => session(&shared.sessions, offer, pending).await,
+        Some(PaidOffer::Session(offer)) => session(&shared.sessions, offer, pending, field).await,
         None => Err(Refusal::new(
             ProblemType::InternalPaymentError,
             "the credential answers no offer of this route",
@@ -416,7 +416,9 @@ async fn session(
     sessions: &SessionContext,
     offer: &SessionOffer,
     pending: Pending,
+    field: Option<CredentialField>,
 ) -> Result<Paid, Refusal> {
+    let no_store_on_failure = field == Some(CredentialField::PaymentAuthorization);
     // A stream is not kept for replays; every other answer is, as for a charge.
     // Kept at least five minutes, as the lightning session draft asks of lifecycle
     // results, even when the echo had expired.
@@ -433,7 +435,7 @@ async fn session(
                 headers: pending.paid_headers(&receipt),
                 answer: PaidAnswer::Json(body),
                 keep,
-                no_store_on_failure: false,
+                no_store_on_failure,
             });
         }
         Admitted::Serve { receipt, meter } => (*receipt, meter),
@@ -445,7 +447,7 @@ async fn session(
         answer: PaidAnswer::Handler(Box::new(verified)),
         headers,
         keep,
-        no_store_on_failure: false,
+        no_store_on_failure,
     })
 }
 

@@ -1278,3 +1278,39 @@ async fn an_unreadable_account_does_not_stop_the_idle_sweep() {
         vec![("wallet".to_string(), DEPOSIT - UNIT)]
     );
 }
+
+#[tokio::test]
+async fn a_failed_answer_to_a_session_credential_in_payment_authorization_is_no_store() {
+    // req: core.caching.other-field
+    // A credential outside Authorization makes every answer private or no-store, on
+    // the session path as on the charge path.
+    let clock = TestClock::new();
+    let method = Arc::new(Toy::default());
+    let layer = builder(&clock)
+        .route(
+            PaidRoute::new(Method::GET, "/metered")
+                .session(SessionOffer::new(method, terms()))
+                .payment_authorization(),
+        )
+        .build()
+        .unwrap();
+    let harness = Harness::new(layer, &clock);
+    let challenge = harness.challenge(get("/metered")).await;
+    let open = request(
+        Method::GET,
+        "/metered",
+        &[
+            (
+                "payment-authorization",
+                &credential(&challenge, payload("open", "k")),
+            ),
+            ("x-test-status", "404"),
+            ("x-test-cache-control", "public, max-age=60"),
+        ],
+        "",
+    );
+    let answer = harness.send(open).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.text());
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    answer.assert_no_receipt();
+}
