@@ -5,11 +5,3 @@ pub mod adapter;
 pub mod embedded;
 pub mod suite;
 pub mod vectors;
-
-/// The system clock, for the tools that run against the real world.
-pub fn system_now() -> mpp_core::time::UnixTime {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    mpp_core::time::UnixTime::from_secs(i64::try_from(secs).unwrap_or(i64::MAX))
-}

@@ -3,14 +3,15 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::{Parser, Subcommand, ValueEnum};
+use conformance::adapter;
 use conformance::suite::{self, Ctx, Options, Payer, Selection};
 use conformance::vectors::{self, run as vector_run};
-use conformance::{adapter, system_now};
 use mpp_client::explain;
 use mpp_core::credential::CredentialField;
+use mpp_core::time::UnixTime;
 
 /// Exit status of `server` when its arguments are unusable.
 const USAGE: u8 = 64;
@@ -180,7 +181,12 @@ fn main() -> ExitCode {
             kind,
             reveal,
         } => {
-            let (text, ok) = explain::explain(&value, kind.into(), system_now(), reveal);
+            let (text, ok) = explain::explain(
+                &value,
+                kind.into(),
+                UnixTime::from(SystemTime::now()),
+                reveal,
+            );
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
             if ok {
                 ExitCode::SUCCESS
@@ -191,7 +197,7 @@ fn main() -> ExitCode {
         Command::Adapter => {
             let mut request = String::new();
             let line = match std::io::stdin().read_to_string(&mut request) {
-                Ok(_) => adapter::handle(&request, system_now()),
+                Ok(_) => adapter::handle(&request, UnixTime::from(SystemTime::now())),
                 Err(e) => {
                     adapter::failure_line("invalid_request", &format!("cannot read stdin: {e}"))
                 }

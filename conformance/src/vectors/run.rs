@@ -20,7 +20,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+use mpp_core::time::UnixTime;
 
 use serde_json::{Map, Value, json};
 
@@ -306,7 +308,7 @@ pub fn run(files: &[VectorFile], options: &Options) -> Result<Report, String> {
             let response = match &options.adapter {
                 Adapter::InProcess => Ok(crate::adapter::handle(
                     &vector.request(),
-                    crate::system_now(),
+                    UnixTime::from(SystemTime::now()),
                 )),
                 Adapter::Command(argv) => call(argv, &vector.request(), options.timeout),
             };

@@ -1,10 +1,13 @@
 //! The 402 and its challenges, without any credential: status, grammar, `request`
 //! encoding, charge terms, expiry and fresh ids.
 
+use std::time::SystemTime;
+
 use mpp_core::base64;
 use mpp_core::json::Value;
+use mpp_core::time::UnixTime;
 
-use super::{Outcome, case, first_402, now, unreachable};
+use super::{Outcome, case, first_402, unreachable};
 use crate::suite::context::{Ctx, Exchange};
 use crate::suite::{Case, Verdict};
 
@@ -261,7 +264,7 @@ const EXPIRES_FUTURE: Case = case! {
 };
 async fn expires_future(ctx: &Ctx) -> Outcome {
     let e = first_402(ctx).await?;
-    let now = now();
+    let now = UnixTime::from(SystemTime::now());
     for c in e.valid_challenges() {
         if let Some(t) = &c.expires {
             if t.is_expired_at(now) {

@@ -17,7 +17,6 @@ mod security;
 use mpp_core::challenge::Challenge;
 use mpp_core::credential::Credential;
 use mpp_core::problem::ProblemType;
-use mpp_core::time::UnixTime;
 use mpp_core::value::Base64Json;
 
 use super::context::{Ctx, Exchange};
@@ -184,13 +183,6 @@ fn edit_request(credential: &mut Credential, f: impl FnOnce(&mut mpp_core::json:
         f(&mut request);
         credential.challenge.request = Base64Json::encode(&request);
     }
-}
-
-fn now() -> UnixTime {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    UnixTime::from_secs(i64::try_from(since.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn cache_control_has(e: &Exchange, any_of: &[&str]) -> bool {
