@@ -267,7 +267,7 @@ fn server(args: ServerArgs) -> u8 {
                 out,
                 "{:<34} {:<6} {:<44} {}{}",
                 case.id,
-                case.level.as_str(),
+                case.strength(),
                 case.requirement,
                 case.title,
                 if case.pays { " (pays)" } else { "" }

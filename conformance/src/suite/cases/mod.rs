@@ -22,9 +22,10 @@ use mpp_core::value::Base64Json;
 use super::context::{Ctx, Exchange};
 use super::{Case, Verdict};
 
-/// Declares a case beside its body: its id, the requirement it checks and its level,
-/// `pays: true` when it needs a payment, its title, and `run`, the body. The section
-/// is the `SECTION` of the file the case is declared in.
+/// Declares a case beside its body: its id, the requirement it checks and that
+/// requirement's level (a [`spec::Level`] variant: `Must`, `MustNot`, `Should`,
+/// `ShouldNot`), `pays: true` when it needs a payment, its title, and `run`, the
+/// body. The section is the `SECTION` of the file the case is declared in.
 macro_rules! case {
     (
         id: $id:literal,
@@ -38,7 +39,7 @@ macro_rules! case {
             id: $id,
             section: SECTION,
             requirement: $requirement,
-            level: $crate::suite::Level::$level,
+            level: spec::Level::$level,
             pays: case!(@pays $($pays)?),
             title: $title,
             run: |ctx| Box::pin(async move { $crate::suite::cases::Finish::verdict($run(ctx).await) }),
