@@ -3,5 +3,8 @@
 pub mod adapter;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+mod status;
 pub mod suite;
 pub mod vectors;
+
+pub use status::Status;

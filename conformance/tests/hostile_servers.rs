@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use conformance::suite::{self, Ctx, Options, Payer, Report, Selection, Status};
+use conformance::Status;
+use conformance::suite::{self, Ctx, Options, Payer, Report, Selection};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -9,7 +9,8 @@
 
 use std::collections::BTreeSet;
 
-use conformance::suite::{self, Ctx, Options, Payer, Report, Selection, Status};
+use conformance::Status;
+use conformance::suite::{self, Ctx, Options, Payer, Report, Selection};
 use mpp_test_support::mppx;
 use mpp_test_support::process::ServerProcess;
 

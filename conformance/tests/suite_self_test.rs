@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use conformance::suite::{self, Ctx, Options, Payer, Report, Selection, Status};
+use conformance::Status;
+use conformance::suite::{self, Ctx, Options, Payer, Report, Selection};
 use mpp_core::credential::CredentialField;
 use mpp_reference_server::ReferenceConfig;
 use mpp_server::MemoryStore;

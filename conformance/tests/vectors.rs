@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use conformance::Status;
 use conformance::adapter::OPERATIONS;
-use conformance::vectors::run::{self, Adapter, Options, Status};
+use conformance::vectors::run::{self, Adapter, Options};
 use conformance::vectors::{self, CATEGORIES, Expect, ExpectedError, Vector, VectorFile};
 use serde_json::{Value, json};
 use spec::{Registry, workspace_root};

@@ -18,8 +18,10 @@ use std::time::Duration;
 
 use spec::Level;
 
+use crate::Status;
+
 pub use context::{Ctx, Options, Payer};
-pub use report::{CaseReport, Report, Status, Summary};
+pub use report::{CaseReport, Report, Summary};
 
 /// A boxed future, for case functions.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -27,6 +27,7 @@ use mpp_core::time::UnixTime;
 use serde_json::{Map, Value, json};
 
 use super::{CATEGORIES, DRAFT, Vector, VectorFile};
+use crate::Status;
 
 /// Where requests go.
 #[derive(Debug, Clone)]
@@ -57,28 +58,6 @@ pub struct Options {
     /// Categories, vector ids or id prefixes (whole dot-separated segments) to run;
     /// empty for all.
     pub only: Vec<String>,
-}
-
-/// A vector's result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// The response was the expected one.
-    Passed,
-    /// It was not, or there was none.
-    Failed,
-    /// The adapter does not support the operation.
-    Skipped,
-}
-
-impl Status {
-    /// `passed`, `failed` or `skipped`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Passed => "passed",
-            Status::Failed => "failed",
-            Status::Skipped => "skipped",
-        }
-    }
 }
 
 /// One vector's result, with what was expected and what came back.
@@ -152,11 +131,7 @@ impl Report {
             out.push_str(&format!("  {category:<20} {counts}\n"));
             if verbose {
                 for o in self.outcomes.iter().filter(|o| o.category == category) {
-                    let mark = match o.status {
-                        Status::Passed => "✔",
-                        Status::Failed => "×",
-                        Status::Skipped => "-",
-                    };
+                    let mark = o.status.mark();
                     out.push_str(&format!("    {mark} {} {}\n", o.id, o.description));
                     if let (Status::Skipped, Some(reason)) = (o.status, &o.reason) {
                         out.push_str(&format!("        {reason}\n"));
