@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use conformance::Status;
-use conformance::suite::{self, Ctx, Options, Payer, Report, Selection};
+use conformance::suite::{self, Ctx, Payer, Selection, SuiteOptions, SuiteReport};
 use mpp_core::credential::CredentialField;
 use mpp_reference_server::ReferenceConfig;
 use mpp_server::MemoryStore;
@@ -17,10 +17,10 @@ use spec::Registry;
 
 use fixture::{Fixture, Flaws};
 
-async fn run(url: &str, pay: bool) -> Report {
-    let options = Options {
+async fn run(url: &str, pay: bool) -> SuiteReport {
+    let options = SuiteOptions {
         payer: pay.then(|| Payer::Preimage(fixture::PREIMAGE.into())),
-        ..Options::default()
+        ..SuiteOptions::default()
     };
     let ctx = Ctx::new(url.parse().unwrap(), options).unwrap();
     let selection = Selection {
@@ -30,7 +30,7 @@ async fn run(url: &str, pay: bool) -> Report {
     suite::run(&ctx, &selection).await
 }
 
-fn ids(report: &Report, status: Status) -> BTreeSet<String> {
+fn ids(report: &SuiteReport, status: Status) -> BTreeSet<String> {
     report
         .cases
         .iter()
@@ -48,7 +48,7 @@ const REFERENCE_PREIMAGE: &str = "conformance-preimage";
 
 /// The suite against the reference server, run in-process as `server --embedded`
 /// runs it.
-async fn reference(field: CredentialField) -> Report {
+async fn reference(field: CredentialField) -> SuiteReport {
     let config = ReferenceConfig {
         secret: "suite-self-test-secret-0123456789abcdef0123".into(),
         preimage: REFERENCE_PREIMAGE.into(),
@@ -60,9 +60,9 @@ async fn reference(field: CredentialField) -> Report {
         session_idle: Duration::from_secs(300),
     };
     let server = mpp_reference_server::spawn(&config).await.unwrap();
-    let options = Options {
+    let options = SuiteOptions {
         payer: Some(Payer::Preimage(REFERENCE_PREIMAGE.into())),
-        ..Options::default()
+        ..SuiteOptions::default()
     };
     let ctx = Ctx::new(server.url("/paid-multi").parse().unwrap(), options).unwrap();
     let selection = Selection {
@@ -393,9 +393,9 @@ async fn a_flaw_is_caught_without_paying_too() {
 #[tokio::test]
 async fn selection_runs_only_what_was_asked_and_shoulds_only_when_strict() {
     let fixture = Fixture::start(Flaws::default()).await;
-    let options = Options {
+    let options = SuiteOptions {
         payer: Some(Payer::Preimage(fixture::PREIMAGE.into())),
-        ..Options::default()
+        ..SuiteOptions::default()
     };
     let ctx = Ctx::new(fixture.url().parse().unwrap(), options).unwrap();
     let report = suite::run(

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use conformance::Status;
 use conformance::adapter::OPERATIONS;
-use conformance::vectors::run::{self, Adapter, Options};
+use conformance::vectors::run::{self, Adapter, VectorOptions, VectorReport};
 use conformance::vectors::{self, CATEGORIES, Expect, ExpectedError, Vector, VectorFile};
 use serde_json::{Value, json};
 use spec::{Registry, workspace_root};
@@ -324,8 +324,8 @@ fn cited_requirements_and_decisions_exist() {
 
 // -- running in-process ---------------------------------------------------------
 
-fn run_in_process(only: &[&str]) -> run::Report {
-    let options = Options {
+fn run_in_process(only: &[&str]) -> VectorReport {
+    let options = VectorOptions {
         adapter: Adapter::InProcess,
         timeout: Duration::from_secs(10),
         only: only.iter().map(|s| (*s).to_owned()).collect(),

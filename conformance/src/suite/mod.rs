@@ -20,8 +20,8 @@ use spec::Level;
 
 use crate::Status;
 
-pub use context::{Ctx, Options, Payer};
-pub use report::{CaseReport, Report, Summary};
+pub use context::{Ctx, Payer, SuiteOptions};
+pub use report::{CaseReport, SuiteReport, Summary};
 
 /// A boxed future, for case functions.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -127,7 +127,7 @@ impl Selection {
 }
 
 /// Runs the selected cases against the target and reports each one.
-pub async fn run(ctx: &Ctx, selection: &Selection) -> Report {
+pub async fn run(ctx: &Ctx, selection: &Selection) -> SuiteReport {
     // A target that does not answer at all fails every case at once, rather than
     // each case waiting out its own timeout.
     let unreachable = ctx.get(&[]).await.err();
@@ -174,7 +174,7 @@ pub async fn run(ctx: &Ctx, selection: &Selection) -> Report {
             actual,
         });
     }
-    Report::new(ctx.target().to_string(), reports)
+    SuiteReport::new(ctx.target().to_string(), reports)
 }
 
 fn fmt_duration(d: Duration) -> String {

@@ -43,17 +43,17 @@ pub struct Summary {
 
 /// A run's results.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Report {
+pub struct SuiteReport {
     /// The target URL.
     pub target: String,
     /// Every case, in the order it ran.
     pub cases: Vec<CaseReport>,
 }
 
-impl Report {
+impl SuiteReport {
     /// A report of these cases.
-    pub fn new(target: String, cases: Vec<CaseReport>) -> Report {
-        Report { target, cases }
+    pub fn new(target: String, cases: Vec<CaseReport>) -> SuiteReport {
+        SuiteReport { target, cases }
     }
 
     /// The counts.

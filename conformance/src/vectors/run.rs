@@ -50,7 +50,7 @@ impl Adapter {
 
 /// What to run, and how.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct VectorOptions {
     /// The adapter.
     pub adapter: Adapter,
     /// The longest a spawned adapter may take for one vector.
@@ -83,7 +83,7 @@ pub struct Outcome {
 
 /// The results of a run.
 #[derive(Debug, Clone)]
-pub struct Report {
+pub struct VectorReport {
     /// How the adapter is named.
     pub adapter: String,
     /// One outcome per vector run, in file order.
@@ -92,7 +92,7 @@ pub struct Report {
     pub elapsed: Duration,
 }
 
-impl Report {
+impl VectorReport {
     /// Whether any vector failed.
     pub fn failed(&self) -> bool {
         self.outcomes.iter().any(|o| o.status == Status::Failed)
@@ -274,7 +274,7 @@ pub fn select<'f>(
 }
 
 /// Runs the selected vectors. Fails (a usage error) only when `only` selects nothing.
-pub fn run(files: &[VectorFile], options: &Options) -> Result<Report, String> {
+pub fn run(files: &[VectorFile], options: &VectorOptions) -> Result<VectorReport, String> {
     let selected = select(files, &options.only)?;
     let started = Instant::now();
     let outcomes = selected
@@ -303,7 +303,7 @@ pub fn run(files: &[VectorFile], options: &Options) -> Result<Report, String> {
             }
         })
         .collect();
-    Ok(Report {
+    Ok(VectorReport {
         adapter: options.adapter.label(),
         outcomes,
         elapsed: started.elapsed(),
