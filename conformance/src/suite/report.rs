@@ -16,7 +16,7 @@ pub struct CaseReport {
     pub section: String,
     /// The requirement it checks.
     pub requirement: String,
-    /// `MUST` or `SHOULD`.
+    /// `MUST` or `SHOULD`: the case's [`strength`](super::Case::strength).
     pub level: String,
     /// What it checks.
     pub title: String,
