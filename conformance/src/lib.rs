@@ -3,13 +3,8 @@
 pub mod adapter;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+mod status;
 pub mod suite;
 pub mod vectors;
 
-/// The system clock, for the tools that run against the real world.
-pub fn system_now() -> mpp_core::time::UnixTime {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    mpp_core::time::UnixTime::from_secs(i64::try_from(secs).unwrap_or(i64::MAX))
-}
+pub use status::Status;

@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use conformance::suite::{self, Ctx, Options, Payer, Report, Selection, Status};
+use conformance::Status;
+use conformance::suite::{self, Ctx, Payer, Selection, SuiteOptions, SuiteReport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -38,11 +39,11 @@ async fn read_head(stream: &mut TcpStream) {
     }
 }
 
-async fn run_against(url: &str, timeout: Duration) -> (Report, Duration) {
-    let options = Options {
+async fn run_against(url: &str, timeout: Duration) -> (SuiteReport, Duration) {
+    let options = SuiteOptions {
         timeout,
         payer: Some(Payer::Preimage("any".into())),
-        ..Options::default()
+        ..SuiteOptions::default()
     };
     let ctx = Ctx::new(url.parse().unwrap(), options).unwrap();
     let started = Instant::now();
@@ -58,7 +59,7 @@ async fn run_against(url: &str, timeout: Duration) -> (Report, Duration) {
 }
 
 /// Every case failed, each saying what went wrong in words containing `needle`.
-fn assert_all_failed(report: &Report, needle: &str) {
+fn assert_all_failed(report: &SuiteReport, needle: &str) {
     assert_eq!(report.cases.len(), suite::cases().len());
     for case in &report.cases {
         assert_eq!(case.status, Status::Failed, "{}: {:?}", case.id, case);

@@ -9,16 +9,17 @@
 
 use std::collections::BTreeSet;
 
-use conformance::suite::{self, Ctx, Options, Payer, Report, Selection, Status};
+use conformance::Status;
+use conformance::suite::{self, Ctx, Payer, Selection, SuiteOptions, SuiteReport};
 use mpp_test_support::mppx;
 use mpp_test_support::process::ServerProcess;
 
 const PREIMAGE: &str = "conformance-mppx-preimage";
 
-async fn run(server: &ServerProcess) -> Report {
-    let options = Options {
+async fn run(server: &ServerProcess) -> SuiteReport {
+    let options = SuiteOptions {
         payer: Some(Payer::Preimage(PREIMAGE.into())),
-        ..Options::default()
+        ..SuiteOptions::default()
     };
     let url = format!("{}/paid-multi", server.base).parse().unwrap();
     let ctx = Ctx::new(url, options).unwrap();
@@ -29,7 +30,7 @@ async fn run(server: &ServerProcess) -> Report {
     suite::run(&ctx, &selection).await
 }
 
-fn ids(report: &Report, status: Status) -> BTreeSet<&str> {
+fn ids(report: &SuiteReport, status: Status) -> BTreeSet<&str> {
     report
         .cases
         .iter()

@@ -8,17 +8,19 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use conformance::suite::{self, Ctx, Options, Payer, Report, Selection, Status};
+use conformance::Status;
+use conformance::suite::{self, Ctx, Payer, Selection, SuiteOptions, SuiteReport};
 use mpp_core::credential::CredentialField;
 use mpp_reference_server::ReferenceConfig;
 use mpp_server::MemoryStore;
+use spec::Registry;
 
 use fixture::{Fixture, Flaws};
 
-async fn run(url: &str, pay: bool) -> Report {
-    let options = Options {
+async fn run(url: &str, pay: bool) -> SuiteReport {
+    let options = SuiteOptions {
         payer: pay.then(|| Payer::Preimage(fixture::PREIMAGE.into())),
-        ..Options::default()
+        ..SuiteOptions::default()
     };
     let ctx = Ctx::new(url.parse().unwrap(), options).unwrap();
     let selection = Selection {
@@ -28,7 +30,7 @@ async fn run(url: &str, pay: bool) -> Report {
     suite::run(&ctx, &selection).await
 }
 
-fn ids(report: &Report, status: Status) -> BTreeSet<String> {
+fn ids(report: &SuiteReport, status: Status) -> BTreeSet<String> {
     report
         .cases
         .iter()
@@ -46,7 +48,7 @@ const REFERENCE_PREIMAGE: &str = "conformance-preimage";
 
 /// The suite against the reference server, run in-process as `server --embedded`
 /// runs it.
-async fn reference(field: CredentialField) -> Report {
+async fn reference(field: CredentialField) -> SuiteReport {
     let config = ReferenceConfig {
         secret: "suite-self-test-secret-0123456789abcdef0123".into(),
         preimage: REFERENCE_PREIMAGE.into(),
@@ -58,9 +60,9 @@ async fn reference(field: CredentialField) -> Report {
         session_idle: Duration::from_secs(300),
     };
     let server = mpp_reference_server::spawn(&config).await.unwrap();
-    let options = Options {
+    let options = SuiteOptions {
         payer: Some(Payer::Preimage(REFERENCE_PREIMAGE.into())),
-        ..Options::default()
+        ..SuiteOptions::default()
     };
     let ctx = Ctx::new(server.url("/paid-multi").parse().unwrap(), options).unwrap();
     let selection = Selection {
@@ -391,9 +393,9 @@ async fn a_flaw_is_caught_without_paying_too() {
 #[tokio::test]
 async fn selection_runs_only_what_was_asked_and_shoulds_only_when_strict() {
     let fixture = Fixture::start(Flaws::default()).await;
-    let options = Options {
+    let options = SuiteOptions {
         payer: Some(Payer::Preimage(fixture::PREIMAGE.into())),
-        ..Options::default()
+        ..SuiteOptions::default()
     };
     let ctx = Ctx::new(fixture.url().parse().unwrap(), options).unwrap();
     let report = suite::run(
@@ -436,39 +438,18 @@ fn the_citations_above_match_the_cases() {
 
 #[test]
 fn every_case_cites_a_registered_requirement_and_ids_are_unique() {
-    let registry: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../spec/requirements.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let known: BTreeSet<(String, String)> = registry
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let level = r["level"].as_str().unwrap();
-            (
-                r["id"].as_str().unwrap().to_string(),
-                // MUST NOT is checked as a MUST, SHOULD NOT as a SHOULD.
-                level.trim_end_matches(" NOT").to_string(),
-            )
-        })
-        .collect();
+    let registry = Registry::load(&spec::workspace_root()).unwrap_or_else(|e| panic!("{e}"));
     let mut seen = BTreeSet::new();
     for case in suite::cases() {
         assert!(seen.insert(case.id), "{} twice", case.id);
-        assert!(
-            known.contains(&(
-                case.requirement.to_string(),
-                case.level.as_str().to_string()
-            )),
+        let level = registry.get(case.requirement).map(|r| r.level);
+        assert_eq!(
+            level,
+            Some(case.level),
             "{} cites {} at level {}, which the registry does not have",
             case.id,
             case.requirement,
-            case.level.as_str()
+            case.level
         );
         let prefix = case.id.split('.').next().unwrap();
         assert!(!prefix.is_empty() && case.id.len() > prefix.len() + 1);

@@ -5,24 +5,23 @@
 //! writes is checked by the generator's package, `conformance/vectors-gen`.)
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use conformance::Status;
 use conformance::adapter::OPERATIONS;
-use conformance::vectors::run::{self, Adapter, Options, Status};
+use conformance::vectors::run::{self, Adapter, VectorOptions, VectorReport};
 use conformance::vectors::{self, CATEGORIES, Expect, ExpectedError, Vector, VectorFile};
 use serde_json::{Value, json};
+use spec::{Registry, workspace_root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mpp-conformance");
 
-fn root() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    root.canonicalize().unwrap_or(root)
-}
-
 fn vector_dir() -> PathBuf {
-    root().join("spec/vectors").join(vectors::DRAFT_DIR)
+    workspace_root()
+        .join("spec/vectors")
+        .join(vectors::DRAFT_DIR)
 }
 
 fn committed() -> Vec<VectorFile> {
@@ -199,8 +198,10 @@ fn as_len(v: &Value) -> usize {
 }
 
 fn schema_text() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(root().join("spec/vectors/schema.json")).unwrap())
-        .unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("spec/vectors/schema.json")).unwrap(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -292,24 +293,15 @@ fn ids_are_unique_well_formed_and_in_their_category() {
 
 #[test]
 fn cited_requirements_and_decisions_exist() {
-    let registry: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("spec/requirements.json")).unwrap(),
-    )
-    .unwrap();
-    let ids: BTreeSet<&str> = registry
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap())
-        .collect();
-    let errata = std::fs::read_to_string(root().join("spec/ERRATA.md")).unwrap();
-    let decisions = std::fs::read_to_string(root().join("spec/DECISIONS.md")).unwrap();
+    let registry = Registry::load(&workspace_root()).unwrap_or_else(|e| panic!("{e}"));
+    let errata = std::fs::read_to_string(workspace_root().join("spec/ERRATA.md")).unwrap();
+    let decisions = std::fs::read_to_string(workspace_root().join("spec/DECISIONS.md")).unwrap();
     let mut cited = BTreeSet::new();
     for file in committed() {
         for v in &file.vectors {
             for r in &v.requirements {
                 assert!(
-                    ids.contains(r.as_str()),
+                    registry.get(r).is_some(),
                     "{}: unknown requirement {r}",
                     v.id
                 );
@@ -332,8 +324,8 @@ fn cited_requirements_and_decisions_exist() {
 
 // -- running in-process ---------------------------------------------------------
 
-fn run_in_process(only: &[&str]) -> run::Report {
-    let options = Options {
+fn run_in_process(only: &[&str]) -> VectorReport {
+    let options = VectorOptions {
         adapter: Adapter::InProcess,
         timeout: Duration::from_secs(10),
         only: only.iter().map(|s| (*s).to_owned()).collect(),

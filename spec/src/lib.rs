@@ -211,6 +211,14 @@ impl Registry {
         }
     }
 
+    /// Reads and validates `spec/requirements.json` under the workspace `root` (see
+    /// [`workspace_root`]); on failure, one message naming the file and every problem.
+    pub fn load(root: &Path) -> Result<Registry, String> {
+        let text = fs::read_to_string(root.join(REGISTRY_PATH))
+            .map_err(|e| format!("{REGISTRY_PATH}: {e}"))?;
+        Registry::parse(&text).map_err(|p| format!("{REGISTRY_PATH}:\n  {}", p.join("\n  ")))
+    }
+
     /// The requirement `id`.
     pub fn get(&self, id: &str) -> Option<&Requirement> {
         self.requirements
@@ -896,8 +904,7 @@ impl Trace {
         let read = |relative: &str| {
             fs::read_to_string(root.join(relative)).map_err(|e| format!("{relative}: {e}"))
         };
-        let registry = Registry::parse(&read(REGISTRY_PATH)?)
-            .map_err(|p| format!("{REGISTRY_PATH}:\n  {}", p.join("\n  ")))?;
+        let registry = Registry::load(root)?;
         let exceptions = parse_exceptions(&read(EXCEPTIONS_PATH)?)
             .map_err(|p| format!("{EXCEPTIONS_PATH}:\n  {}", p.join("\n  ")))?;
         let citations = scan_workspace(root)?;

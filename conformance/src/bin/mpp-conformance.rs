@@ -3,14 +3,15 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use conformance::suite::{self, Ctx, Options, Payer, Selection};
+use conformance::adapter;
+use conformance::suite::{self, Ctx, Payer, Selection, SuiteOptions};
 use conformance::vectors::{self, run as vector_run};
-use conformance::{adapter, system_now};
 use mpp_client::explain;
 use mpp_core::credential::CredentialField;
+use mpp_core::time::UnixTime;
 
 /// Exit status of `server` when its arguments are unusable.
 const USAGE: u8 = 64;
@@ -180,7 +181,12 @@ fn main() -> ExitCode {
             kind,
             reveal,
         } => {
-            let (text, ok) = explain::explain(&value, kind.into(), system_now(), reveal);
+            let (text, ok) = explain::explain(
+                &value,
+                kind.into(),
+                UnixTime::from(SystemTime::now()),
+                reveal,
+            );
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
             if ok {
                 ExitCode::SUCCESS
@@ -191,7 +197,7 @@ fn main() -> ExitCode {
         Command::Adapter => {
             let mut request = String::new();
             let line = match std::io::stdin().read_to_string(&mut request) {
-                Ok(_) => adapter::handle(&request, system_now()),
+                Ok(_) => adapter::handle(&request, UnixTime::from(SystemTime::now())),
                 Err(e) => {
                     adapter::failure_line("invalid_request", &format!("cannot read stdin: {e}"))
                 }
@@ -233,7 +239,7 @@ fn run_vectors(args: VectorsArgs) -> u8 {
         Ok(files) => files,
         Err(e) => return usage(&e),
     };
-    let options = vector_run::Options {
+    let options = vector_run::VectorOptions {
         adapter,
         timeout: Duration::from_secs_f64(args.timeout),
         only: args.only.clone(),
@@ -261,7 +267,7 @@ fn server(args: ServerArgs) -> u8 {
                 out,
                 "{:<34} {:<6} {:<44} {}{}",
                 case.id,
-                case.level.as_str(),
+                case.strength(),
                 case.requirement,
                 case.title,
                 if case.pays { " (pays)" } else { "" }
@@ -287,7 +293,7 @@ fn server(args: ServerArgs) -> u8 {
     runtime.block_on(run_server(args, options))
 }
 
-async fn run_server(args: ServerArgs, mut options: Options) -> u8 {
+async fn run_server(args: ServerArgs, mut options: SuiteOptions) -> u8 {
     let mut _embedded = None;
     let url = if args.embedded {
         let field = if args.payment_authorization {
@@ -341,7 +347,7 @@ async fn run_server(args: ServerArgs, mut options: Options) -> u8 {
     u8::from(report.failed() || !written)
 }
 
-fn options(args: &ServerArgs) -> Result<Options, String> {
+fn options(args: &ServerArgs) -> Result<SuiteOptions, String> {
     if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 3600.0) {
         return Err(format!(
             "--timeout {}: expected seconds in (0, 3600]",
@@ -374,7 +380,7 @@ fn options(args: &ServerArgs) -> Result<Options, String> {
             ));
         }
     }
-    Ok(Options {
+    Ok(SuiteOptions {
         timeout: Duration::from_secs_f64(args.timeout),
         headers,
         payer: args.pay.as_deref().map(Payer::parse).transpose()?,
@@ -397,7 +403,7 @@ fn write_report(path: &PathBuf, text: &str) -> bool {
 #[cfg(feature = "embedded")]
 async fn start_embedded(
     field: CredentialField,
-    options: &mut Options,
+    options: &mut SuiteOptions,
 ) -> Result<(mpp_reference_server::Spawned, String), u8> {
     use conformance::embedded;
     let server = match embedded::start(field).await {
@@ -416,7 +422,7 @@ async fn start_embedded(
 
 /// Without the `embedded` feature there is no reference server to start.
 #[cfg(not(feature = "embedded"))]
-async fn start_embedded(_: CredentialField, _: &mut Options) -> Result<((), String), u8> {
+async fn start_embedded(_: CredentialField, _: &mut SuiteOptions) -> Result<((), String), u8> {
     Err(usage(
         "--embedded needs the reference server, which this build leaves out: build \
          mpp-conformance with the `embedded` feature (`cargo run -p conformance \

@@ -56,7 +56,7 @@ impl Payer {
 
 /// The suite's settings.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct SuiteOptions {
     /// The longest one request may take.
     pub timeout: Duration,
     /// Header fields added to every request (e.g. a Bearer token).
@@ -65,9 +65,9 @@ pub struct Options {
     pub payer: Option<Payer>,
 }
 
-impl Default for Options {
+impl Default for SuiteOptions {
     fn default() -> Self {
-        Options {
+        SuiteOptions {
             timeout: Duration::from_secs(10),
             headers: Vec::new(),
             payer: None,
@@ -75,7 +75,7 @@ impl Default for Options {
     }
 }
 
-impl Options {
+impl SuiteOptions {
     /// The longest one case may take: it sends a few requests.
     pub fn case_timeout(&self) -> Duration {
         self.timeout * 8
@@ -171,7 +171,7 @@ impl Exchange {
 pub struct Ctx {
     client: reqwest::Client,
     target: Url,
-    options: Options,
+    options: SuiteOptions,
     post_target: OnceCell<Option<Url>>,
     /// Every 402 of the run that came without a valid Payment challenge.
     bare_402s: std::sync::Mutex<Vec<String>>,
@@ -179,7 +179,7 @@ pub struct Ctx {
 
 impl Ctx {
     /// A context for the paid resource at `target`.
-    pub fn new(target: Url, options: Options) -> Result<Ctx, String> {
+    pub fn new(target: Url, options: SuiteOptions) -> Result<Ctx, String> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(options.timeout)
@@ -201,7 +201,7 @@ impl Ctx {
     }
 
     /// The settings.
-    pub fn options(&self) -> &Options {
+    pub fn options(&self) -> &SuiteOptions {
         &self.options
     }
 

@@ -3,7 +3,7 @@
 //!
 //! A case sends requests to the target and reaches a [`Verdict`]. Cases are grouped
 //! by spec section; each states its requirement id (see `spec/requirements.json`)
-//! and level. SHOULD cases run only with `--strict` (as h2spec does); cases that need
+//! and level. SHOULD (NOT) cases run only with `--strict` (as h2spec does); cases that need
 //! a payment run only when the suite can pay (`--pay preimage=…`). A case that does
 //! not apply to the target (a POST route it does not have, a second offer it does not
 //! make) is "not applicable", apart from a failure.
@@ -16,30 +16,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-pub use context::{Ctx, Options, Payer};
-pub use report::{CaseReport, Report, Status, Summary};
+use spec::Level;
+
+use crate::Status;
+
+pub use context::{Ctx, Payer, SuiteOptions};
+pub use report::{CaseReport, SuiteReport, Summary};
 
 /// A boxed future, for case functions.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// How strongly the spec asks for what a case checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// MUST / MUST NOT.
-    Must,
-    /// SHOULD / SHOULD NOT: run with `--strict`.
-    Should,
-}
-
-impl Level {
-    /// `MUST` or `SHOULD`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Must => "MUST",
-            Level::Should => "SHOULD",
-        }
-    }
-}
 
 /// What a case concluded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +70,7 @@ pub struct Case {
     pub section: &'static str,
     /// The requirement it checks, by registry id.
     pub requirement: &'static str,
-    /// How strongly the spec asks for it.
+    /// The level of the requirement it checks, as the registry states it.
     pub level: Level,
     /// Whether it needs to make a payment.
     pub pays: bool,
@@ -93,6 +78,19 @@ pub struct Case {
     pub title: &'static str,
     /// The check itself.
     pub run: for<'a> fn(&'a Ctx) -> BoxFuture<'a, Verdict>,
+}
+
+impl Case {
+    /// How strongly the spec asks for what the case checks, as reports and `--list`
+    /// print it: `MUST` or `SHOULD`. A MUST NOT is checked as a MUST, a SHOULD NOT
+    /// as a SHOULD.
+    pub fn strength(&self) -> &'static str {
+        if self.level.is_mandatory() {
+            "MUST"
+        } else {
+            "SHOULD"
+        }
+    }
 }
 
 impl std::fmt::Debug for Case {
@@ -114,7 +112,7 @@ pub fn cases() -> Vec<Case> {
 pub struct Selection {
     /// Case ids or id prefixes (a section name selects its cases); empty: all.
     pub only: Vec<String>,
-    /// Run SHOULD cases too.
+    /// Run SHOULD and SHOULD NOT cases too.
     pub strict: bool,
 }
 
@@ -129,7 +127,7 @@ impl Selection {
 }
 
 /// Runs the selected cases against the target and reports each one.
-pub async fn run(ctx: &Ctx, selection: &Selection) -> Report {
+pub async fn run(ctx: &Ctx, selection: &Selection) -> SuiteReport {
     // A target that does not answer at all fails every case at once, rather than
     // each case waiting out its own timeout.
     let unreachable = ctx.get(&[]).await.err();
@@ -138,7 +136,7 @@ pub async fn run(ctx: &Ctx, selection: &Selection) -> Report {
         if !selection.selects(&case) {
             continue;
         }
-        let (status, expected, actual) = if case.level == Level::Should && !selection.strict {
+        let (status, expected, actual) = if !case.level.is_mandatory() && !selection.strict {
             (
                 Status::Skipped,
                 String::new(),
@@ -169,14 +167,14 @@ pub async fn run(ctx: &Ctx, selection: &Selection) -> Report {
             id: case.id.into(),
             section: case.section.into(),
             requirement: case.requirement.into(),
-            level: case.level.as_str().into(),
+            level: case.strength().into(),
             title: case.title.into(),
             status,
             expected,
             actual,
         });
     }
-    Report::new(ctx.target().to_string(), reports)
+    SuiteReport::new(ctx.target().to_string(), reports)
 }
 
 fn fmt_duration(d: Duration) -> String {

@@ -5,30 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-/// A case's outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// The target meets the requirement.
-    Passed,
-    /// It does not.
-    Failed,
-    /// The case did not run (a SHOULD without `--strict`, a payment without `--pay`).
-    Skipped,
-    /// The case does not apply to this target.
-    NotApplicable,
-}
-
-impl Status {
-    /// The report's word for it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Passed => "passed",
-            Status::Failed => "failed",
-            Status::Skipped => "skipped",
-            Status::NotApplicable => "not-applicable",
-        }
-    }
-}
+use crate::Status;
 
 /// One case's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +16,7 @@ pub struct CaseReport {
     pub section: String,
     /// The requirement it checks.
     pub requirement: String,
-    /// `MUST` or `SHOULD`.
+    /// `MUST` or `SHOULD`: the case's [`strength`](super::Case::strength).
     pub level: String,
     /// What it checks.
     pub title: String,
@@ -66,17 +43,17 @@ pub struct Summary {
 
 /// A run's results.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Report {
+pub struct SuiteReport {
     /// The target URL.
     pub target: String,
     /// Every case, in the order it ran.
     pub cases: Vec<CaseReport>,
 }
 
-impl Report {
+impl SuiteReport {
     /// A report of these cases.
-    pub fn new(target: String, cases: Vec<CaseReport>) -> Report {
-        Report { target, cases }
+    pub fn new(target: String, cases: Vec<CaseReport>) -> SuiteReport {
+        SuiteReport { target, cases }
     }
 
     /// The counts.
@@ -116,16 +93,14 @@ impl Report {
                 section = &case.section;
                 let _ = writeln!(out, "\n  {section}");
             }
-            let mark = match case.status {
-                Status::Passed => "✔",
-                Status::Failed => "×",
-                Status::Skipped => "-",
-                Status::NotApplicable => "○",
-            };
             let _ = writeln!(
                 out,
-                "    {mark} {} [{} {}] {}",
-                case.id, case.level, case.requirement, case.title
+                "    {} {} [{} {}] {}",
+                case.status.mark(),
+                case.id,
+                case.level,
+                case.requirement,
+                case.title
             );
             match case.status {
                 Status::Failed => {

@@ -20,11 +20,14 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+use mpp_core::time::UnixTime;
 
 use serde_json::{Map, Value, json};
 
 use super::{CATEGORIES, DRAFT, Vector, VectorFile};
+use crate::Status;
 
 /// Where requests go.
 #[derive(Debug, Clone)]
@@ -47,7 +50,7 @@ impl Adapter {
 
 /// What to run, and how.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct VectorOptions {
     /// The adapter.
     pub adapter: Adapter,
     /// The longest a spawned adapter may take for one vector.
@@ -55,28 +58,6 @@ pub struct Options {
     /// Categories, vector ids or id prefixes (whole dot-separated segments) to run;
     /// empty for all.
     pub only: Vec<String>,
-}
-
-/// A vector's result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// The response was the expected one.
-    Passed,
-    /// It was not, or there was none.
-    Failed,
-    /// The adapter does not support the operation.
-    Skipped,
-}
-
-impl Status {
-    /// `passed`, `failed` or `skipped`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Passed => "passed",
-            Status::Failed => "failed",
-            Status::Skipped => "skipped",
-        }
-    }
 }
 
 /// One vector's result, with what was expected and what came back.
@@ -102,7 +83,7 @@ pub struct Outcome {
 
 /// The results of a run.
 #[derive(Debug, Clone)]
-pub struct Report {
+pub struct VectorReport {
     /// How the adapter is named.
     pub adapter: String,
     /// One outcome per vector run, in file order.
@@ -111,7 +92,7 @@ pub struct Report {
     pub elapsed: Duration,
 }
 
-impl Report {
+impl VectorReport {
     /// Whether any vector failed.
     pub fn failed(&self) -> bool {
         self.outcomes.iter().any(|o| o.status == Status::Failed)
@@ -150,11 +131,7 @@ impl Report {
             out.push_str(&format!("  {category:<20} {counts}\n"));
             if verbose {
                 for o in self.outcomes.iter().filter(|o| o.category == category) {
-                    let mark = match o.status {
-                        Status::Passed => "✔",
-                        Status::Failed => "×",
-                        Status::Skipped => "-",
-                    };
+                    let mark = o.status.mark();
                     out.push_str(&format!("    {mark} {} {}\n", o.id, o.description));
                     if let (Status::Skipped, Some(reason)) = (o.status, &o.reason) {
                         out.push_str(&format!("        {reason}\n"));
@@ -297,7 +274,7 @@ pub fn select<'f>(
 }
 
 /// Runs the selected vectors. Fails (a usage error) only when `only` selects nothing.
-pub fn run(files: &[VectorFile], options: &Options) -> Result<Report, String> {
+pub fn run(files: &[VectorFile], options: &VectorOptions) -> Result<VectorReport, String> {
     let selected = select(files, &options.only)?;
     let started = Instant::now();
     let outcomes = selected
@@ -306,7 +283,7 @@ pub fn run(files: &[VectorFile], options: &Options) -> Result<Report, String> {
             let response = match &options.adapter {
                 Adapter::InProcess => Ok(crate::adapter::handle(
                     &vector.request(),
-                    crate::system_now(),
+                    UnixTime::from(SystemTime::now()),
                 )),
                 Adapter::Command(argv) => call(argv, &vector.request(), options.timeout),
             };
@@ -326,7 +303,7 @@ pub fn run(files: &[VectorFile], options: &Options) -> Result<Report, String> {
             }
         })
         .collect();
-    Ok(Report {
+    Ok(VectorReport {
         adapter: options.adapter.label(),
         outcomes,
         elapsed: started.elapsed(),

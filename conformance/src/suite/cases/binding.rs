@@ -1,15 +1,15 @@
 //! The binding of the echo to the challenge: a never-issued id and every bound
 //! field tampered with, dropped or expired.
 
+use std::time::SystemTime;
+
 use mpp_core::credential::Credential;
 use mpp_core::json::Value;
 use mpp_core::problem::ProblemType;
 use mpp_core::time::{Timestamp, UnixTime};
 use mpp_core::value::{IntentName, MethodName, Realm};
 
-use super::{
-    Outcome, case, challenge, edit_request, now, refused_as, refused_tampered, send_edited,
-};
+use super::{Outcome, case, challenge, edit_request, refused_as, refused_tampered, send_edited};
 use crate::suite::context::Ctx;
 use crate::suite::{Case, Verdict};
 
@@ -173,7 +173,9 @@ async fn tampered_expires(ctx: &Ctx) -> Outcome {
             .challenge
             .expires
             .as_ref()
-            .map_or(now().secs(), |t| t.unix().secs())
+            .map_or(UnixTime::from(SystemTime::now()).secs(), |t| {
+                t.unix().secs()
+            })
             + 86_400;
         cred.challenge.expires = Timestamp::from_unix(UnixTime::from_secs(later));
     })
@@ -231,7 +233,9 @@ const EXPIRED_ECHO: Case = case! {
 };
 async fn expired_echo(ctx: &Ctx) -> Outcome {
     tamper(ctx, |cred| {
-        cred.challenge.expires = Timestamp::from_unix(UnixTime::from_secs(now().secs() - 3600));
+        cred.challenge.expires = Timestamp::from_unix(UnixTime::from_secs(
+            UnixTime::from(SystemTime::now()).secs() - 3600,
+        ));
     })
     .await
 }

@@ -1,10 +1,13 @@
 //! The 402 and its challenges, without any credential: status, grammar, `request`
 //! encoding, charge terms, expiry and fresh ids.
 
+use std::time::SystemTime;
+
 use mpp_core::base64;
 use mpp_core::json::Value;
+use mpp_core::time::UnixTime;
 
-use super::{Outcome, case, first_402, now, unreachable};
+use super::{Outcome, case, first_402, unreachable};
 use crate::suite::context::{Ctx, Exchange};
 use crate::suite::{Case, Verdict};
 
@@ -43,7 +46,7 @@ async fn status_402(ctx: &Ctx) -> Verdict {
 const HAS_CHALLENGE: Case = case! {
     id: "challenge.present",
     requirement: "core.errors.402.with-challenge",
-    level: Must,
+    level: MustNot,
     title: "the 402 carries at least one Payment challenge",
     run: has_challenge,
 };
@@ -81,7 +84,7 @@ async fn challenges_valid(ctx: &Ctx) -> Outcome {
 const REQUEST_UNPADDED: Case = case! {
     id: "challenge.request-unpadded",
     requirement: "core.challenge.request.no-padding",
-    level: Must,
+    level: MustNot,
     title: "`request` is base64url without `=` padding",
     run: request_unpadded,
 };
@@ -141,7 +144,7 @@ async fn request_canonical(ctx: &Ctx) -> Outcome {
 const NO_BWS: Case = case! {
     id: "challenge.no-bws",
     requirement: "core.grammar.param.no-bws",
-    level: Must,
+    level: MustNot,
     title: "no whitespace around the `=` of challenge parameters",
     run: no_bws,
 };
@@ -214,7 +217,7 @@ async fn charge_request(ctx: &Ctx) -> Outcome {
 const CHARGE_NO_EXPIRY: Case = case! {
     id: "challenge.charge-no-expires-member",
     requirement: "charge.request.no-expiry",
-    level: Must,
+    level: MustNot,
     title: "a charge request has no `expires` member (expiry travels in the parameter)",
     run: charge_no_expiry,
 };
@@ -261,7 +264,7 @@ const EXPIRES_FUTURE: Case = case! {
 };
 async fn expires_future(ctx: &Ctx) -> Outcome {
     let e = first_402(ctx).await?;
-    let now = now();
+    let now = UnixTime::from(SystemTime::now());
     for c in e.valid_challenges() {
         if let Some(t) = &c.expires {
             if t.is_expired_at(now) {
@@ -278,7 +281,7 @@ async fn expires_future(ctx: &Ctx) -> Outcome {
 const FRESH_IDS: Case = case! {
     id: "challenge.fresh-ids",
     requirement: "core.caching.challenge-fresh",
-    level: Must,
+    level: MustNot,
     title: "two 402s for the same resource carry different challenge ids",
     run: fresh_ids,
 };

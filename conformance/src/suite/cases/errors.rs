@@ -62,7 +62,7 @@ async fn problem_type(ctx: &Ctx) -> Outcome {
 const MISSING_NOT_402: Case = case! {
     id: "errors.missing-not-402",
     requirement: "core.errors.not-payment-barrier",
-    level: Should,
+    level: ShouldNot,
     title: "a resource that does not exist is not answered 402",
     run: missing_not_402,
 };
@@ -79,7 +79,7 @@ async fn missing_not_402(ctx: &Ctx) -> Verdict {
 const EVERY_402_CHALLENGED: Case = case! {
     id: "errors.402-always-challenges",
     requirement: "core.errors.402.with-challenge",
-    level: Must,
+    level: MustNot,
     title: "no 402 of this run went out without a Payment challenge",
     run: every_402_challenged,
 };

@@ -17,15 +17,15 @@ mod security;
 use mpp_core::challenge::Challenge;
 use mpp_core::credential::Credential;
 use mpp_core::problem::ProblemType;
-use mpp_core::time::UnixTime;
 use mpp_core::value::Base64Json;
 
 use super::context::{Ctx, Exchange};
 use super::{Case, Verdict};
 
-/// Declares a case beside its body: its id, the requirement it checks and its level,
-/// `pays: true` when it needs a payment, its title, and `run`, the body. The section
-/// is the `SECTION` of the file the case is declared in.
+/// Declares a case beside its body: its id, the requirement it checks and that
+/// requirement's level (a [`spec::Level`] variant: `Must`, `MustNot`, `Should`,
+/// `ShouldNot`), `pays: true` when it needs a payment, its title, and `run`, the
+/// body. The section is the `SECTION` of the file the case is declared in.
 macro_rules! case {
     (
         id: $id:literal,
@@ -39,7 +39,7 @@ macro_rules! case {
             id: $id,
             section: SECTION,
             requirement: $requirement,
-            level: $crate::suite::Level::$level,
+            level: spec::Level::$level,
             pays: case!(@pays $($pays)?),
             title: $title,
             run: |ctx| Box::pin(async move { $crate::suite::cases::Finish::verdict($run(ctx).await) }),
@@ -184,13 +184,6 @@ fn edit_request(credential: &mut Credential, f: impl FnOnce(&mut mpp_core::json:
         f(&mut request);
         credential.challenge.request = Base64Json::encode(&request);
     }
-}
-
-fn now() -> UnixTime {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    UnixTime::from_secs(i64::try_from(since.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn cache_control_has(e: &Exchange, any_of: &[&str]) -> bool {

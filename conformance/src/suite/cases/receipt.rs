@@ -12,7 +12,7 @@ pub(super) const CASES: &[Case] = &[NO_RECEIPT_ON_402];
 const NO_RECEIPT_ON_402: Case = case! {
     id: "receipt.not-on-errors",
     requirement: "core.receipt.not-on-error",
-    level: Must,
+    level: MustNot,
     title: "a 402 carries no Payment-Receipt",
     run: no_receipt_on_402,
 };
