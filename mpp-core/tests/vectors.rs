@@ -1,21 +1,23 @@
-//! The language-neutral vectors of `spec/vectors/draft-01/` that read headers, run
-//! through mpp-core directly (not through the conformance adapter): every
-//! `challenge.parse`, `challenge.parse-all`, `credential.parse`, `receipt.parse` and
-//! `accept.rank` vector, valid and malformed. The error classes are
+//! The language-neutral vectors of `spec/vectors/draft-01/` that read headers or
+//! encodings, run through mpp-core directly (not through the conformance adapter):
+//! every `challenge.parse`, `challenge.parse-all`, `credential.parse`,
+//! `receipt.parse`, `accept.rank`, `base64url.*` and `jcs.canonicalize` vector, valid
+//! and malformed. The error classes are
 //! [`ParseErrorKind::code`]s; a vector's `parameter` and `field` must be the ones
 //! mpp-core reports.
 //!
-//! The files are the single table of these cases: a header case that a vector covers
-//! is not repeated in mpp-core's own tests.
+//! The files are the single table of these cases: a case that a vector covers is not
+//! repeated in mpp-core's own tests.
 
 use std::path::{Path, PathBuf};
 
 use mpp_core::accept::AcceptPayment;
 use mpp_core::challenge::Challenge;
 use mpp_core::credential::Credential;
-use mpp_core::json::JsonObject;
+use mpp_core::json::{self, JsonObject};
 use mpp_core::receipt::Receipt;
 use mpp_core::{Param, ParseError};
+use mpp_core::{base64, jcs};
 use serde_json::{Value, json};
 
 fn vector_dir() -> PathBuf {
@@ -69,7 +71,11 @@ fn credential_json(c: &Credential) -> Result<Value, ParseError> {
 
 /// An error as a vector states it: class, and the parameter and field it names.
 fn error_json(e: &ParseError) -> Value {
-    let mut error = json!({ "type": "parse_error", "class": e.kind().code() });
+    typed_error_json("parse_error", e)
+}
+
+fn typed_error_json(kind: &str, e: &ParseError) -> Value {
+    let mut error = json!({ "type": kind, "class": e.kind().code() });
     if let Some(p) = e.kind().param().filter(|p| *p != Param::Extension) {
         error["parameter"] = p.name().into();
     }
@@ -90,7 +96,18 @@ fn answer(result: Result<Value, ParseError>) -> Value {
 /// asked here.
 fn run(op: &str, input: &Value) -> Option<Value> {
     let header = input["header"].as_str().unwrap_or_default();
+    let text = input["text"].as_str().unwrap_or_default();
     Some(match op {
+        "base64url.encode" => {
+            json!({ "ok": true, "value": { "text": base64::encode(text.as_bytes()) } })
+        }
+        "base64url.decode" => match base64::decode_utf8(text) {
+            Ok(decoded) => json!({ "ok": true, "value": { "text": decoded } }),
+            Err(e) => typed_error_json("encoding_error", &e),
+        },
+        "jcs.canonicalize" => answer(
+            json::parse_value(text.as_bytes()).map(|v| json!({ "text": jcs::to_string(&v) })),
+        ),
         "challenge.parse" => {
             answer(Challenge::parse(header.as_bytes()).and_then(|c| challenge_json(&c, true)))
         }
@@ -163,7 +180,7 @@ fn as_stated(actual: Value, expected: &Value) -> Value {
     }
 }
 
-/// Runs every vector of `category` that reads a header; returns how many ran.
+/// Runs every vector of `category` this file answers; returns how many ran.
 fn check(category: &str) -> usize {
     let mut ran = 0;
     for v in vectors(category) {
@@ -210,6 +227,18 @@ fn accept_payment_vectors() {
     // req: core.grammar.accept-payment core.accept-payment.filter
     // req: core.accept-payment.order core.accept-payment.ties core.accept-payment.specific
     assert!(check("accept-payment") >= 15);
+}
+
+#[test]
+fn base64url_vectors() {
+    // req: core.challenge.request.no-padding
+    assert!(check("base64url") >= 30);
+}
+
+#[test]
+fn jcs_vectors() {
+    // req: core.challenge.request.jcs
+    assert!(check("jcs") >= 50);
 }
 
 #[test]
