@@ -2,12 +2,9 @@
 //! `mpp-conformance server --embedded` checks (feature `embedded`).
 
 use std::hash::{BuildHasher, Hasher};
-use std::sync::Arc;
-use std::time::Duration;
 
 use mpp_core::credential::CredentialField;
 use mpp_reference_server::{ReferenceConfig, SpawnError, Spawned};
-use mpp_server::MemoryStore;
 
 /// The preimage the embedded server's `preimage/charge` offers ask for.
 pub const PREIMAGE: &str = "conformance-preimage";
@@ -17,14 +14,9 @@ pub const PREIMAGE: &str = "conformance-preimage";
 /// Tokio runtime.
 pub async fn start(field: CredentialField) -> Result<Spawned, SpawnError> {
     let config = ReferenceConfig {
-        secret: ephemeral_secret(),
-        preimage: PREIMAGE.into(),
-        token: "conformance-token".into(),
         realm: "conformance.localhost".into(),
-        ttl: Duration::from_secs(300),
         credential_field: field,
-        store: Arc::new(MemoryStore::new(100_000)),
-        session_idle: Duration::from_secs(300),
+        ..ReferenceConfig::new(ephemeral_secret(), PREIMAGE)
     };
     mpp_reference_server::spawn(&config).await
 }

@@ -5,14 +5,11 @@
 mod fixture;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::time::Duration;
 
 use conformance::Status;
 use conformance::suite::{self, Ctx, Payer, Selection, SuiteOptions, SuiteReport};
 use mpp_core::credential::CredentialField;
 use mpp_reference_server::ReferenceConfig;
-use mpp_server::MemoryStore;
 use spec::Registry;
 
 use fixture::{Fixture, Flaws};
@@ -49,15 +46,14 @@ const REFERENCE_PREIMAGE: &str = "conformance-preimage";
 /// The suite against the reference server, run in-process as `server --embedded`
 /// runs it.
 async fn reference(field: CredentialField) -> SuiteReport {
+    // As `server --embedded` configures it (conformance/src/embedded.rs).
     let config = ReferenceConfig {
-        secret: "suite-self-test-secret-0123456789abcdef0123".into(),
-        preimage: REFERENCE_PREIMAGE.into(),
-        token: "conformance-token".into(),
         realm: "conformance.localhost".into(),
-        ttl: Duration::from_secs(300),
         credential_field: field,
-        store: Arc::new(MemoryStore::new(100_000)),
-        session_idle: Duration::from_secs(300),
+        ..ReferenceConfig::new(
+            "suite-self-test-secret-0123456789abcdef0123",
+            REFERENCE_PREIMAGE,
+        )
     };
     let server = mpp_reference_server::spawn(&config).await.unwrap();
     let options = SuiteOptions {

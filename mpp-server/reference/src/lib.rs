@@ -31,8 +31,8 @@ use mpp_methods::lightning::{LightningCharge, TestNode};
 use mpp_methods::preimage::Preimage;
 use mpp_methods::token::Token;
 use mpp_server::{
-    ChargeOffer, ConfigError, MintLimit, MintRate, PaidRoute, PaywallLayer, ServiceInfo, Store,
-    VerifiedPayment,
+    ChargeOffer, ConfigError, MemoryStore, MintLimit, MintRate, PaidRoute, PaywallLayer,
+    ServiceInfo, Store, VerifiedPayment,
 };
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -64,6 +64,25 @@ pub struct ReferenceConfig {
     /// How long a session may stay unused before the server closes it and refunds
     /// what it did not spend.
     pub session_idle: Duration,
+}
+
+impl ReferenceConfig {
+    /// This secret and preimage, and for the rest what the binary uses by default:
+    /// realm `mpp-reference.test`, challenges payable for 300 s, credentials in
+    /// `Authorization`, claims and accounts in memory (at most 100,000 live
+    /// entries), sessions closed after 300 s unused.
+    pub fn new(secret: impl Into<String>, preimage: impl Into<String>) -> ReferenceConfig {
+        ReferenceConfig {
+            secret: secret.into(),
+            preimage: preimage.into(),
+            token: "mppx-interop-token".into(),
+            realm: "mpp-reference.test".into(),
+            ttl: Duration::from_secs(300),
+            credential_field: CredentialField::Authorization,
+            store: Arc::new(MemoryStore::new(100_000)),
+            session_idle: Duration::from_secs(300),
+        }
+    }
 }
 
 impl std::fmt::Debug for ReferenceConfig {

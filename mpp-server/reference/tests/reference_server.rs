@@ -26,14 +26,12 @@ async fn start(field: CredentialField) -> Spawned {
 /// As [`start`], closing sessions left unused for `session_idle`.
 async fn start_with(field: CredentialField, session_idle: Duration) -> Spawned {
     let config = ReferenceConfig {
-        secret: "reference-e2e-secret-0123456789abcdef0123".into(),
-        preimage: PREIMAGE.into(),
         token: TOKEN.into(),
         realm: "reference.localhost".into(),
-        ttl: Duration::from_secs(300),
         credential_field: field,
         store: Arc::new(MemoryStore::new(1000)),
         session_idle,
+        ..ReferenceConfig::new("reference-e2e-secret-0123456789abcdef0123", PREIMAGE)
     };
     reference::spawn(&config).await.unwrap()
 }
