@@ -443,7 +443,7 @@ mod tests {
 
     use super::*;
     use crate::json;
-    use crate::strategies::json_value;
+    use mpp_test_support::strategies::json_value;
 
     fn number(n: f64) -> String {
         let mut out = String::new();

@@ -863,8 +863,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::strategies::json_value;
     use ParseErrorKind::*;
+    use mpp_test_support::strategies::json_value;
 
     type Expected = Result<(), (ParseErrorKind, usize)>;
 

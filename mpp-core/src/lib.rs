@@ -98,8 +98,6 @@ pub mod method;
 // Engines.
 pub mod client;
 pub mod server;
-#[cfg(test)]
-mod strategies;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -7,10 +7,7 @@ use mpp_test_support::layering::{Layers, check_crate};
 
 /// The layers, bottom first; the same order as "Layers" in `src/lib.rs`.
 const LAYERS: Layers<'static> = &[
-    (
-        "foundation",
-        &["scan", "problem_type", "error", "strategies"],
-    ),
+    ("foundation", &["scan", "problem_type", "error"]),
     ("encodings", &["base64", "json", "jcs", "grammar"]),
     ("vocabulary", &["options", "time", "value"]),
     ("bindings", &["digest", "binding"]),

@@ -12,6 +12,7 @@ use mpp_core::receipt::Receipt;
 use mpp_core::time::{Timestamp, UnixTime};
 use mpp_core::value::{Base64Json, ChallengeId, IntentName, MethodName, Opaque, Realm};
 use mpp_core::{Param, jcs};
+use mpp_test_support::strategies;
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -21,27 +22,13 @@ fn text(max: usize) -> impl Strategy<Value = String> {
     proptest::string::string_regex(&format!("[^\\p{{Cc}}]{{0,{max}}}")).unwrap()
 }
 
+/// JSON small enough that a challenge carrying it stays within the size limits.
 fn json_value() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(Value::from),
-        text(12).prop_map(Value::String),
-    ];
-    leaf.prop_recursive(3, 24, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map(text(6), inner, 0..4)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
+    strategies::json_value_within(3, 4)
 }
 
 fn json_object() -> impl Strategy<Value = JsonObject> {
-    prop::collection::btree_map(text(8), json_value(), 0..5).prop_map(|m| m.into_iter().collect())
+    strategies::json_object_within(3, 5)
 }
 
 /// An object as a peer receives it: numbers read as the doubles they denote (so

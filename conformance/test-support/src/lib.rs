@@ -1,7 +1,8 @@
 //! Helpers the workspace's tests share: servers run as child processes and found by
 //! the `listening on URL` line they print ([`process`]), the mppx interop harness
-//! ([`mppx`]), a throwaway `redis-server` ([`redis`]), and the check of a crate's
-//! module layers ([`layering`]).
+//! ([`mppx`]), a throwaway `redis-server` ([`redis`]), the check of a crate's
+//! module layers ([`layering`]), and property-test strategies for JSON
+//! ([`strategies`]).
 //!
 //! These are test fixtures: they panic, with what went wrong, when the process they
 //! drive does not behave.
@@ -10,6 +11,7 @@ pub mod layering;
 pub mod mppx;
 pub mod process;
 pub mod redis;
+pub mod strategies;
 
 /// Whether the tests run under CI (`CI` set): there, a test whose tooling is
 /// missing fails rather than skipping.
