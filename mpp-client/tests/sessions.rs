@@ -23,10 +23,9 @@ use mpp_core::client::{Origin, PolicyError, Skipped, SpendingPolicy, Wallet};
 use mpp_core::credential::Credential;
 use mpp_core::json::Value;
 use mpp_core::problem::{Problem, ProblemType};
+use mpp_core::time::ManualClock;
 use mpp_core::time::{Timestamp, UnixTime};
-use mpp_methods::lightning::{
-    LightningSession, LightningSessionPayer, ManualClock, PaymentPreimage, TestNode,
-};
+use mpp_methods::lightning::{LightningSession, LightningSessionPayer, PaymentPreimage, TestNode};
 use mpp_server::{PaidRoute, PaywallLayer, SessionOffer, VerifiedPayment};
 use paying_support::{Server, binder, now_secs, payment_required, serve};
 use reqwest::Url;
@@ -136,10 +135,7 @@ impl Paywalled {
         let layer = PaywallLayer::builder(paying_support::SECRET, realm)
             .unwrap()
             .route(PaidRoute::new(Method::GET, "/metered").session(offer))
-            .clock({
-                let clock = clock.clone();
-                move || clock.now()
-            })
+            .clock(clock.clock())
             .build()
             .unwrap();
         let app = Router::new()

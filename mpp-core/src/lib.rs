@@ -119,5 +119,5 @@ pub use receipt::Receipt;
 pub use server::{Evaluation, PaymentRequest, Paywall, Pending, Reply, Route, RouteOffer};
 #[cfg(feature = "std")]
 pub use time::system_clock;
-pub use time::{Clock, Timestamp, UnixTime};
+pub use time::{Clock, ManualClock, Timestamp, UnixTime};
 pub use value::{Amount, Base64Json, ChallengeId, IntentName, MethodName, Opaque, Realm};

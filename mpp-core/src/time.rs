@@ -41,6 +41,7 @@ use alloc::borrow::Cow;
 use alloc::string::String;
 use core::fmt;
 use core::ops::RangeInclusive;
+use core::sync::atomic::{AtomicI64, Ordering};
 
 use crate::error::{ParseError, ParseErrorKind};
 
@@ -442,6 +443,39 @@ fn parse(bytes: &[u8]) -> Result<UnixTime, ParseError> {
 /// set the time. The core itself never calls one (decision D16): its functions take
 /// `now` as an argument.
 pub type Clock = alloc::sync::Arc<dyn Fn() -> UnixTime + Send + Sync>;
+
+/// A clock set by hand, in whole seconds, shared by its clones: for tests and
+/// simulations that move time themselves.
+#[derive(Debug, Clone)]
+pub struct ManualClock(alloc::sync::Arc<AtomicI64>);
+
+impl ManualClock {
+    /// A clock showing `now` (whole seconds).
+    pub fn new(now: UnixTime) -> ManualClock {
+        ManualClock(alloc::sync::Arc::new(AtomicI64::new(now.secs())))
+    }
+
+    /// The time it shows.
+    pub fn now(&self) -> UnixTime {
+        UnixTime::from_secs(self.0.load(Ordering::SeqCst))
+    }
+
+    /// Sets the time.
+    pub fn set(&self, now: UnixTime) {
+        self.0.store(now.secs(), Ordering::SeqCst);
+    }
+
+    /// Moves the time forward by `secs` seconds.
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+
+    /// A [`Clock`] reading this one.
+    pub fn clock(&self) -> Clock {
+        let me = self.clone();
+        alloc::sync::Arc::new(move || me.now())
+    }
+}
 
 #[cfg(feature = "std")]
 impl From<std::time::SystemTime> for UnixTime {

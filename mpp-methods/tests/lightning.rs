@@ -19,11 +19,11 @@ use mpp_core::receipt::Receipt;
 use mpp_core::server::{
     Evaluation, OfferTerms, PaymentRequest, Paywall, Refusal, Route, RouteOffer,
 };
+use mpp_core::time::ManualClock;
 use mpp_core::time::{Timestamp, UnixTime};
 use mpp_core::value::{IntentName, MethodName, Realm};
 use mpp_methods::lightning::{
-    IssuedCharge, LightningCharge, LightningChargeError, LightningPayer, ManualClock, Network,
-    TestNode,
+    IssuedCharge, LightningCharge, LightningChargeError, LightningPayer, Network, TestNode,
 };
 
 const NOW: i64 = 1_800_000_000;

@@ -18,11 +18,12 @@ use mpp_core::intent::session::Funding;
 use mpp_core::json::{JsonObject, Value};
 use mpp_core::method::{Charge, Refund, SessionAction, SessionMethod};
 use mpp_core::problem::ProblemType;
+use mpp_core::time::ManualClock;
 use mpp_core::time::{Timestamp, UnixTime};
 use mpp_core::value::Base64Json;
 use mpp_methods::lightning::{
     Invoice, InvoiceRequest, LightningNode, LightningSession, LightningSessionError,
-    LightningSessionPayer, ManualClock, Network, PaymentHash, PaymentPreimage, TestNode,
+    LightningSessionPayer, Network, PaymentHash, PaymentPreimage, TestNode,
 };
 
 const NOW: i64 = 1_800_000_000;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use mpp_core::binding::{ChallengeBinder, Secret};
 use mpp_core::method::{SessionMethod, Terms};
 use mpp_core::server::{self, RouteOffer};
-use mpp_core::time::{Clock, UnixTime, system_clock};
+use mpp_core::time::{Clock, system_clock};
 use mpp_core::value::{MethodName, Realm};
 use mpp_core::{BindingError, ParseError};
 
@@ -145,9 +145,10 @@ impl PaywallBuilder {
         self
     }
 
-    /// Reads the time from `clock` instead of the system clock (for tests).
-    pub fn clock(mut self, clock: impl Fn() -> UnixTime + Send + Sync + 'static) -> PaywallBuilder {
-        self.clock = Arc::new(clock);
+    /// Reads the time from `clock` instead of the system clock (for tests: a
+    /// [`ManualClock`](mpp_core::time::ManualClock)'s `clock()`, say).
+    pub fn clock(mut self, clock: Clock) -> PaywallBuilder {
+        self.clock = clock;
         self
     }
 

@@ -82,7 +82,7 @@ async fn concurrent_uses_during_a_slow_settlement_settle_once() {
     let mut method = Scripted::new(Ok(()));
     method.delay = Some(Duration::from_millis(50));
     let settles = method.settles.clone();
-    let clock = TestClock::new();
+    let clock = test_clock();
     let h = Harness::new(
         builder(&clock)
             .route(

@@ -55,7 +55,7 @@ async fn no_secret_or_credential_material_is_logged() {
         .try_init()
         .expect("the only subscriber of this binary");
 
-    let clock = TestClock::new();
+    let clock = test_clock();
     let failing = Arc::new(FlakyStore {
         fail_put_if_absent: true,
         ..FlakyStore::default()

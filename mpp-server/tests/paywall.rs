@@ -22,7 +22,7 @@ use mpp_core::digest::{ContentDigest, DigestAlgorithm};
 use mpp_core::json::{JsonObject, Value};
 use mpp_core::method::MethodError;
 use mpp_core::problem::ProblemType;
-use mpp_core::time::{Timestamp, UnixTime};
+use mpp_core::time::{ManualClock, Timestamp, UnixTime};
 use mpp_core::value::{Base64Json, IntentName, Opaque};
 use mpp_core::{ParseOptions, base64};
 use mpp_methods::preimage::{Preimage, hash_hex};
@@ -221,7 +221,7 @@ async fn malformed_credential_variants_are_malformed_credential() {
 #[tokio::test]
 async fn unknown_id_from_another_secret_is_invalid_challenge() {
     // req: core.errors.invalid-challenge core.binding.verify charge.verify.challenge
-    let clock = TestClock::new();
+    let clock = test_clock();
     let h = Harness::standard_with_clock(&clock);
     let foreign = Harness::new(
         builder_with(OTHER_SECRET, REALM, &clock)
@@ -280,8 +280,7 @@ async fn expired_at_exactly_now_is_payment_expired() {
     // req: core.errors.payment-expired charge.verify.expiry
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
-    h.clock
-        .set(challenge.expires.as_ref().unwrap().unix().secs());
+    h.clock.set(challenge.expires.as_ref().unwrap().unix());
     let answer = h.send(get_paid("/paid", &pay(&challenge))).await;
     answer.assert_refused(ProblemType::PaymentExpired, &challenge);
     assert_eq!(h.calls(), 0);
@@ -291,8 +290,9 @@ async fn expired_at_exactly_now_is_payment_expired() {
 async fn one_second_before_expiry_is_paid() {
     let h = Harness::standard();
     let challenge = h.challenge(get("/paid")).await;
-    h.clock
-        .set(challenge.expires.as_ref().unwrap().unix().secs() - 1);
+    h.clock.set(UnixTime::from_secs(
+        challenge.expires.as_ref().unwrap().unix().secs() - 1,
+    ));
     h.send(get_paid("/paid", &pay(&challenge)))
         .await
         .assert_paid();
@@ -301,7 +301,7 @@ async fn one_second_before_expiry_is_paid() {
 
 #[tokio::test]
 async fn route_ttl_sets_expires() {
-    let clock = TestClock::new();
+    let clock = test_clock();
     let h = Harness::new(
         builder(&clock)
             .route(paid(Method::GET, "/paid").ttl(Duration::from_secs(30)))
@@ -466,7 +466,7 @@ async fn lowercase_payment_scheme_is_accepted() {
 #[tokio::test]
 async fn failing_claim_store_is_500_and_fails_closed() {
     // req: core.errors.retry-after
-    let clock = TestClock::new();
+    let clock = test_clock();
     let store = Arc::new(FlakyStore {
         fail_put_if_absent: true,
         ..FlakyStore::default()
@@ -496,7 +496,7 @@ async fn each_claim_is_stored_with_a_token_of_its_own() {
     // value it finds for its own: two claims with the same bytes could not be told
     // apart.
     use mpp_server::store::Store;
-    let clock = TestClock::new();
+    let clock = test_clock();
     let store = Arc::new(FlakyStore::default());
     let h = Harness::new(
         builder(&clock)
@@ -524,7 +524,7 @@ async fn each_claim_is_stored_with_a_token_of_its_own() {
 
 #[tokio::test]
 async fn failing_idempotency_lookup_is_500_and_fails_closed() {
-    let clock = TestClock::new();
+    let clock = test_clock();
     let store = Arc::new(FlakyStore {
         fail_get: true,
         ..FlakyStore::default()
@@ -558,7 +558,7 @@ async fn failing_idempotency_lookup_is_500_and_fails_closed() {
 
 #[tokio::test]
 async fn failing_replay_write_still_serves_the_paid_response() {
-    let clock = TestClock::new();
+    let clock = test_clock();
     let store = Arc::new(FlakyStore {
         fail_put: true,
         ..FlakyStore::default()
@@ -594,7 +594,7 @@ async fn failing_replay_write_still_serves_the_paid_response() {
 
 /// A paywall with one `scripted/charge` route at `GET /paid`.
 fn scripted(method: Scripted) -> Harness {
-    let clock = TestClock::new();
+    let clock = test_clock();
     Harness::new(
         builder(&clock)
             .route(
@@ -642,7 +642,7 @@ async fn a_settlement_without_verdict_can_be_retried_by_the_same_credential_only
 #[tokio::test]
 async fn a_500_invites_a_retry_only_when_the_retry_can_succeed() {
     // req: core.errors.retry-after
-    let clock = TestClock::new();
+    let clock = test_clock();
     let mut method = Scripted::new(Ok(()));
     method.internal_first = 1;
     // The claim is recorded, but it cannot be marked for a retry.
@@ -712,7 +712,7 @@ async fn method_errors_map_to_their_problem_types() {
 
 #[tokio::test]
 async fn offer_without_payment_hash_is_500_not_a_grant() {
-    let clock = TestClock::new();
+    let clock = test_clock();
     let h = Harness::new(
         builder(&clock)
             .route(PaidRoute::new(Method::GET, "/paid").offer(ChargeOffer::new(
@@ -734,7 +734,7 @@ async fn offer_without_payment_hash_is_500_not_a_grant() {
 async fn route_whose_challenges_cannot_be_formatted_is_refused_at_build() {
     // A description with a line break cannot go in a header (D5): refused when the
     // paywall is built, not discovered on every request.
-    let clock = TestClock::new();
+    let clock = test_clock();
     let error = builder(&clock)
         .route(paid(Method::GET, "/paid").description("line one\nline two"))
         .build()
@@ -1064,7 +1064,7 @@ async fn tampered_and_expired_is_invalid_challenge() {
 
 #[tokio::test]
 async fn other_route_and_expired_is_invalid_challenge() {
-    let clock = TestClock::new();
+    let clock = test_clock();
     let h = Harness::new(
         builder(&clock)
             .route(paid(Method::GET, "/paid"))
@@ -1083,7 +1083,7 @@ async fn other_route_and_expired_is_invalid_challenge() {
 
 #[tokio::test]
 async fn other_terms_and_expired_is_invalid_challenge() {
-    let clock = TestClock::new();
+    let clock = test_clock();
     let h = Harness::standard_with_clock(&clock);
     let cheap = Harness::new(
         builder(&clock)
@@ -1199,7 +1199,7 @@ async fn used_id_with_wrong_preimage_is_invalid_challenge() {
 #[tokio::test]
 async fn store_failure_with_wrong_preimage_is_500() {
     // The claim precedes settlement, and fails closed.
-    let clock = TestClock::new();
+    let clock = test_clock();
     let store = Arc::new(FlakyStore {
         fail_put_if_absent: true,
         ..FlakyStore::default()
@@ -1272,7 +1272,7 @@ async fn assert_pinned(
 }
 
 /// A paywall sharing [`SECRET`] and `clock`, with `realm` and one route.
-fn foreign(realm: &str, route: PaidRoute, clock: &TestClock) -> Harness {
+fn foreign(realm: &str, route: PaidRoute, clock: &ManualClock) -> Harness {
     Harness::new(
         builder_with(SECRET, realm, clock)
             .route(route)
@@ -1284,7 +1284,7 @@ fn foreign(realm: &str, route: PaidRoute, clock: &TestClock) -> Harness {
 
 #[tokio::test]
 async fn challenge_for_another_path_is_invalid_challenge() {
-    let clock = TestClock::new();
+    let clock = test_clock();
     let h = Harness::standard_with_clock(&clock);
     let other = foreign(REALM, paid(Method::GET, "/other"), &clock);
     assert_pinned(
@@ -1299,7 +1299,7 @@ async fn challenge_for_another_path_is_invalid_challenge() {
 
 #[tokio::test]
 async fn challenge_for_another_path_of_the_same_paywall_is_invalid_challenge() {
-    let clock = TestClock::new();
+    let clock = test_clock();
     let h = Harness::new(
         builder(&clock)
             .route(paid(Method::GET, "/paid"))
@@ -1320,7 +1320,7 @@ async fn challenge_for_another_path_of_the_same_paywall_is_invalid_challenge() {
 
 #[tokio::test]
 async fn challenge_for_another_http_method_is_invalid_challenge() {
-    let clock = TestClock::new();
+    let clock = test_clock();
     let h = Harness::standard_with_clock(&clock);
     let other = foreign(REALM, paid(Method::DELETE, "/paid"), &clock);
     let delete = request(Method::DELETE, "/paid", &[], "");
@@ -1330,7 +1330,7 @@ async fn challenge_for_another_http_method_is_invalid_challenge() {
 #[tokio::test]
 async fn challenge_for_another_price_is_invalid_challenge() {
     // req: charge.verify.amount
-    let clock = TestClock::new();
+    let clock = test_clock();
     let h = Harness::standard_with_clock(&clock);
     let route = PaidRoute::new(Method::GET, "/paid").offer(ChargeOffer::new(
         Arc::new(Preimage),
@@ -1349,7 +1349,7 @@ async fn challenge_for_another_price_is_invalid_challenge() {
 
 #[tokio::test]
 async fn challenge_for_another_currency_is_invalid_challenge() {
-    let clock = TestClock::new();
+    let clock = test_clock();
     let h = Harness::standard_with_clock(&clock);
     let route = PaidRoute::new(Method::GET, "/paid").offer(ChargeOffer::new(
         Arc::new(Preimage),
@@ -1369,7 +1369,7 @@ async fn challenge_for_another_currency_is_invalid_challenge() {
 #[tokio::test]
 async fn challenge_for_another_recipient_is_invalid_challenge() {
     // req: charge.verify.recipient
-    let clock = TestClock::new();
+    let clock = test_clock();
     let h = Harness::standard_with_clock(&clock);
     let route = PaidRoute::new(Method::GET, "/paid").offer(ChargeOffer::new(
         Arc::new(Preimage),
@@ -1388,7 +1388,7 @@ async fn challenge_for_another_recipient_is_invalid_challenge() {
 
 #[tokio::test]
 async fn challenge_for_another_payment_method_is_invalid_challenge() {
-    let clock = TestClock::new();
+    let clock = test_clock();
     let h = Harness::standard_with_clock(&clock);
     let route = PaidRoute::new(Method::GET, "/paid").offer(ChargeOffer::new(
         Arc::new(Token::new(TOKEN)),
@@ -1400,7 +1400,7 @@ async fn challenge_for_another_payment_method_is_invalid_challenge() {
 
 #[tokio::test]
 async fn challenge_for_another_intent_is_invalid_challenge() {
-    let clock = TestClock::new();
+    let clock = test_clock();
     let h = Harness::standard_with_clock(&clock);
     let offer = ChargeOffer {
         intent: IntentName::new("session").unwrap(),
@@ -1423,7 +1423,7 @@ async fn challenge_for_another_intent_is_invalid_challenge() {
 
 #[tokio::test]
 async fn challenge_for_another_realm_is_invalid_challenge() {
-    let clock = TestClock::new();
+    let clock = test_clock();
     let h = Harness::standard_with_clock(&clock);
     let other = foreign("other.example.com", paid(Method::GET, "/paid"), &clock);
     assert_pinned(
@@ -1438,7 +1438,7 @@ async fn challenge_for_another_realm_is_invalid_challenge() {
 
 #[tokio::test]
 async fn challenge_for_another_query_is_invalid_challenge_when_the_query_is_bound() {
-    let clock = TestClock::new();
+    let clock = test_clock();
     let h = Harness::new(
         builder(&clock)
             .route(paid(Method::GET, "/paid").bind_query())
@@ -1703,7 +1703,7 @@ async fn same_body_is_paid_and_reaches_the_handler_intact() {
 
 #[tokio::test]
 async fn body_over_max_body_bytes_is_413_and_handler_not_called() {
-    let clock = TestClock::new();
+    let clock = test_clock();
     let h = Harness::new(
         builder(&clock)
             .route(paid(Method::POST, "/paid-post"))
@@ -1761,7 +1761,7 @@ async fn unreadable_body_is_bad_request_and_handler_not_called() {
 // ---------------------------------------------------------------------------
 
 fn payment_authorization_harness() -> Harness {
-    let clock = TestClock::new();
+    let clock = test_clock();
     Harness::new(
         builder(&clock)
             .route(paid(Method::GET, "/paid").payment_authorization())
@@ -1894,7 +1894,7 @@ async fn failed_handler_response_to_payment_authorization_is_no_store() {
 // ---------------------------------------------------------------------------
 
 fn two_offers() -> Harness {
-    let clock = TestClock::new();
+    let clock = test_clock();
     Harness::new(
         builder(&clock)
             .route(paid(Method::GET, "/paid").offer(ChargeOffer::new(
@@ -2156,7 +2156,7 @@ async fn idempotent_replay_receipt_is_marked_sensitive() {
 #[tokio::test]
 async fn challenge_issued_under_the_previous_secret_is_paid_after_rotation() {
     // req: core.binding.secret.rotation
-    let clock = TestClock::new();
+    let clock = test_clock();
     let before = Harness::new(
         builder_with(OTHER_SECRET, REALM, &clock)
             .route(paid(Method::GET, "/paid"))
@@ -2184,7 +2184,7 @@ async fn challenge_issued_under_the_previous_secret_is_paid_after_rotation() {
 #[tokio::test]
 async fn rotated_paywall_issues_under_the_new_secret() {
     // req: core.binding.secret.rotation
-    let clock = TestClock::new();
+    let clock = test_clock();
     let rotated = Harness::new(
         builder_with(SECRET, REALM, &clock)
             .previous_secret(OTHER_SECRET)
@@ -2222,7 +2222,7 @@ fn secrets_shorter_than_32_bytes_are_refused() {
 // ---------------------------------------------------------------------------
 
 fn with_discovery() -> Harness {
-    let clock = TestClock::new();
+    let clock = test_clock();
     Harness::new(
         builder(&clock)
             .route(paid(Method::GET, "/paid"))
@@ -2329,7 +2329,7 @@ async fn axum_paths_near_a_paid_route_do_not_reach_its_handler_unpaid() {
     use std::sync::atomic::AtomicUsize;
     use tower::ServiceExt;
 
-    let clock = TestClock::new();
+    let clock = test_clock();
     let layer = builder(&clock)
         .route(paid(Method::GET, "/paid"))
         .build()
@@ -2380,7 +2380,7 @@ async fn head_on_a_paid_get_route_does_not_run_the_handler_unpaid() {
     use std::sync::atomic::AtomicUsize;
     use tower::ServiceExt;
 
-    let clock = TestClock::new();
+    let clock = test_clock();
     let layer = builder(&clock)
         .route(paid(Method::GET, "/paid"))
         .build()
@@ -2416,7 +2416,7 @@ async fn head_on_a_paid_get_route_does_not_run_the_handler_unpaid() {
 #[tokio::test]
 async fn a_route_may_have_its_own_realm() {
     // req: core.challenge.realm.present
-    let clock = TestClock::new();
+    let clock = test_clock();
     let h = Harness::new(
         builder(&clock)
             .route(paid(Method::GET, "/paid").realm("premium.example"))

@@ -14,10 +14,10 @@ use mpp_core::challenge::Challenge;
 use mpp_core::credential::Credential;
 use mpp_core::method::BoxFuture;
 use mpp_core::problem::ProblemType;
-use mpp_core::time::UnixTime;
+use mpp_core::time::ManualClock;
 use mpp_methods::lightning::{
-    Invoice, InvoiceRequest, InvoiceStatus, LightningCharge, LightningNode, ManualClock, Network,
-    NodeError, NodeId, PayOptions, PaymentHash, PaymentOutcome, PaymentPreimage, TestNode,
+    Invoice, InvoiceRequest, InvoiceStatus, LightningCharge, LightningNode, Network, NodeError,
+    NodeId, PayOptions, PaymentHash, PaymentOutcome, PaymentPreimage, TestNode,
 };
 use mpp_server::{ChargeOffer, PaidRoute};
 
@@ -32,8 +32,8 @@ fn setup() -> Setup {
 }
 
 fn setup_limited(limit: mpp_server::MintLimit) -> Setup {
-    let clock = TestClock::new();
-    let manual = ManualClock::new(UnixTime::from_secs(clock.now()));
+    let clock = test_clock();
+    let manual = ManualClock::new(clock.now());
     let server_node = Arc::new(TestNode::new().with_clock(manual.clock()));
     let client_node = server_node.peer([0x42; 32]).unwrap();
     let method = Arc::new(LightningCharge::new(server_node.clone()).with_clock(manual.clock()));
@@ -192,7 +192,7 @@ impl LightningNode for DownNode {
 #[tokio::test]
 async fn a_node_that_cannot_issue_invoices_gives_a_500_never_a_bare_402() {
     // req: core.errors.402.with-challenge
-    let clock = TestClock::new();
+    let clock = test_clock();
     let method = Arc::new(LightningCharge::new(Arc::new(DownNode(TestNode::new()))));
     let layer = builder(&clock)
         .route(

@@ -68,7 +68,7 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let clock = TestClock::new();
+    let clock = test_clock();
     let layer = builder(&clock)
         .route(paid(Method::POST, "/paid-post"))
         .build()

@@ -199,7 +199,7 @@ fn setup_with(offer: impl Fn(Arc<Toy>) -> SessionOffer) -> Setup {
 
 /// A paywall keeping its claims and accounts in `store`.
 fn setup_on(store: Arc<dyn Store>, offer: impl Fn(Arc<Toy>) -> SessionOffer) -> Setup {
-    let clock = TestClock::new();
+    let clock = test_clock();
     let method = Arc::new(Toy::default());
     let layer = builder(&clock)
         .store(store)
@@ -633,7 +633,7 @@ async fn a_close_racing_uses_conserves_value() {
 #[tokio::test]
 async fn idempotency_key_retries_replay_the_answer_without_spending_again() {
     // req: session.idempotency-key
-    let clock = TestClock::new();
+    let clock = test_clock();
     let method = Arc::new(Toy::default());
     let layer = builder(&clock)
         .route(PaidRoute::new(Method::POST, "/metered").session(SessionOffer::new(method, terms())))
@@ -687,7 +687,7 @@ async fn idempotency_key_retries_replay_the_answer_without_spending_again() {
 
 #[tokio::test]
 async fn a_route_can_mix_charge_and_session_offers() {
-    let clock = TestClock::new();
+    let clock = test_clock();
     let layer = builder(&clock)
         .route(
             paid(Method::GET, "/both")
@@ -953,7 +953,7 @@ async fn a_restarted_server_carries_on_from_the_recorded_accounts() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("store.db");
-    let clock = TestClock::new();
+    let clock = test_clock();
     let start = |method: Arc<Toy>| {
         let store = Arc::new(mpp_server::store::SqliteStore::open(&file).unwrap());
         let layer = builder(&clock)
@@ -1002,7 +1002,7 @@ async fn a_restarted_server_carries_on_from_the_recorded_accounts() {
 /// `/metered` (toy, usd), `/alt` (another method, alt, in usd) and `/eur` (toy,
 /// in eur): three offers that must not spend each other's sessions.
 fn three_offers() -> (Setup, Arc<Toy>, Arc<Toy>) {
-    let clock = TestClock::new();
+    let clock = test_clock();
     let toy = Arc::new(Toy::default());
     let alt = Arc::new(Toy::named("alt"));
     let eur = Arc::new(Toy::default());
@@ -1160,7 +1160,7 @@ async fn a_refund_owed_when_the_server_stopped_is_paid_by_the_next_sweep_once() 
     let first = setup_on(store.clone(), |m| SessionOffer::new(m, terms()));
     first.open("k").await;
     // The server closed the session, then stopped before refunding it.
-    let now = mpp_core::time::UnixTime::from_secs(first.harness.clock.now());
+    let now = first.harness.clock.now();
     let (closed, _) = first
         .layer
         .sessions()
@@ -1284,7 +1284,7 @@ async fn a_failed_answer_to_a_session_credential_in_payment_authorization_is_no_
     // req: core.caching.other-field
     // A credential outside Authorization makes every answer private or no-store, on
     // the session path as on the charge path.
-    let clock = TestClock::new();
+    let clock = test_clock();
     let method = Arc::new(Toy::default());
     let layer = builder(&clock)
         .route(

@@ -647,11 +647,12 @@ impl PayMethod for LightningPayer {
 
 #[cfg(test)]
 mod tests {
+    use super::super::TestNode;
     use super::super::tests_support::block_on;
-    use super::super::{ManualClock, TestNode};
     use super::*;
     use mpp_core::challenge::Challenge;
     use mpp_core::problem::ProblemType;
+    use mpp_core::time::ManualClock;
     use mpp_core::value::Base64Json;
 
     const NOW: i64 = 1_800_000_000;

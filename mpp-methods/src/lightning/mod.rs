@@ -162,7 +162,7 @@ pub use session::{
     DEFAULT_DEPOSIT_UNITS, DEFAULT_MAX_DEPOSIT_SATS, DEFAULT_RETURN_INVOICE_EXPIRY_SECS,
     IssuedSession, LightningSession, LightningSessionError, LightningSessionPayer, SessionPayload,
 };
-pub use test_node::{ManualClock, TEST_NODE_KEY, TestNode};
+pub use test_node::{TEST_NODE_KEY, TestNode};
 
 #[cfg(doc)]
 use mpp_core::method::ChargeMethod;

@@ -13,7 +13,6 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::format;
 use std::string::ToString;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use mpp_core::method::BoxFuture;
@@ -32,38 +31,6 @@ pub const TEST_NODE_KEY: [u8; 32] = [
     0xe2, 0x03, 0x71, 0x52, 0x6a, 0x72, 0x10, 0xb6, 0xb6, 0xf2, 0xce, 0x64, 0xca, 0xe4, 0xd1, 0x17,
     0xa7, 0x79, 0x22, 0x40, 0x0b, 0x4e, 0xcd, 0x19, 0x0a, 0xcc, 0x5b, 0x7b, 0x80, 0x03, 0xd8, 0x18,
 ];
-
-/// A clock tests set by hand, shared by its clones.
-#[derive(Debug, Clone)]
-pub struct ManualClock(Arc<AtomicI64>);
-
-impl ManualClock {
-    /// A clock showing `now` (whole seconds).
-    pub fn new(now: UnixTime) -> ManualClock {
-        ManualClock(Arc::new(AtomicI64::new(now.secs())))
-    }
-
-    /// The time it shows.
-    pub fn now(&self) -> UnixTime {
-        UnixTime::from_secs(self.0.load(Ordering::SeqCst))
-    }
-
-    /// Sets the time.
-    pub fn set(&self, now: UnixTime) {
-        self.0.store(now.secs(), Ordering::SeqCst);
-    }
-
-    /// Moves the time forward by `secs` seconds.
-    pub fn advance(&self, secs: i64) {
-        self.0.fetch_add(secs, Ordering::SeqCst);
-    }
-
-    /// A [`Clock`] reading this one.
-    pub fn clock(&self) -> Clock {
-        let me = self.clone();
-        Arc::new(move || me.now())
-    }
-}
 
 /// An invoice issued by a node of the ledger.
 struct Entry {
@@ -356,6 +323,7 @@ mod tests {
     use super::super::LightningWallet;
     use super::super::tests_support::block_on;
     use super::*;
+    use mpp_core::time::ManualClock;
 
     fn request(amount_msat: Option<u64>) -> InvoiceRequest {
         InvoiceRequest {

@@ -9,7 +9,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -25,7 +25,7 @@ use mpp_core::json::{JsonObject, Value};
 use mpp_core::method::{BoxFuture, Charge, ChargeMethod, MethodError, Settlement};
 use mpp_core::problem::{Problem, ProblemType};
 use mpp_core::receipt::Receipt;
-use mpp_core::time::UnixTime;
+use mpp_core::time::{ManualClock, UnixTime};
 use mpp_methods::preimage::Preimage;
 use mpp_server::layer::BoxError;
 use mpp_server::{
@@ -53,42 +53,9 @@ pub const T0: i64 = 1_800_000_000;
 /// The default challenge lifetime (D8).
 pub const TTL: i64 = 300;
 
-/// A clock the test moves by hand, in whole Unix seconds.
-#[derive(Debug, Clone)]
-pub struct TestClock(Arc<AtomicI64>);
-
-impl Default for TestClock {
-    fn default() -> Self {
-        TestClock::new()
-    }
-}
-
-impl TestClock {
-    /// A clock standing at [`T0`].
-    pub fn new() -> TestClock {
-        TestClock(Arc::new(AtomicI64::new(T0)))
-    }
-
-    /// The current time, in seconds.
-    pub fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-
-    /// Moves the clock to `secs`.
-    pub fn set(&self, secs: i64) {
-        self.0.store(secs, Ordering::SeqCst);
-    }
-
-    /// Moves the clock by `secs`.
-    pub fn advance(&self, secs: i64) {
-        self.0.fetch_add(secs, Ordering::SeqCst);
-    }
-
-    /// The clock as a paywall reads it.
-    pub fn source(&self) -> impl Fn() -> UnixTime + Send + Sync + 'static {
-        let now = self.0.clone();
-        move || UnixTime::from_secs(now.load(Ordering::SeqCst))
-    }
+/// The tests' clock, standing at [`T0`]; they move it by hand.
+pub fn test_clock() -> ManualClock {
+    ManualClock::new(UnixTime::from_secs(T0))
 }
 
 /// What the inner service saw of one call.
@@ -335,12 +302,12 @@ impl Answer {
 pub struct Harness {
     pub service: PaywallService<Inner>,
     pub inner: Inner,
-    pub clock: TestClock,
+    pub clock: ManualClock,
 }
 
 impl Harness {
     /// `layer` in front of a fresh handler; `clock` is the one the layer reads.
-    pub fn new(layer: PaywallLayer, clock: &TestClock) -> Harness {
+    pub fn new(layer: PaywallLayer, clock: &ManualClock) -> Harness {
         let inner = Inner::default();
         Harness {
             service: layer.layer(inner.clone()),
@@ -352,11 +319,11 @@ impl Harness {
     /// The standard paywall: `GET /paid` and `POST /paid-post`, each one
     /// `preimage/charge` offer of 1000 usd.
     pub fn standard() -> Harness {
-        Harness::standard_with_clock(&TestClock::new())
+        Harness::standard_with_clock(&test_clock())
     }
 
     /// The standard paywall, reading `clock`.
-    pub fn standard_with_clock(clock: &TestClock) -> Harness {
+    pub fn standard_with_clock(clock: &ManualClock) -> Harness {
         let layer = builder(clock)
             .route(paid(Method::GET, "/paid").description("A paid GET"))
             .route(paid(Method::POST, "/paid-post"))
@@ -377,7 +344,7 @@ impl Harness {
             .oneshot(request)
             .await
             .unwrap_or_else(|e: Infallible| match e {});
-        let now = self.clock.now();
+        let now = self.clock.now().secs();
         let (parts, body) = response.into_parts();
         let body = body
             .collect()
@@ -413,15 +380,15 @@ impl Harness {
 }
 
 /// A builder with [`SECRET`], [`REALM`] and `clock`.
-pub fn builder(clock: &TestClock) -> PaywallBuilder {
+pub fn builder(clock: &ManualClock) -> PaywallBuilder {
     builder_with(SECRET, REALM, clock)
 }
 
 /// A builder with `secret`, `realm` and `clock`.
-pub fn builder_with(secret: &[u8], realm: &str, clock: &TestClock) -> PaywallBuilder {
+pub fn builder_with(secret: &[u8], realm: &str, clock: &ManualClock) -> PaywallBuilder {
     PaywallLayer::builder(secret, realm)
         .unwrap()
-        .clock(clock.source())
+        .clock(clock.clock())
 }
 
 /// The terms of the standard offer.
