@@ -19,15 +19,7 @@ const ACCEPT_Q0: Case = case! {
 async fn accept_q0(ctx: &Ctx) -> Outcome {
     let (first, _) = two_methods(ctx).await?;
     let header = format!("{first}/*;q=0, */*");
-    let e = ctx
-        .get(&[("accept-payment", &header)])
-        .await
-        .map_err(unreachable)?;
-    let offered: Vec<String> = e
-        .valid_challenges()
-        .iter()
-        .map(|c| c.method.to_string())
-        .collect();
+    let offered = offered_methods(ctx, &header).await?;
     Ok(Verdict::check(
         !offered.contains(&first) && !offered.is_empty(),
         format!("no {first} challenge for Accept-Payment: {header}"),
@@ -45,15 +37,7 @@ const ACCEPT_ORDER: Case = case! {
 async fn accept_order(ctx: &Ctx) -> Outcome {
     let (first, second) = two_methods(ctx).await?;
     let header = format!("{second}/*, {first}/*;q=0.5");
-    let e = ctx
-        .get(&[("accept-payment", &header)])
-        .await
-        .map_err(unreachable)?;
-    let offered: Vec<String> = e
-        .valid_challenges()
-        .iter()
-        .map(|c| c.method.to_string())
-        .collect();
+    let offered = offered_methods(ctx, &header).await?;
     Ok(Verdict::check(
         offered.first() == Some(&second),
         format!("{second} first for Accept-Payment: {header}"),
@@ -76,4 +60,17 @@ async fn two_methods(ctx: &Ctx) -> Result<(String, String), Verdict> {
             "the target offers one method only".into(),
         )),
     }
+}
+
+/// The methods of the valid challenges a 402 offers when asked with this
+/// `Accept-Payment`, in the server's order.
+async fn offered_methods(ctx: &Ctx, accept_payment: &str) -> Result<Vec<String>, Verdict> {
+    let e = ctx
+        .get(&[("accept-payment", accept_payment)])
+        .await
+        .map_err(unreachable)?;
+    Ok(e.valid_challenges()
+        .iter()
+        .map(|c| c.method.to_string())
+        .collect())
 }
