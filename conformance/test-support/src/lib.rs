@@ -1,8 +1,8 @@
 //! Helpers the workspace's tests share: servers run as child processes and found by
 //! the `listening on URL` line they print ([`process`]), the mppx interop harness
 //! ([`mppx`]), a throwaway `redis-server` ([`redis`]), the check of a crate's
-//! module layers ([`layering`]), and property-test strategies for JSON
-//! ([`strategies`]).
+//! module layers ([`layering`]), property-test strategies for JSON
+//! ([`strategies`]), and a real Tempo chain on loopback ([`tempo`]).
 //!
 //! These are test fixtures: they panic, with what went wrong, when the process they
 //! drive does not behave.
@@ -12,6 +12,7 @@ pub mod mppx;
 pub mod process;
 pub mod redis;
 pub mod strategies;
+pub mod tempo;
 
 /// Whether the tests run under CI (`CI` set): there, a test whose tooling is
 /// missing fails rather than skipping.
