@@ -1,9 +1,13 @@
-//! `tempo` against mppx 0.11.0, the TypeScript reference SDK: the same challenges give
-//! the same attribution memos, byte for byte.
+//! `tempo` against mppx 0.11.0, the TypeScript reference SDK (the same challenges give
+//! the same attribution memos, byte for byte), and against a real Tempo chain on
+//! loopback (receipts of transfers made on it).
 
-use mpp_methods::tempo::Memo;
+use std::time::{Duration, Instant};
+
+use mpp_methods::tempo::{Address, ExpectedPayment, Memo, Mismatch, keccak256, verify_receipt};
 use mpp_test_support::mppx;
-use serde_json::json;
+use mpp_test_support::tempo::{self, DEV_ACCOUNT, PATH_USD, TempoChain};
+use serde_json::{Value, json};
 
 #[test]
 fn attribution_memos_match_mppx() {
@@ -39,4 +43,118 @@ fn attribution_memos_match_mppx() {
         assert_eq!(ours.to_hex(), theirs, "{id:?} {realm:?} {client:?}");
         assert!(Memo::from_hex(theirs).is_some_and(|m| m.binds(id, realm)));
     }
+}
+
+/// The 4-byte selector of a function signature.
+fn selector(signature: &str) -> String {
+    let hash = keccak256(signature.as_bytes());
+    hash[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A 32-byte ABI word holding `address` (`0x` and 40 hex digits).
+fn word(address: &str) -> String {
+    format!("{:0>64}", address.trim_start_matches("0x"))
+}
+
+/// Sends `data` to `token` from the chain's first development account (which the
+/// chain signs for) and waits for the receipt.
+fn send(chain: &TempoChain, token: &str, data: &str) -> Value {
+    let hash = chain
+        .rpc(
+            "eth_sendTransaction",
+            json!([{ "from": DEV_ACCOUNT, "to": token, "data": data }]),
+        )
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let receipt = chain
+            .rpc("eth_getTransactionReceipt", json!([hash]))
+            .unwrap();
+        if !receipt.is_null() {
+            return receipt;
+        }
+        assert!(Instant::now() < deadline, "no receipt for {hash}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn receipts_from_a_real_chain_pay_only_with_the_challenges_memo() {
+    let Some(anvil) = tempo::anvil_or_skip("receipts_from_a_real_chain") else {
+        return;
+    };
+    let chain = TempoChain::start(&anvil, 42431);
+    let recipient = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8";
+    let other = "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc";
+    let alpha_usd = "0x20c0000000000000000000000000000000000001";
+    let memo = Memo::attribution("ch_1", "api.example.com", None);
+    let with_memo = |to: &str, amount: u128, memo: &Memo| {
+        format!(
+            "0x{}{}{amount:064x}{}",
+            selector("transferWithMemo(address,uint256,bytes32)"),
+            word(to),
+            &memo.to_hex()[2..]
+        )
+    };
+    let expected = ExpectedPayment {
+        currency: Address::from_hex(PATH_USD).unwrap(),
+        recipient: Address::from_hex(recipient).unwrap(),
+        amount: 10_000,
+        challenge_id: "ch_1",
+        realm: "api.example.com",
+        payer: Address::from_hex(DEV_ACCOUNT),
+    };
+
+    let paid = send(&chain, PATH_USD, &with_memo(recipient, 10_000, &memo));
+    let hash = verify_receipt(&paid, &expected).unwrap();
+    assert_eq!(json!(hash.to_hex()), paid["transactionHash"]);
+
+    let plain = format!(
+        "0x{}{}{:064x}",
+        selector("transfer(address,uint256)"),
+        word(recipient),
+        10_000
+    );
+    let other_challenge = Memo::attribution("ch_2", "api.example.com", None);
+    let other_realm = Memo::attribution("ch_1", "evil.example.com", None);
+    for (token, data, mismatch) in [
+        (PATH_USD, plain, Mismatch::Memo),
+        (
+            PATH_USD,
+            with_memo(recipient, 10_000, &other_challenge),
+            Mismatch::Memo,
+        ),
+        (
+            PATH_USD,
+            with_memo(recipient, 10_000, &other_realm),
+            Mismatch::Memo,
+        ),
+        (
+            PATH_USD,
+            with_memo(recipient, 9_999, &memo),
+            Mismatch::Amount,
+        ),
+        (
+            PATH_USD,
+            with_memo(other, 10_000, &memo),
+            Mismatch::Recipient,
+        ),
+        (
+            alpha_usd,
+            with_memo(recipient, 10_000, &memo),
+            Mismatch::Token,
+        ),
+    ] {
+        let receipt = send(&chain, token, &data);
+        assert_eq!(receipt["status"], "0x1", "{receipt}");
+        let refused = verify_receipt(&receipt, &expected).unwrap_err();
+        assert_eq!(refused.mismatch, mismatch, "{refused}");
+    }
+    // The right transfer, from someone other than the credential's source.
+    let mut from_other = expected.clone();
+    from_other.payer = Address::from_hex(other);
+    assert_eq!(
+        verify_receipt(&paid, &from_other).unwrap_err().mismatch,
+        Mismatch::Payer
+    );
 }

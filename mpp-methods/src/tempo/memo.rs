@@ -17,10 +17,11 @@
 //! challenge being answered: a plain transfer, or one attributed to another challenge
 //! or server, was paid for something else and cannot be redeemed here.
 
-use alloc::format;
 use alloc::string::String;
 
 use sha3::{Digest, Keccak256};
+
+use super::hex;
 
 /// The tag's source: the memo starts with the first 4 bytes of its keccak256.
 const TAG_SOURCE: &[u8] = b"mpp";
@@ -61,21 +62,7 @@ impl Memo {
 
     /// The memo written as `0x` and 64 hex digits (either case); `None` otherwise.
     pub fn from_hex(text: &str) -> Option<Memo> {
-        let digits = text.strip_prefix("0x")?.as_bytes();
-        if digits.len() != 64 {
-            return None;
-        }
-        // Each digit checked by hand: `from_str_radix` would also take a sign.
-        let nibble = |c: u8| {
-            char::from(c)
-                .to_digit(16)
-                .and_then(|d| u8::try_from(d).ok())
-        };
-        let mut memo = [0u8; 32];
-        for (byte, pair) in memo.iter_mut().zip(digits.chunks_exact(2)) {
-            *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
-        }
-        Some(Memo(memo))
+        hex::decode(text).map(Memo)
     }
 
     /// The 32 bytes.
@@ -85,12 +72,7 @@ impl Memo {
 
     /// `0x` and 64 lowercase hex digits, as JSON-RPC writes a `bytes32`.
     pub fn to_hex(&self) -> String {
-        let mut out = String::with_capacity(66);
-        out.push_str("0x");
-        for byte in self.0 {
-            out.push_str(&format!("{byte:02x}"));
-        }
-        out
+        hex::encode(&self.0)
     }
 
     /// Whether it is a version 1 attribution memo (the tag and the version byte).
@@ -117,6 +99,7 @@ impl core::fmt::Debug for Memo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::format;
 
     #[test]
     fn keccak_is_the_original_padding_not_sha3() {
