@@ -1,10 +1,12 @@
 //! `tempo` against mppx 0.11.0, the TypeScript reference SDK (the same challenges give
-//! the same attribution memos, byte for byte), and against a real Tempo chain on
-//! loopback (receipts of transfers made on it).
+//! the same attribution memos and zero-amount proof digests, byte for byte), and
+//! against a real Tempo chain on loopback (receipts of transfers made on it).
 
 use std::time::{Duration, Instant};
 
-use mpp_methods::tempo::{Address, ExpectedPayment, Memo, Mismatch, keccak256, verify_receipt};
+use mpp_methods::tempo::{
+    Address, ExpectedPayment, Memo, Mismatch, keccak256, proof_digest, verify_receipt,
+};
 use mpp_test_support::mppx;
 use mpp_test_support::tempo::{self, DEV_ACCOUNT, PATH_USD, TempoChain};
 use serde_json::{Value, json};
@@ -42,6 +44,39 @@ fn attribution_memos_match_mppx() {
         let ours = Memo::attribution(id, realm, *client);
         assert_eq!(ours.to_hex(), theirs, "{id:?} {realm:?} {client:?}");
         assert!(Memo::from_hex(theirs).is_some_and(|m| m.binds(id, realm)));
+    }
+}
+
+#[test]
+fn zero_amount_proof_digests_match_mppx() {
+    let Some(dir) = mppx::harness_or_skip("zero_amount_proof_digests_match_mppx") else {
+        return;
+    };
+    let cases = [
+        (42431u64, DEV_ACCOUNT, "ch_1", "api.example.com"),
+        (
+            4217,
+            "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+            "x7Tg2pLqR4vW9zYb3nKdHs",
+            "café.example",
+        ),
+        (31337, "0x0000000000000000000000000000000000000001", "", ""),
+    ];
+    let input: Vec<_> = cases
+        .iter()
+        .map(|(chain, account, id, realm)| {
+            json!({ "chainId": chain, "account": account, "challengeId": id, "realm": realm })
+        })
+        .collect();
+    let run = mppx::node(&dir, &["proof.mjs", &json!(input).to_string()], &[]);
+    assert!(run.success, "{}", run.report());
+    let theirs: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(theirs.len(), cases.len(), "{}", run.report());
+    for ((chain, account, id, realm), theirs) in cases.iter().zip(theirs) {
+        let account = Address::from_hex(account).unwrap();
+        let ours = proof_digest(*chain, &account, id, realm);
+        let ours: String = ours.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(format!("0x{ours}"), theirs, "{chain} {id:?} {realm:?}");
     }
 }
 
