@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use mpp_methods::tempo::{
-    Address, ExpectedPayment, Memo, Mismatch, keccak256, proof_digest, verify_receipt,
+    Address, ExpectedPayment, Memo, Mismatch, ProofError, keccak256, proof_digest, verify_proof,
+    verify_receipt,
 };
 use mpp_test_support::mppx;
 use mpp_test_support::tempo::{self, DEV_ACCOUNT, PATH_USD, TempoChain};
@@ -77,6 +78,56 @@ fn zero_amount_proof_digests_match_mppx() {
         let ours = proof_digest(*chain, &account, id, realm);
         let ours: String = ours.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(format!("0x{ours}"), theirs, "{chain} {id:?} {realm:?}");
+    }
+}
+
+/// The chain's first development account's key: public, it must never hold anything.
+const DEV_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+#[test]
+fn zero_amount_proofs_signed_by_viem_verify_for_their_challenge_only() {
+    let Some(dir) = mppx::harness_or_skip("zero_amount_proofs_signed_by_viem") else {
+        return;
+    };
+    let case = json!([{
+        "chainId": 42431, "account": DEV_ACCOUNT, "challengeId": "ch_1",
+        "realm": "api.example.com", "privateKey": DEV_KEY,
+    }]);
+    let run = mppx::node(&dir, &["proof.mjs", &case.to_string()], &[]);
+    assert!(run.success, "{}", run.report());
+    let signature = run.stdout.split_whitespace().nth(1).expect("a signature");
+    let source = format!("did:pkh:eip155:42431:{DEV_ACCOUNT}");
+    let signer = verify_proof(42431, "ch_1", "api.example.com", Some(&source), signature);
+    assert_eq!(signer, Ok(Address::from_hex(DEV_ACCOUNT).unwrap()));
+    // The same signature proves nothing for another challenge, realm or account, and
+    // a source on another chain is refused before the signature is looked at.
+    let other = "did:pkh:eip155:42431:0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+    for (id, realm, source, refused) in [
+        (
+            "ch_2",
+            "api.example.com",
+            source.as_str(),
+            ProofError::Signer,
+        ),
+        (
+            "ch_1",
+            "evil.example.com",
+            source.as_str(),
+            ProofError::Signer,
+        ),
+        ("ch_1", "api.example.com", other, ProofError::Signer),
+        (
+            "ch_1",
+            "api.example.com",
+            &format!("did:pkh:eip155:4217:{DEV_ACCOUNT}"),
+            ProofError::ChainId,
+        ),
+    ] {
+        assert_eq!(
+            verify_proof(42431, id, realm, Some(source), signature),
+            Err(refused),
+            "{id} {realm} {source}"
+        );
     }
 }
 

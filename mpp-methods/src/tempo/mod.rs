@@ -2,8 +2,8 @@
 //! built in steps. So far: what the server half checks without talking to the
 //! chain itself, the attribution memo that binds a transfer to one challenge
 //! ([`Memo`]), the check of a transaction receipt against a challenge's terms
-//! ([`verify_receipt`]), and the digest a payer signs for a zero-amount proof
-//! ([`proof_digest`]).
+//! ([`verify_receipt`]), and the zero-amount proof: the digest a payer signs
+//! ([`proof_digest`]) and the check of its signature ([`verify_proof`]).
 
 mod hex;
 mod memo;
@@ -11,5 +11,5 @@ mod proof;
 mod receipt;
 
 pub use memo::{Memo, keccak256};
-pub use proof::proof_digest;
+pub use proof::{ProofError, parse_pkh_source, proof_digest, verify_proof};
 pub use receipt::{Address, ExpectedPayment, Mismatch, ReceiptError, TxHash, verify_receipt};
