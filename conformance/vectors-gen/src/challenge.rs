@@ -16,24 +16,29 @@ use crate::rng::Rng;
 /// The secret of the hand-written cases (33 bytes).
 pub(crate) const SECRET: &str = "minimum-32-byte-secret-for-tests!";
 
-/// A generated challenge, and what a reader of it must find.
+/// A generated challenge, and what a reader of it must find: the parts it was built
+/// from (reached through `Deref`), with the id and the wire text they gave.
 #[derive(Debug, Clone)]
 pub(crate) struct Model {
     pub(crate) id: String,
-    pub(crate) realm: String,
-    pub(crate) method: String,
-    pub(crate) intent: String,
-    /// The terms as built (what a format or id input holds).
-    pub(crate) request: JsonObject,
+    pub(crate) parts: Parts,
     /// The text of the `request` parameter.
     pub(crate) request_wire: String,
-    pub(crate) expires: Option<String>,
-    pub(crate) digest: Option<String>,
-    pub(crate) description: Option<String>,
-    pub(crate) opaque: Option<String>,
-    pub(crate) header: bool,
     /// The erratum or decision the model depends on, if any.
     pub(crate) decision: Option<&'static str>,
+}
+
+impl std::ops::Deref for Model {
+    type Target = Parts;
+    fn deref(&self) -> &Parts {
+        &self.parts
+    }
+}
+
+impl std::ops::DerefMut for Model {
+    fn deref_mut(&mut self) -> &mut Parts {
+        &mut self.parts
+    }
 }
 
 /// One departure from the plainest challenge, at most one per model, so that each
@@ -118,33 +123,14 @@ impl Model {
         Model {
             id: challenge.id.to_string(),
             request_wire: challenge.request.as_str().to_owned(),
-            realm: p.realm,
-            method: p.method,
-            intent: p.intent,
-            request: p.request,
-            expires: p.expires,
-            digest: p.digest,
-            description: p.description,
-            opaque: p.opaque,
-            header: p.header,
+            parts: p,
             decision: None,
         }
     }
 
     /// The challenge as mpp-core holds it (canonical `request`).
     pub(crate) fn challenge(&self) -> Challenge<'static> {
-        let mut c = Parts {
-            realm: self.realm.clone(),
-            method: self.method.clone(),
-            intent: self.intent.clone(),
-            request: self.request.clone(),
-            expires: self.expires.clone(),
-            digest: self.digest.clone(),
-            description: self.description.clone(),
-            opaque: self.opaque.clone(),
-            header: self.header,
-        }
-        .challenge(&ChallengeBinder::new(
+        let mut c = self.parts.challenge(&ChallengeBinder::new(
             Secret::new(SECRET).unwrap_or_else(|e| unreachable!("{e}")),
         ));
         c.id = mpp_core::value::ChallengeId::from_string(self.id.clone())
@@ -282,16 +268,18 @@ pub(crate) fn small_model() -> Model {
     request.insert("currency".into(), "usd".into());
     Model {
         id: "kM9xPqWvT2nJ".into(),
-        realm: "api.example.com".into(),
-        method: "tempo".into(),
-        intent: "charge".into(),
         request_wire: Base64Json::encode(&request).as_str().to_owned(),
-        request,
-        expires: Some("2026-01-29T12:05:00Z".into()),
-        digest: None,
-        description: None,
-        opaque: None,
-        header: false,
+        parts: Parts {
+            realm: "api.example.com".into(),
+            method: "tempo".into(),
+            intent: "charge".into(),
+            request,
+            expires: Some("2026-01-29T12:05:00Z".into()),
+            digest: None,
+            description: None,
+            opaque: None,
+            header: false,
+        },
         decision: None,
     }
 }
