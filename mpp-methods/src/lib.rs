@@ -12,6 +12,8 @@ extern crate alloc;
 #[cfg(feature = "lightning")]
 extern crate std;
 
+#[cfg(any(feature = "preimage", feature = "lightning", feature = "tempo"))]
+mod hex;
 #[cfg(feature = "lightning")]
 pub mod lightning;
 #[cfg(feature = "preimage")]

@@ -39,17 +39,7 @@ impl Preimage {
 
 /// Lowercase hex of the SHA-256 of `preimage`'s UTF-8 bytes.
 pub fn hash_hex(preimage: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(preimage.as_bytes());
-    digest
-        .iter()
-        .flat_map(|b| {
-            [
-                HEX[(b >> 4) as usize] as char,
-                HEX[(b & 15) as usize] as char,
-            ]
-        })
-        .collect()
+    crate::hex::encode(&Sha256::digest(preimage.as_bytes()))
 }
 
 fn payment_hash(request: &JsonObject) -> Option<&str> {

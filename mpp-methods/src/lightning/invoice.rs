@@ -31,7 +31,7 @@ use secp256k1::ecdsa::{RecoverableSignature, RecoveryId, Signature};
 use secp256k1::{All, Message, PublicKey, Secp256k1, SecretKey};
 use sha2::{Digest, Sha256};
 
-use super::{PaymentHash, encode_hex};
+use super::PaymentHash;
 
 /// The longest invoice read or written, in characters: the limit rust-lightning and
 /// others apply (a QR code's capacity).
@@ -176,7 +176,7 @@ impl NodeId {
 
 impl core::fmt::Display for NodeId {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(&encode_hex(&self.0))
+        f.write_str(&crate::hex::encode(&self.0))
     }
 }
 
@@ -975,7 +975,7 @@ pub(crate) mod tests {
     const MUST_BE_IGNORED: &str = "lnbc25m1pvjluezpp5qqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqypqdq5vdhkven9v5sxyetpdeessp5zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zygs9q5sqqqqqqqqqqqqqqqqsgq2qrqqqfppnqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqppnqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqpp4qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqhpnqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqhp4qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqspnqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqsp4qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqnp5qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqnpkqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqz599y53s3ujmcfjp5xrdap68qxymkqphwsexhmhr8wdz5usdzkzrse33chw6dlp3jhuhge9ley7j2ayx36kawe7kmgg8sv5ugdyusdcqzn8z9x";
 
     fn bolt11_key() -> NodeKey {
-        NodeKey::from_bytes(super::super::decode_hex_lower(BOLT11_KEY).unwrap()).unwrap()
+        NodeKey::from_bytes(crate::hex::decode(BOLT11_KEY, false).unwrap()).unwrap()
     }
 
     fn bolt11_builder(network: Network) -> InvoiceBuilder {

@@ -194,7 +194,7 @@ impl PaymentHash {
 
     /// Parses 64 lowercase hex digits (the draft's encoding; nothing else is accepted).
     pub fn from_hex(text: &str) -> Option<PaymentHash> {
-        decode_hex_lower(text).map(PaymentHash)
+        crate::hex::decode(text, false).map(PaymentHash)
     }
 
     /// The bytes.
@@ -204,7 +204,7 @@ impl PaymentHash {
 
     /// 64 lowercase hex digits.
     pub fn to_hex(&self) -> String {
-        encode_hex(&self.0)
+        crate::hex::encode(&self.0)
     }
 }
 
@@ -235,7 +235,7 @@ impl PaymentPreimage {
     /// Parses 64 lowercase hex digits (the payload's encoding; nothing else is
     /// accepted: no uppercase, no `0x`, no whitespace).
     pub fn from_hex(text: &str) -> Option<PaymentPreimage> {
-        decode_hex_lower(text).map(PaymentPreimage)
+        crate::hex::decode(text, false).map(PaymentPreimage)
     }
 
     /// The secret bytes.
@@ -245,7 +245,7 @@ impl PaymentPreimage {
 
     /// The payload's encoding: 64 lowercase hex digits. This is the secret itself.
     pub fn to_hex(&self) -> String {
-        encode_hex(&self.0)
+        crate::hex::encode(&self.0)
     }
 
     /// Its payment hash, `sha256(preimage)`.
@@ -258,38 +258,6 @@ impl core::fmt::Debug for PaymentPreimage {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("PaymentPreimage(<redacted>)")
     }
-}
-
-const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
-
-/// Lowercase hex of `bytes`.
-pub(crate) fn encode_hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(HEX_DIGITS[usize::from(b >> 4)] as char);
-        out.push(HEX_DIGITS[usize::from(b & 15)] as char);
-    }
-    out
-}
-
-/// Exactly `2 * N` lowercase hex digits, or `None`.
-pub(crate) fn decode_hex_lower<const N: usize>(text: &str) -> Option<[u8; N]> {
-    fn digit(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        }
-    }
-    let text = text.as_bytes();
-    if text.len() != 2 * N {
-        return None;
-    }
-    let mut out = [0u8; N];
-    for (o, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
-        *o = digit(pair[0])? << 4 | digit(pair[1])?;
-    }
-    Some(out)
 }
 
 #[cfg(test)]
@@ -337,7 +305,7 @@ mod tests {
         assert!(!debug.contains("abab"), "{debug}");
         assert_eq!(
             preimage.payment_hash().to_hex(),
-            encode_hex(&Sha256::digest([0xab; 32]))
+            crate::hex::encode(&Sha256::digest([0xab; 32]))
         );
     }
 }

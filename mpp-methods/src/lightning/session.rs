@@ -1049,7 +1049,7 @@ mod tests {
     const NOW: i64 = 1_800_000_000;
 
     fn hex(byte: u8) -> String {
-        super::super::encode_hex(&[byte; 32])
+        crate::hex::encode(&[byte; 32])
     }
 
     fn object(members: &[(&str, Value)]) -> JsonObject {

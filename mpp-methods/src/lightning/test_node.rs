@@ -463,7 +463,7 @@ mod tests {
         let invoice = block_on(node.create_invoice(&request(Some(1_000)))).unwrap();
         let outcome = block_on(node.pay_invoice(&invoice, PayOptions::default())).unwrap();
         let preimage_hex = outcome.preimage.to_hex();
-        let key_hex = super::super::encode_hex(&TEST_NODE_KEY);
+        let key_hex = crate::hex::encode(&TEST_NODE_KEY);
         for debug in [
             format!("{node:?}"),
             format!("{outcome:?}"),
