@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use mpp_methods::tempo::{
-    Address, ExpectedPayment, Memo, Mismatch, ProofError, keccak256, proof_digest, verify_proof,
-    verify_receipt,
+    Address, ExpectedPayment, Memo, Mismatch, ProofError, TempoTerms, keccak256, proof_digest,
+    verify_proof, verify_receipt,
 };
 use mpp_test_support::mppx;
 use mpp_test_support::tempo::{self, DEV_ACCOUNT, PATH_USD, TempoChain};
@@ -182,10 +182,14 @@ fn receipts_from_a_real_chain_pay_only_with_the_challenges_memo() {
             &memo.to_hex()[2..]
         )
     };
+    let terms = TempoTerms::new(
+        10_000,
+        Address::from_hex(PATH_USD).unwrap(),
+        Address::from_hex(recipient).unwrap(),
+        42431,
+    );
     let expected = ExpectedPayment {
-        currency: Address::from_hex(PATH_USD).unwrap(),
-        recipient: Address::from_hex(recipient).unwrap(),
-        amount: 10_000,
+        terms: &terms,
         challenge_id: "ch_1",
         realm: "api.example.com",
         payer: Address::from_hex(DEV_ACCOUNT),

@@ -9,7 +9,9 @@ mod hex;
 mod memo;
 mod proof;
 mod receipt;
+mod terms;
 
 pub use memo::{Memo, keccak256};
 pub use proof::{ProofError, parse_pkh_source, proof_digest, verify_proof};
 pub use receipt::{Address, ExpectedPayment, Mismatch, ReceiptError, TxHash, verify_receipt};
+pub use terms::{DEFAULT_CHAIN_ID, Leg, MAX_SPLITS, Mode, TempoTerms, TermsError};

@@ -10,12 +10,14 @@
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 
 use mpp_core::json::Value;
 
 use super::hex;
 use super::memo::{Memo, keccak256};
+use super::terms::TempoTerms;
 
 /// A 20-byte account or contract address.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,12 +77,8 @@ impl fmt::Debug for TxHash {
 /// The payment a challenge asks for.
 #[derive(Debug, Clone)]
 pub struct ExpectedPayment<'a> {
-    /// The TIP-20 token (`currency`).
-    pub currency: Address,
-    /// Who must be paid (`recipient`).
-    pub recipient: Address,
-    /// How much, in the token's base units (`amount`).
-    pub amount: u128,
+    /// The challenge's terms: token, recipients and amounts.
+    pub terms: &'a TempoTerms,
     /// The challenge's id, which the memo must name.
     pub challenge_id: &'a str,
     /// The server's realm, which the memo must name.
@@ -89,22 +87,24 @@ pub struct ExpectedPayment<'a> {
     pub payer: Option<Address>,
 }
 
-/// Why a receipt does not show the payment, in the order it is checked (a later one
-/// means a transfer came closer).
+/// Why a receipt (or a transaction's calls) does not show the payment, in the
+/// order it is checked (a later one means a transfer came closer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Mismatch {
-    /// Not a receipt as JSON-RPC writes one (missing or malformed members).
+    /// Not a receipt as JSON-RPC writes one (missing or malformed members), or
+    /// calls that are not token transfers.
     Malformed,
     /// The transaction reverted.
     Status,
-    /// No `TransferWithMemo` event of the challenge's token.
+    /// No transfer of the challenge's token.
     Token,
     /// The token's transfers pay someone else.
     Recipient,
     /// A transfer to the recipient, of another amount.
     Amount,
     /// A transfer of the amount to the recipient, whose memo does not attribute it
-    /// to this challenge of this server (or a plain `Transfer`, with no memo).
+    /// to this challenge of this server (or a plain `Transfer`, with no memo), or
+    /// is not the memo the terms name.
     Memo,
     /// The right transfer, from another payer than the credential's `source`.
     Payer,
@@ -136,6 +136,15 @@ pub struct ReceiptError {
     pub detail: String,
 }
 
+impl ReceiptError {
+    pub(super) fn new(mismatch: Mismatch, detail: impl Into<String>) -> ReceiptError {
+        ReceiptError {
+            mismatch,
+            detail: detail.into(),
+        }
+    }
+}
+
 impl fmt::Display for ReceiptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.mismatch.as_str(), self.detail)
@@ -149,30 +158,34 @@ fn topic(signature: &str) -> [u8; 32] {
     keccak256(signature.as_bytes())
 }
 
-/// One `TransferWithMemo` (or plain `Transfer`) event of the receipt.
-struct Transfer {
-    token: Address,
-    from: Address,
-    to: Address,
+/// One token transfer: a `TransferWithMemo` or plain `Transfer` event of a receipt,
+/// or a `transferWithMemo`/`transfer` call of a transaction.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Transfer {
+    pub(super) token: Address,
+    /// `None` for a call, whose sender the chain decides.
+    pub(super) from: Option<Address>,
+    pub(super) to: Address,
     /// `None` when the amount does not fit in 128 bits (then it matches nothing).
-    amount: Option<u128>,
-    /// `None` for a plain `Transfer`.
-    memo: Option<Memo>,
+    pub(super) amount: Option<u128>,
+    /// `None` for a plain transfer.
+    pub(super) memo: Option<Memo>,
 }
 
 /// The transaction hash of `receipt` when it shows `expected`; otherwise why not.
 ///
-/// When several transfers come close, the error names the check the closest one
-/// failed: a transfer of the right token to the right recipient with a wrong memo
-/// reports `memo`, not `recipient`.
+/// Every leg of the terms (the recipient's share and each split) must be a distinct
+/// transfer of the challenge's token, whatever their order; the recipient's share
+/// must carry the memo the terms name or, when they name none, the attribution memo
+/// of this challenge and realm ([`Memo::binds`]); a split's carries its own memo
+/// when the terms give one. When a leg finds no transfer, the error names the check
+/// the closest one failed: a transfer of the right token to the right recipient
+/// with a wrong memo reports `memo`, not `recipient`.
 pub fn verify_receipt(
     receipt: &Value,
     expected: &ExpectedPayment<'_>,
 ) -> Result<TxHash, ReceiptError> {
-    let malformed = |detail: &str| ReceiptError {
-        mismatch: Mismatch::Malformed,
-        detail: detail.into(),
-    };
+    let malformed = |detail: &str| ReceiptError::new(Mismatch::Malformed, detail);
     let hash = receipt
         .get("transactionHash")
         .and_then(Value::as_str)
@@ -181,10 +194,10 @@ pub fn verify_receipt(
     match receipt.get("status").and_then(Value::as_str) {
         Some("0x1") => {}
         Some(other) => {
-            return Err(ReceiptError {
-                mismatch: Mismatch::Status,
-                detail: format!("the transaction failed (status {other})"),
-            });
+            return Err(ReceiptError::new(
+                Mismatch::Status,
+                format!("the transaction failed (status {other})"),
+            ));
         }
         None => return Err(malformed("no status")),
     }
@@ -192,48 +205,119 @@ pub fn verify_receipt(
         .get("logs")
         .and_then(Value::as_array)
         .ok_or_else(|| malformed("no logs"))?;
-    let mut transfers = alloc::vec::Vec::new();
+    let mut transfers = Vec::new();
     for log in logs {
         transfers.extend(transfer_of(log).map_err(|detail| malformed(&detail))?);
     }
-    // Each candidate is ranked by how far it gets through the checks; the furthest
-    // one names the mismatch.
-    let mut closest: Option<(Mismatch, String)> = None;
-    for t in &transfers {
-        let failed = if t.token != expected.currency {
-            Some((
-                Mismatch::Token,
-                format!("a transfer of token {:?}", t.token),
-            ))
-        } else if t.to != expected.recipient {
-            Some((Mismatch::Recipient, format!("a transfer to {:?}", t.to)))
-        } else if t.amount != Some(expected.amount) {
-            let amount = t
-                .amount
-                .map_or_else(|| "more than 2^128".into(), |a| format!("{a}"));
-            Some((Mismatch::Amount, format!("a transfer of {amount}")))
-        } else if !t
-            .memo
-            .is_some_and(|m| m.binds(expected.challenge_id, expected.realm))
-        {
-            let detail = match t.memo {
-                None => "a plain Transfer, without the challenge's memo".into(),
-                Some(m) => format!("a transfer with memo {}, not this challenge's", m.to_hex()),
+    match_legs(&transfers, expected)?;
+    Ok(hash)
+}
+
+/// Which of `transfers` pays each leg of `expected` (indexes, in the order of
+/// [`TempoTerms::legs`]), each transfer paying at most one leg.
+pub(super) fn match_legs(
+    transfers: &[Transfer],
+    expected: &ExpectedPayment<'_>,
+) -> Result<Vec<usize>, ReceiptError> {
+    let terms = expected.terms;
+    let legs = terms.legs();
+    // Legs with a named memo take their transfer first, so that a leg taking any
+    // memo cannot use up the one a memo-bound leg needs.
+    let mut order: Vec<usize> = (0..legs.len()).collect();
+    order.sort_by_key(|&i| legs[i].memo.is_none());
+    let mut used = alloc::vec![false; transfers.len()];
+    let mut matched = alloc::vec![0; legs.len()];
+    let mut bound = false;
+    for i in order {
+        let leg = &legs[i];
+        // The recipient's share binds the payment to this challenge unless the
+        // terms name its memo themselves.
+        let must_bind = i == 0 && leg.memo.is_none();
+        let mut closest: Option<(Mismatch, String)> = None;
+        let mut found = None;
+        for (t_index, t) in transfers.iter().enumerate() {
+            let binds = t
+                .memo
+                .is_some_and(|m| m.binds(expected.challenge_id, expected.realm));
+            let failed = if t.token != terms.currency {
+                Some((
+                    Mismatch::Token,
+                    format!("a transfer of token {:?}", t.token),
+                ))
+            } else if t.to != leg.recipient {
+                Some((Mismatch::Recipient, format!("a transfer to {:?}", t.to)))
+            } else if t.amount != Some(leg.amount) {
+                let amount = t
+                    .amount
+                    .map_or_else(|| "more than 2^128".into(), |a| format!("{a}"));
+                Some((
+                    Mismatch::Amount,
+                    format!("a transfer of {amount} to {:?}", t.to),
+                ))
+            } else if let Some(memo) = leg.memo.filter(|m| t.memo != Some(*m)) {
+                Some((
+                    Mismatch::Memo,
+                    format!(
+                        "a transfer without the memo {} the terms name",
+                        memo.to_hex()
+                    ),
+                ))
+            } else if must_bind && !binds {
+                let detail = match t.memo {
+                    None => "a plain transfer, without the challenge's memo".into(),
+                    Some(m) => {
+                        format!("a transfer with memo {}, not this challenge's", m.to_hex())
+                    }
+                };
+                Some((Mismatch::Memo, detail))
+            } else if expected
+                .payer
+                .is_some_and(|payer| t.from.is_some_and(|from| from != payer))
+            {
+                Some((Mismatch::Payer, format!("a transfer from {:?}", t.from)))
+            } else {
+                None
             };
-            Some((Mismatch::Memo, detail))
-        } else if expected.payer.is_some_and(|payer| payer != t.from) {
-            Some((Mismatch::Payer, format!("a transfer from {:?}", t.from)))
-        } else {
-            None
-        };
-        match failed {
-            None => return Ok(hash),
-            Some(f) if closest.as_ref().is_none_or(|c| f.0 > c.0) => closest = Some(f),
-            Some(_) => {}
+            // A transfer that pays another leg already pays nothing here.
+            let failed = match failed {
+                None if used[t_index] => Some((
+                    Mismatch::Amount,
+                    format!(
+                        "no transfer of {} to {:?} besides those paying other legs",
+                        leg.amount, leg.recipient
+                    ),
+                )),
+                f => f,
+            };
+            match failed {
+                // A transfer that also binds the challenge is the better match.
+                None if binds => {
+                    found = Some(t_index);
+                    break;
+                }
+                None => found = found.or(Some(t_index)),
+                Some(f) if closest.as_ref().is_none_or(|c| f.0 > c.0) => closest = Some(f),
+                Some(_) => {}
+            }
         }
+        let Some(t_index) = found else {
+            let (mismatch, detail) =
+                closest.unwrap_or((Mismatch::Token, "no token transfer".into()));
+            return Err(ReceiptError::new(mismatch, detail));
+        };
+        used[t_index] = true;
+        matched[i] = t_index;
+        bound |= transfers[t_index]
+            .memo
+            .is_some_and(|m| m.binds(expected.challenge_id, expected.realm));
     }
-    let (mismatch, detail) = closest.unwrap_or((Mismatch::Token, "no token transfer".into()));
-    Err(ReceiptError { mismatch, detail })
+    if !bound {
+        return Err(ReceiptError::new(
+            Mismatch::Memo,
+            "no transfer carries this challenge's attribution memo",
+        ));
+    }
+    Ok(matched)
 }
 
 /// The transfer a log records, if it is one; `Err` for a log that is not a log.
@@ -278,7 +362,7 @@ fn transfer_of(log: &Value) -> Result<Option<Transfer>, String> {
     });
     Ok(Some(Transfer {
         token,
-        from,
+        from: Some(from),
         to,
         amount,
         memo,
@@ -288,6 +372,7 @@ fn transfer_of(log: &Value) -> Result<Option<Transfer>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tempo::Leg;
     use serde_json::json;
 
     const TOKEN: &str = "0x20c0000000000000000000000000000000000000";
@@ -317,10 +402,14 @@ mod tests {
     }
 
     fn expected() -> ExpectedPayment<'static> {
+        let terms = TempoTerms::new(
+            10_000,
+            Address::from_hex(TOKEN).unwrap(),
+            Address::from_hex(RECIPIENT).unwrap(),
+            42431,
+        );
         ExpectedPayment {
-            currency: Address::from_hex(TOKEN).unwrap(),
-            recipient: Address::from_hex(RECIPIENT).unwrap(),
-            amount: 10_000,
+            terms: alloc::boxed::Box::leak(alloc::boxed::Box::new(terms)),
             challenge_id: "ch_1",
             realm: "api.example.com",
             payer: None,
@@ -410,6 +499,55 @@ mod tests {
             log(TOKEN, RECIPIENT, 10_000, None),
         ];
         assert_eq!(mismatch(&ok(&logs), &e), Mismatch::Memo);
+    }
+
+    #[test]
+    fn splits_are_matched_in_any_order_each_transfer_once() {
+        let split = "0x00000000000000000000000000000000000000aa";
+        let tagged = Memo::from_bytes([9; 32]);
+        let mut terms = expected().terms.clone();
+        terms.splits = alloc::vec![
+            Leg {
+                recipient: Address::from_hex(split).unwrap(),
+                amount: 100,
+                memo: None
+            },
+            Leg {
+                recipient: Address::from_hex(split).unwrap(),
+                amount: 100,
+                memo: None
+            },
+            Leg {
+                recipient: Address::from_hex(split).unwrap(),
+                amount: 50,
+                memo: Some(tagged)
+            },
+        ];
+        let e = ExpectedPayment {
+            terms: &terms,
+            ..expected()
+        };
+        let ok = |logs: &[Value]| receipt("0x1", logs);
+        // The recipient gets 10_000 - 250, with the challenge's memo.
+        let all = [
+            log(TOKEN, split, 50, Some(tagged)),
+            log(TOKEN, split, 100, None),
+            log(TOKEN, RECIPIENT, 9_750, Some(memo())),
+            log(TOKEN, split, 100, Some(Memo::from_bytes([1; 32]))),
+        ];
+        assert!(verify_receipt(&ok(&all), &e).is_ok());
+        // One transfer cannot pay two equal legs.
+        assert_eq!(mismatch(&ok(&all[..3]), &e), Mismatch::Amount);
+        // A split with a named memo needs that memo.
+        let mut untagged = all.clone();
+        untagged[0] = log(TOKEN, split, 50, None);
+        assert_eq!(mismatch(&ok(&untagged), &e), Mismatch::Memo);
+        // The whole amount to the recipient does not pay the splits' shares: no
+        // transfer goes to the split's recipient.
+        assert_eq!(
+            mismatch(&ok(&[log(TOKEN, RECIPIENT, 10_000, Some(memo()))]), &e),
+            Mismatch::Recipient
+        );
     }
 
     #[test]
