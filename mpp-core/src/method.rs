@@ -1,5 +1,6 @@
 //! What a payment method implements to be offered by a server: the charge intent's
-//! server half.
+//! server half (and the session intent's), and the record of spent payment
+//! references a method may keep in the server's store.
 //!
 //! A method checks a credential's payload against its schema, then verifies the proof
 //! and settles the payment, returning what the receipt says about it. The futures
@@ -195,6 +196,26 @@ pub trait ChargeMethod: Send + Sync {
             not_after: None,
         })))
     }
+}
+
+/// Payment references already spent: transaction hashes and the like, each
+/// recorded with the challenge it paid.
+///
+/// A method whose proof exists outside the challenge (a transaction on a chain,
+/// which anyone can see and name) records it here before granting, so that one
+/// payment never pays two challenges. A server shares the record between its
+/// instances through its store (`mpp_server::StoreReferences`).
+pub trait UsedReferences: Send + Sync {
+    /// Records that `reference` pays challenge `challenge_id`. `Ok(true)`: it pays
+    /// no other challenge (it is recorded now, or was already recorded for this
+    /// same challenge: the client retrying); `Ok(false)`: it already paid another
+    /// challenge. `Err`: the record could not be read or written, and the method
+    /// must not grant (the message must not contain secrets).
+    fn claim<'a>(
+        &'a self,
+        reference: &'a str,
+        challenge_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, String>>;
 }
 
 /// How a method's challenges get their `request` terms.

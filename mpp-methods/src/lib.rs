@@ -9,7 +9,7 @@
 #![no_std]
 
 extern crate alloc;
-#[cfg(feature = "lightning")]
+#[cfg(any(feature = "lightning", feature = "tempo"))]
 extern crate std;
 
 #[cfg(any(feature = "preimage", feature = "lightning", feature = "tempo"))]

@@ -69,6 +69,6 @@ pub use replay::MAX_REPLAY_BODY;
 pub use route::{ChargeOffer, PaidRoute, SessionOffer};
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
-pub use store::{MemoryStore, Store, StoreError};
+pub use store::{MemoryStore, Store, StoreError, StoreReferences};
 #[cfg(feature = "redis")]
 pub use store::{RedisOptions, RedisStore};

@@ -31,6 +31,24 @@ pub const PATH_USD: &str = "0x20c0000000000000000000000000000000000000";
 /// in every TIP-20 token. Its key is public: it must never hold anything real.
 pub const DEV_ACCOUNT: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 
+/// The first three development accounts and their private keys, all funded in
+/// every TIP-20 token. The keys are public (anvil's test mnemonic): they must never
+/// hold anything real.
+pub const DEV_KEYS: [(&str, &str); 3] = [
+    (
+        "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266",
+        "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    ),
+    (
+        "0x70997970c51812dc3a010c7d01b50e0d17dc79c8",
+        "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    ),
+    (
+        "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc",
+        "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    ),
+];
+
 /// The anvil binary the harness installs.
 pub fn anvil_path() -> PathBuf {
     crate::mppx::harness_dir().join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")

@@ -14,8 +14,13 @@
 //! that let a client in another process pay (and be refunded) on that network; the
 //! [`sessions`] routes, `GET /session/metered` and `GET /session/stream`, paid from
 //! `lightning/session` sessions on the same network.
+//!
+//! Tempo, when configured with a node ([`ReferenceConfig::tempo`]): the [`tempo`]
+//! routes `GET /paid-tempo` and `GET /paid-tempo-sponsored`, real `tempo/charge`
+//! payments on the node's chain.
 
 pub mod sessions;
+pub mod tempo;
 pub mod testnet;
 
 use std::net::SocketAddr;
@@ -64,6 +69,8 @@ pub struct ReferenceConfig {
     /// How long a session may stay unused before the server closes it and refunds
     /// what it did not spend.
     pub session_idle: Duration,
+    /// Where the Tempo routes are paid; without it they are not served.
+    pub tempo: Option<tempo::TempoConfig>,
 }
 
 impl ReferenceConfig {
@@ -81,6 +88,7 @@ impl ReferenceConfig {
             credential_field: CredentialField::Authorization,
             store: Arc::new(MemoryStore::new(100_000)),
             session_idle: Duration::from_secs(300),
+            tempo: None,
         }
     }
 }
@@ -92,6 +100,7 @@ impl std::fmt::Debug for ReferenceConfig {
             .field("ttl", &self.ttl)
             .field("credential_field", &self.credential_field)
             .field("session_idle", &self.session_idle)
+            .field("tempo", &self.tempo)
             .finish_non_exhaustive()
     }
 }
@@ -142,7 +151,7 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
         )
     };
     let [metered, streamed] = sessions::paid_routes(node.clone(), config);
-    let paywall = PaywallLayer::builder(config.secret.as_bytes(), &config.realm)?
+    let mut paywall = PaywallLayer::builder(config.secret.as_bytes(), &config.realm)?
         .store(config.store.clone())
         .mint_limit(MintLimit::default().per_client(MINT_PER_CLIENT, peer_address))
         .route(
@@ -179,8 +188,17 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
             version: env!("CARGO_PKG_VERSION").into(),
             categories: vec!["developer-tools".into()],
             ..ServiceInfo::default()
-        })
-        .build()?;
+        });
+    let mut tempo_paths = Vec::new();
+    if let Some(tempo) = &config.tempo {
+        for (path, route) in tempo::paid_routes(tempo, config.store.clone(), |path| {
+            paid_route(config, http::Method::GET, path)
+        }) {
+            tempo_paths.push(path);
+            paywall = paywall.route(route);
+        }
+    }
+    let paywall = paywall.build()?;
     if tokio::runtime::Handle::try_current().is_ok() {
         let every =
             (config.session_idle / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
@@ -198,7 +216,11 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
         move || async move { Json(json!({ "paidHandlerRuns": runs.load(Ordering::SeqCst) })) }
     };
     let post_runs = runs.clone();
-    Ok(Router::new()
+    let mut router = Router::new();
+    for path in tempo_paths {
+        router = router.route(path, get(counted(path)));
+    }
+    Ok(router
         .route("/free", get(|| async { Json(json!({ "free": true })) }))
         .route("/stats", get(stats))
         .route("/paid", get(counted("/paid")))

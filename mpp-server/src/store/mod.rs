@@ -352,6 +352,8 @@ mod bucketed {
 
 mod memory;
 pub use memory::MemoryStore;
+mod references;
+pub use references::{DEFAULT_REFERENCE_TTL, StoreReferences};
 
 #[cfg(feature = "sqlite")]
 mod sqlite;

@@ -54,6 +54,25 @@ struct Args {
     /// to share them between server instances. Overrides --sqlite.
     #[arg(long, env = "MPP_REDIS_URL", hide_env_values = true)]
     redis: Option<String>,
+    /// Serve the Tempo routes (/paid-tempo, /paid-tempo-sponsored), paid on the chain
+    /// of the node at this JSON-RPC URL (real payments on a real chain).
+    #[arg(
+        long,
+        env = "MPP_TEMPO_RPC",
+        hide_env_values = true,
+        requires = "tempo_recipient"
+    )]
+    tempo_rpc: Option<String>,
+    /// Who the Tempo routes pay (an address).
+    #[arg(long, requires = "tempo_rpc")]
+    tempo_recipient: Option<String>,
+    /// The TIP-20 token the Tempo routes ask for (default pathUSD, 0x20c0…0000).
+    #[arg(long, requires = "tempo_rpc")]
+    tempo_currency: Option<String>,
+    /// A file holding the private key (hex) that pays the fees of
+    /// /paid-tempo-sponsored; without it that route is not served.
+    #[arg(long, requires = "tempo_rpc")]
+    tempo_fee_payer_key_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -86,6 +105,23 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let tempo = match (&args.tempo_rpc, &args.tempo_recipient) {
+        (Some(url), Some(recipient)) => match reference::tempo::TempoConfig::connect(
+            url,
+            recipient,
+            args.tempo_currency.as_deref(),
+            args.tempo_fee_payer_key_file.as_deref(),
+        )
+        .await
+        {
+            Ok(tempo) => Some(tempo),
+            Err(e) => {
+                eprintln!("mpp-server: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
     let config = ReferenceConfig {
         secret: args.secret.clone(),
         preimage: args.preimage.clone(),
@@ -98,6 +134,7 @@ async fn main() -> ExitCode {
         },
         store,
         session_idle: Duration::from_secs(args.session_idle),
+        tempo,
     };
     let app = match reference::app(&config) {
         Ok(app) => app,

@@ -1,0 +1,523 @@
+//! The server half of `tempo/charge`: [`TempoCharge`] verifies a credential against
+//! its challenge's terms on the chain and settles it.
+//!
+//! | payload | when | what the server does |
+//! |---|---|---|
+//! | `{type: "hash", hash}` | push mode | fetches the receipt, checks it shows the payment ([`verify_receipt`]), then records the hash as spent |
+//! | `{type: "transaction", signature}` | pull mode | decodes the signed transaction, checks its calls pay exactly the terms, records the hash, broadcasts, checks the receipt |
+//! | `{type: "transaction", signature: "0x78…"}` | pull mode, `feePayer: true` | the same, co-signing as fee payer within a [`SponsorPolicy`] first |
+//! | `{type: "proof", signature}` | `amount` `"0"` | checks the EIP-712 proof of the `source` account ([`verify_proof`]) |
+//!
+//! Every refusal happens before anything is recorded or broadcast, except a
+//! broadcast the chain refuses or reverts: then the challenge stays used (D9), as it
+//! does for every verdict. A hash is recorded only once its receipt shows a payment
+//! bound to this challenge, so nobody can block a payer by presenting the payer's
+//! transaction hash for a challenge of their own first.
+
+use std::boxed::Box;
+use std::format;
+use std::string::{String, ToString};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use mpp_core::json::{JsonObject, Value};
+use mpp_core::method::{BoxFuture, Charge, ChargeMethod, MethodError, Settlement, UsedReferences};
+use mpp_core::time::{Clock, system_clock};
+
+use super::key::PrivateKey;
+use super::proof::{ProofError, parse_pkh_source, verify_proof};
+use super::receipt::{Address, ExpectedPayment, ReceiptError, TxHash, verify_receipt};
+use super::rpc::{self, RpcError, TempoRpc};
+use super::terms::{Mode, TempoTerms, TermsError};
+
+/// Why a `tempo/charge` credential was refused, or could not be settled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TempoChargeError {
+    /// The payload does not have the draft's shape: no `type`, an unknown one, a
+    /// `hash` or `signature` that is not hex of the right length, a transaction that
+    /// does not decode.
+    MalformedPayload(String),
+    /// The challenge's terms are not `tempo/charge` terms this server settles
+    /// (another chain, fee sponsoring without a sponsor key, …).
+    InvalidTerms(TermsError),
+    /// The payload's kind is not one the terms accept: `hash` or `transaction` where
+    /// `supportedModes` does not offer it, `hash` when the server pays the fees, a
+    /// transfer for a zero amount or a proof for a non-zero one.
+    ModeNotOffered(String),
+    /// The transaction does not show the payment: its receipt (push, or once
+    /// broadcast) or its calls (pull, before broadcasting).
+    Mismatch(ReceiptError),
+    /// A pull transaction the server will not broadcast as it stands: another
+    /// chain, an expired or too long validity window, delegations, or outside the
+    /// sponsor policy.
+    Refused(String),
+    /// The chain knows no transaction with this hash.
+    UnknownTransaction,
+    /// The chain refused the transaction when it was broadcast.
+    BroadcastRejected(String),
+    /// The zero-amount proof does not hold.
+    Proof(ProofError),
+    /// This transaction has already paid another challenge.
+    AlreadyUsed,
+    /// The node or the record of spent hashes could not answer; nothing was
+    /// granted, and the same credential may be sent again.
+    Unavailable(String),
+}
+
+impl core::fmt::Display for TempoChargeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            TempoChargeError::MalformedPayload(m)
+            | TempoChargeError::ModeNotOffered(m)
+            | TempoChargeError::Refused(m) => f.write_str(m),
+            TempoChargeError::InvalidTerms(e) => write!(f, "the tempo terms do not hold: {e}"),
+            TempoChargeError::Mismatch(e) => write!(f, "the transaction does not pay: {e}"),
+            TempoChargeError::UnknownTransaction => {
+                f.write_str("the chain knows no transaction with this hash")
+            }
+            TempoChargeError::BroadcastRejected(m) => {
+                write!(f, "the chain refused the transaction: {m}")
+            }
+            TempoChargeError::Proof(e) => e.fmt(f),
+            TempoChargeError::AlreadyUsed => {
+                f.write_str("this transaction hash has already been used")
+            }
+            TempoChargeError::Unavailable(m) => write!(f, "cannot settle now: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for TempoChargeError {}
+
+impl From<TempoChargeError> for MethodError {
+    /// `invalid-payload` for a malformed payload, `internal-payment-error` when the
+    /// node or the record could not answer, `verification-failed` otherwise.
+    fn from(e: TempoChargeError) -> MethodError {
+        match e {
+            TempoChargeError::MalformedPayload(m) => MethodError::InvalidPayload(m),
+            TempoChargeError::Unavailable(_) => MethodError::Internal(e.to_string()),
+            _ => MethodError::VerificationFailed(e.to_string()),
+        }
+    }
+}
+
+impl From<RpcError> for TempoChargeError {
+    fn from(e: RpcError) -> TempoChargeError {
+        TempoChargeError::Unavailable(e.to_string())
+    }
+}
+
+/// The payload's kind.
+enum Payload {
+    Hash(TxHash),
+    Transaction(std::vec::Vec<u8>),
+    Proof(String),
+}
+
+/// Reads the payload: `{type: "hash", hash}`, `{type: "transaction", signature}` or
+/// `{type: "proof", signature}`, hex with `0x`.
+fn read_payload(payload: &JsonObject) -> Result<Payload, TempoChargeError> {
+    let malformed = |m: &str| TempoChargeError::MalformedPayload(m.into());
+    let member = |name: &str| {
+        payload
+            .get(name)
+            .and_then(Value::as_str)
+            .ok_or_else(|| malformed(&format!("the payload needs a string `{name}`")))
+    };
+    match member("type")? {
+        "hash" => TxHash::from_hex(member("hash")?)
+            .map(Payload::Hash)
+            .ok_or_else(|| malformed("`hash` must be 0x and 64 hex digits")),
+        "transaction" => {
+            let text = member("signature")?;
+            text.strip_prefix("0x")
+                .and_then(|digits| crate::hex::decode_vec(digits))
+                .filter(|bytes| !bytes.is_empty())
+                .map(Payload::Transaction)
+                .ok_or_else(|| {
+                    malformed("`signature` must be 0x and the transaction's bytes in hex")
+                })
+        }
+        "proof" => Ok(Payload::Proof(member("signature")?.into())),
+        _ => Err(malformed(
+            "`type` must be \"hash\", \"transaction\" or \"proof\"",
+        )),
+    }
+}
+
+/// The limits within which the server pays a payer's transaction fees.
+///
+/// The defaults allow a handful of token transfers at fees far above Tempo's: gas
+/// limit 2,000,000, 100 gwei per gas (10 gwei tip), 0.05 of the fee token in total,
+/// and a validity of at most 15 minutes (and no later than a minute after the
+/// challenge expires).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SponsorPolicy {
+    /// The most gas the transaction may declare.
+    pub max_gas: u64,
+    /// The most it may bid per gas.
+    pub max_fee_per_gas: u128,
+    /// The most it may tip per gas.
+    pub max_priority_fee_per_gas: u128,
+    /// The most `gas × max fee per gas` may reach, in the fee token's base units
+    /// scaled as the chain scales fees.
+    pub max_total_fee: u128,
+    /// How far ahead of now `validBefore` may be, in seconds.
+    pub max_validity_secs: u64,
+    /// The token the server pays fees in.
+    pub fee_token: Address,
+}
+
+impl SponsorPolicy {
+    /// The default limits, paying fees in `fee_token`.
+    pub fn new(fee_token: Address) -> SponsorPolicy {
+        SponsorPolicy {
+            max_gas: 2_000_000,
+            max_fee_per_gas: 100_000_000_000,
+            max_priority_fee_per_gas: 10_000_000_000,
+            max_total_fee: 50_000_000_000_000_000,
+            max_validity_secs: 15 * 60,
+            fee_token,
+        }
+    }
+}
+
+/// The server's fee-paying key and its limits.
+struct Sponsor {
+    key: PrivateKey,
+    policy: SponsorPolicy,
+}
+
+/// Hashes recorded in this process, for a [`TempoCharge`] not given a shared record.
+#[derive(Default)]
+struct LocalReferences(Mutex<std::collections::HashMap<String, String>>);
+
+impl UsedReferences for LocalReferences {
+    fn claim<'a>(
+        &'a self,
+        reference: &'a str,
+        challenge_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, String>> {
+        let mut used = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let holder = used
+            .entry(reference.into())
+            .or_insert_with(|| challenge_id.into());
+        let mine = holder == challenge_id;
+        Box::pin(core::future::ready(Ok(mine)))
+    }
+}
+
+/// How long the server waits for a pushed transaction that is not yet in a block,
+/// unless configured otherwise.
+pub const DEFAULT_RECEIPT_WAIT: Duration = Duration::from_secs(5);
+
+/// The server half of `tempo/charge` on one chain. See the [module docs](self).
+pub struct TempoCharge {
+    rpc: Arc<dyn TempoRpc>,
+    chain_id: u64,
+    references: Arc<dyn UsedReferences>,
+    confirmations: u64,
+    receipt_wait: Duration,
+    broadcast_wait: Duration,
+    poll: Duration,
+    sponsor: Option<Sponsor>,
+    clock: Clock,
+}
+
+impl core::fmt::Debug for TempoCharge {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TempoCharge")
+            .field("chain_id", &self.chain_id)
+            .field("confirmations", &self.confirmations)
+            .field("sponsor", &self.sponsor.as_ref().map(|s| &s.policy))
+            .finish_non_exhaustive()
+    }
+}
+
+impl TempoCharge {
+    /// Settles charges on chain `chain_id` through `rpc`, recording spent hashes in
+    /// this process only (see [`TempoCharge::used_references`]).
+    pub fn new(rpc: Arc<dyn TempoRpc>, chain_id: u64) -> TempoCharge {
+        TempoCharge {
+            rpc,
+            chain_id,
+            references: Arc::new(LocalReferences::default()),
+            confirmations: 0,
+            receipt_wait: DEFAULT_RECEIPT_WAIT,
+            broadcast_wait: rpc::DEFAULT_RPC_TIMEOUT,
+            poll: Duration::from_millis(250),
+            sponsor: None,
+            clock: system_clock(),
+        }
+    }
+
+    /// Records spent hashes in `references`: a server's store
+    /// (`mpp_server::StoreReferences`), shared by all its instances.
+    pub fn used_references(mut self, references: Arc<dyn UsedReferences>) -> TempoCharge {
+        self.references = references;
+        self
+    }
+
+    /// Grants a push payment only once `n` blocks follow the one holding it
+    /// (default 0: once it is in a block; Tempo blocks are final).
+    pub fn confirmations(mut self, n: u64) -> TempoCharge {
+        self.confirmations = n;
+        self
+    }
+
+    /// How long to wait for a pushed transaction to reach a block (default
+    /// [`DEFAULT_RECEIPT_WAIT`]), and for a broadcast one (default 30 s).
+    pub fn receipt_wait(mut self, pushed: Duration, broadcast: Duration) -> TempoCharge {
+        self.receipt_wait = pushed;
+        self.broadcast_wait = broadcast;
+        self
+    }
+
+    /// Pays the fees of transactions for terms with `feePayer: true`, signing as
+    /// fee payer with `key` within `policy`.
+    pub fn fee_payer(mut self, key: PrivateKey, policy: SponsorPolicy) -> TempoCharge {
+        self.sponsor = Some(Sponsor { key, policy });
+        self
+    }
+
+    /// Reads the time from `clock` (validity windows).
+    pub fn with_clock(mut self, clock: Clock) -> TempoCharge {
+        self.clock = clock;
+        self
+    }
+
+    /// The chain it settles on.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    /// Asks the node which chain it serves, and refuses one other than
+    /// [`TempoCharge::chain_id`]: a server calls this at start.
+    pub async fn check_node(&self) -> Result<(), String> {
+        let served = rpc::node_chain_id(self.rpc.as_ref())
+            .await
+            .map_err(|e| e.to_string())?;
+        if served != self.chain_id {
+            return Err(format!(
+                "the node serves chain {served}, not chain {}",
+                self.chain_id
+            ));
+        }
+        Ok(())
+    }
+
+    /// The terms of `request`, if this server settles them.
+    fn terms(&self, request: &JsonObject) -> Result<TempoTerms, TempoChargeError> {
+        let terms = TempoTerms::from_request(request).map_err(TempoChargeError::InvalidTerms)?;
+        if terms.chain_id != self.chain_id {
+            return Err(TempoChargeError::InvalidTerms(TermsError::new(format!(
+                "the terms are for chain {}, this server settles on chain {}",
+                terms.chain_id, self.chain_id
+            ))));
+        }
+        if terms.fee_payer && self.sponsor.is_none() {
+            return Err(TempoChargeError::InvalidTerms(TermsError::new(
+                "the terms offer to pay fees, and this server has no fee payer key",
+            )));
+        }
+        if terms.memo.is_some() {
+            // The attribution memo is what ties a transfer to one challenge; a memo
+            // fixed by the terms would let one transfer answer any challenge.
+            return Err(TempoChargeError::InvalidTerms(TermsError::new(
+                "this server binds payments with the attribution memo, not `methodDetails.memo`",
+            )));
+        }
+        Ok(terms)
+    }
+
+    /// Verifies and settles a charge, with the method's own failure kinds.
+    /// [`ChargeMethod::settle`] is this, mapped onto the core problem types.
+    pub fn verify<'a>(
+        &'a self,
+        charge: Charge<'a>,
+    ) -> BoxFuture<'a, Result<Settlement, TempoChargeError>> {
+        Box::pin(async move {
+            let payload = read_payload(charge.payload)?;
+            let terms = self.terms(charge.request)?;
+            let payer = match charge.source {
+                Some(source) => Some(
+                    parse_pkh_source(source)
+                        .filter(|(chain, _)| *chain == terms.chain_id)
+                        .map(|(_, address)| address)
+                        .ok_or_else(|| {
+                            TempoChargeError::MalformedPayload(
+                                "`source` must be did:pkh:eip155:<the terms' chain>:<address>"
+                                    .into(),
+                            )
+                        })?,
+                ),
+                None => None,
+            };
+            let expected = ExpectedPayment {
+                terms: &terms,
+                challenge_id: charge.challenge.id.as_str(),
+                realm: charge.challenge.realm.as_str(),
+                payer,
+            };
+            match payload {
+                Payload::Proof(signature) => {
+                    if terms.amount != 0 {
+                        return Err(TempoChargeError::ModeNotOffered(
+                            "a proof answers only a zero amount".into(),
+                        ));
+                    }
+                    verify_proof(
+                        terms.chain_id,
+                        expected.challenge_id,
+                        expected.realm,
+                        charge.source,
+                        &signature,
+                    )
+                    .map_err(TempoChargeError::Proof)?;
+                    Ok(Settlement::new(expected.challenge_id))
+                }
+                _ if terms.amount == 0 => Err(TempoChargeError::ModeNotOffered(
+                    "a zero amount is answered with a proof, not a transfer".into(),
+                )),
+                Payload::Hash(hash) => self.settle_push(&hash, &expected).await,
+                Payload::Transaction(raw) => self.settle_pull(&raw, &expected, charge).await,
+            }
+        })
+    }
+
+    /// Push mode: the payer broadcast the transaction; its receipt must show the
+    /// payment.
+    async fn settle_push(
+        &self,
+        hash: &TxHash,
+        expected: &ExpectedPayment<'_>,
+    ) -> Result<Settlement, TempoChargeError> {
+        if !expected.terms.supports(Mode::Push) {
+            return Err(TempoChargeError::ModeNotOffered(
+                "the terms do not offer push mode".into(),
+            ));
+        }
+        if expected.terms.fee_payer {
+            return Err(TempoChargeError::ModeNotOffered(
+                "the server pays the fees: the payment must be a transaction for it to sponsor, not a hash".into(),
+            ));
+        }
+        let receipt = match rpc::wait_for_receipt(
+            self.rpc.as_ref(),
+            hash,
+            self.poll,
+            self.receipt_wait,
+        )
+        .await
+        {
+            Ok(receipt) => receipt,
+            Err(RpcError::Unavailable(_)) if !self.transaction_exists(hash).await? => {
+                return Err(TempoChargeError::UnknownTransaction);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.grant(&receipt, hash, expected).await
+    }
+
+    /// Pull mode: the server broadcasts the payer's transaction.
+    async fn settle_pull(
+        &self,
+        raw: &[u8],
+        expected: &ExpectedPayment<'_>,
+        charge: Charge<'_>,
+    ) -> Result<Settlement, TempoChargeError> {
+        let _ = (raw, charge);
+        if !expected.terms.supports(Mode::Pull) {
+            return Err(TempoChargeError::ModeNotOffered(
+                "the terms do not offer pull mode".into(),
+            ));
+        }
+        Err(TempoChargeError::ModeNotOffered(
+            "pull mode is not available yet".into(),
+        ))
+    }
+
+    /// Whether the node knows transaction `hash`, in a block or waiting for one.
+    async fn transaction_exists(&self, hash: &TxHash) -> Result<bool, TempoChargeError> {
+        let found = self
+            .rpc
+            .call(
+                "eth_getTransactionByHash",
+                serde_json::json!([hash.to_hex()]),
+            )
+            .await?;
+        Ok(!found.is_null())
+    }
+
+    /// Checks `receipt` is the receipt of `hash` and shows the payment, waits for
+    /// the confirmations asked, records the hash as spent by this challenge.
+    async fn grant(
+        &self,
+        receipt: &Value,
+        hash: &TxHash,
+        expected: &ExpectedPayment<'_>,
+    ) -> Result<Settlement, TempoChargeError> {
+        let shown = verify_receipt(receipt, expected).map_err(TempoChargeError::Mismatch)?;
+        if shown != *hash {
+            return Err(TempoChargeError::Unavailable(format!(
+                "the node answered with the receipt of {}, not of {}",
+                shown.to_hex(),
+                hash.to_hex()
+            )));
+        }
+        if self.confirmations > 0 {
+            self.wait_for_confirmations(receipt).await?;
+        }
+        let reference = hash.to_hex();
+        match self
+            .references
+            .claim(&reference, expected.challenge_id)
+            .await
+        {
+            Ok(true) => Ok(Settlement::new(reference)),
+            Ok(false) => Err(TempoChargeError::AlreadyUsed),
+            Err(e) => Err(TempoChargeError::Unavailable(format!(
+                "the record of spent hashes: {e}"
+            ))),
+        }
+    }
+
+    /// Waits until `confirmations` blocks follow the receipt's, within the receipt
+    /// wait; `Unavailable` (retry later) when they do not come.
+    async fn wait_for_confirmations(&self, receipt: &Value) -> Result<(), TempoChargeError> {
+        let included = receipt
+            .get("blockNumber")
+            .and_then(rpc::quantity)
+            .ok_or_else(|| TempoChargeError::Unavailable("a receipt without a block".into()))?;
+        let deadline = tokio::time::Instant::now() + self.receipt_wait;
+        loop {
+            let (latest, _) = rpc::latest_block(self.rpc.as_ref()).await?;
+            if latest >= included.saturating_add(self.confirmations) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() + self.poll > deadline {
+                return Err(TempoChargeError::Unavailable(format!(
+                    "{} of {} confirmations so far",
+                    latest.saturating_sub(included),
+                    self.confirmations
+                )));
+            }
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+}
+
+impl ChargeMethod for TempoCharge {
+    fn name(&self) -> &str {
+        super::NAME
+    }
+
+    fn check_payload(&self, _: &JsonObject, payload: &JsonObject) -> Result<(), MethodError> {
+        read_payload(payload).map(drop).map_err(MethodError::from)
+    }
+
+    fn settle<'a>(&'a self, charge: Charge<'a>) -> BoxFuture<'a, Result<Settlement, MethodError>> {
+        Box::pin(async move { self.verify(charge).await.map_err(MethodError::from) })
+    }
+}

@@ -1,0 +1,124 @@
+//! `tempo/charge` between mppx 0.11.0 (the TypeScript reference SDK) and this
+//! project, paid for real on a local Tempo chain: mppx's own `tempo` client pays the
+//! reference server's `/paid-tempo` routes in every mode, and nothing pays twice.
+
+use std::sync::Arc;
+
+use mpp_methods::tempo::{Address, HttpRpc, PrivateKey};
+use mpp_reference_server::tempo::{PATH_USD, TEMPO_PRICE, TempoConfig};
+use mpp_reference_server::{ReferenceConfig, Spawned, spawn};
+use mpp_test_support::mppx;
+use mpp_test_support::tempo::{self, DEV_KEYS, TempoChain};
+use serde_json::Value;
+
+const CHAIN_ID: u64 = 42431;
+
+/// A chain, and the reference server paid on it, to `recipient`; the sponsored
+/// route's fees are paid by the third development account.
+async fn server_on(chain: &TempoChain, recipient: &str) -> Spawned {
+    let mut config = ReferenceConfig::new("a-reference-secret-of-at-least-32-bytes", "s3cret");
+    config.tempo = Some(TempoConfig {
+        rpc: Arc::new(HttpRpc::new(&chain.rpc_url()).unwrap()),
+        chain_id: chain.chain_id,
+        recipient: Address::from_hex(recipient).unwrap(),
+        currency: Address::from_hex(PATH_USD).unwrap(),
+        fee_payer: Some(PrivateKey::from_hex(DEV_KEYS[2].1).unwrap()),
+    });
+    spawn(&config).await.unwrap()
+}
+
+/// What `tempo-pay.mjs` reported.
+struct Paid {
+    report: Value,
+    run: String,
+}
+
+/// mppx pays `url` from `payer_key` in `mode` (`push` or `pull`).
+async fn mppx_pays(
+    chain: &TempoChain,
+    url: String,
+    mode: &'static str,
+    payer_key: &'static str,
+) -> Paid {
+    let dir = mppx::harness_dir();
+    let rpc = chain.rpc_url();
+    let chain_id = chain.chain_id.to_string();
+    tokio::task::spawn_blocking(move || {
+        let run = mppx::node(
+            &dir,
+            &["tempo-pay.mjs", &url, mode],
+            &[
+                ("RPC_URL", &rpc),
+                ("CHAIN_ID", &chain_id),
+                ("PAYER_KEY", payer_key),
+            ],
+        );
+        let report = serde_json::from_str(run.stdout.trim()).unwrap_or(Value::Null);
+        Paid {
+            report,
+            run: run.report(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+/// Sends `authorization` again to `url`: a replayed credential.
+async fn replay(url: &str, authorization: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .get(url)
+        .header("authorization", authorization)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn mppx_pays_in_mode(mode: &'static str, path: &str, recipient: &str) {
+    let Some(anvil) = tempo::anvil_or_skip("mppx_pays_the_reference_server") else {
+        return;
+    };
+    if mppx::harness_or_skip("mppx_pays_the_reference_server").is_none() {
+        return;
+    }
+    let chain = TempoChain::start(&anvil, CHAIN_ID);
+    let server = server_on(&chain, recipient).await;
+    let before = chain.token_balance(PATH_USD, recipient).unwrap();
+    let paid = mppx_pays(&chain, server.url(path), mode, DEV_KEYS[0].1).await;
+    let report = &paid.report;
+    assert_eq!(report["status"], 200, "{}", paid.run);
+    let expected_type = if mode == "push" {
+        "hash"
+    } else {
+        "transaction"
+    };
+    assert_eq!(report["payloadType"], expected_type, "{}", paid.run);
+    let hash = report["receipt"]["reference"].as_str().unwrap().to_owned();
+    let receipt = chain
+        .rpc("eth_getTransactionReceipt", serde_json::json!([hash]))
+        .unwrap();
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    assert_eq!(
+        chain.token_balance(PATH_USD, recipient).unwrap(),
+        before + TEMPO_PRICE,
+        "the recipient got the price, once"
+    );
+    // The same credential again: refused, and nothing more is paid.
+    let authorization = report["authorization"].as_str().unwrap();
+    let (status, body) = replay(&server.url(path), authorization).await;
+    assert_eq!(status, 402, "{body}");
+    assert_eq!(
+        chain.token_balance(PATH_USD, recipient).unwrap(),
+        before + TEMPO_PRICE
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mppx_pays_in_push_mode() {
+    mppx_pays_in_mode(
+        "push",
+        "/paid-tempo",
+        "0x00000000000000000000000000000000000e0001",
+    )
+    .await;
+}
