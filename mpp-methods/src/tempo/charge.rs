@@ -26,9 +26,13 @@ use mpp_core::time::{Clock, system_clock};
 
 use super::key::PrivateKey;
 use super::proof::{ProofError, parse_pkh_source, verify_proof};
-use super::receipt::{Address, ExpectedPayment, ReceiptError, TxHash, verify_receipt};
+use super::receipt::{
+    Address, ExpectedPayment, Mismatch, ReceiptError, TxHash, match_legs, verify_receipt,
+};
 use super::rpc::{self, RpcError, TempoRpc};
 use super::terms::{Mode, TempoTerms, TermsError};
+use super::tip20::read_transfer;
+use super::tx::{DecodedTransaction, FeePayer, FeePayerEnvelope, TempoTransaction, U256};
 
 /// Why a `tempo/charge` credential was refused, or could not be settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,6 +185,201 @@ impl SponsorPolicy {
             fee_token,
         }
     }
+}
+
+/// The rule of a [`SponsorPolicy`] a transaction breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SponsorRule {
+    /// No gas limit, or more than the policy's.
+    GasLimit,
+    /// No fee cap, a tip above the fee cap, or caps above the policy's.
+    FeeCaps,
+    /// Gas limit × fee cap above the policy's total.
+    TotalFee,
+    /// No `validBefore`, one already past, or one too far ahead.
+    ValidityWindow,
+    /// Not the expiring-nonce lane (nonce key 2^256 - 1), which bounds the
+    /// transaction by its validity window.
+    NonceKey,
+    /// Delegations (authorizations or a key authorization) the sponsor would pay for.
+    Calls,
+    /// A fee token other than the sponsor's.
+    FeeToken,
+}
+
+impl SponsorRule {
+    /// The rule's name: `gas limit`, `fee caps`, `total fee`, `validity window`,
+    /// `nonce key`, `calls` or `fee token`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SponsorRule::GasLimit => "gas limit",
+            SponsorRule::FeeCaps => "fee caps",
+            SponsorRule::TotalFee => "total fee",
+            SponsorRule::ValidityWindow => "validity window",
+            SponsorRule::NonceKey => "nonce key",
+            SponsorRule::Calls => "calls",
+            SponsorRule::FeeToken => "fee token",
+        }
+    }
+}
+
+/// Why a sponsor refuses to pay a transaction's fees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SponsorRefusal {
+    /// The rule broken.
+    pub rule: SponsorRule,
+    /// What the transaction has.
+    pub detail: String,
+}
+
+impl core::fmt::Display for SponsorRefusal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "the sponsor policy refuses it ({}): {}", self.rule.as_str(), self.detail)
+    }
+}
+
+impl std::error::Error for SponsorRefusal {}
+
+impl SponsorPolicy {
+    /// Whether the sponsor pays `tx`'s fees at `now` (Unix seconds), for a
+    /// challenge expiring at `expires`: every rule is checked before anything is
+    /// signed.
+    pub fn check(
+        &self,
+        tx: &TempoTransaction,
+        now: u64,
+        expires: Option<u64>,
+    ) -> Result<(), SponsorRefusal> {
+        let refuse = |rule, detail: String| Err(SponsorRefusal { rule, detail });
+        if tx.gas == 0 || tx.gas > self.max_gas {
+            return refuse(
+                SponsorRule::GasLimit,
+                format!("a gas limit of {}, the most is {}", tx.gas, self.max_gas),
+            );
+        }
+        if tx.max_fee_per_gas == 0 || tx.max_fee_per_gas > self.max_fee_per_gas {
+            return refuse(
+                SponsorRule::FeeCaps,
+                format!(
+                    "a fee cap of {} per gas, the most is {}",
+                    tx.max_fee_per_gas, self.max_fee_per_gas
+                ),
+            );
+        }
+        if tx.max_priority_fee_per_gas > tx.max_fee_per_gas
+            || tx.max_priority_fee_per_gas > self.max_priority_fee_per_gas
+        {
+            return refuse(
+                SponsorRule::FeeCaps,
+                format!(
+                    "a tip of {} per gas, the most is {}",
+                    tx.max_priority_fee_per_gas,
+                    self.max_priority_fee_per_gas.min(tx.max_fee_per_gas)
+                ),
+            );
+        }
+        let total = u128::from(tx.gas).saturating_mul(tx.max_fee_per_gas);
+        if total > self.max_total_fee {
+            return refuse(
+                SponsorRule::TotalFee,
+                format!("up to {total} in fees, the most is {}", self.max_total_fee),
+            );
+        }
+        if tx.nonce_key != U256::MAX {
+            return refuse(
+                SponsorRule::NonceKey,
+                "not the expiring-nonce lane".into(),
+            );
+        }
+        let latest = now
+            .saturating_add(self.max_validity_secs)
+            .min(expires.map_or(u64::MAX, |e| e.saturating_add(60)));
+        match tx.valid_before {
+            None => return refuse(SponsorRule::ValidityWindow, "no validBefore".into()),
+            Some(before) if before <= now => {
+                return refuse(SponsorRule::ValidityWindow, format!("validBefore {before} has passed"));
+            }
+            Some(before) if before > latest => {
+                return refuse(
+                    SponsorRule::ValidityWindow,
+                    format!("validBefore {before}, the latest accepted is {latest}"),
+                );
+            }
+            Some(_) => {}
+        }
+        if !tx.authorization_list.is_empty() || tx.key_authorization.is_some() {
+            return refuse(
+                SponsorRule::Calls,
+                "authorizations ride along with the payment".into(),
+            );
+        }
+        if tx.fee_token.is_some_and(|t| t != self.fee_token) {
+            return refuse(
+                SponsorRule::FeeToken,
+                format!("fees in {:?}, the sponsor pays in {:?}", tx.fee_token, self.fee_token),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Whether `tx` is a payment of `expected` this server broadcasts at `now`: on the
+/// terms' chain, nothing but the terms' transfers (each leg one call, no other
+/// call, calldata exactly the ABI's), no delegations, a validity window open now and
+/// closing no later than a minute after the challenge expires.
+fn check_transaction(
+    tx: &TempoTransaction,
+    expected: &ExpectedPayment<'_>,
+    now: u64,
+    expires: Option<u64>,
+) -> Result<(), TempoChargeError> {
+    let refused = |m: String| Err(TempoChargeError::Refused(m));
+    let terms = expected.terms;
+    if tx.chain_id != terms.chain_id {
+        return refused(format!(
+            "the transaction is for chain {}, the terms for chain {}",
+            tx.chain_id, terms.chain_id
+        ));
+    }
+    if !tx.authorization_list.is_empty() || tx.key_authorization.is_some() {
+        return refused("the transaction carries authorizations; a payment carries none".into());
+    }
+    if let Some(after) = tx.valid_after.filter(|&a| a > now) {
+        return refused(format!("the transaction is valid only after {after}"));
+    }
+    if let Some(before) = tx.valid_before {
+        if before <= now {
+            return refused(format!("the transaction expired at {before}"));
+        }
+        if let Some(expires) = expires.filter(|&e| before > e.saturating_add(60)) {
+            return refused(format!(
+                "the transaction stays valid until {before}, past the challenge's expiry {expires}"
+            ));
+        }
+    }
+    let legs = terms.legs().len();
+    if tx.calls.len() != legs {
+        return Err(TempoChargeError::Mismatch(ReceiptError::new(
+            Mismatch::Malformed,
+            format!("{} calls for {legs} transfers: a payment makes the terms' transfers and nothing else", tx.calls.len()),
+        )));
+    }
+    let mut transfers = std::vec::Vec::with_capacity(legs);
+    for call in &tx.calls {
+        let transfer = call
+            .to
+            .filter(|_| call.value == 0)
+            .and_then(|to| read_transfer(to, &call.input))
+            .ok_or_else(|| {
+                TempoChargeError::Mismatch(ReceiptError::new(
+                    Mismatch::Malformed,
+                    "a call that is not exactly a transfer or transferWithMemo",
+                ))
+            })?;
+        transfers.push(transfer);
+    }
+    match_legs(&transfers, expected).map_err(TempoChargeError::Mismatch)?;
+    Ok(())
 }
 
 /// The server's fee-paying key and its limits.
@@ -420,22 +619,142 @@ impl TempoCharge {
         self.grant(&receipt, hash, expected).await
     }
 
-    /// Pull mode: the server broadcasts the payer's transaction.
+    /// Pull mode: the server broadcasts the payer's transaction, co-signing it
+    /// first as fee payer when the terms say so.
     async fn settle_pull(
         &self,
         raw: &[u8],
         expected: &ExpectedPayment<'_>,
         charge: Charge<'_>,
     ) -> Result<Settlement, TempoChargeError> {
-        let _ = (raw, charge);
-        if !expected.terms.supports(Mode::Pull) {
+        let terms = expected.terms;
+        if !terms.supports(Mode::Pull) {
             return Err(TempoChargeError::ModeNotOffered(
                 "the terms do not offer pull mode".into(),
             ));
         }
-        Err(TempoChargeError::ModeNotOffered(
-            "pull mode is not available yet".into(),
-        ))
+        let decoded = TempoTransaction::decode(raw).map_err(|e| {
+            TempoChargeError::MalformedPayload(format!("`signature` is not a Tempo transaction: {e}"))
+        })?;
+        let now = u64::try_from((self.clock)().secs()).unwrap_or(0);
+        let expires = charge
+            .challenge
+            .expires
+            .as_ref()
+            .map(|t| u64::try_from(t.unix().secs()).unwrap_or(0));
+        let refused = |m: String| TempoChargeError::Refused(m);
+        let signed = match (decoded, &self.sponsor) {
+            (DecodedTransaction::Signed(signed), _) if !terms.fee_payer => {
+                if signed.fee_payer != FeePayer::None {
+                    return Err(refused(
+                        "the transaction leaves its fees to a sponsor, and these terms do not offer one"
+                            .into(),
+                    ));
+                }
+                check_transaction(&signed.tx, expected, now, expires)?;
+                signed
+            }
+            (DecodedTransaction::FeePayerEnvelope(envelope), Some(sponsor)) if terms.fee_payer => {
+                check_transaction(&envelope.tx, expected, now, expires)?;
+                sponsor
+                    .policy
+                    .check(&envelope.tx, now, expires)
+                    .map_err(|e| refused(e.to_string()))?;
+                envelope
+                    .cosign(sponsor.key.secret(), Some(sponsor.policy.fee_token))
+                    .map_err(|e| {
+                        TempoChargeError::MalformedPayload(format!("the fee-payer envelope: {e}"))
+                    })?
+            }
+            // The draft's form of a sponsored payment: a 0x76 transaction whose
+            // sender left the fee-payer slot to the server.
+            (DecodedTransaction::Signed(signed), Some(sponsor))
+                if terms.fee_payer && signed.fee_payer == FeePayer::Pending =>
+            {
+                check_transaction(&signed.tx, expected, now, expires)?;
+                sponsor
+                    .policy
+                    .check(&signed.tx, now, expires)
+                    .map_err(|e| refused(e.to_string()))?;
+                let sender = signed.recover_sender().map_err(|e| {
+                    TempoChargeError::MalformedPayload(format!("the sender's signature: {e}"))
+                })?;
+                let envelope = FeePayerEnvelope {
+                    tx: signed.tx,
+                    sender,
+                    signature: signed.signature,
+                };
+                envelope
+                    .cosign(sponsor.key.secret(), Some(sponsor.policy.fee_token))
+                    .map_err(|e| {
+                        TempoChargeError::MalformedPayload(format!("the sender's signature: {e}"))
+                    })?
+            }
+            (DecodedTransaction::FeePayerEnvelope(_), _) => {
+                return Err(refused(
+                    "a fee-payer envelope, and these terms do not offer to pay the fees".into(),
+                ));
+            }
+            (DecodedTransaction::Signed(_), _) => {
+                return Err(refused(
+                    "the server pays the fees: the transaction must leave the fee-payer slot to it"
+                        .into(),
+                ));
+            }
+        };
+        // A sender that is not the credential's `source` is refused before anything
+        // is broadcast (other signature kinds are checked on the receipt).
+        if let (Some(payer), Ok(sender)) = (expected.payer, signed.recover_sender()) {
+            if sender != payer {
+                return Err(TempoChargeError::Mismatch(ReceiptError::new(
+                    Mismatch::Payer,
+                    format!("the transaction is signed by {sender:?}, the source names {payer:?}"),
+                )));
+            }
+        }
+        let raw = signed.encode();
+        let hash = signed.hash();
+        // Recorded before broadcasting: the same transaction can never be broadcast
+        // for a second challenge, even by concurrent requests.
+        self.claim(&hash, expected.challenge_id).await?;
+        // A retry of the same credential finds its transaction already in a block.
+        let receipt = match rpc::transaction_receipt(self.rpc.as_ref(), &hash).await? {
+            Some(receipt) => receipt,
+            None => self.broadcast(&raw, &hash).await?,
+        };
+        self.grant(&receipt, &hash, expected).await
+    }
+
+    /// Broadcasts `raw` and returns its receipt.
+    async fn broadcast(&self, raw: &[u8], hash: &TxHash) -> Result<Value, TempoChargeError> {
+        match rpc::send_and_wait(self.rpc.as_ref(), raw, hash, self.poll, self.broadcast_wait).await
+        {
+            Ok(receipt) => Ok(receipt),
+            // Refused because the node already has it (sent by an earlier attempt):
+            // wait for it like any other.
+            Err(RpcError::Rejected { message, .. }) => {
+                if self.transaction_exists(hash).await? {
+                    Ok(
+                        rpc::wait_for_receipt(self.rpc.as_ref(), hash, self.poll, self.broadcast_wait)
+                            .await?,
+                    )
+                } else {
+                    Err(TempoChargeError::BroadcastRejected(message))
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Records `hash` as spent by challenge `challenge_id`.
+    async fn claim(&self, hash: &TxHash, challenge_id: &str) -> Result<(), TempoChargeError> {
+        match self.references.claim(&hash.to_hex(), challenge_id).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(TempoChargeError::AlreadyUsed),
+            Err(e) => Err(TempoChargeError::Unavailable(format!(
+                "the record of spent hashes: {e}"
+            ))),
+        }
     }
 
     /// Whether the node knows transaction `hash`, in a block or waiting for one.
@@ -469,18 +788,8 @@ impl TempoCharge {
         if self.confirmations > 0 {
             self.wait_for_confirmations(receipt).await?;
         }
-        let reference = hash.to_hex();
-        match self
-            .references
-            .claim(&reference, expected.challenge_id)
-            .await
-        {
-            Ok(true) => Ok(Settlement::new(reference)),
-            Ok(false) => Err(TempoChargeError::AlreadyUsed),
-            Err(e) => Err(TempoChargeError::Unavailable(format!(
-                "the record of spent hashes: {e}"
-            ))),
-        }
+        self.claim(hash, expected.challenge_id).await?;
+        Ok(Settlement::new(hash.to_hex()))
     }
 
     /// Waits until `confirmations` blocks follow the receipt's, within the receipt
