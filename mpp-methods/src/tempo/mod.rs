@@ -19,6 +19,8 @@ pub use memo::{Memo, keccak256};
 pub use proof::{ProofError, parse_pkh_source, proof_digest, verify_proof};
 pub use receipt::{Address, ExpectedPayment, Mismatch, ReceiptError, TxHash, verify_receipt};
 pub use rlp::RlpError;
+/// The secp256k1 secret key the signing helpers take (the `secp256k1` crate's).
+pub use secp256k1::SecretKey;
 pub use tx::{
     AccessListItem, Call, DecodedTransaction, FEE_PAYER_ENVELOPE_TYPE, FeePayer, FeePayerEnvelope,
     MAX_TRANSACTION_BYTES, RawRlp, SenderSignature, Signature, SignatureKind, SignedTransaction,

@@ -27,7 +27,7 @@ pub enum RlpError {
     LengthLeadingZero,
     /// A length beyond what this machine can address.
     LengthOverflow,
-    /// Lists nested deeper than [`MAX_DEPTH`].
+    /// Lists nested more than 16 deep (a Tempo transaction needs 4).
     TooDeep,
     /// Bytes after the item.
     TrailingBytes,
@@ -69,7 +69,7 @@ pub(crate) enum Value<'a> {
 
 impl<'a> Item<'a> {
     /// The bytes, when it is a string.
-    pub fn as_string(&self) -> Option<&'a [u8]> {
+    pub(crate) fn as_string(&self) -> Option<&'a [u8]> {
         match self.value {
             Value::String(bytes) => Some(bytes),
             Value::List(_) => None,
@@ -77,7 +77,7 @@ impl<'a> Item<'a> {
     }
 
     /// The items, when it is a list.
-    pub fn as_list(&self) -> Option<&[Item<'a>]> {
+    pub(crate) fn as_list(&self) -> Option<&[Item<'a>]> {
         match &self.value {
             Value::List(items) => Some(items),
             Value::String(_) => None,
