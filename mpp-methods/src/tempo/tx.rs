@@ -301,9 +301,11 @@ pub struct TempoTransaction {
     pub nonce_key: U256,
     /// The nonce in that sequence.
     pub nonce: u64,
-    /// The UNIX time (seconds) before which it must be included, if bounded.
+    /// The UNIX time (seconds) before which it must be included, if bounded
+    /// (`Some(0)` is written as no bound: both are the empty string).
     pub valid_before: Option<u64>,
-    /// The UNIX time (seconds) after which it may be included, if bounded.
+    /// The UNIX time (seconds) after which it may be included, if bounded (`Some(0)`
+    /// is written as no bound).
     pub valid_after: Option<u64>,
     /// The TIP-20 token fees are paid in; `None` lets the chain choose.
     pub fee_token: Option<Address>,
@@ -1115,6 +1117,33 @@ mod tests {
         high[31] += 1;
         assert!(Signature::from_parts([1; 32], high, false).is_err());
         assert!(Signature::from_parts([1; 32], HALF_ORDER, false).is_ok());
+    }
+
+    #[test]
+    fn no_truncation_or_corruption_of_a_transaction_panics() {
+        let mut sample = sample();
+        sample.key_authorization = Some(RawRlp::from_encoded(&[0xc2, 0x01, 0x02]).unwrap());
+        let envelope = sample.sign_as_sponsored_sender(&key(1));
+        let cosigned = envelope.cosign(&key(2), None).unwrap().encode();
+        for bytes in [envelope.encode(), cosigned] {
+            for end in 0..bytes.len() {
+                assert!(TempoTransaction::decode(&bytes[..end]).is_err());
+            }
+            for at in 0..bytes.len() {
+                for flip in [0x01, 0x80, 0xff] {
+                    let mut spoiled = bytes.clone();
+                    spoiled[at] ^= flip;
+                    // Any answer but a panic; a decoded one encodes back to its bytes.
+                    match TempoTransaction::decode(&spoiled) {
+                        Ok(DecodedTransaction::Signed(t)) => assert_eq!(t.encode(), spoiled),
+                        Ok(DecodedTransaction::FeePayerEnvelope(e)) => {
+                            assert_eq!(e.encode(), spoiled)
+                        }
+                        Err(e) => assert!(!e.to_string().is_empty()),
+                    }
+                }
+            }
+        }
     }
 
     #[test]
