@@ -234,7 +234,12 @@ pub struct SponsorRefusal {
 
 impl core::fmt::Display for SponsorRefusal {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "the sponsor policy refuses it ({}): {}", self.rule.as_str(), self.detail)
+        write!(
+            f,
+            "the sponsor policy refuses it ({}): {}",
+            self.rule.as_str(),
+            self.detail
+        )
     }
 }
 
@@ -286,10 +291,7 @@ impl SponsorPolicy {
             );
         }
         if tx.nonce_key != U256::MAX {
-            return refuse(
-                SponsorRule::NonceKey,
-                "not the expiring-nonce lane".into(),
-            );
+            return refuse(SponsorRule::NonceKey, "not the expiring-nonce lane".into());
         }
         let latest = now
             .saturating_add(self.max_validity_secs)
@@ -297,7 +299,10 @@ impl SponsorPolicy {
         match tx.valid_before {
             None => return refuse(SponsorRule::ValidityWindow, "no validBefore".into()),
             Some(before) if before <= now => {
-                return refuse(SponsorRule::ValidityWindow, format!("validBefore {before} has passed"));
+                return refuse(
+                    SponsorRule::ValidityWindow,
+                    format!("validBefore {before} has passed"),
+                );
             }
             Some(before) if before > latest => {
                 return refuse(
@@ -316,7 +321,10 @@ impl SponsorPolicy {
         if tx.fee_token.is_some_and(|t| t != self.fee_token) {
             return refuse(
                 SponsorRule::FeeToken,
-                format!("fees in {:?}, the sponsor pays in {:?}", tx.fee_token, self.fee_token),
+                format!(
+                    "fees in {:?}, the sponsor pays in {:?}",
+                    tx.fee_token, self.fee_token
+                ),
             );
         }
         Ok(())
@@ -361,7 +369,10 @@ fn check_transaction(
     if tx.calls.len() != legs {
         return Err(TempoChargeError::Mismatch(ReceiptError::new(
             Mismatch::Malformed,
-            format!("{} calls for {legs} transfers: a payment makes the terms' transfers and nothing else", tx.calls.len()),
+            format!(
+                "{} calls for {legs} transfers: a payment makes the terms' transfers and nothing else",
+                tx.calls.len()
+            ),
         )));
     }
     let mut transfers = std::vec::Vec::with_capacity(legs);
@@ -634,7 +645,9 @@ impl TempoCharge {
             ));
         }
         let decoded = TempoTransaction::decode(raw).map_err(|e| {
-            TempoChargeError::MalformedPayload(format!("`signature` is not a Tempo transaction: {e}"))
+            TempoChargeError::MalformedPayload(format!(
+                "`signature` is not a Tempo transaction: {e}"
+            ))
         })?;
         let now = u64::try_from((self.clock)().secs()).unwrap_or(0);
         let expires = charge
@@ -734,10 +747,13 @@ impl TempoCharge {
             // wait for it like any other.
             Err(RpcError::Rejected { message, .. }) => {
                 if self.transaction_exists(hash).await? {
-                    Ok(
-                        rpc::wait_for_receipt(self.rpc.as_ref(), hash, self.poll, self.broadcast_wait)
-                            .await?,
+                    Ok(rpc::wait_for_receipt(
+                        self.rpc.as_ref(),
+                        hash,
+                        self.poll,
+                        self.broadcast_wait,
                     )
+                    .await?)
                 } else {
                     Err(TempoChargeError::BroadcastRejected(message))
                 }

@@ -3,9 +3,8 @@
 
 use std::string::String;
 
-use secp256k1::{PublicKey, Secp256k1, SecretKey};
+use secp256k1::SecretKey;
 
-use super::memo::keccak256;
 use super::receipt::Address;
 
 /// A secp256k1 private key. Its `Debug` shows the account's address only.
@@ -28,11 +27,7 @@ impl PrivateKey {
     /// The account the key controls: the last 20 bytes of the keccak256 of its
     /// uncompressed public key.
     pub fn address(&self) -> Address {
-        let public = PublicKey::from_secret_key(&Secp256k1::signing_only(), &self.0);
-        let hash = keccak256(&public.serialize_uncompressed()[1..]);
-        let mut address = [0u8; 20];
-        address.copy_from_slice(&hash[12..]);
-        Address::from_bytes(address)
+        super::tx::address_of(&self.0)
     }
 
     /// The key itself, for signing.

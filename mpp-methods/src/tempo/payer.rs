@@ -268,7 +268,11 @@ impl TempoPayer {
             .map(|(i, leg)| {
                 // The recipient's transfer carries the attribution memo, unless the
                 // terms name its memo themselves.
-                let memo = if i == 0 { leg.memo.or(Some(attribution)) } else { leg.memo };
+                let memo = if i == 0 {
+                    leg.memo.or(Some(attribution))
+                } else {
+                    leg.memo
+                };
                 Call {
                     to: Some(terms.currency),
                     value: 0,
@@ -356,9 +360,10 @@ impl TempoPayer {
         )
         .await
         .map_err(|e| match e {
-            RpcError::Rejected { .. } => {
-                PayError::Backend(format!("the chain refused transaction {}: {e}", hash.to_hex()))
-            }
+            RpcError::Rejected { .. } => PayError::Backend(format!(
+                "the chain refused transaction {}: {e}",
+                hash.to_hex()
+            )),
             RpcError::Unavailable(_) => PayError::Backend(format!(
                 "transaction {} was sent, its outcome is unknown: {e}",
                 hash.to_hex()
@@ -390,12 +395,18 @@ impl PayMethod for TempoPayer {
             match mode {
                 Mode::Pull if terms.fee_payer => {
                     let envelope = tx.sign_as_sponsored_sender(self.key.secret());
-                    payload.insert("signature".into(), super::hex::encode(&envelope.encode()).into());
+                    payload.insert(
+                        "signature".into(),
+                        super::hex::encode(&envelope.encode()).into(),
+                    );
                     payload.insert("type".into(), "transaction".into());
                 }
                 Mode::Pull => {
                     let signed = tx.sign_as_sender(self.key.secret());
-                    payload.insert("signature".into(), super::hex::encode(&signed.encode()).into());
+                    payload.insert(
+                        "signature".into(),
+                        super::hex::encode(&signed.encode()).into(),
+                    );
                     payload.insert("type".into(), "transaction".into());
                 }
                 Mode::Push => {
@@ -421,9 +432,14 @@ mod tests {
     #[test]
     fn predeployed_tokens_are_found_by_name_or_address() {
         let path = Token::find("pathusd").unwrap();
-        assert_eq!(path.address.to_hex(), "0x20c0000000000000000000000000000000000000");
         assert_eq!(
-            Token::find("0x20C0000000000000000000000000000000000003").unwrap().symbol,
+            path.address.to_hex(),
+            "0x20c0000000000000000000000000000000000000"
+        );
+        assert_eq!(
+            Token::find("0x20C0000000000000000000000000000000000003")
+                .unwrap()
+                .symbol,
             "ThetaUSD"
         );
         assert!(Token::find("DOGE").is_none());

@@ -128,12 +128,7 @@ pub fn verify_proof(
     let key = Secp256k1::verification_only()
         .recover_ecdsa(Message::from_digest(digest), &signature)
         .map_err(|_| ProofError::Signature)?;
-    // An account is the last 20 bytes of keccak256 of the uncompressed key without
-    // its 0x04 prefix.
-    let hash = keccak256(&key.serialize_uncompressed()[1..]);
-    let mut signer = [0u8; 20];
-    signer.copy_from_slice(&hash[12..]);
-    if Address::from_bytes(signer) != account {
+    if Address::from_public_key(&key) != account {
         return Err(ProofError::Signer);
     }
     Ok(account)

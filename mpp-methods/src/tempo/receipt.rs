@@ -57,6 +57,16 @@ impl fmt::Debug for Address {
 pub struct TxHash([u8; 32]);
 
 impl TxHash {
+    /// The hash of these bytes.
+    pub const fn from_bytes(bytes: [u8; 32]) -> TxHash {
+        TxHash(bytes)
+    }
+
+    /// The 32 bytes.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// `0x` and 64 hex digits; `None` otherwise.
     pub fn from_hex(text: &str) -> Option<TxHash> {
         hex::decode(text).map(TxHash)

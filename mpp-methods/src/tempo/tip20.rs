@@ -96,7 +96,10 @@ mod tests {
         for leg in [leg, Leg { memo: None, ..leg }] {
             let data = transfer_calldata(&leg);
             let t = read_transfer(token, &data).unwrap();
-            assert_eq!((t.to, t.amount, t.memo), (leg.recipient, Some(10_000), leg.memo));
+            assert_eq!(
+                (t.to, t.amount, t.memo),
+                (leg.recipient, Some(10_000), leg.memo)
+            );
             // Padded or cut calldata, and a dirty address word, are not transfers.
             let mut padded = data.clone();
             padded.push(0);
