@@ -16,8 +16,8 @@
 //! `lightning/session` sessions on the same network.
 //!
 //! Tempo, when configured with a node ([`ReferenceConfig::tempo`]): the [`tempo`]
-//! routes `GET /paid-tempo` and `GET /paid-tempo-sponsored`, real `tempo/charge`
-//! payments on the node's chain.
+//! routes `GET /paid-tempo`, `GET /paid-tempo-sponsored` and `GET /paid-tempo-proof`,
+//! real `tempo/charge` payments (and zero-amount proofs) on the node's chain.
 
 pub mod sessions;
 pub mod tempo;

@@ -4,8 +4,9 @@
 //!
 //! `GET /paid-tempo` sells for [`TEMPO_PRICE`] base units of the configured token,
 //! in pull or push mode; `GET /paid-tempo-sponsored`, served when a fee payer key is
-//! configured, sells the same in pull mode with the server paying the fees. Spent
-//! transaction hashes are recorded in the server's store.
+//! configured, sells the same in pull mode with the server paying the fees;
+//! `GET /paid-tempo-proof` costs nothing, and is answered with a zero-amount proof of
+//! the payer's account. Spent transaction hashes are recorded in the server's store.
 
 use std::sync::Arc;
 
@@ -120,6 +121,14 @@ pub(crate) fn paid_routes(
             .offer(ChargeOffer::new(charge(false), terms.to_request()))
             .description("A paid GET (tempo, pull or push)"),
     )];
+    let mut free = terms.clone();
+    free.amount = 0;
+    routes.push((
+        "/paid-tempo-proof",
+        route("/paid-tempo-proof")
+            .offer(ChargeOffer::new(charge(false), free.to_request()))
+            .description("A GET for any Tempo account that proves itself (no payment)"),
+    ));
     if config.fee_payer.is_some() {
         let mut sponsored = terms;
         sponsored.fee_payer = true;

@@ -83,25 +83,55 @@ async fn mppx_pays_in_mode(mode: &'static str, path: &str, recipient: &str) {
     }
     let chain = TempoChain::start(&anvil, CHAIN_ID);
     let server = server_on(&chain, recipient).await;
-    let before = chain.token_balance(PATH_USD, recipient).unwrap();
+    // pathUSD of the recipient; all four stablecoins of the payer and the sponsor,
+    // since the chain takes fees in a token of its choosing when none is named.
+    let all_tokens = |holder: &str| -> u128 {
+        (0..4)
+            .map(|i| {
+                let token = format!("0x20c00000000000000000000000000000000000{i:02x}");
+                chain.token_balance(&token, holder).unwrap()
+            })
+            .sum()
+    };
+    let balances = || {
+        [
+            chain.token_balance(PATH_USD, recipient).unwrap(),
+            all_tokens(DEV_KEYS[0].0),
+            all_tokens(DEV_KEYS[2].0),
+        ]
+    };
+    let [before, payer_before, sponsor_before] = balances();
     let paid = mppx_pays(&chain, server.url(path), mode, DEV_KEYS[0].1).await;
     let report = &paid.report;
     assert_eq!(report["status"], 200, "{}", paid.run);
-    let expected_type = if mode == "push" {
-        "hash"
-    } else {
-        "transaction"
+    let proof = path.ends_with("proof");
+    let expected_type = match mode {
+        _ if proof => "proof",
+        "push" => "hash",
+        _ => "transaction",
     };
     assert_eq!(report["payloadType"], expected_type, "{}", paid.run);
-    let hash = report["receipt"]["reference"].as_str().unwrap().to_owned();
-    let receipt = chain
-        .rpc("eth_getTransactionReceipt", serde_json::json!([hash]))
-        .unwrap();
-    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    let reference = report["receipt"]["reference"].as_str().unwrap().to_owned();
+    let price = if proof { 0 } else { TEMPO_PRICE };
+    if !proof {
+        let receipt = chain
+            .rpc("eth_getTransactionReceipt", serde_json::json!([reference]))
+            .unwrap();
+        assert_eq!(receipt["status"], "0x1", "{receipt}");
+    }
+    let [after, payer_after, sponsor_after] = balances();
+    assert_eq!(after, before + price, "the recipient got the price, once");
+    // Who paid the fees: the sponsor on the sponsored route, the payer elsewhere.
+    let sponsored = path.ends_with("sponsored");
     assert_eq!(
-        chain.token_balance(PATH_USD, recipient).unwrap(),
-        before + TEMPO_PRICE,
-        "the recipient got the price, once"
+        payer_before - payer_after == price,
+        sponsored || proof,
+        "payer: {payer_before} -> {payer_after}"
+    );
+    assert_eq!(
+        sponsor_after < sponsor_before,
+        sponsored,
+        "sponsor: {sponsor_before} -> {sponsor_after}"
     );
     // The same credential again: refused, and nothing more is paid.
     let authorization = report["authorization"].as_str().unwrap();
@@ -109,7 +139,7 @@ async fn mppx_pays_in_mode(mode: &'static str, path: &str, recipient: &str) {
     assert_eq!(status, 402, "{body}");
     assert_eq!(
         chain.token_balance(PATH_USD, recipient).unwrap(),
-        before + TEMPO_PRICE
+        before + price
     );
 }
 
@@ -119,6 +149,36 @@ async fn mppx_pays_in_push_mode() {
         "push",
         "/paid-tempo",
         "0x00000000000000000000000000000000000e0001",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mppx_pays_in_pull_mode() {
+    mppx_pays_in_mode(
+        "pull",
+        "/paid-tempo",
+        "0x00000000000000000000000000000000000e0002",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mppx_pays_with_the_server_paying_the_fees() {
+    mppx_pays_in_mode(
+        "pull",
+        "/paid-tempo-sponsored",
+        "0x00000000000000000000000000000000000e0003",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mppx_proves_its_account_for_a_zero_amount() {
+    mppx_pays_in_mode(
+        "pull",
+        "/paid-tempo-proof",
+        "0x00000000000000000000000000000000000e0004",
     )
     .await;
 }
