@@ -674,7 +674,7 @@ impl TempoCharge {
                     .check(&envelope.tx, now, expires)
                     .map_err(|e| refused(e.to_string()))?;
                 envelope
-                    .cosign(sponsor.key.secret(), Some(sponsor.policy.fee_token))
+                    .cosign(sponsor.key.as_secret_key(), Some(sponsor.policy.fee_token))
                     .map_err(|e| {
                         TempoChargeError::MalformedPayload(format!("the fee-payer envelope: {e}"))
                     })?
@@ -698,7 +698,7 @@ impl TempoCharge {
                     signature: signed.signature,
                 };
                 envelope
-                    .cosign(sponsor.key.secret(), Some(sponsor.policy.fee_token))
+                    .cosign(sponsor.key.as_secret_key(), Some(sponsor.policy.fee_token))
                     .map_err(|e| {
                         TempoChargeError::MalformedPayload(format!("the sender's signature: {e}"))
                     })?

@@ -30,8 +30,8 @@ impl PrivateKey {
         super::tx::address_of(&self.0)
     }
 
-    /// The key itself, for signing.
-    pub(super) fn secret(&self) -> &SecretKey {
+    /// The key itself, for signing with the transaction codec.
+    pub fn as_secret_key(&self) -> &SecretKey {
         &self.0
     }
 }

@@ -239,7 +239,7 @@ impl TempoPayer {
             choice.challenge.id.as_str(),
             choice.challenge.realm.as_str(),
         );
-        let signature = Signature::sign(digest, self.key.secret()).to_bytes();
+        let signature = Signature::sign(digest, self.key.as_secret_key()).to_bytes();
         let mut payload = JsonObject::new();
         payload.insert("signature".into(), super::hex::encode(&signature).into());
         payload.insert("type".into(), "proof".into());
@@ -394,7 +394,7 @@ impl PayMethod for TempoPayer {
             let mut payload = JsonObject::new();
             match mode {
                 Mode::Pull if terms.fee_payer => {
-                    let envelope = tx.sign_as_sponsored_sender(self.key.secret());
+                    let envelope = tx.sign_as_sponsored_sender(self.key.as_secret_key());
                     payload.insert(
                         "signature".into(),
                         super::hex::encode(&envelope.encode()).into(),
@@ -402,7 +402,7 @@ impl PayMethod for TempoPayer {
                     payload.insert("type".into(), "transaction".into());
                 }
                 Mode::Pull => {
-                    let signed = tx.sign_as_sender(self.key.secret());
+                    let signed = tx.sign_as_sender(self.key.as_secret_key());
                     payload.insert(
                         "signature".into(),
                         super::hex::encode(&signed.encode()).into(),
@@ -410,7 +410,7 @@ impl PayMethod for TempoPayer {
                     payload.insert("type".into(), "transaction".into());
                 }
                 Mode::Push => {
-                    let signed = tx.sign_as_sender(self.key.secret());
+                    let signed = tx.sign_as_sender(self.key.as_secret_key());
                     let hash = signed.hash();
                     self.push(&signed.encode(), &hash).await?;
                     payload.insert("hash".into(), hash.to_hex().into());
