@@ -9,7 +9,9 @@ use std::sync::Arc;
 use mpp_client::PayingClient;
 use mpp_core::client::{SpendingPolicy, Wallet};
 use mpp_core::credential::Credential;
-use mpp_methods::tempo::{HttpRpc, Mode, PrivateKey, TempoPayer};
+use mpp_methods::tempo::{
+    Address, DecodedTransaction, HttpRpc, Mode, PrivateKey, TempoPayer, TempoTransaction,
+};
 use mpp_test_support::mppx;
 use mpp_test_support::process::ServerProcess;
 use mpp_test_support::tempo::{self, DEV_KEYS, PATH_USD, TempoChain};
@@ -49,6 +51,8 @@ fn client(chain: &TempoChain, mode: Option<Mode>) -> PayingClient {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn our_client_pays_an_mppx_tempo_server_in_every_mode() {
+    // req: tempo-charge.modes.client-choose, tempo-charge.proof.zero-amount-only
+    // req: tempo-charge.fee-payer.client-placeholder, tempo-charge.fee-payer.client-fee-token
     let Some(anvil) = tempo::anvil_or_skip("our_client_pays_an_mppx_tempo_server") else {
         return;
     };
@@ -88,6 +92,19 @@ async fn our_client_pays_an_mppx_tempo_server_in_every_mode() {
         };
         let credential = Credential::parse(payment.credential.as_bytes()).unwrap();
         assert_eq!(credential.payload["type"], payload_type, "{path} {mode:?}");
+        // The payer names its fee token (the price's token) unless the server pays.
+        if let Some(signature) = credential.payload.get("signature").and_then(|s| s.as_str()) {
+            if payload_type == "transaction" {
+                let bytes = hex_bytes(signature);
+                let (tx, sponsored) = match TempoTransaction::decode(&bytes).unwrap() {
+                    DecodedTransaction::Signed(signed) => (signed.tx, false),
+                    DecodedTransaction::FeePayerEnvelope(envelope) => (envelope.tx, true),
+                };
+                assert_eq!(sponsored, path == "/sponsored", "{path}");
+                let expected = (!sponsored).then(|| Address::from_hex(PATH_USD).unwrap());
+                assert_eq!(tx.fee_token, expected, "{path}");
+            }
+        }
         if path != "/proof" {
             paid += PRICE;
             let reference = &receipt.reference;
@@ -111,4 +128,12 @@ async fn our_client_pays_an_mppx_tempo_server_in_every_mode() {
         assert_eq!(replayed.status(), 402, "{path}: a replay");
         assert_eq!(balance(), paid, "{path}: a replay");
     }
+}
+
+fn hex_bytes(text: &str) -> Vec<u8> {
+    let digits = text.trim_start_matches("0x");
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap())
+        .collect()
 }

@@ -211,6 +211,7 @@ fn problem(error: TempoChargeError) -> ProblemType {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pull_payments_pay_once_and_malformed_ones_are_refused_before_broadcast() {
+    // req: tempo-charge.transaction.verify-calls, tempo-charge.transaction.mode-offered
     let Some(f) = fixture() else { return };
     let to = "0x00000000000000000000000000000000000a0001";
     let terms = terms(to);
@@ -373,6 +374,16 @@ async fn pull_payments_pay_once_and_malformed_ones_are_refused_before_broadcast(
         assert!(is(&error), "{what}: {error:?}");
         assert_eq!(problem(error), problem_type, "{what}");
     }
+    let mut push_only = terms.clone();
+    push_only.supported_modes = Some(vec![Mode::Push]);
+    let right = pull(&payment(&f, &[leg(to, PRICE, Some(memo("a")))], fee), 0);
+    let error = settle(&f, "a", &push_only, &right, Some(&source))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, TempoChargeError::ModeNotOffered(_)),
+        "{error:?}"
+    );
     assert_eq!(f.rpc.broadcasts(), 0, "nothing refused was broadcast");
     assert!(
         f.references.0.lock().unwrap().is_empty(),
@@ -411,6 +422,8 @@ fn tempo_source(i: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn push_payments_are_checked_on_their_receipt_and_hashes_pay_once() {
+    // req: tempo-charge.hash.verify-receipt, tempo-charge.hash.mode-offered
+    // req: tempo-charge.hash.refuse-with-fee-payer
     let Some(f) = fixture() else { return };
     let to = "0x00000000000000000000000000000000000b0001";
     let terms = terms(to);
@@ -628,6 +641,7 @@ async fn the_server_sponsors_fees_only_within_its_policy() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn zero_amounts_take_a_proof_and_an_unreachable_node_is_an_internal_error() {
+    // req: tempo-charge.proof.verify
     let Some(f) = fixture() else { return };
     let mut free = terms("0x00000000000000000000000000000000000d0001");
     free.amount = 0;

@@ -92,6 +92,30 @@ impl Token {
     }
 }
 
+/// The calls paying `terms`: one transfer of the token per leg, in the terms'
+/// order, the recipient's carrying the memo the terms name or else `attribution`,
+/// each split's its own memo if it has one (`transferWithMemo`), none otherwise
+/// (`transfer`).
+fn payment_calls(terms: &TempoTerms, attribution: Memo) -> Vec<Call> {
+    terms
+        .legs()
+        .iter()
+        .enumerate()
+        .map(|(i, leg)| {
+            let memo = if i == 0 {
+                leg.memo.or(Some(attribution))
+            } else {
+                leg.memo
+            };
+            Call {
+                to: Some(terms.currency),
+                value: 0,
+                input: transfer_calldata(&Leg { memo, ..*leg }),
+            }
+        })
+        .collect()
+}
+
 /// How long a payment transaction stays valid at most: the chain refuses an expiring
 /// nonce valid for more than 30 seconds.
 const VALIDITY_SECS: u64 = 25;
@@ -261,25 +285,7 @@ impl TempoPayer {
             choice.challenge.realm.as_str(),
             self.client_id.as_deref(),
         );
-        let calls: Vec<Call> = terms
-            .legs()
-            .iter()
-            .enumerate()
-            .map(|(i, leg)| {
-                // The recipient's transfer carries the attribution memo, unless the
-                // terms name its memo themselves.
-                let memo = if i == 0 {
-                    leg.memo.or(Some(attribution))
-                } else {
-                    leg.memo
-                };
-                Call {
-                    to: Some(terms.currency),
-                    value: 0,
-                    input: transfer_calldata(&Leg { memo, ..*leg }),
-                }
-            })
-            .collect();
+        let calls = payment_calls(terms, attribution);
         let (_, chain_now) = rpc::latest_block(self.rpc.as_ref())
             .await
             .map_err(backend)?;
@@ -428,6 +434,42 @@ impl PayMethod for TempoPayer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tempo::HttpRpc;
+    use crate::tempo::tip20::read_transfer;
+    use serde_json::json;
+    use std::vec;
+
+    const TO: &str = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8";
+    const SPLIT: &str = "0xa1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2";
+
+    fn payer() -> TempoPayer {
+        let key = PrivateKey::from_hex(
+            "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+        )
+        .unwrap();
+        // `check` never calls the node.
+        TempoPayer::new(
+            key,
+            Arc::new(HttpRpc::new("http://127.0.0.1:9").unwrap()),
+            42431,
+        )
+    }
+
+    fn request(value: serde_json::Value) -> JsonObject {
+        match value {
+            Value::Object(o) => o,
+            _ => unreachable!(),
+        }
+    }
+
+    fn terms(details: serde_json::Value) -> JsonObject {
+        request(json!({
+            "amount": "10000",
+            "currency": "0x20c0000000000000000000000000000000000000",
+            "recipient": TO,
+            "methodDetails": details,
+        }))
+    }
 
     #[test]
     fn predeployed_tokens_are_found_by_name_or_address() {
@@ -447,5 +489,89 @@ mod tests {
         assert_eq!(path.format_amount(2_000_000), "2");
         assert_eq!(path.format_amount(1_234_567), "1.234567");
         assert_eq!(path.format_amount(0), "0");
+    }
+
+    #[test]
+    fn terms_are_checked_before_anything_is_signed() {
+        // req: tempo-charge.client.check-terms
+        let p = payer();
+        assert_eq!(
+            p.check(&terms(json!({"chainId": 42431}))).unwrap().1,
+            Some(Mode::Pull)
+        );
+        let refused = |p: &TempoPayer, request: JsonObject| match p.check(&request) {
+            Err(PayError::Terms(message)) => message,
+            other => panic!("{other:?}"),
+        };
+        assert!(refused(&p, terms(json!({"chainId": 4217}))).contains("chain 4217"));
+        let mut alpha = terms(json!({"chainId": 42431}));
+        alpha.insert(
+            "currency".into(),
+            "0x20c0000000000000000000000000000000000001".into(),
+        );
+        assert!(refused(&p, alpha).contains("not one this payer pays with"));
+        let only_split = p.recipients(vec![Address::from_hex(TO).unwrap()]);
+        let split = json!({"chainId": 42431, "splits": [{"amount": "100", "recipient": SPLIT}]});
+        assert!(refused(&only_split, terms(split)).contains(SPLIT));
+        let too_much =
+            json!({"chainId": 42431, "splits": [{"amount": "10000", "recipient": SPLIT}]});
+        assert!(refused(&payer(), terms(too_much)).contains("less than `amount`"));
+    }
+
+    #[test]
+    fn the_mode_is_one_the_terms_offer_and_never_push_when_the_server_pays_fees() {
+        // req: tempo-charge.modes.client-choose, tempo-charge.hash.client-not-with-fee-payer
+        let push_only = terms(json!({"chainId": 42431, "supportedModes": ["push"]}));
+        assert_eq!(payer().check(&push_only).unwrap().1, Some(Mode::Push));
+        assert!(payer().mode(Mode::Pull).check(&push_only).is_err());
+        let sponsored = terms(json!({"chainId": 42431, "feePayer": true}));
+        assert_eq!(payer().check(&sponsored).unwrap().1, Some(Mode::Pull));
+        assert!(payer().mode(Mode::Push).check(&sponsored).is_err());
+        let sponsored_push =
+            terms(json!({"chainId": 42431, "feePayer": true, "supportedModes": ["push"]}));
+        assert!(payer().check(&sponsored_push).is_err());
+        // req: tempo-charge.proof.zero-amount-only
+        let mut free = terms(json!({"chainId": 42431}));
+        free.insert("amount".into(), "0".into());
+        assert_eq!(
+            payer().check(&free).unwrap().1,
+            None,
+            "a proof, not a transfer"
+        );
+    }
+
+    #[test]
+    fn the_calls_carry_the_attribution_memo_or_the_terms_own() {
+        // req: tempo-charge.memo.use-transfer-with-memo
+        let named = Memo::from_bytes([5; 32]);
+        let split_memo = Memo::from_bytes([6; 32]);
+        let attribution = Memo::attribution("ch", "realm", None);
+        let details = json!({"chainId": 42431, "splits": [
+            {"amount": "100", "recipient": SPLIT},
+            {"amount": "50", "recipient": SPLIT, "memo": split_memo.to_hex()},
+        ]});
+        let mut t = TempoTerms::from_request(&terms(details)).unwrap();
+        let read = |calls: Vec<Call>| -> Vec<(u128, Option<Memo>)> {
+            calls
+                .iter()
+                .map(|c| {
+                    let t = read_transfer(c.to.unwrap(), &c.input).unwrap();
+                    (t.amount.unwrap(), t.memo)
+                })
+                .collect()
+        };
+        assert_eq!(
+            read(payment_calls(&t, attribution)),
+            [
+                (9_850, Some(attribution)),
+                (100, None),
+                (50, Some(split_memo))
+            ]
+        );
+        t.memo = Some(named);
+        assert_eq!(
+            read(payment_calls(&t, attribution))[0],
+            (9_850, Some(named))
+        );
     }
 }

@@ -513,6 +513,7 @@ mod tests {
 
     #[test]
     fn splits_are_matched_in_any_order_each_transfer_once() {
+        // req: tempo-charge.splits.order-insensitive
         let split = "0x00000000000000000000000000000000000000aa";
         let tagged = Memo::from_bytes([9; 32]);
         let mut terms = expected().terms.clone();

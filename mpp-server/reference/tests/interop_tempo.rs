@@ -111,6 +111,7 @@ async fn mppx_pays_in_mode(mode: &'static str, path: &str, recipient: &str) {
         _ => "transaction",
     };
     assert_eq!(report["payloadType"], expected_type, "{}", paid.run);
+    // req: tempo-charge.receipt.reference
     let reference = report["receipt"]["reference"].as_str().unwrap().to_owned();
     let price = if proof { 0 } else { TEMPO_PRICE };
     if !proof {
@@ -165,6 +166,7 @@ async fn mppx_pays_in_pull_mode() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mppx_pays_with_the_server_paying_the_fees() {
+    // req: tempo-charge.fee-payer.client-placeholder
     mppx_pays_in_mode(
         "pull",
         "/paid-tempo-sponsored",
@@ -181,4 +183,32 @@ async fn mppx_proves_its_account_for_a_zero_amount() {
         "0x00000000000000000000000000000000000e0004",
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_route_offering_one_mode_says_so() {
+    // req: tempo-charge.modes.advertise-subset
+    let Some(anvil) = tempo::anvil_or_skip("a_route_offering_one_mode_says_so") else {
+        return;
+    };
+    let chain = TempoChain::start(&anvil, CHAIN_ID);
+    let server = server_on(&chain, "0x00000000000000000000000000000000000e0005").await;
+    for (path, modes) in [
+        ("/paid-tempo", None),
+        ("/paid-tempo-sponsored", Some(serde_json::json!(["pull"]))),
+    ] {
+        let response = reqwest::get(server.url(path)).await.unwrap();
+        assert_eq!(response.status(), 402);
+        let header = response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let challenge = mpp_core::challenge::Challenge::parse(header.as_bytes()).unwrap();
+        let request = challenge.request.decode().unwrap();
+        assert_eq!(
+            request["methodDetails"].get("supportedModes").cloned(),
+            modes,
+            "{path}"
+        );
+    }
 }
