@@ -18,7 +18,7 @@ use mpp_server::{RedisOptions, RedisStore, SqliteStore, Store, StoreError};
 #[derive(Debug, Parser)]
 #[command(
     version,
-    about = "The reference server of the \"Payment\" HTTP authentication scheme. Its payment methods are test methods, and its Lightning network a test network: no real payments.",
+    about = "The reference server of the \"Payment\" HTTP authentication scheme. Its payment methods are test methods, and its Lightning network a test network: no real payments, unless --tempo-rpc names a Tempo node, whose chain the /paid-tempo routes are paid on.",
     after_help = "Example:\n  mpp-server --listen 127.0.0.1:8402 --secret \"$(openssl rand -hex 32)\" --preimage s3cret\n\nIt prints `listening on http://ADDRESS` once it accepts connections."
 )]
 struct Args {
