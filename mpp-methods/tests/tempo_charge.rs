@@ -204,6 +204,14 @@ fn balance(f: &Fixture, holder: &str) -> u128 {
     f.chain.token_balance(PATH_USD, holder).unwrap()
 }
 
+/// A refusal case: what it is, the payload, what it is refused as.
+type Case = (
+    &'static str,
+    JsonObject,
+    fn(&TempoChargeError) -> bool,
+    ProblemType,
+);
+
 /// The core problem type a server answers `error` with.
 fn problem(error: TempoChargeError) -> ProblemType {
     MethodError::from(error).problem_type()
@@ -251,7 +259,7 @@ async fn pull_payments_pay_once_and_malformed_ones_are_refused_before_broadcast(
         bytes[0] = 0x02;
         hex(&bytes)
     };
-    let cases: Vec<(&str, JsonObject, fn(&TempoChargeError) -> bool, ProblemType)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "bad hex",
             payload("transaction", "signature", "0x76zz"),
