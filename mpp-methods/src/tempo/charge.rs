@@ -1,18 +1,4 @@
-//! The server half of `tempo/charge`: [`TempoCharge`] verifies a credential against
-//! its challenge's terms on the chain and settles it.
-//!
-//! | payload | when | what the server does |
-//! |---|---|---|
-//! | `{type: "hash", hash}` | push mode | fetches the receipt, checks it shows the payment ([`verify_receipt`]), then records the hash as spent |
-//! | `{type: "transaction", signature}` | pull mode | decodes the signed transaction, checks its calls pay exactly the terms, records the hash, broadcasts, checks the receipt |
-//! | `{type: "transaction", signature: "0x78…"}` | pull mode, `feePayer: true` | the same, co-signing as fee payer within a [`SponsorPolicy`] first |
-//! | `{type: "proof", signature}` | `amount` `"0"` | checks the EIP-712 proof of the `source` account ([`verify_proof`]) |
-//!
-//! Every refusal happens before anything is recorded or broadcast, except a
-//! broadcast the chain refuses or reverts: then the challenge stays used (D9), as it
-//! does for every verdict. A hash is recorded only once its receipt shows a payment
-//! bound to this challenge, so nobody can block a payer by presenting the payer's
-//! transaction hash for a challenge of their own first.
+//! The server half of `tempo/charge`: [`TempoCharge`] and its [`SponsorPolicy`].
 
 use std::boxed::Box;
 use std::format;
@@ -422,7 +408,21 @@ impl UsedReferences for LocalReferences {
 /// unless configured otherwise.
 pub const DEFAULT_RECEIPT_WAIT: Duration = Duration::from_secs(5);
 
-/// The server half of `tempo/charge` on one chain. See the [module docs](self).
+/// The server half of `tempo/charge` on one chain: verifies a credential against its
+/// challenge's terms on the chain, and settles it.
+///
+/// | payload | when | what the server does |
+/// |---|---|---|
+/// | `{type: "hash", hash}` | push mode | fetches the receipt, checks it shows the payment ([`verify_receipt`]), then records the hash as spent |
+/// | `{type: "transaction", signature}` | pull mode | decodes the signed transaction, checks its calls pay exactly the terms, records the hash, broadcasts, checks the receipt |
+/// | `{type: "transaction", signature: "0x78…"}` | pull mode, `feePayer: true` | the same, co-signing as fee payer within a [`SponsorPolicy`] first |
+/// | `{type: "proof", signature}` | `amount` `"0"` | checks the EIP-712 proof of the `source` account ([`verify_proof`]) |
+///
+/// Every refusal happens before anything is recorded or broadcast, except a
+/// broadcast the chain refuses or reverts: then the challenge stays used (D9), as it
+/// does for every verdict. A hash is recorded only once its receipt shows a payment
+/// bound to this challenge, so nobody can block a payer by presenting the payer's
+/// transaction hash for a challenge of their own first.
 pub struct TempoCharge {
     rpc: Arc<dyn TempoRpc>,
     chain_id: u64,

@@ -1,21 +1,4 @@
-//! The client half of `tempo/charge`: [`TempoPayer`] checks a challenge's terms
-//! against its own limits, then pays them from a local secp256k1 key.
-//!
-//! Before anything is signed it refuses terms for another chain, in a token it was
-//! not told to pay with, to a recipient outside its allowlist (when it has one), or
-//! with a fee-paying server and push mode forced. Then:
-//!
-//! - a zero amount is answered with the EIP-712 proof of its account;
-//! - otherwise it signs one Tempo transaction whose calls are exactly the terms'
-//!   transfers, the recipient's carrying the attribution memo of the challenge
-//!   ([`Memo::attribution`]), with an expiring nonce valid for at most 25 seconds and
-//!   never past the challenge's `expires`; in pull mode (the default, where offered)
-//!   the credential carries it (as a `0x78` envelope when the server pays the fees),
-//!   in push mode the payer broadcasts it and sends its hash.
-//!
-//! The amount caps are the spending policy's ([`mpp_core::client::SpendingPolicy`]),
-//! in base units of the token's address; [`Token`] gives the names and decimals to
-//! show people.
+//! The client half of `tempo/charge`: [`TempoPayer`], and the [`Token`]s it knows.
 
 use std::boxed::Box;
 use std::format;
@@ -120,7 +103,24 @@ fn payment_calls(terms: &TempoTerms, attribution: Memo) -> Vec<Call> {
 /// nonce valid for more than 30 seconds.
 const VALIDITY_SECS: u64 = 25;
 
-/// The client half of `tempo/charge`. See the [module docs](self).
+/// The client half of `tempo/charge`: checks a challenge's terms against its own
+/// limits, then pays them from a local secp256k1 key.
+///
+/// Before anything is signed it refuses terms for another chain, in a token it was
+/// not told to pay with, to a recipient outside its allowlist (when it has one), or
+/// with a fee-paying server and push mode forced. Then:
+///
+/// - a zero amount is answered with the EIP-712 proof of its account;
+/// - otherwise it signs one Tempo transaction whose calls are exactly the terms'
+///   transfers, the recipient's carrying the attribution memo of the challenge
+///   ([`Memo::attribution`]), with an expiring nonce valid for at most 25 seconds and
+///   never past the challenge's `expires`; in pull mode (the default, where offered)
+///   the credential carries it (as a `0x78` envelope when the server pays the fees),
+///   in push mode the payer broadcasts it and sends its hash.
+///
+/// The amount caps are the spending policy's ([`mpp_core::client::SpendingPolicy`]),
+/// in base units of the token's address; [`Token`] gives the names and decimals to
+/// show people.
 pub struct TempoPayer {
     key: PrivateKey,
     rpc: Arc<dyn TempoRpc>,
