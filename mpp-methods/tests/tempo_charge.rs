@@ -26,6 +26,10 @@ const PRICE: u128 = 10_000;
 struct Recording {
     node: HttpRpc,
     calls: Mutex<Vec<String>>,
+    /// Answer `eth_sendRawTransactionSync` as a node that does not have it.
+    without_sync_send: bool,
+    /// Answer every receipt request with the receipt of this transaction instead.
+    lie_with: Mutex<Option<String>>,
 }
 
 impl Recording {
@@ -46,7 +50,20 @@ impl TempoRpc for Recording {
         params: Value,
     ) -> BoxFuture<'a, Result<Value, RpcError>> {
         self.calls.lock().unwrap().push(method.into());
-        self.node.call(method, params)
+        if self.without_sync_send && method == "eth_sendRawTransactionSync" {
+            let missing = RpcError::Rejected {
+                code: -32601,
+                message: "method not found".into(),
+            };
+            return Box::pin(std::future::ready(Err(missing)));
+        }
+        let lie = self.lie_with.lock().unwrap().clone();
+        match lie {
+            Some(other) if method == "eth_getTransactionReceipt" => {
+                self.node.call(method, json!([other]))
+            }
+            _ => self.node.call(method, params),
+        }
     }
 }
 
@@ -85,11 +102,17 @@ fn key(i: usize) -> SecretKey {
 }
 
 fn fixture() -> Option<Fixture> {
+    fixture_with(false)
+}
+
+fn fixture_with(without_sync_send: bool) -> Option<Fixture> {
     let anvil = tempo::anvil_or_skip("tempo_charge")?;
     let chain = TempoChain::start(&anvil, CHAIN_ID);
     let rpc = Arc::new(Recording {
         node: HttpRpc::new(&chain.rpc_url()).unwrap(),
         calls: Mutex::default(),
+        without_sync_send,
+        lie_with: Mutex::default(),
     });
     let references = Arc::new(References::default());
     let charge = TempoCharge::new(rpc.clone(), CHAIN_ID)
@@ -695,4 +718,106 @@ async fn zero_amounts_take_a_proof_and_an_unreachable_node_is_an_internal_error(
         "{error:?}"
     );
     assert_eq!(problem(error), ProblemType::InternalPaymentError);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sponsor_simulates_first_and_never_pays_for_a_failing_transfer() {
+    let Some(f) = fixture() else { return };
+    let to = "0x00000000000000000000000000000000000f0001";
+    let memo = Some(Memo::attribution("a", REALM, None));
+    // A payer holding exactly the price, nothing for fees: the sponsor pays them.
+    let payer = PrivateKey::from_hex(&"11".repeat(32)).unwrap();
+    let fund = payment(
+        &f,
+        &[leg(&payer.address().to_hex(), PRICE, None)],
+        Some(address(PATH_USD)),
+    );
+    let funded = f
+        .chain
+        .rpc(
+            "eth_sendRawTransactionSync",
+            json!([hex(&fund.sign_as_sender(&key(0)).encode())]),
+        )
+        .unwrap();
+    assert_eq!(funded["status"], "0x1");
+    let mut terms = terms(to);
+    terms.fee_payer = true;
+    let source = format!("did:pkh:eip155:{CHAIN_ID}:{}", payer.address().to_hex());
+    let envelope = |amount| {
+        let tx = payment(&f, &[leg(to, amount, memo)], None);
+        payload(
+            "transaction",
+            "signature",
+            &hex(&tx.sign_as_sponsored_sender(payer.as_secret_key()).encode()),
+        )
+    };
+    // More than the payer holds: the simulation fails, nothing is signed or sent.
+    let mut dear = terms.clone();
+    dear.amount = PRICE * 2;
+    let error = settle(&f, "a", &dear, &envelope(PRICE * 2), Some(&source))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, TempoChargeError::Refused(m) if m.contains("would fail")),
+        "{error:?}"
+    );
+    assert_eq!(f.rpc.broadcasts(), 0);
+    // Exactly what it holds: paid, fees on the sponsor.
+    settle(&f, "a", &terms, &envelope(PRICE), Some(&source))
+        .await
+        .unwrap();
+    assert_eq!(balance(&f, to), PRICE);
+    assert_eq!(balance(&f, &payer.address().to_hex()), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_without_the_synchronous_send_is_polled() {
+    let Some(f) = fixture_with(true) else { return };
+    let to = "0x00000000000000000000000000000000000f0002";
+    let tx = payment(
+        &f,
+        &[leg(to, PRICE, Some(Memo::attribution("a", REALM, None)))],
+        Some(address(PATH_USD)),
+    );
+    let signed = payload(
+        "transaction",
+        "signature",
+        &hex(&tx.sign_as_sender(&key(0)).encode()),
+    );
+    settle(&f, "a", &terms(to), &signed, None).await.unwrap();
+    assert_eq!(balance(&f, to), PRICE);
+    let calls = f.rpc.calls.lock().unwrap().clone();
+    assert!(
+        calls.contains(&"eth_sendRawTransaction".to_owned()),
+        "{calls:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_receipt_of_another_transaction_grants_nothing() {
+    let Some(f) = fixture() else { return };
+    let to = "0x00000000000000000000000000000000000f0003";
+    let memo = |id: &str| Some(Memo::attribution(id, REALM, None));
+    let send = |tx: &TempoTransaction| {
+        let signed = tx.sign_as_sender(&key(0));
+        f.chain
+            .rpc("eth_sendRawTransactionSync", json!([hex(&signed.encode())]))
+            .unwrap();
+        signed.hash().to_hex()
+    };
+    let fee = Some(address(PATH_USD));
+    let real = send(&payment(&f, &[leg(to, PRICE, memo("a"))], fee));
+    let other = send(&payment(&f, &[leg(to, PRICE, memo("b"))], fee));
+    // The node answers with the receipt of `real` (which pays challenge `a`) when
+    // asked for `other`'s.
+    *f.rpc.lie_with.lock().unwrap() = Some(real);
+    let error = settle(&f, "a", &terms(to), &payload("hash", "hash", &other), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, TempoChargeError::Unavailable(m) if m.contains("receipt of")),
+        "{error:?}"
+    );
+    assert_eq!(problem(error), ProblemType::InternalPaymentError);
+    assert!(f.references.0.lock().unwrap().is_empty());
 }

@@ -673,6 +673,7 @@ impl TempoCharge {
                     .policy
                     .check(&envelope.tx, now, expires)
                     .map_err(|e| refused(e.to_string()))?;
+                self.simulate(&envelope.tx, &envelope.sender, terms).await?;
                 envelope
                     .cosign(sponsor.key.as_secret_key(), Some(sponsor.policy.fee_token))
                     .map_err(|e| {
@@ -692,6 +693,7 @@ impl TempoCharge {
                 let sender = signed.recover_sender().map_err(|e| {
                     TempoChargeError::MalformedPayload(format!("the sender's signature: {e}"))
                 })?;
+                self.simulate(&signed.tx, &sender, terms).await?;
                 let envelope = FeePayerEnvelope {
                     tx: signed.tx,
                     sender,
@@ -736,6 +738,49 @@ impl TempoCharge {
             None => self.broadcast(&raw, &hash).await?,
         };
         self.grant(&receipt, &hash, expected).await
+    }
+
+    /// Runs `tx`'s calls from `sender` against the latest state before the sponsor
+    /// signs, so that the server does not pay the fees of a transaction that fails:
+    /// each call with `eth_call` (a token that refuses the transfer), and the
+    /// sender's balance against the whole amount (calls that each pass alone but
+    /// not together). The node's `eth_call` and `eth_estimateGas` on a Tempo request
+    /// (`calls`) do not run the calls, hence the plain form, one call at a time.
+    async fn simulate(
+        &self,
+        tx: &TempoTransaction,
+        sender: &Address,
+        terms: &TempoTerms,
+    ) -> Result<(), TempoChargeError> {
+        let would_fail = |why: String| {
+            TempoChargeError::Refused(format!(
+                "the transaction would fail, the sponsor does not pay for it: {why}"
+            ))
+        };
+        for call in &tx.calls {
+            let request = serde_json::json!({
+                "from": sender.to_hex(),
+                "to": call.to.map(|a| a.to_hex()),
+                "data": super::hex::encode(&call.input),
+            });
+            match self
+                .rpc
+                .call("eth_call", serde_json::json!([request, "latest"]))
+                .await
+            {
+                Ok(_) => {}
+                Err(RpcError::Rejected { message, .. }) => return Err(would_fail(message)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let balance = rpc::token_balance(self.rpc.as_ref(), &terms.currency, sender).await?;
+        if balance < terms.amount {
+            return Err(would_fail(format!(
+                "the payer holds {balance} of the {} the transfers need",
+                terms.amount
+            )));
+        }
+        Ok(())
     }
 
     /// Broadcasts `raw` and returns its receipt.

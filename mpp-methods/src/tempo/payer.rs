@@ -328,29 +328,7 @@ impl TempoPayer {
 
     /// The gas `tx` needs, as the node estimates it, with a fifth more for safety.
     async fn estimate_gas(&self, tx: &TempoTransaction) -> Result<u64, RpcError> {
-        let calls: Vec<Value> = tx
-            .calls
-            .iter()
-            .map(|c| {
-                json!({
-                    "to": c.to.map(|a| a.to_hex()),
-                    "data": super::hex::encode(&c.input),
-                })
-            })
-            .collect();
-        let mut request = json!({
-            "type": "0x76",
-            "from": self.key.address().to_hex(),
-            "calls": calls,
-            "nonceKey": super::hex::encode(&tx.nonce_key.to_be_bytes()),
-            "validBefore": format!("{:#x}", tx.valid_before.unwrap_or(0)),
-        });
-        if let Some(token) = tx.fee_token {
-            request["feeToken"] = token.to_hex().into();
-        }
-        let estimate = self.rpc.call("eth_estimateGas", json!([request])).await?;
-        let gas = rpc::quantity(&estimate)
-            .ok_or_else(|| RpcError::Unavailable("eth_estimateGas: not a quantity".into()))?;
+        let gas = rpc::estimate_gas(self.rpc.as_ref(), &self.key.address(), tx).await?;
         Ok(gas.saturating_add(gas / 5))
     }
 

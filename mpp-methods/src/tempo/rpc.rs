@@ -22,7 +22,8 @@ use mpp_core::method::BoxFuture;
 use serde_json::json;
 
 use super::hex;
-use super::receipt::TxHash;
+use super::receipt::{Address, TxHash};
+use super::tx::TempoTransaction;
 
 /// Why a JSON-RPC call gave no result. Messages never contain the node's URL (it
 /// often carries an API key).
@@ -242,6 +243,61 @@ pub(super) async fn latest_block(rpc: &dyn TempoRpc) -> Result<(u64, u64), RpcEr
             "eth_getBlockByNumber: not a block".into(),
         )),
     }
+}
+
+/// The gas the node estimates `tx` needs when `from` sends it (`eth_estimateGas` with
+/// the Tempo request form: `calls`, `nonceKey`, `validBefore`, `feeToken`). A
+/// transaction that would revert is refused by the node: `Rejected`.
+pub(super) async fn estimate_gas(
+    rpc: &dyn TempoRpc,
+    from: &Address,
+    tx: &TempoTransaction,
+) -> Result<u64, RpcError> {
+    let calls: Vec<Value> = tx
+        .calls
+        .iter()
+        .map(|c| json!({"to": c.to.map(|a| a.to_hex()), "data": hex::encode(&c.input)}))
+        .collect();
+    let mut request = json!({
+        "type": "0x76",
+        "from": from.to_hex(),
+        "calls": calls,
+        "nonceKey": hex::encode(&tx.nonce_key.to_be_bytes()),
+    });
+    if let Some(before) = tx.valid_before {
+        request["validBefore"] = format!("{before:#x}").into();
+    }
+    if let Some(token) = tx.fee_token {
+        request["feeToken"] = token.to_hex().into();
+    }
+    let estimate = rpc.call("eth_estimateGas", json!([request])).await?;
+    quantity(&estimate)
+        .ok_or_else(|| RpcError::Unavailable("eth_estimateGas: not a quantity".into()))
+}
+
+/// How much of TIP-20 `token` `holder` has (`balanceOf`, at the latest block).
+pub(super) async fn token_balance(
+    rpc: &dyn TempoRpc,
+    token: &Address,
+    holder: &Address,
+) -> Result<u128, RpcError> {
+    // balanceOf(address)
+    let mut data = std::vec![0x70, 0xa0, 0x82, 0x31];
+    data.extend_from_slice(&[0; 12]);
+    data.extend_from_slice(holder.as_bytes());
+    let call = json!({"to": token.to_hex(), "data": hex::encode(&data)});
+    let answer = rpc.call("eth_call", json!([call, "latest"])).await?;
+    let word: [u8; 32] = answer
+        .as_str()
+        .and_then(hex::decode)
+        .ok_or_else(|| RpcError::Unavailable("balanceOf: not a 32-byte word".into()))?;
+    // A balance beyond 128 bits is more than any amount this crate handles.
+    if word[..16] != [0; 16] {
+        return Ok(u128::MAX);
+    }
+    let mut low = [0u8; 16];
+    low.copy_from_slice(&word[16..]);
+    Ok(u128::from_be_bytes(low))
 }
 
 /// Broadcasts the signed transaction `raw` and returns its receipt once it is in a
