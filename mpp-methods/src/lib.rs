@@ -20,5 +20,9 @@ pub mod lightning;
 pub mod preimage;
 #[cfg(feature = "tempo")]
 pub mod tempo;
+#[cfg(any(feature = "lightning", feature = "tempo"))]
+mod terms;
+#[cfg(any(feature = "lightning", feature = "tempo"))]
+pub use terms::TermsError;
 #[cfg(feature = "token")]
 pub mod token;

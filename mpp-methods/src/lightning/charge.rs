@@ -20,28 +20,7 @@ use super::{
     Network, NodeError, PaymentHash, PaymentPreimage, system_clock,
 };
 
-/// Why `request` terms are not a valid lightning charge. The message names the field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TermsError(String);
-
-impl TermsError {
-    pub(super) fn new(message: impl Into<String>) -> TermsError {
-        TermsError(message.into())
-    }
-
-    /// What is wrong.
-    pub fn message(&self) -> &str {
-        &self.0
-    }
-}
-
-impl core::fmt::Display for TermsError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for TermsError {}
+pub use crate::terms::TermsError;
 
 /// Reads `request` as lightning charge terms and returns their invoice: `amount` a
 /// positive number of satoshis, `currency` `"sat"`, `methodDetails.invoice` a BOLT11

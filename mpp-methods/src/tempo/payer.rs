@@ -375,32 +375,26 @@ impl PayMethod for TempoPayer {
                 return Ok(self.prove(choice));
             };
             let tx = self.transaction(&terms, choice).await?;
-            let mut payload = JsonObject::new();
-            match mode {
+            let key = self.key.as_secret_key();
+            let (kind, member, value) = match mode {
                 Mode::Pull if terms.fee_payer => {
-                    let envelope = tx.sign_as_sponsored_sender(self.key.as_secret_key());
-                    payload.insert(
-                        "signature".into(),
-                        super::hex::encode(&envelope.encode()).into(),
-                    );
-                    payload.insert("type".into(), "transaction".into());
+                    let envelope = tx.sign_as_sponsored_sender(key).encode();
+                    ("transaction", "signature", super::hex::encode(&envelope))
                 }
                 Mode::Pull => {
-                    let signed = tx.sign_as_sender(self.key.as_secret_key());
-                    payload.insert(
-                        "signature".into(),
-                        super::hex::encode(&signed.encode()).into(),
-                    );
-                    payload.insert("type".into(), "transaction".into());
+                    let signed = tx.sign_as_sender(key).encode();
+                    ("transaction", "signature", super::hex::encode(&signed))
                 }
                 Mode::Push => {
-                    let signed = tx.sign_as_sender(self.key.as_secret_key());
+                    let signed = tx.sign_as_sender(key);
                     let hash = signed.hash();
                     self.push(&signed.encode(), &hash).await?;
-                    payload.insert("hash".into(), hash.to_hex().into());
-                    payload.insert("type".into(), "hash".into());
+                    ("hash", "hash", hash.to_hex())
                 }
-            }
+            };
+            let mut payload = JsonObject::new();
+            payload.insert(member.into(), value.into());
+            payload.insert("type".into(), kind.into());
             Ok(Payment {
                 payload,
                 source: Some(pkh_source(self.chain_id, &self.key.address())),

@@ -10,7 +10,6 @@
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use core::fmt;
 
 use mpp_core::json::{JsonObject, Value};
 use mpp_core::value::Amount;
@@ -26,28 +25,7 @@ pub const DEFAULT_CHAIN_ID: u64 = 42431;
 /// keeps a payment within one block's gas.
 pub const MAX_SPLITS: usize = 10;
 
-/// Why a `request` is not valid `tempo/charge` terms. The message names the member.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TermsError(String);
-
-impl TermsError {
-    pub(super) fn new(message: impl Into<String>) -> TermsError {
-        TermsError(message.into())
-    }
-
-    /// What is wrong.
-    pub fn message(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for TermsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl core::error::Error for TermsError {}
+pub use crate::terms::TermsError;
 
 /// How a non-zero charge is submitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
