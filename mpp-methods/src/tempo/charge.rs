@@ -136,7 +136,7 @@ fn read_payload(payload: &JsonObject) -> Result<Payload, TempoChargeError> {
         "transaction" => {
             let text = member("signature")?;
             text.strip_prefix("0x")
-                .and_then(|digits| crate::hex::decode_vec(digits))
+                .and_then(crate::hex::decode_vec)
                 .filter(|bytes| !bytes.is_empty())
                 .map(Payload::Transaction)
                 .ok_or_else(|| {
