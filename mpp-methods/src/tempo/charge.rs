@@ -422,7 +422,7 @@ impl UsedReferences for LocalReferences {
 /// unless configured otherwise.
 pub const DEFAULT_RECEIPT_WAIT: Duration = Duration::from_secs(5);
 
-/// The server half of `tempo/charge` on one chain. See the [module docs](self).
+/// The server half of `tempo/charge` on one chain. See the [`tempo` module](crate::tempo).
 pub struct TempoCharge {
     rpc: Arc<dyn TempoRpc>,
     chain_id: u64,

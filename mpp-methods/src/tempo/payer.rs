@@ -96,7 +96,7 @@ impl Token {
 /// nonce valid for more than 30 seconds.
 const VALIDITY_SECS: u64 = 25;
 
-/// The client half of `tempo/charge`. See the [module docs](self).
+/// The client half of `tempo/charge`. See the [`tempo` module](crate::tempo).
 pub struct TempoPayer {
     key: PrivateKey,
     rpc: Arc<dyn TempoRpc>,
