@@ -260,7 +260,7 @@ fn show_challenge(out: &mut String, c: &Challenge<'_>, now: Option<UnixTime>, pa
                         row(out, name, value);
                     }
                 }
-                Some(Err(e)) => row(out, "terms", &format!("cannot be paid: {e}")),
+                Some(Err(e)) => row(out, "terms", &format!("invalid: {e}")),
                 None => {}
             }
         }
