@@ -133,7 +133,9 @@ fn challenges(out: &mut String, bytes: &[u8], now: UnixTime) -> bool {
 
 /// Every challenge of a `WWW-Authenticate` value as a JSON array, in order: each
 /// Payment challenge decoded (`"valid": true`, its parameters, the decoded `request`
-/// with its `amount` and `currency`, whether it has `expired` at `now`) or its error
+/// with its `amount` and `currency`, the method's `terms` in people's units when
+/// [`crate::terms::describe`] knows the method (or `termsError`), whether it has
+/// `expired` at `now`) or its error
 /// and byte offset (`"valid": false`); challenges of other schemes as
 /// `{"index", "scheme", "payment": false}`. Several field lines can be passed joined
 /// with `", "`.
@@ -188,6 +190,15 @@ fn challenge_fields(entry: &mut serde_json::Map<String, Value>, c: &Challenge<'_
                 let v = request.get(key).cloned().unwrap_or(Value::Null);
                 entry.insert(key.into(), v);
             }
+            match crate::terms::describe(c.method.as_str(), &request) {
+                Some(Ok(d)) => {
+                    entry.insert("terms".into(), d.json);
+                }
+                Some(Err(e)) => {
+                    entry.insert("termsError".into(), e.into());
+                }
+                None => {}
+            }
             entry.insert("request".into(), Value::Object(request));
         }
         Err(e) => {
@@ -241,7 +252,18 @@ fn show_challenge(out: &mut String, c: &Challenge<'_>, now: Option<UnixTime>, pa
     row(out, "method", &c.method);
     row(out, "intent", &c.intent);
     match c.request.decode() {
-        Ok(request) => row(out, "request", &pretty(&request)),
+        Ok(request) => {
+            row(out, "request", &pretty(&request));
+            match crate::terms::describe(c.method.as_str(), &request) {
+                Some(Ok(d)) => {
+                    for (name, value) in &d.rows {
+                        row(out, name, value);
+                    }
+                }
+                Some(Err(e)) => row(out, "terms", &format!("invalid: {e}")),
+                None => {}
+            }
+        }
         Err(e) => row(out, "request", &format!("cannot decode: {e}")),
     }
     match &c.expires {

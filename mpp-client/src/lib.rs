@@ -24,6 +24,7 @@
 
 pub mod explain;
 mod paying;
+pub mod terms;
 #[cfg(feature = "lightning")]
 pub mod testnet;
 

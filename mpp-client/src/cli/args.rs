@@ -14,12 +14,14 @@ Exit status:
   2   nothing was paid: the spending policy refused every challenge, no challenge
       was payable (unknown method, expired, malformed), or the method could not pay
   3   the server rejected the payment (a 4xx after paying, including a second 402)
-  4   network error (connect, TLS, timeout, reading the response, redirects)
+  4   network error (connect, TLS, timeout, reading the response, redirects; the
+      Lightning test network or the Tempo node unreachable)
   5   the payment's outcome is unknown: a 5xx, or a network failure, after the
-      credential was sent (it is never resent: check with the server)
+      credential was sent (it is never resent: check with the server), or a Tempo
+      transaction broadcast in push mode whose outcome is unknown (its hash is shown)
   6   a non-2xx response without payment (e.g. 404)
   64  usage error (bad option or value, a method without its secret, an unreadable
-      --data-file)
+      --data-file or --tempo-key-file, an unknown token name)
 `mpp decode` exits 0 when the value is valid and 1 when it is not.";
 
 const ABOUT: &str = "A curl-like client that pays for HTTP resources with the \"Payment\" \
@@ -53,8 +55,13 @@ Examples:
   mpp get https://api.example.com/paid --preimage s3cret --max-amount 1000:usd --json
 
   # Lightning on the reference server's test network (test money, at most 100 sat):
-  mpp get http://127.0.0.1:8402/paid-lightning --lightning-testnet http://127.0.0.1:8402 \
+  mpp get http://127.0.0.1:8402/paid-lightning --lightning-testnet http://127.0.0.1:8402 \\
       --max-amount 100:sat
+
+  # Tempo: at most 0.01 pathUSD (10000 base units), from the key in a file only you
+  # can read, through a Tempo node; push mode broadcasts the transaction itself:
+  mpp get https://api.example.com/paid --tempo-key-file ~/.config/mpp/tempo.key \\
+      --tempo-rpc https://rpc.testnet.tempo.xyz --max-amount 10000:pathUSD [--tempo-mode push]
 
 ";
 
@@ -180,9 +187,42 @@ pub(crate) struct WalletArgs {
     /// network, e.g. <http://127.0.0.1:8402> [or MPP_LIGHTNING_TESTNET]. Test money only.
     #[arg(long, value_name = "URL", help_heading = "Paying")]
     pub(crate) lightning_testnet: Option<String>,
+    /// Pay `tempo` challenges from the account of the private key (hex) in this file
+    /// [or the key itself in MPP_TEMPO_KEY]. Never give the key on the command line;
+    /// keep the file readable by you only.
+    #[arg(long, value_name = "FILE", help_heading = "Paying with Tempo")]
+    pub(crate) tempo_key_file: Option<PathBuf>,
+    /// The Tempo node's JSON-RPC URL; the chain id is asked from it [or
+    /// MPP_TEMPO_RPC].
+    #[arg(long, value_name = "URL", help_heading = "Paying with Tempo")]
+    pub(crate) tempo_rpc: Option<String>,
+    /// Submit Tempo payments in this mode: pull (the server broadcasts the signed
+    /// transaction) or push (mpp broadcasts it and sends its hash) [default: pull
+    /// where offered].
+    #[arg(
+        long,
+        value_enum,
+        value_name = "MODE",
+        help_heading = "Paying with Tempo"
+    )]
+    pub(crate) tempo_mode: Option<TempoMode>,
+    /// Pay in this token only: a predeployed token's name (pathUSD, AlphaUSD, BetaUSD,
+    /// ThetaUSD) or an address (repeatable) [default: the tokens named in
+    /// --max-amount].
+    #[arg(
+        long,
+        value_name = "NAME_OR_ADDRESS",
+        help_heading = "Paying with Tempo"
+    )]
+    pub(crate) tempo_token: Vec<String>,
+    /// Pay only this recipient address, the primary one and every split's
+    /// (repeatable) [default: any].
+    #[arg(long, value_name = "ADDRESS", help_heading = "Paying with Tempo")]
+    pub(crate) tempo_recipient: Vec<String>,
     /// The most this request may cost in CURRENCY, in base units (an integer), e.g.
     /// 1000:usd (repeatable, one per currency). Nothing is paid in a currency
-    /// without one.
+    /// without one. For Tempo, CURRENCY may be a token's name, e.g. 10000:pathUSD
+    /// (0.01 pathUSD: pathUSD has 6 decimals).
     #[arg(long, value_name = "AMOUNT:CURRENCY", value_parser = parse_limit, allow_hyphen_values = true, help_heading = "Paying")]
     pub(crate) max_amount: Vec<(String, u128)>,
     /// The most all of this command's payments may cost in CURRENCY, in base units
@@ -217,6 +257,18 @@ pub(crate) enum PayWith {
     /// Lightning charge (BOLT11), paid from a reference server's test network
     /// (--lightning-testnet).
     Lightning,
+    /// Tempo charge (TIP-20 stablecoins), paid from a local key (--tempo-key-file)
+    /// through a Tempo node (--tempo-rpc). Real money on a real chain.
+    Tempo,
+}
+
+/// `--tempo-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TempoMode {
+    /// The server broadcasts the signed transaction.
+    Pull,
+    /// mpp broadcasts the transaction and sends its hash.
+    Push,
 }
 
 impl PayWith {
@@ -225,6 +277,7 @@ impl PayWith {
             PayWith::Preimage => "preimage",
             PayWith::Token => "token",
             PayWith::Lightning => "lightning",
+            PayWith::Tempo => "tempo",
         }
     }
 
@@ -232,6 +285,7 @@ impl PayWith {
     pub(crate) fn secret_flag(self) -> &'static str {
         match self {
             PayWith::Lightning => "lightning-testnet",
+            PayWith::Tempo => "tempo-key-file",
             other => other.name(),
         }
     }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use mpp_client::explain::{self, Kind};
+use mpp_client::terms::{amount_text, human_amount};
 use mpp_client::testnet::TestnetWallet;
 use mpp_client::{ClientOptions, PaidRequest, PayingClient, PayingError, PaymentMade};
 use mpp_core::challenge::Challenge;
@@ -19,10 +20,11 @@ use mpp_core::method::BoxFuture;
 use mpp_core::receipt::Receipt;
 use mpp_methods::lightning::{LightningNode, LightningPayer};
 use mpp_methods::preimage::PreimagePayer;
+use mpp_methods::tempo::{Address, HttpRpc, Mode, PrivateKey, TempoPayer, TempoRpc, Token};
 use mpp_methods::token::TokenPayer;
 use serde_json::{Value, json};
 
-use super::args::{GetArgs, PayWith, WalletArgs};
+use super::args::{GetArgs, PayWith, TempoMode, WalletArgs};
 use super::request::{self, status_line};
 use super::{Usage, exit};
 
@@ -44,6 +46,10 @@ pub(crate) async fn run(args: GetArgs) -> u8 {
         Err(WalletError::Usage(usage)) => return usage.report(),
         Err(WalletError::Testnet(e)) => {
             eprintln!("mpp: cannot reach the Lightning test network: {e}");
+            return exit::NETWORK;
+        }
+        Err(WalletError::TempoNode(e)) => {
+            eprintln!("mpp: cannot reach the Tempo node (--tempo-rpc): {e}");
             return exit::NETWORK;
         }
     };
@@ -79,6 +85,7 @@ pub(crate) async fn run(args: GetArgs) -> u8 {
 enum WalletError {
     Usage(Usage),
     Testnet(mpp_methods::lightning::NodeError),
+    TempoNode(mpp_methods::tempo::RpcError),
 }
 
 impl From<Usage> for WalletError {
@@ -100,6 +107,9 @@ async fn wallet(args: &WalletArgs, recorder: &Arc<Recorder>) -> Result<Wallet, W
         if args.lightning_testnet.is_some() {
             methods.push(PayWith::Lightning);
         }
+        if tempo_flag(args).is_some() {
+            methods.push(PayWith::Tempo);
+        }
     } else {
         for m in &args.methods {
             if !methods.contains(m) {
@@ -110,10 +120,14 @@ async fn wallet(args: &WalletArgs, recorder: &Arc<Recorder>) -> Result<Wallet, W
             (args.preimage.is_some(), PayWith::Preimage),
             (args.token.is_some(), PayWith::Token),
             (args.lightning_testnet.is_some(), PayWith::Lightning),
+            (tempo_flag(args).is_some(), PayWith::Tempo),
         ] {
             if given && !methods.contains(&method) {
                 let m = method.name();
-                let flag = method.secret_flag();
+                let flag = match method {
+                    PayWith::Tempo => tempo_flag(args).unwrap_or("tempo-key-file"),
+                    _ => method.secret_flag(),
+                };
                 return Err(Usage(format!(
                     "--{flag} is given but --method {m} is not: add --method {m}, or drop --{flag}"
                 ))
@@ -138,10 +152,11 @@ async fn wallet(args: &WalletArgs, recorder: &Arc<Recorder>) -> Result<Wallet, W
         Ok(value)
     };
 
-    for (flag, list) in [
-        ("--max-amount", &args.max_amount),
-        ("--budget", &args.budget),
-    ] {
+    // A Tempo token's name stands for its address: what a challenge's `currency`
+    // names, and so what the spending policy compares.
+    let max_amount = tempo_currencies(&args.max_amount);
+    let budget = tempo_currencies(&args.budget);
+    for (flag, list) in [("--max-amount", &max_amount), ("--budget", &budget)] {
         for (i, (currency, _)) in list.iter().enumerate() {
             if list[..i]
                 .iter()
@@ -153,9 +168,8 @@ async fn wallet(args: &WalletArgs, recorder: &Arc<Recorder>) -> Result<Wallet, W
             }
         }
     }
-    for (currency, _) in &args.budget {
-        if !args
-            .max_amount
+    for (currency, _) in &budget {
+        if !max_amount
             .iter()
             .any(|(c, _)| c.eq_ignore_ascii_case(currency))
         {
@@ -167,14 +181,19 @@ async fn wallet(args: &WalletArgs, recorder: &Arc<Recorder>) -> Result<Wallet, W
         }
     }
     let policy = SpendingPolicy {
-        max_per_request: args.max_amount.clone(),
-        budget: args.budget.clone(),
+        max_per_request: max_amount,
+        budget,
         allowed_origins: args.allow_origin.clone(),
         allowed_realms: args.allow_realm.clone(),
         allowed_recipients: args.allow_recipient.clone(),
         allow_insecure: args.insecure_http,
         max_validity_secs: args.max_validity,
     };
+    let policy_currencies: Vec<String> = policy
+        .max_per_request
+        .iter()
+        .map(|(c, _)| c.clone())
+        .collect();
     let mut wallet = Wallet::new(policy);
     for (rank, method) in methods.into_iter().enumerate() {
         let inner: Arc<dyn PayMethod> = match method {
@@ -192,6 +211,7 @@ async fn wallet(args: &WalletArgs, recorder: &Arc<Recorder>) -> Result<Wallet, W
                 let network = node.network();
                 Arc::new(LightningPayer::new(Arc::new(node), network))
             }
+            PayWith::Tempo => Arc::new(tempo_payer(args, &policy_currencies).await?),
         };
         // The first method is preferred: weights 1, 0.9, 0.8 …
         let weight = 1000u16.saturating_sub(100 * rank as u16).max(100);
@@ -206,6 +226,160 @@ async fn wallet(args: &WalletArgs, recorder: &Arc<Recorder>) -> Result<Wallet, W
     Ok(wallet)
 }
 
+/// The first Tempo flag given on the command line, which asks for paying with
+/// Tempo.
+fn tempo_flag(args: &WalletArgs) -> Option<&'static str> {
+    [
+        (args.tempo_key_file.is_some(), "tempo-key-file"),
+        (args.tempo_rpc.is_some(), "tempo-rpc"),
+        (args.tempo_mode.is_some(), "tempo-mode"),
+        (!args.tempo_token.is_empty(), "tempo-token"),
+        (!args.tempo_recipient.is_empty(), "tempo-recipient"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag))
+}
+
+/// The limits with every predeployed Tempo token's name (`pathUSD`, any case)
+/// replaced by its address.
+fn tempo_currencies(limits: &[(String, u128)]) -> Vec<(String, u128)> {
+    limits
+        .iter()
+        .map(|(currency, amount)| {
+            let currency = match Token::find(currency) {
+                Some(token) if token.symbol.eq_ignore_ascii_case(currency) => {
+                    token.address.to_hex()
+                }
+                _ => currency.clone(),
+            };
+            (currency, *amount)
+        })
+        .collect()
+}
+
+/// A token `--tempo-token` names, or that a `--max-amount` currency is: a
+/// predeployed one by name or address, or any address (its decimals unknown).
+fn tempo_token(text: &str) -> Option<Token> {
+    Token::find(text).or_else(|| {
+        Address::from_hex(text).map(|address| Token {
+            address,
+            symbol: address.to_hex(),
+            decimals: 0,
+        })
+    })
+}
+
+/// The most a key file may hold: a hex key and some whitespace, with room to spare.
+const MAX_KEY_FILE_BYTES: u64 = 4096;
+
+/// The Tempo key: from `--tempo-key-file`, else `MPP_TEMPO_KEY`. The errors never
+/// show the file's content.
+fn tempo_key(args: &WalletArgs) -> Result<PrivateKey, Usage> {
+    let Some(path) = &args.tempo_key_file else {
+        let text = std::env::var("MPP_TEMPO_KEY").map_err(|_| {
+            Usage(
+                "--method tempo needs its key: --tempo-key-file FILE (or the key in \
+                 MPP_TEMPO_KEY in the environment); never on the command line"
+                    .into(),
+            )
+        })?;
+        return PrivateKey::from_hex(&text).map_err(|e| Usage(format!("MPP_TEMPO_KEY: {e}")));
+    };
+    let shown = path.display();
+    let file = std::fs::File::open(path)
+        .map_err(|e| Usage(format!("cannot read --tempo-key-file {shown}: {e}")))?;
+    #[cfg(unix)]
+    if let Ok(meta) = file.metadata() {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o077 != 0 {
+            eprintln!(
+                "mpp: warning: --tempo-key-file {shown} can be read or changed by other \
+                 users (chmod 600 {shown})"
+            );
+        }
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_KEY_FILE_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(|e| Usage(format!("cannot read --tempo-key-file {shown}: {e}")))?;
+    let key = (bytes.len() as u64 <= MAX_KEY_FILE_BYTES)
+        .then(|| std::str::from_utf8(&bytes).ok())
+        .flatten()
+        .and_then(|text| PrivateKey::from_hex(text).ok());
+    key.ok_or_else(|| {
+        Usage(format!(
+            "--tempo-key-file {shown} does not hold a private key (64 hex digits, with or \
+             without 0x)"
+        ))
+    })
+}
+
+/// The Tempo payer the command line describes; the chain id is the node's.
+async fn tempo_payer(args: &WalletArgs, policy: &[String]) -> Result<TempoPayer, WalletError> {
+    let tokens: Vec<Token> = if args.tempo_token.is_empty() {
+        policy.iter().filter_map(|c| tempo_token(c)).collect()
+    } else {
+        let mut tokens = Vec::new();
+        for name in &args.tempo_token {
+            let token = tempo_token(name).ok_or_else(|| {
+                Usage(format!(
+                    "--tempo-token {name:?} is not a token mpp knows: give an address, or \
+                     one of {}",
+                    Token::predeployed()
+                        .iter()
+                        .map(|t| t.symbol.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+            tokens.push(token);
+        }
+        tokens
+    };
+    if tokens.is_empty() {
+        return Err(Usage(
+            "--method tempo needs --max-amount AMOUNT:TOKEN for the token it may pay in, \
+             e.g. --max-amount 10000:pathUSD (0.01 pathUSD)"
+                .into(),
+        )
+        .into());
+    }
+    let mut recipients = Vec::new();
+    for text in &args.tempo_recipient {
+        recipients.push(Address::from_hex(text).ok_or_else(|| {
+            Usage(format!(
+                "--tempo-recipient {text:?} is not an address (0x and 40 hex digits)"
+            ))
+        })?);
+    }
+    let key = tempo_key(args)?;
+    let url = match &args.tempo_rpc {
+        Some(url) => url.clone(),
+        None => std::env::var("MPP_TEMPO_RPC").map_err(|_| {
+            Usage("--method tempo needs a node: --tempo-rpc URL (or MPP_TEMPO_RPC)".into())
+        })?,
+    };
+    let rpc =
+        HttpRpc::new(&url).map_err(|_| Usage("--tempo-rpc: not an http or https URL".into()))?;
+    let chain_id = mpp_methods::tempo::node_chain_id(&rpc)
+        .await
+        .map_err(WalletError::TempoNode)?;
+    let rpc: Arc<dyn TempoRpc> = Arc::new(rpc);
+    let mut payer = TempoPayer::new(key, rpc, chain_id).tokens(tokens);
+    if !recipients.is_empty() {
+        payer = payer.recipients(recipients);
+    }
+    if let Some(mode) = args.tempo_mode {
+        payer = payer.mode(match mode {
+            TempoMode::Pull => Mode::Pull,
+            TempoMode::Push => Mode::Push,
+        });
+    }
+    Ok(payer)
+}
+
 /// The challenge a method was asked to pay, and whether it produced a credential.
 #[derive(Debug, Clone)]
 struct Attempt {
@@ -214,6 +388,21 @@ struct Attempt {
     currency: String,
     /// The method paid: the credential may have been sent from then on.
     paid: bool,
+}
+
+impl Attempt {
+    /// `10000 (0.01 pathUSD)` or `1000 usd`.
+    fn price(&self) -> String {
+        price(&self.amount, &self.currency)
+    }
+}
+
+/// `amount` (base units, as text) of `currency`, with its human form when known.
+fn price(amount: &str, currency: &str) -> String {
+    match amount.parse::<u128>() {
+        Ok(a) => amount_text(currency, a),
+        Err(_) => format!("{amount} {currency}"),
+    }
 }
 
 #[derive(Debug)]
@@ -373,7 +562,7 @@ impl Paid {
     }
 
     fn json(&self) -> Value {
-        json!({
+        let mut paid = json!({
             "method": self.method,
             "intent": self.intent,
             "amount": self.amount,
@@ -381,7 +570,16 @@ impl Paid {
             "challengeId": self.challenge_id,
             "realm": self.realm,
             "origin": self.origin,
-        })
+        });
+        if let Some(human) = self
+            .amount
+            .parse()
+            .ok()
+            .and_then(|a| human_amount(&self.currency, a))
+        {
+            paid["display"] = human.into();
+        }
+        paid
     }
 }
 
@@ -494,17 +692,31 @@ impl Outcome {
             }
             Err(PayingError::Method(e)) => {
                 outcome.status = Some(StatusCode::PAYMENT_REQUIRED);
-                outcome.exit = exit::REFUSED;
                 let which = attempt.as_ref().map_or_else(String::new, |a| {
                     format!(
-                        " for {}/{} ({} {})",
-                        a.challenge.method, a.challenge.intent, a.amount, a.currency
+                        " for {}/{} ({})",
+                        a.challenge.method,
+                        a.challenge.intent,
+                        a.price()
                     )
                 });
-                outcome.error = Some(Failure::new(
-                    "method-failed",
-                    format!("nothing was paid: the payment method failed{which}: {e}"),
-                ));
+                outcome.error = Some(if sent_unknown(&e) {
+                    outcome.exit = exit::UNKNOWN_OUTCOME;
+                    outcome.payment = attempt.as_ref().map(Paid::from_attempt);
+                    Failure::new(
+                        "unknown-outcome",
+                        format!(
+                            "the payment method failed{which} after sending the payment: {e}; \
+                             it may have settled (look the transaction up before trying again)"
+                        ),
+                    )
+                } else {
+                    outcome.exit = exit::REFUSED;
+                    Failure::new(
+                        "method-failed",
+                        format!("nothing was paid: the payment method failed{which}: {e}"),
+                    )
+                });
             }
             Err(PayingError::Rejected {
                 status,
@@ -631,8 +843,10 @@ impl Outcome {
             if err.is_terminal() && !as_json {
                 let _ = writeln!(
                     err,
-                    "mpp: paid {} {} ({}/{})",
-                    paid.amount, paid.currency, paid.method, paid.intent
+                    "mpp: paid {} ({}/{})",
+                    price(&paid.amount, &paid.currency),
+                    paid.method,
+                    paid.intent
                 );
             }
         }
@@ -705,6 +919,14 @@ impl Outcome {
     }
 }
 
+/// Whether a method's failure came after it sent the payment, whose outcome is
+/// unknown: a Tempo transaction broadcast in push mode without a receipt.
+/// `PayError` has no class for this, so `TempoPayer`'s message (which names the
+/// transaction) is what tells.
+fn sent_unknown(e: &PayError) -> bool {
+    matches!(e, PayError::Backend(m) if m.contains("its outcome is unknown"))
+}
+
 /// What the user can change to get a refused challenge paid.
 fn hints(refusal: &Declined, url: &reqwest::Url) -> Vec<String> {
     let mut hints: Vec<String> = Vec::new();
@@ -714,12 +936,26 @@ fn hints(refusal: &Declined, url: &reqwest::Url) -> Vec<String> {
             Skipped::UnknownMethod(m) if m == "preimage" || m == "token" => {
                 Some(format!("the {offer} offer needs --method {m} --{m} VALUE"))
             }
+            Skipped::UnknownMethod(m) if m == "tempo" => Some(format!(
+                "the {offer} offer needs --tempo-key-file FILE --tempo-rpc URL"
+            )),
+            Skipped::UnknownMethod(m) if m == "lightning" => Some(format!(
+                "the {offer} offer needs --lightning-testnet URL (test networks only)"
+            )),
             Skipped::UnknownMethod(m) => Some(format!(
-                "mpp cannot pay with method {m:?} (it knows preimage and token)"
+                "mpp cannot pay with method {m:?} (it knows preimage, token, lightning and \
+                 tempo)"
             )),
-            Skipped::Policy(PolicyError::CurrencyNotAllowed(c)) => Some(format!(
-                "add --max-amount AMOUNT:{c} to allow paying in {c} (AMOUNT in base units)"
-            )),
+            Skipped::Policy(PolicyError::CurrencyNotAllowed(c)) => {
+                // A Tempo token is better named than written as an address.
+                let name = Address::from_hex(c)
+                    .and_then(|a| Token::find(&a.to_hex()))
+                    .map_or_else(|| c.clone(), |t| t.symbol);
+                Some(format!(
+                    "add --max-amount AMOUNT:{name} to allow paying in {name} (AMOUNT in base \
+                     units)"
+                ))
+            }
             Skipped::Policy(PolicyError::OverRequestCap { amount, cap }) => Some(format!(
                 "the {offer} offer asks {amount}, above your --max-amount of {cap}"
             )),
@@ -783,7 +1019,7 @@ impl Log {
         let methods: Vec<&str> = wallet.methods().iter().map(|m| m.name()).collect();
         let list = |l: &[(String, u128)]| {
             l.iter()
-                .map(|(c, a)| format!("{a} {c}"))
+                .map(|(c, a)| amount_text(c, *a))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -810,8 +1046,12 @@ impl Log {
     fn chosen(self, attempt: &Attempt) {
         let c = &attempt.challenge;
         self.line(&format!(
-            "chosen: {}/{} for {} {} (challenge {}, realm {}); decoded in the credential below",
-            c.method, c.intent, attempt.amount, attempt.currency, c.id, c.realm
+            "chosen: {}/{} for {} (challenge {}, realm {}); decoded in the credential below",
+            c.method,
+            c.intent,
+            attempt.price(),
+            c.id,
+            c.realm
         ));
     }
 }

@@ -105,14 +105,18 @@ pub(crate) async fn run(args: InspectArgs) -> u8 {
                 .iter()
                 .filter(|c| c["payment"] == true && c["valid"] == true)
             {
+                let amount = c["amount"].as_str().unwrap_or("?");
+                // A method's terms in people's units, when explain knows them.
+                let price = match c["terms"]["display"].as_str() {
+                    Some(human) => format!("{amount} ({human})"),
+                    None => format!("{amount} {}", c["currency"].as_str().unwrap_or("?")),
+                };
                 let _ = writeln!(
                     out,
-                    "  [{}] {}/{}: {} {}{}",
+                    "  [{}] {}/{}: {price}{}",
                     c["index"],
                     c["method"].as_str().unwrap_or("?"),
                     c["intent"].as_str().unwrap_or("?"),
-                    c["amount"].as_str().unwrap_or("?"),
-                    c["currency"].as_str().unwrap_or("?"),
                     if c["expired"] == true {
                         " (expired)"
                     } else {
