@@ -434,7 +434,10 @@ impl PayingClient {
         let payment = match self.pay(choice, top_up).await {
             Ok(p) => p,
             Err(e) => {
-                self.wallet.lock().await.release(choice);
+                // Money that may have moved stays counted against the budget.
+                if !matches!(e, PayError::OutcomeUnknown(_)) {
+                    self.wallet.lock().await.release(choice);
+                }
                 return Err(PayingError::Method(e));
             }
         };

@@ -1262,3 +1262,46 @@ async fn client_events_name_method_amount_and_origin_but_never_secrets() {
         }
     }
 }
+
+/// A method that fails the way a payment fails once it is sent: `verdict`.
+struct FailingPayer(mpp_core::client::PayError);
+
+impl mpp_core::client::PayMethod for FailingPayer {
+    fn name(&self) -> &str {
+        "preimage"
+    }
+
+    fn pay<'a>(
+        &'a self,
+        _: &'a mpp_core::client::Choice,
+    ) -> mpp_core::method::BoxFuture<
+        'a,
+        Result<mpp_core::client::Payment, mpp_core::client::PayError>,
+    > {
+        Box::pin(std::future::ready(Err(self.0.clone())))
+    }
+}
+
+#[tokio::test]
+async fn money_that_may_have_moved_stays_counted_and_a_refusal_does_not() {
+    use mpp_core::client::PayError;
+    let counts = AppCounts::default();
+    let app = serve(paywalled_app(&counts)).await;
+    for (verdict, counted) in [
+        (
+            PayError::OutcomeUnknown("transaction 0xab… was sent".into()),
+            PRICE,
+        ),
+        (PayError::Backend("the node refused".into()), 0),
+    ] {
+        let wallet = mpp_core::client::Wallet::new(policy())
+            .with_method(Arc::new(FailingPayer(verdict.clone())), 1000);
+        let client = PayingClient::new(wallet).unwrap();
+        let error = client.get(&app.url("/paid")).await.unwrap_err();
+        assert!(
+            matches!(&error, PayingError::Method(e) if *e == verdict),
+            "{error:?}"
+        );
+        assert_eq!(spent_usd(&client).await, counted, "{verdict:?}");
+    }
+}

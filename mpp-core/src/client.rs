@@ -74,13 +74,21 @@ pub enum PayError {
     /// The method does not pay this here: another intent, no session open at this
     /// origin, a method no longer registered. Nothing was paid.
     NotApplicable(String),
+    /// The payment was sent and its outcome is unknown: a transaction broadcast
+    /// with no receipt yet, a node that stopped answering mid-payment. The money may
+    /// have moved, so the wallet keeps counting it against the budget; the message
+    /// names what to look up (a transaction hash, say).
+    OutcomeUnknown(String),
 }
 
 impl PayError {
     /// The message, without the class.
     pub fn message(&self) -> &str {
         match self {
-            PayError::Terms(m) | PayError::Backend(m) | PayError::NotApplicable(m) => m,
+            PayError::Terms(m)
+            | PayError::Backend(m)
+            | PayError::NotApplicable(m)
+            | PayError::OutcomeUnknown(m) => m,
         }
     }
 }

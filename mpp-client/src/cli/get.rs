@@ -920,11 +920,10 @@ impl Outcome {
 }
 
 /// Whether a method's failure came after it sent the payment, whose outcome is
-/// unknown: a Tempo transaction broadcast in push mode without a receipt.
-/// `PayError` has no class for this, so `TempoPayer`'s message (which names the
-/// transaction) is what tells.
+/// unknown: a Tempo transaction broadcast in push mode without a receipt (the
+/// message names the transaction).
 fn sent_unknown(e: &PayError) -> bool {
-    matches!(e, PayError::Backend(m) if m.contains("its outcome is unknown"))
+    matches!(e, PayError::OutcomeUnknown(_))
 }
 
 /// What the user can change to get a refused challenge paid.

@@ -348,7 +348,7 @@ impl TempoPayer {
                 "the chain refused transaction {}: {e}",
                 hash.to_hex()
             )),
-            RpcError::Unavailable(_) => PayError::Backend(format!(
+            RpcError::Unavailable(_) => PayError::OutcomeUnknown(format!(
                 "transaction {} was sent, its outcome is unknown: {e}",
                 hash.to_hex()
             )),
