@@ -12,7 +12,8 @@
 //!
 //! Every operation, its input and its output are described in
 //! `conformance/adapter.json`; [`OPERATIONS`] lists them. The `tempo.*` operations
-//! live in [`tempo`], the client flow (`http.payment_request`) in [`client`].
+//! live in `adapter/tempo.rs`, the client flow (`http.payment_request`) in
+//! `adapter/client.rs`.
 
 mod client;
 mod tempo;
