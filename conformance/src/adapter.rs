@@ -7,11 +7,16 @@
 //! or binding error), `parameter` (the challenge parameter the error names) and
 //! `field` (where the error was found: `request`, `challenge.id`, `status`) appear
 //! only when known. Absent optional fields are omitted, never `null`.
-//! `context.now` (RFC 3339 text or Unix seconds) fixes the clock for `server.verify`;
-//! without it the system clock is used.
+//! `context.now` (RFC 3339 text or Unix seconds) fixes the clock for `server.verify`
+//! and `tempo.fee_payer.cosign`; without it the system clock is used.
 //!
 //! Every operation, its input and its output are described in
-//! `conformance/adapter.json`; [`OPERATIONS`] lists them.
+//! `conformance/adapter.json`; [`OPERATIONS`] lists them. The `tempo.*` operations
+//! live in `adapter/tempo.rs`, the client flow (`http.payment_request`) in
+//! `adapter/client.rs`.
+
+mod client;
+mod tempo;
 
 use std::collections::BTreeSet;
 
@@ -35,7 +40,7 @@ use serde_json::{Value, json};
 pub const SCHEMA: u64 = 1;
 
 /// Every operation the adapter answers.
-pub const OPERATIONS: [&str; 18] = [
+pub const OPERATIONS: [&str; 23] = [
     "challenge.parse",
     "challenge.parse-all",
     "challenge.format",
@@ -53,6 +58,11 @@ pub const OPERATIONS: [&str; 18] = [
     "problem.describe",
     "server.verify",
     "charge.sequence",
+    "tempo.receipt.verify",
+    "tempo.transaction.verify",
+    "tempo.proof.typed_data",
+    "tempo.fee_payer.cosign",
+    "http.payment_request",
     "capabilities",
 ];
 
@@ -224,6 +234,11 @@ fn dispatch(request: &Value, now: UnixTime) -> OpResult {
         "problem.describe" => problem_describe(input),
         "server.verify" => server_verify(input, now),
         "charge.sequence" => charge_sequence(input),
+        "tempo.receipt.verify" => tempo::receipt_verify(input),
+        "tempo.transaction.verify" => tempo::transaction_verify(input),
+        "tempo.proof.typed_data" => tempo::proof_typed_data(input),
+        "tempo.fee_payer.cosign" => tempo::fee_payer_cosign(input, now),
+        "http.payment_request" => client::payment_request(input),
         "capabilities" => Ok(json!({ "schema": SCHEMA, "operations": OPERATIONS })),
         other => Err(Failure::new(
             "unsupported_operation",

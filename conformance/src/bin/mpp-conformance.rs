@@ -12,6 +12,7 @@ use conformance::vectors::{self, run as vector_run};
 use mpp_client::explain;
 use mpp_core::credential::CredentialField;
 use mpp_core::time::UnixTime;
+use mpp_methods::tempo::PrivateKey;
 
 /// Exit status of `server` when its arguments are unusable.
 const USAGE: u8 = 64;
@@ -100,11 +101,14 @@ const SERVER_HELP: &str = "\
 Each case cites the requirement it checks (spec/requirements.json) and, when it
 fails, prints what was Expected and what was Actual. Skipped cases are SHOULDs
 (without --strict) or need a payment (without --pay); not-applicable cases test
-something the target does not offer (a second method, a paid POST route).
+something the target does not offer (a second method, a paid POST route). With
+--pay tempo=KEYFILE each paid case signs a real payment on the chain of --rpc
+(pull mode where offered: the server broadcasts it).
 
 Examples:
   mpp-conformance server --embedded
   mpp-conformance server https://api.example.com/paid --pay preimage=s3cret --strict
+  mpp-conformance server http://127.0.0.1:8402/paid-tempo --pay tempo=payer.key --rpc http://127.0.0.1:8545
   mpp-conformance server https://api.example.com/paid --only binding,caching --junit report.xml
   mpp-conformance server --list";
 
@@ -120,9 +124,15 @@ struct ServerArgs {
     /// With --embedded: ask for credentials in Payment-Authorization.
     #[arg(long, requires = "embedded")]
     payment_authorization: bool,
-    /// Pay where a case needs it: `preimage=SECRET` (the preimage test method).
-    #[arg(long, value_name = "METHOD=SECRET")]
+    /// Pay where a case needs it: `preimage=SECRET` (the preimage test method) or
+    /// `tempo=KEYFILE` (tempo/charge, from the private key in KEYFILE, through the
+    /// node of --rpc; the key is never printed).
+    #[arg(long, value_name = "METHOD=SECRET|tempo=KEYFILE")]
     pay: Option<String>,
+    /// With --pay tempo=KEYFILE: the Tempo node's JSON-RPC URL (the chain it serves
+    /// is the one paid on).
+    #[arg(long, value_name = "URL")]
+    rpc: Option<String>,
     /// Run the SHOULD cases too.
     #[arg(long)]
     strict: bool,
@@ -275,7 +285,7 @@ fn server(args: ServerArgs) -> u8 {
         }
         return 0;
     }
-    let options = match options(&args) {
+    let (options, tempo_key) = match options(&args) {
         Ok(o) => o,
         Err(e) => return usage(&e),
     };
@@ -290,10 +300,23 @@ fn server(args: ServerArgs) -> u8 {
             return 1;
         }
     };
-    runtime.block_on(run_server(args, options))
+    runtime.block_on(run_server(args, options, tempo_key))
 }
 
-async fn run_server(args: ServerArgs, mut options: SuiteOptions) -> u8 {
+async fn run_server(
+    args: ServerArgs,
+    mut options: SuiteOptions,
+    tempo_key: Option<PrivateKey>,
+) -> u8 {
+    if let (Some(key), Some(rpc)) = (tempo_key, &args.rpc) {
+        match Payer::tempo(key, rpc).await {
+            Ok(payer) => options.payer = Some(payer),
+            Err(e) => {
+                eprintln!("mpp-conformance: {e}");
+                return 1;
+            }
+        }
+    }
     let mut _embedded = None;
     let url = if args.embedded {
         let field = if args.payment_authorization {
@@ -347,7 +370,9 @@ async fn run_server(args: ServerArgs, mut options: SuiteOptions) -> u8 {
     u8::from(report.failed() || !written)
 }
 
-fn options(args: &ServerArgs) -> Result<SuiteOptions, String> {
+/// The suite's settings, and the Tempo key when the suite pays with tempo (its
+/// payer needs the node, asked once the runtime runs).
+fn options(args: &ServerArgs) -> Result<(SuiteOptions, Option<PrivateKey>), String> {
     if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 3600.0) {
         return Err(format!(
             "--timeout {}: expected seconds in (0, 3600]",
@@ -380,11 +405,29 @@ fn options(args: &ServerArgs) -> Result<SuiteOptions, String> {
             ));
         }
     }
-    Ok(SuiteOptions {
+    let (payer, tempo_key) = match args.pay.as_deref() {
+        Some(pay) if pay.starts_with("tempo=") => {
+            let path = &pay["tempo=".len()..];
+            if args.rpc.is_none() {
+                return Err(format!("--pay {pay}: needs --rpc URL, the Tempo node"));
+            }
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--pay {pay}: cannot read the key file: {e}"))?;
+            let key = PrivateKey::from_hex(&text).map_err(|e| format!("--pay {pay}: {e}"))?;
+            (None, Some(key))
+        }
+        Some(pay) => (Some(Payer::parse(pay)?), None),
+        None => (None, None),
+    };
+    if args.rpc.is_some() && tempo_key.is_none() {
+        return Err("--rpc is used only with --pay tempo=KEYFILE".into());
+    }
+    let options = SuiteOptions {
         timeout: Duration::from_secs_f64(args.timeout),
         headers,
-        payer: args.pay.as_deref().map(Payer::parse).transpose()?,
-    })
+        payer,
+    };
+    Ok((options, tempo_key))
 }
 
 fn write_report(path: &PathBuf, text: &str) -> bool {

@@ -1,15 +1,18 @@
 //! What cases share: the target, an HTTP client with limits, and ways to get fresh
 //! challenges and to answer them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 use mpp_core::challenge::Challenge;
+use mpp_core::client::{Choice, PayMethod, Payment};
 use mpp_core::credential::{Credential, CredentialField};
 use mpp_core::json::JsonObject;
 use mpp_core::problem::{Problem, ProblemType};
 use mpp_core::receipt::Receipt;
+use mpp_methods::tempo::{HttpRpc, PrivateKey, TempoPayer, node_chain_id};
 use reqwest::Url;
 use tokio::sync::OnceCell;
 
@@ -18,12 +21,17 @@ use tokio::sync::OnceCell;
 pub enum Payer {
     /// The `preimage` test method, with this preimage.
     Preimage(String),
+    /// `tempo/charge`, paid on a Tempo chain from a local key (pull mode where the
+    /// terms offer it: the server broadcasts).
+    Tempo(Arc<TempoPayer>),
 }
 
 impl std::fmt::Debug for Payer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Payer::Preimage(_) => f.write_str("Payer::Preimage(<redacted>)"),
+            // TempoPayer shows the account, never the key.
+            Payer::Tempo(payer) => write!(f, "Payer::Tempo({payer:?})"),
         }
     }
 }
@@ -33,24 +41,76 @@ impl Payer {
     pub fn parse(text: &str) -> Result<Payer, String> {
         match text.split_once('=') {
             Some(("preimage", secret)) if !secret.is_empty() => Ok(Payer::Preimage(secret.into())),
-            _ => Err(format!("--pay {text:?}: expected preimage=SECRET")),
+            _ => Err(format!(
+                "--pay {text:?}: expected preimage=SECRET (or tempo=KEYFILE with --rpc)"
+            )),
         }
+    }
+
+    /// Pays `tempo/charge` from `key` through the node at `rpc_url`, on the chain the
+    /// node serves, in the predeployed stablecoins, to any recipient.
+    pub async fn tempo(key: PrivateKey, rpc_url: &str) -> Result<Payer, String> {
+        let rpc = HttpRpc::new(rpc_url).map_err(|e| format!("--rpc {rpc_url}: {e}"))?;
+        let chain_id = node_chain_id(&rpc)
+            .await
+            .map_err(|e| format!("--rpc {rpc_url}: {e}"))?;
+        let payer = TempoPayer::new(key, Arc::new(rpc), chain_id)
+            .tokens(mpp_methods::tempo::Token::predeployed());
+        Ok(Payer::Tempo(Arc::new(payer)))
     }
 
     fn method(&self) -> &'static str {
         match self {
             Payer::Preimage(_) => "preimage",
+            Payer::Tempo(_) => mpp_methods::tempo::NAME,
         }
     }
 
-    fn payload(&self) -> JsonObject {
-        let mut payload = JsonObject::new();
+    /// A valid payment for `challenge`, sent from `origin`.
+    async fn pay(
+        &self,
+        challenge: &Challenge<'static>,
+        origin: mpp_core::client::Origin,
+    ) -> Result<Payment, String> {
         match self {
             Payer::Preimage(secret) => {
+                let mut payload = JsonObject::new();
                 payload.insert("preimage".into(), secret.as_str().into());
+                Ok(Payment {
+                    payload,
+                    source: None,
+                })
+            }
+            Payer::Tempo(payer) => {
+                let request = challenge
+                    .request
+                    .decode()
+                    .map_err(|e| format!("the challenge's request: {e}"))?;
+                let amount = request
+                    .get("amount")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|a| a.parse::<u128>().ok())
+                    .ok_or("the challenge's request has no decimal `amount`")?;
+                let currency = request
+                    .get("currency")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let choice = Choice {
+                    challenge: challenge.clone(),
+                    request,
+                    amount,
+                    currency,
+                    method: 0,
+                    origin,
+                    cost: amount,
+                };
+                payer
+                    .pay(&choice)
+                    .await
+                    .map_err(|e| format!("the tempo payer could not pay: {e}"))
             }
         }
-        payload
     }
 }
 
@@ -299,18 +359,44 @@ impl Ctx {
         self.payer().is_some_and(|p| challenge.method == p.method())
     }
 
-    /// The payload for `challenge`: a valid proof when the suite can pay it, else an
-    /// empty object (which no method accepts).
-    pub fn payload(&self, challenge: &Challenge<'_>) -> JsonObject {
-        match self.payer() {
-            Some(p) if self.can_pay(challenge) => p.payload(),
-            _ => JsonObject::new(),
-        }
+    /// The credential answering `challenge` (its echo unchanged): a valid payment
+    /// when the suite can pay it (a Tempo payment is signed for this challenge, and
+    /// pushed to the chain only in push mode), else an empty payload (which no
+    /// method accepts). An error when the payer could not pay.
+    pub async fn credential(&self, challenge: &Challenge<'static>) -> Result<Credential, String> {
+        let payment = match self.payer() {
+            Some(p) if self.can_pay(challenge) => {
+                p.pay(challenge, mpp_client::origin_of(&self.target))
+                    .await?
+            }
+            _ => Payment {
+                payload: JsonObject::new(),
+                source: None,
+            },
+        };
+        Ok(Credential::answer(
+            challenge,
+            payment.payload,
+            payment.source,
+        ))
     }
 
-    /// The credential answering `challenge` (its echo unchanged).
-    pub fn credential(&self, challenge: &Challenge<'_>) -> Credential {
-        Credential::answer(challenge, self.payload(challenge), None)
+    /// A payload of the right shape for the suite's method that proves nothing for
+    /// any challenge but its own: the wrong preimage, or a Tempo payment signed
+    /// for another, fresh challenge (its memo names that one).
+    pub async fn wrong_payload(&self) -> Result<JsonObject, String> {
+        match self.payer() {
+            None => Ok(JsonObject::new()),
+            Some(Payer::Preimage(_)) => {
+                let mut payload = JsonObject::new();
+                payload.insert("preimage".into(), "not-the-preimage".into());
+                Ok(payload)
+            }
+            Some(Payer::Tempo(_)) => {
+                let other = self.fresh_challenge().await?;
+                Ok(self.credential(&other).await?.payload)
+            }
+        }
     }
 
     /// The header field name a credential for `challenge` goes in.

@@ -351,15 +351,26 @@ fn check_transaction(
             ));
         }
     }
-    let legs = terms.legs().len();
+    check_calls(tx, expected).map_err(TempoChargeError::Mismatch)
+}
+
+/// Whether `tx`'s calls pay exactly `expected`: one transfer (or transferWithMemo)
+/// of the terms' token per leg, calldata exactly the ABI's, no native value and no
+/// other call. The error names the check the closest transfer failed, as
+/// [`verify_receipt`] does for a receipt.
+pub fn check_calls(
+    tx: &TempoTransaction,
+    expected: &ExpectedPayment<'_>,
+) -> Result<(), ReceiptError> {
+    let legs = expected.terms.legs().len();
     if tx.calls.len() != legs {
-        return Err(TempoChargeError::Mismatch(ReceiptError::new(
+        return Err(ReceiptError::new(
             Mismatch::Malformed,
             format!(
                 "{} calls for {legs} transfers: a payment makes the terms' transfers and nothing else",
                 tx.calls.len()
             ),
-        )));
+        ));
     }
     let mut transfers = std::vec::Vec::with_capacity(legs);
     for call in &tx.calls {
@@ -368,15 +379,14 @@ fn check_transaction(
             .filter(|_| call.value == 0)
             .and_then(|to| read_transfer(to, &call.input))
             .ok_or_else(|| {
-                TempoChargeError::Mismatch(ReceiptError::new(
+                ReceiptError::new(
                     Mismatch::Malformed,
                     "a call that is not exactly a transfer or transferWithMemo",
-                ))
+                )
             })?;
         transfers.push(transfer);
     }
-    match_legs(&transfers, expected).map_err(TempoChargeError::Mismatch)?;
-    Ok(())
+    match_legs(&transfers, expected).map(drop)
 }
 
 /// The server's fee-paying key and its limits.

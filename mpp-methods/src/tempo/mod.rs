@@ -42,7 +42,8 @@ mod tx;
 pub const NAME: &str = "tempo";
 
 pub use charge::{
-    DEFAULT_RECEIPT_WAIT, SponsorPolicy, SponsorRefusal, SponsorRule, TempoCharge, TempoChargeError,
+    DEFAULT_RECEIPT_WAIT, SponsorPolicy, SponsorRefusal, SponsorRule, TempoCharge,
+    TempoChargeError, check_calls,
 };
 pub use key::{KeyError, PrivateKey, pkh_source};
 pub use memo::{Memo, keccak256};

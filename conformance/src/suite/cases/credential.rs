@@ -5,7 +5,7 @@ use mpp_core::base64;
 use mpp_core::credential::CredentialField;
 use mpp_core::problem::ProblemType;
 
-use super::{Outcome, case, challenge, refused, refused_as, send_edited, unreachable};
+use super::{Outcome, case, challenge, refused, refused_as, send_edited, unpaid, unreachable};
 use crate::suite::context::Ctx;
 use crate::suite::{Case, Verdict};
 
@@ -52,14 +52,17 @@ const BAD_PROOF: Case = case! {
 };
 async fn bad_proof(ctx: &Ctx) -> Outcome {
     let c = challenge(ctx).await?;
-    // A proof of the right shape that cannot verify: the wrong preimage when the
-    // suite knows the method, else an empty payload (which some servers may call
-    // malformed instead: not conclusive).
+    // A proof of the right shape that cannot verify when the suite knows the
+    // method, else an empty payload (which some servers may call malformed instead:
+    // not conclusive).
     let known = ctx.can_pay(&c);
+    let wrong = match known {
+        true => Some(ctx.wrong_payload().await.map_err(unpaid)?),
+        false => None,
+    };
     let e = send_edited(ctx, &c, |cred| {
-        if known {
-            cred.payload
-                .insert("preimage".into(), "not-the-preimage".into());
+        if let Some(wrong) = wrong {
+            cred.payload = wrong;
         }
     })
     .await?;
@@ -90,8 +93,8 @@ async fn several_credentials(ctx: &Ctx) -> Outcome {
     // Both in the field the challenges select: whether one in each field counts as
     // "several" is left open by the draft (decision D14).
     let (ca, cb) = (
-        ctx.credential(&a).to_header(),
-        ctx.credential(&b).to_header(),
+        ctx.credential(&a).await.map_err(unpaid)?.to_header(),
+        ctx.credential(&b).await.map_err(unpaid)?.to_header(),
     );
     let field = Ctx::field(&a);
     let e = ctx
@@ -131,7 +134,7 @@ const WRONG_FIELD: Case = case! {
 };
 async fn wrong_field(ctx: &Ctx) -> Outcome {
     let c = challenge(ctx).await?;
-    let credential = ctx.credential(&c).to_header();
+    let credential = ctx.credential(&c).await.map_err(unpaid)?.to_header();
     let other = match c.credential_field {
         CredentialField::Authorization => "payment-authorization",
         CredentialField::PaymentAuthorization => "authorization",

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use http::Method;
 use mpp_core::challenge::Challenge;
 
-use super::{Outcome, case, unreachable};
+use super::{Outcome, case, unpaid, unreachable};
 use crate::suite::context::Ctx;
 use crate::suite::{Case, Verdict};
 
@@ -49,7 +49,7 @@ async fn digest_enforced(ctx: &Ctx) -> Outcome {
             "the POST challenge has no `digest`".into(),
         ));
     }
-    let credential = ctx.credential(&c).to_header();
+    let credential = ctx.credential(&c).await.map_err(unpaid)?.to_header();
     let field = Ctx::field(&c);
     let e = ctx
         .send(
@@ -69,7 +69,7 @@ async fn digest_enforced(ctx: &Ctx) -> Outcome {
     // The same credential with the original body may have been used up by the
     // refusal; a fresh one must pay.
     let (url, c) = post_challenge(ctx, b"{\"q\":\"original\"}").await?;
-    let credential = ctx.credential(&c).to_header();
+    let credential = ctx.credential(&c).await.map_err(unpaid)?.to_header();
     let e = ctx
         .send(
             Method::POST,

@@ -103,6 +103,11 @@ fn unreachable(e: String) -> Verdict {
     Verdict::fail("the server to answer", e)
 }
 
+/// The suite's payer could not pay the server's challenge (its terms, or the chain).
+fn unpaid(e: String) -> Verdict {
+    Verdict::fail("the suite to pay the challenge", e)
+}
+
 /// Checks what every refusal must be: 402 with a fresh valid challenge and no receipt.
 fn refused(exchange: &Exchange) -> Verdict {
     let fresh = !exchange.valid_challenges().is_empty();
@@ -172,7 +177,7 @@ async fn send_edited(
     challenge: &Challenge<'static>,
     edit: impl FnOnce(&mut Credential),
 ) -> Result<Exchange, Verdict> {
-    let mut credential = ctx.credential(challenge);
+    let mut credential = ctx.credential(challenge).await.map_err(unpaid)?;
     edit(&mut credential);
     ctx.pay_with(challenge, &credential.to_header())
         .await
@@ -213,7 +218,7 @@ async fn payable(ctx: &Ctx) -> Result<Challenge<'static>, Verdict> {
 
 async fn pay_once(ctx: &Ctx) -> Result<(Challenge<'static>, String, Exchange), Verdict> {
     let c = payable(ctx).await?;
-    let credential = ctx.credential(&c).to_header();
+    let credential = ctx.credential(&c).await.map_err(unpaid)?.to_header();
     let e = ctx.pay_with(&c, &credential).await.map_err(unreachable)?;
     Ok((c, credential, e))
 }

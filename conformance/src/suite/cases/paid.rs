@@ -4,7 +4,7 @@ use mpp_core::challenge::Challenge;
 use mpp_core::credential::CredentialField;
 use mpp_core::receipt::Receipt;
 
-use super::{Outcome, cache_control_has, case, pay_once, payable, unreachable};
+use super::{Outcome, cache_control_has, case, pay_once, payable, unpaid, unreachable};
 use crate::suite::context::{Ctx, Exchange};
 use crate::suite::{Case, Verdict};
 
@@ -112,16 +112,15 @@ async fn paid_other_field(ctx: &Ctx) -> Outcome {
             "the challenge selects Authorization".into(),
         ));
     }
-    Ok(
-        match ctx.pay_with(&c, &ctx.credential(&c).to_header()).await {
-            Ok(e) => Verdict::check(
-                cache_control_has(&e, &["private", "no-store"]),
-                "Cache-Control: private or no-store",
-                e.describe(),
-            ),
-            Err(e) => unreachable(e),
-        },
-    )
+    let credential = ctx.credential(&c).await.map_err(unpaid)?.to_header();
+    Ok(match ctx.pay_with(&c, &credential).await {
+        Ok(e) => Verdict::check(
+            cache_control_has(&e, &["private", "no-store"]),
+            "Cache-Control: private or no-store",
+            e.describe(),
+        ),
+        Err(e) => unreachable(e),
+    })
 }
 
 /// A paid response, or a verdict when paying did not succeed.

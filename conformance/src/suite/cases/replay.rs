@@ -2,7 +2,7 @@
 
 use mpp_core::problem::ProblemType;
 
-use super::{Outcome, case, pay_once, payable, refused_as, unreachable};
+use super::{Outcome, case, pay_once, payable, refused_as, unpaid, unreachable};
 use crate::suite::context::{Ctx, Exchange};
 use crate::suite::{Case, Verdict};
 
@@ -51,7 +51,7 @@ const PAID_CONCURRENT: Case = case! {
 };
 async fn paid_concurrent(ctx: &Ctx) -> Outcome {
     let c = payable(ctx).await?;
-    let credential = ctx.credential(&c).to_header();
+    let credential = ctx.credential(&c).await.map_err(unpaid)?.to_header();
     let field = Ctx::field(&c);
     let headers = [(field, credential.as_str())];
     let sends = (0..20).map(|_| ctx.get(&headers));
