@@ -11,8 +11,8 @@ use mpp_core::credential::Credential;
 use mpp_core::json::JsonObject;
 use mpp_core::time::UnixTime;
 use mpp_methods::tempo::{
-    AccessListItem, Address, Call, DecodedTransaction, ExpectedPayment, FeePayer, Mismatch,
-    SecretKey, SponsorPolicy, SponsorRule, TempoTerms, TempoTransaction, TxHash, U256, check_calls,
+    AccessListItem, Address, Call, DecodedTransaction, ExpectedPayment, FeePayer, SecretKey,
+    SponsorPolicy, SponsorRule, TempoTerms, TempoTransaction, TxHash, U256, check_calls,
     parse_pkh_source, verify_receipt,
 };
 use serde_json::{Value, json};
@@ -31,10 +31,6 @@ fn refused(class: &'static str, message: impl ToString) -> Failure {
         class: Some(class),
         ..Failure::new(REFUSED, message)
     }
-}
-
-fn mismatch_class(mismatch: Mismatch) -> &'static str {
-    mismatch.as_str()
 }
 
 /// The sponsor rule's name with dashes, as `class` codes are written.
@@ -149,7 +145,7 @@ fn check_receipt(receipt: &Value, hash: &TxHash, expected: &ExpectedPayment<'_>)
         ));
     }
     let reference =
-        verify_receipt(receipt, expected).map_err(|e| refused(mismatch_class(e.mismatch), e))?;
+        verify_receipt(receipt, expected).map_err(|e| refused(e.mismatch.as_str(), e))?;
     Ok(json!({ "status": "success", "reference": reference.to_hex() }))
 }
 
@@ -212,7 +208,7 @@ pub(super) fn transaction_verify(input: &Value) -> OpResult {
         realm: credential.challenge.realm.as_str(),
         payer: payer(&credential, &terms)?,
     };
-    check_calls(&signed.tx, &expected).map_err(|e| refused(mismatch_class(e.mismatch), e))?;
+    check_calls(&signed.tx, &expected).map_err(|e| refused(e.mismatch.as_str(), e))?;
     // Other signature kinds than secp256k1 are left to the receipt's `from`.
     if let (Some(payer), Ok(sender)) = (expected.payer, signed.recover_sender()) {
         if sender != payer {

@@ -457,7 +457,8 @@ impl core::fmt::Debug for TempoCharge {
 
 impl TempoCharge {
     /// Settles charges on chain `chain_id` through `rpc`, recording spent hashes in
-    /// this process only (see [`TempoCharge::used_references`]).
+    /// this process only, in memory that grows with every payment: a server gives it
+    /// its store instead ([`TempoCharge::used_references`]).
     pub fn new(rpc: Arc<dyn TempoRpc>, chain_id: u64) -> TempoCharge {
         TempoCharge {
             rpc,
