@@ -642,6 +642,18 @@ async fn the_server_sponsors_fees_only_within_its_policy() {
         };
         assert!(message.contains(rule.as_str()), "{rule:?}: {message}");
     }
+    // A fee token the sponsor does not pay in (the payer's signature leaves the
+    // token to the sponsor, so the envelope may name one).
+    let mut alpha = base().sign_as_sponsored_sender(&key(1));
+    alpha.tx.fee_token = Some(address("0x20c0000000000000000000000000000000000001"));
+    let named = payload("transaction", "signature", &hex(&alpha.encode()));
+    let error = settle(&f, "a", &terms, &named, Some(&source))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, TempoChargeError::Refused(m) if m.contains(SponsorRule::FeeToken.as_str())),
+        "{error:?}"
+    );
     // A 0x76 that names its own fee payment, for terms where the server pays.
     let own = base().sign_as_sender(&key(1));
     let error = settle(
@@ -820,4 +832,68 @@ async fn a_receipt_of_another_transaction_grants_nothing() {
     );
     assert_eq!(problem(error), ProblemType::InternalPaymentError);
     assert!(f.references.0.lock().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_push_payment_waits_for_its_confirmations() {
+    let Some(f) = fixture() else { return };
+    let to = "0x00000000000000000000000000000000000f0004";
+    let tx = payment(
+        &f,
+        &[leg(to, PRICE, Some(Memo::attribution("a", REALM, None)))],
+        Some(address(PATH_USD)),
+    );
+    let signed = tx.sign_as_sender(&key(0));
+    let receipt = f
+        .chain
+        .rpc("eth_sendRawTransactionSync", json!([hex(&signed.encode())]))
+        .unwrap();
+    let included = u64::from_str_radix(
+        receipt["blockNumber"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
+    let hash = payload("hash", "hash", &signed.hash().to_hex());
+    let request = terms(to).to_request();
+    let challenge = challenge("a", &request);
+    let charge = Charge {
+        challenge: &challenge,
+        request: &request,
+        payload: &hash,
+        source: None,
+    };
+    // More confirmations than come within the wait: not yet, the credential may come
+    // back, and nothing is recorded.
+    let impatient = TempoCharge::new(f.rpc.clone(), CHAIN_ID)
+        .used_references(f.references.clone())
+        .confirmations(1_000)
+        .receipt_wait(
+            std::time::Duration::from_millis(600),
+            std::time::Duration::from_secs(5),
+        );
+    let error = impatient.verify(charge).await.unwrap_err();
+    assert!(
+        matches!(&error, TempoChargeError::Unavailable(m) if m.contains("confirmations")),
+        "{error:?}"
+    );
+    assert!(f.references.0.lock().unwrap().is_empty());
+    // Two blocks on top (a block a second): granted once they are there.
+    let patient = TempoCharge::new(f.rpc.clone(), CHAIN_ID)
+        .used_references(f.references.clone())
+        .confirmations(2)
+        .receipt_wait(
+            std::time::Duration::from_secs(10),
+            std::time::Duration::from_secs(5),
+        );
+    patient.verify(charge).await.unwrap();
+    let latest = f.chain.rpc("eth_blockNumber", json!([])).unwrap();
+    let latest =
+        u64::from_str_radix(latest.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    assert!(
+        latest >= included + 2,
+        "granted at block {latest}, included in {included}"
+    );
 }

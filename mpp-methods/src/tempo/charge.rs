@@ -155,12 +155,13 @@ pub struct SponsorPolicy {
     pub max_total_fee: u128,
     /// How far ahead of now `validBefore` may be, in seconds.
     pub max_validity_secs: u64,
-    /// The token the server pays fees in.
-    pub fee_token: Address,
+    /// The tokens the server pays fees in: a transaction naming one of them is paid
+    /// in it, one naming none (as payers write them) in the first.
+    pub fee_tokens: std::vec::Vec<Address>,
 }
 
 impl SponsorPolicy {
-    /// The default limits, paying fees in `fee_token`.
+    /// The default limits, paying fees in `fee_token` only.
     pub fn new(fee_token: Address) -> SponsorPolicy {
         SponsorPolicy {
             max_gas: 2_000_000,
@@ -168,8 +169,14 @@ impl SponsorPolicy {
             max_priority_fee_per_gas: 10_000_000_000,
             max_total_fee: 50_000_000_000_000_000,
             max_validity_secs: 15 * 60,
-            fee_token,
+            fee_tokens: std::vec![fee_token],
         }
+    }
+
+    /// The token the sponsor pays `tx`'s fees in: the one it names, or the first of
+    /// [`SponsorPolicy::fee_tokens`]; `None` when the policy has no token.
+    pub fn fee_token_for(&self, tx: &TempoTransaction) -> Option<Address> {
+        tx.fee_token.or_else(|| self.fee_tokens.first().copied())
     }
 }
 
@@ -304,14 +311,17 @@ impl SponsorPolicy {
                 "authorizations ride along with the payment".into(),
             );
         }
-        if tx.fee_token.is_some_and(|t| t != self.fee_token) {
-            return refuse(
-                SponsorRule::FeeToken,
-                format!(
-                    "fees in {:?}, the sponsor pays in {:?}",
-                    tx.fee_token, self.fee_token
-                ),
-            );
+        match self.fee_token_for(tx) {
+            Some(token) if self.fee_tokens.contains(&token) => {}
+            named => {
+                return refuse(
+                    SponsorRule::FeeToken,
+                    format!(
+                        "fees in {named:?}, the sponsor pays in {:?} only",
+                        self.fee_tokens
+                    ),
+                );
+            }
         }
         Ok(())
     }
@@ -686,7 +696,10 @@ impl TempoCharge {
                     .map_err(|e| refused(e.to_string()))?;
                 self.simulate(&envelope.tx, &envelope.sender, terms).await?;
                 envelope
-                    .cosign(sponsor.key.as_secret_key(), Some(sponsor.policy.fee_token))
+                    .cosign(
+                        sponsor.key.as_secret_key(),
+                        sponsor.policy.fee_token_for(&envelope.tx),
+                    )
                     .map_err(|e| {
                         TempoChargeError::MalformedPayload(format!("the fee-payer envelope: {e}"))
                     })?
@@ -711,7 +724,10 @@ impl TempoCharge {
                     signature: signed.signature,
                 };
                 envelope
-                    .cosign(sponsor.key.as_secret_key(), Some(sponsor.policy.fee_token))
+                    .cosign(
+                        sponsor.key.as_secret_key(),
+                        sponsor.policy.fee_token_for(&envelope.tx),
+                    )
                     .map_err(|e| {
                         TempoChargeError::MalformedPayload(format!("the sender's signature: {e}"))
                     })?
@@ -900,5 +916,48 @@ impl ChargeMethod for TempoCharge {
 
     fn settle<'a>(&'a self, charge: Charge<'a>) -> BoxFuture<'a, Result<Settlement, MethodError>> {
         Box::pin(async move { self.verify(charge).await.map_err(MethodError::from) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sponsor_pays_in_the_tokens_it_lists_only() {
+        let path = Address::from_bytes([0x20; 20]);
+        let alpha = Address::from_bytes([0x21; 20]);
+        let tx = TempoTransaction {
+            chain_id: 42431,
+            max_priority_fee_per_gas: 1,
+            max_fee_per_gas: 10,
+            gas: 100_000,
+            calls: std::vec::Vec::new(),
+            access_list: std::vec::Vec::new(),
+            nonce_key: U256::MAX,
+            nonce: 0,
+            valid_before: Some(1_000_020),
+            valid_after: None,
+            fee_token: None,
+            authorization_list: std::vec::Vec::new(),
+            key_authorization: None,
+        };
+        let mut policy = SponsorPolicy::new(path);
+        assert_eq!(policy.check(&tx, 1_000_000, None), Ok(()));
+        assert_eq!(policy.fee_token_for(&tx), Some(path));
+        let named = TempoTransaction {
+            fee_token: Some(alpha),
+            ..tx.clone()
+        };
+        let refused = policy.check(&named, 1_000_000, None).unwrap_err();
+        assert_eq!(refused.rule, SponsorRule::FeeToken);
+        policy.fee_tokens.push(alpha);
+        assert_eq!(policy.check(&named, 1_000_000, None), Ok(()));
+        assert_eq!(policy.fee_token_for(&named), Some(alpha));
+        policy.fee_tokens.clear();
+        assert_eq!(
+            policy.check(&tx, 1_000_000, None).unwrap_err().rule,
+            SponsorRule::FeeToken
+        );
     }
 }
