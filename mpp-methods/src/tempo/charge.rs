@@ -634,19 +634,16 @@ impl TempoCharge {
                 "the server pays the fees: the payment must be a transaction for it to sponsor, not a hash".into(),
             ));
         }
-        let receipt = match rpc::wait_for_receipt(
-            self.rpc.as_ref(),
-            hash,
-            self.poll,
-            self.receipt_wait,
-        )
-        .await
-        {
-            Ok(receipt) => receipt,
-            Err(RpcError::Unavailable(_)) if !self.transaction_exists(hash).await? => {
+        // A hash the node has never seen is refused at once; one still waiting for
+        // a block gets up to the receipt wait.
+        let receipt = match rpc::transaction_receipt(self.rpc.as_ref(), hash).await? {
+            Some(receipt) => receipt,
+            None if !self.transaction_exists(hash).await? => {
                 return Err(TempoChargeError::UnknownTransaction);
             }
-            Err(e) => return Err(e.into()),
+            None => {
+                rpc::wait_for_receipt(self.rpc.as_ref(), hash, self.poll, self.receipt_wait).await?
+            }
         };
         self.grant(&receipt, hash, expected).await
     }
