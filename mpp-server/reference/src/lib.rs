@@ -32,7 +32,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use axum::{Json, body::Bytes};
 use mpp_core::credential::CredentialField;
-use mpp_methods::lightning::{LightningCharge, TestNode};
+use mpp_methods::lightning::{LightningCharge, LightningNode, TestNode};
 use mpp_methods::preimage::Preimage;
 use mpp_methods::token::Token;
 use mpp_server::{
@@ -71,6 +71,10 @@ pub struct ReferenceConfig {
     pub session_idle: Duration,
     /// Where the Tempo routes are paid; without it they are not served.
     pub tempo: Option<tempo::TempoConfig>,
+    /// The Lightning node the Lightning routes (`/paid-lightning` and the session
+    /// routes) are paid to; without one, an in-process test network, and its
+    /// `/testnet/*` routes, stand in.
+    pub lightning_node: Option<Arc<dyn LightningNode>>,
 }
 
 impl ReferenceConfig {
@@ -89,6 +93,7 @@ impl ReferenceConfig {
             store: Arc::new(MemoryStore::new(100_000)),
             session_idle: Duration::from_secs(300),
             tempo: None,
+            lightning_node: None,
         }
     }
 }
@@ -101,6 +106,10 @@ impl std::fmt::Debug for ReferenceConfig {
             .field("credential_field", &self.credential_field)
             .field("session_idle", &self.session_idle)
             .field("tempo", &self.tempo)
+            .field(
+                "lightning_node",
+                &self.lightning_node.as_ref().map(|n| n.node_id()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -138,11 +147,19 @@ fn peer_address(parts: &http::request::Parts) -> Option<String> {
 /// the task ends once the application is dropped.
 pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
     let preimage: Arc<Preimage> = Arc::new(Preimage);
-    let node = Arc::new(TestNode::new());
-    let wallet = Arc::new(
-        node.peer(testnet::WALLET_KEY)
-            .unwrap_or_else(|| unreachable!("the wallet key is a valid secret key")),
-    );
+    // A real node when one is configured; else the in-process test network, with the
+    // wallet that clients in other processes pay from.
+    let (node, wallet): (Arc<dyn LightningNode>, Option<Arc<TestNode>>) =
+        match &config.lightning_node {
+            Some(node) => (node.clone(), None),
+            None => {
+                let node = Arc::new(TestNode::new());
+                let wallet = node
+                    .peer(testnet::WALLET_KEY)
+                    .unwrap_or_else(|| unreachable!("the wallet key is a valid secret key"));
+                (node, Some(Arc::new(wallet)))
+            }
+        };
     let token = Arc::new(Token::new(config.token.clone()));
     let preimage_offer = || {
         ChargeOffer::new(
@@ -235,7 +252,7 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
         .route("/session/metered", get(sessions::metered))
         .route("/session/stream", get(sessions::stream))
         // Behind the paywall, which serves /openapi.json and lets unpaid paths through.
-        .merge(testnet::routes(wallet))
+        .merge(wallet.map(testnet::routes).unwrap_or_default())
         .layer(paywall))
 }
 

@@ -23,7 +23,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_core::Stream;
 use mpp_core::json::JsonObject;
-use mpp_methods::lightning::{LightningSession, TestNode};
+use mpp_methods::lightning::{LightningNode, LightningSession};
 use mpp_server::{PaidRoute, SessionOffer, VerifiedPayment};
 use serde_json::json;
 
@@ -51,7 +51,10 @@ fn terms(idle: Duration) -> JsonObject {
 
 /// The paid routes, for the paywall: sessions on `node`, closed after the
 /// configured idle time.
-pub(super) fn paid_routes(node: Arc<TestNode>, config: &ReferenceConfig) -> [PaidRoute; 2] {
+pub(super) fn paid_routes(
+    node: Arc<dyn LightningNode>,
+    config: &ReferenceConfig,
+) -> [PaidRoute; 2] {
     let idle = config.session_idle;
     let method = Arc::new(LightningSession::new(node).deposit(DEPOSIT_SAT));
     let offer = SessionOffer::new(method, terms(idle)).idle_timeout(idle);

@@ -135,6 +135,7 @@ async fn main() -> ExitCode {
         store,
         session_idle: Duration::from_secs(args.session_idle),
         tempo,
+        lightning_node: None,
     };
     let app = match reference::app(&config) {
         Ok(app) => app,
