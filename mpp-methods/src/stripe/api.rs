@@ -3,6 +3,7 @@
 //! `Stripe-Account` headers, JSON answers, and Stripe's error objects read into
 //! [`StripeError`] without ever echoing the key.
 
+use std::boxed::Box;
 use std::format;
 use std::string::{String, ToString};
 use std::time::Duration;
@@ -54,7 +55,7 @@ pub struct ApiError {
 #[non_exhaustive]
 pub enum StripeError {
     /// Stripe answered with an error object.
-    Api(ApiError),
+    Api(Box<ApiError>),
     /// No usable answer: Stripe could not be reached, timed out, or answered
     /// something that is not Stripe's JSON. Whether the request took effect is
     /// unknown.
@@ -242,7 +243,7 @@ fn read_error(status: u16, body: Option<&Value>) -> StripeError {
         if status >= 500 || status == 429 {
             return StripeError::Unavailable(format!("HTTP {status} without an error object"));
         }
-        return StripeError::Api(ApiError {
+        return StripeError::Api(Box::new(ApiError {
             status,
             kind: "unknown".into(),
             code: None,
@@ -250,7 +251,7 @@ fn read_error(status: u16, body: Option<&Value>) -> StripeError {
             message: format!("HTTP {status} without an error object"),
             param: None,
             payment_intent: None,
-        });
+        }));
     };
     let text = |name: &str| {
         error
@@ -264,7 +265,7 @@ fn read_error(status: u16, body: Option<&Value>) -> StripeError {
     } else {
         text("message").unwrap_or_default()
     };
-    StripeError::Api(ApiError {
+    StripeError::Api(Box::new(ApiError {
         status,
         kind: text("type").unwrap_or_else(|| "unknown".into()),
         code: text("code"),
@@ -272,7 +273,7 @@ fn read_error(status: u16, body: Option<&Value>) -> StripeError {
         message,
         param: text("param"),
         payment_intent: error.get("payment_intent").cloned(),
-    })
+    }))
 }
 
 /// `application/x-www-form-urlencoded`, as Stripe reads it: nested keys are written
