@@ -1096,6 +1096,60 @@ mod tests {
         assert!(decode_form(b"a=%zz").is_none());
     }
 
+    /// One raw HTTP exchange: the status line, headers and body.
+    fn post(stripe: &StripeStandIn, path: &str, auth: &str, key: &str, body: &str) -> String {
+        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, stripe.port)).unwrap();
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nhost: x\r\nauthorization: {auth}\r\nidempotency-key: {key}\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    }
+
+    #[test]
+    fn the_wire_follows_stripes_auth_idempotency_and_error_rules() {
+        let stripe = StripeStandIn::start();
+        let bearer = format!("Bearer {}", stripe.secret_key());
+        let grant = |amount: &str| {
+            encode_form(&[
+                ("payment_method", PM_SUCCEEDS),
+                ("usage_limits[currency]", "usd"),
+                ("usage_limits[max_amount]", amount),
+                ("usage_limits[expires_at]", &(stripe.now() + 60).to_string()),
+            ])
+        };
+        let path = "/v1/test_helpers/shared_payment/granted_tokens";
+        let bad_key = post(&stripe, path, "Bearer sk_test_nope", "k0", &grant("500"));
+        assert!(bad_key.starts_with("HTTP/1.1 401"), "{bad_key}");
+        let first = post(&stripe, path, &bearer, "k1", &grant("500"));
+        assert!(first.starts_with("HTTP/1.1 200") && !first.contains("idempotent-replayed"));
+        let again = post(&stripe, path, &bearer, "k1", &grant("500"));
+        assert!(again.contains("idempotent-replayed: true"), "{again}");
+        assert_eq!(
+            first.split("\r\n\r\n").nth(1),
+            again.split("\r\n\r\n").nth(1)
+        );
+        let other = post(&stripe, path, &bearer, "k1", &grant("600"));
+        assert!(other.starts_with("HTTP/1.1 400") && other.contains("idempotency_error"));
+        let basic = format!(
+            "Basic {}",
+            base64(format!("{}:", stripe.secret_key()).as_bytes())
+        );
+        let missing = post(&stripe, "/v1/charges", &basic, "k2", "");
+        assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+        stripe.inject(Fault::ServerError, 1);
+        let failed = post(&stripe, path, &bearer, "k3", &grant("500"));
+        assert!(failed.starts_with("HTTP/1.1 500") && failed.contains("api_error"));
+        // The failure ran nothing, so the key is still free.
+        let retried = post(&stripe, path, &bearer, "k3", &grant("500"));
+        assert!(retried.starts_with("HTTP/1.1 200") && !retried.contains("idempotent-replayed"));
+        assert_eq!(stripe.requests().len(), 7);
+        assert!(!format!("{:?}", stripe.requests()).contains(stripe.secret_key()));
+    }
+
     #[test]
     fn basic_credentials_are_standard_base64() {
         assert_eq!(base64(b"sk_test_x:"), "c2tfdGVzdF94Og==");
