@@ -2,7 +2,8 @@
 //! the `listening on URL` line they print ([`process`]), the mppx interop harness
 //! ([`mppx`]), a throwaway `redis-server` ([`redis`]), the check of a crate's
 //! module layers ([`layering`]), property-test strategies for JSON
-//! ([`strategies`]), and a real Tempo chain on loopback ([`tempo`]).
+//! ([`strategies`]), a real Tempo chain on loopback ([`tempo`]), and a stand-in for
+//! Stripe's API ([`stripe`]).
 //!
 //! These are test fixtures: they panic, with what went wrong, when the process they
 //! drive does not behave.
@@ -12,6 +13,7 @@ pub mod mppx;
 pub mod process;
 pub mod redis;
 pub mod strategies;
+pub mod stripe;
 pub mod tempo;
 
 /// Whether the tests run under CI (`CI` set): there, a test whose tooling is
