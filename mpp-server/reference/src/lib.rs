@@ -15,11 +15,15 @@
 //! [`sessions`] routes, `GET /session/metered` and `GET /session/stream`, paid from
 //! `lightning/session` sessions on the same network.
 //!
+//! Stripe, when configured with a secret key ([`ReferenceConfig::stripe`]):
+//! `GET /paid-stripe`, a `stripe/charge` PaymentIntent through the configured API.
+//!
 //! Tempo, when configured with a node ([`ReferenceConfig::tempo`]): the [`tempo`]
 //! routes `GET /paid-tempo`, `GET /paid-tempo-sponsored` and `GET /paid-tempo-proof`,
 //! real `tempo/charge` payments (and zero-amount proofs) on the node's chain.
 
 pub mod sessions;
+pub mod stripe;
 pub mod tempo;
 pub mod testnet;
 
@@ -71,6 +75,8 @@ pub struct ReferenceConfig {
     pub session_idle: Duration,
     /// Where the Tempo routes are paid; without it they are not served.
     pub tempo: Option<tempo::TempoConfig>,
+    /// Where `/paid-stripe` is paid; without it, it is not served.
+    pub stripe: Option<stripe::StripeConfig>,
     /// The Lightning node the Lightning routes (`/paid-lightning` and the session
     /// routes) are paid to; without one, an in-process test network, and its
     /// `/testnet/*` routes, stand in.
@@ -93,6 +99,7 @@ impl ReferenceConfig {
             store: Arc::new(MemoryStore::new(100_000)),
             session_idle: Duration::from_secs(300),
             tempo: None,
+            stripe: None,
             lightning_node: None,
         }
     }
@@ -106,6 +113,7 @@ impl std::fmt::Debug for ReferenceConfig {
             .field("credential_field", &self.credential_field)
             .field("session_idle", &self.session_idle)
             .field("tempo", &self.tempo)
+            .field("stripe", &self.stripe)
             .field(
                 "lightning_node",
                 &self.lightning_node.as_ref().map(|n| n.node_id()),
@@ -206,14 +214,20 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
             categories: vec!["developer-tools".into()],
             ..ServiceInfo::default()
         });
-    let mut tempo_paths = Vec::new();
+    let mut extra_paths = Vec::new();
     if let Some(tempo) = &config.tempo {
         for (path, route) in tempo::paid_routes(tempo, config.store.clone(), |path| {
             paid_route(config, http::Method::GET, path)
         }) {
-            tempo_paths.push(path);
+            extra_paths.push(path);
             paywall = paywall.route(route);
         }
+    }
+    if let Some(stripe) = &config.stripe {
+        paywall = paywall.route(stripe::paid_route(stripe, |path| {
+            paid_route(config, http::Method::GET, path)
+        }));
+        extra_paths.push("/paid-stripe");
     }
     let paywall = paywall.build()?;
     if tokio::runtime::Handle::try_current().is_ok() {
@@ -234,7 +248,7 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
     };
     let post_runs = runs.clone();
     let mut router = Router::new();
-    for path in tempo_paths {
+    for path in extra_paths {
         router = router.route(path, get(counted(path)));
     }
     Ok(router

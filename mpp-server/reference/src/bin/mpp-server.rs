@@ -73,6 +73,19 @@ struct Args {
     /// /paid-tempo-sponsored; without it that route is not served.
     #[arg(long, requires = "tempo_rpc")]
     tempo_fee_payer_key_file: Option<std::path::PathBuf>,
+    /// Serve /paid-stripe (5.00 usd), settled with the Stripe secret key in this file
+    /// (or in MPP_STRIPE_KEY with --stripe). A test key (`sk_test_…`) moves no money.
+    #[arg(long)]
+    stripe_key_file: Option<std::path::PathBuf>,
+    /// Serve /paid-stripe with the secret key in MPP_STRIPE_KEY.
+    #[arg(long)]
+    stripe: bool,
+    /// The Stripe API base (default https://api.stripe.com), e.g. a stand-in's.
+    #[arg(long, value_name = "URL")]
+    stripe_api: Option<String>,
+    /// The seller's network id in /paid-stripe's terms.
+    #[arg(long, value_name = "ID")]
+    stripe_network: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -122,6 +135,21 @@ async fn main() -> ExitCode {
         },
         _ => None,
     };
+    let stripe = if args.stripe || args.stripe_key_file.is_some() {
+        match reference::stripe::StripeConfig::from_flags(
+            args.stripe_key_file.as_deref(),
+            args.stripe_api.as_deref(),
+            args.stripe_network.as_deref(),
+        ) {
+            Ok(stripe) => Some(stripe),
+            Err(e) => {
+                eprintln!("mpp-server: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        None
+    };
     let config = ReferenceConfig {
         secret: args.secret.clone(),
         preimage: args.preimage.clone(),
@@ -135,6 +163,7 @@ async fn main() -> ExitCode {
         store,
         session_idle: Duration::from_secs(args.session_idle),
         tempo,
+        stripe,
         lightning_node: None,
     };
     let app = match reference::app(&config) {

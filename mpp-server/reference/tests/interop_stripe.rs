@@ -1,0 +1,143 @@
+//! `stripe/charge` end to end against the project's Stripe stand-in, and between
+//! mppx 0.11.0 (the TypeScript reference SDK) and this project both ways: our
+//! `PayingClient` with a `StripePayer` and mppx's own `stripe` client pay the
+//! reference server's `/paid-stripe`; our client pays mppx's `stripe` server, which
+//! settles through Stripe's own Node SDK pointed at the stand-in. Each payment makes
+//! exactly one PaymentIntent, and a replayed credential makes none.
+
+use std::sync::Arc;
+
+use mpp_client::PayingClient;
+use mpp_core::client::{SpendingPolicy, Wallet};
+use mpp_methods::stripe::{DEFAULT_TIMEOUT, StripeApi, StripePayer, StripeSecretKey};
+use mpp_reference_server::stripe::{STRIPE_PRICE_CENTS, StripeConfig};
+use mpp_reference_server::{ReferenceConfig, spawn};
+use mpp_test_support::mppx;
+use mpp_test_support::process::ServerProcess;
+use mpp_test_support::stripe::{PM_SUCCEEDS, StripeStandIn};
+use serde_json::Value;
+
+fn api(stripe: &StripeStandIn) -> StripeApi {
+    let key = StripeSecretKey::new(stripe.secret_key()).unwrap();
+    StripeApi::with_base(key, &stripe.base_url(), DEFAULT_TIMEOUT).unwrap()
+}
+
+fn our_client(stripe: &StripeStandIn) -> PayingClient {
+    let payer = StripePayer::new(api(stripe), PM_SUCCEEDS).unwrap();
+    let policy = SpendingPolicy {
+        max_per_request: vec![("usd".into(), STRIPE_PRICE_CENTS)],
+        ..SpendingPolicy::default()
+    };
+    PayingClient::new(Wallet::new(policy).with_method(Arc::new(payer), 1000)).unwrap()
+}
+
+/// Sends `authorization` again to `url`.
+async fn replay(url: &str, authorization: &str) -> u16 {
+    reqwest::Client::new()
+        .get(url)
+        .header("authorization", authorization)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn reference_on(stripe: &StripeStandIn) -> mpp_reference_server::Spawned {
+    let mut config = ReferenceConfig::new("a-reference-secret-of-at-least-32-bytes", "s3cret");
+    config.stripe = Some(StripeConfig {
+        api: api(stripe),
+        network_id: "net_mpp_reference".into(),
+    });
+    spawn(&config).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn our_client_pays_the_reference_server_once() {
+    let stripe = StripeStandIn::start();
+    let server = reference_on(&stripe).await;
+    let url = server.url("/paid-stripe");
+    let response = our_client(&stripe).get(&url).await.unwrap();
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    let receipt = response.receipt.as_ref().unwrap();
+    assert_eq!(receipt.method.as_str(), "stripe");
+    let intents = stripe.payment_intents();
+    assert_eq!(intents.len(), 1);
+    assert_eq!(intents[0]["id"], receipt.reference.as_str());
+    assert_eq!(intents[0]["amount"], 500);
+    let credential = &response.payments[0].credential;
+    assert_eq!(replay(&url, credential).await, 402);
+    assert_eq!(stripe.charges(), 1, "a replay charges nothing");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mppx_pays_the_reference_server_once() {
+    let Some(dir) = mppx::harness_or_skip("mppx_pays_the_reference_server_with_stripe") else {
+        return;
+    };
+    let stripe = StripeStandIn::start();
+    let server = reference_on(&stripe).await;
+    let url = server.url("/paid-stripe");
+    let (base, key) = (stripe.base_url(), stripe.secret_key().to_owned());
+    let run = {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            mppx::node(
+                &dir,
+                &["stripe-pay.mjs", &url],
+                &[("STRIPE_API", &base), ("STRIPE_KEY", &key)],
+            )
+        })
+        .await
+        .unwrap()
+    };
+    let report: Value = serde_json::from_str(run.stdout.trim()).unwrap_or(Value::Null);
+    assert_eq!(report["status"], 200, "{}", run.report());
+    let reference = report["receipt"]["reference"].as_str().unwrap();
+    assert_eq!(stripe.charges(), 1);
+    assert_eq!(stripe.payment_intents()[0]["id"], reference);
+    let authorization = report["authorization"].as_str().unwrap();
+    assert_eq!(replay(&url, authorization).await, 402);
+    assert_eq!(stripe.charges(), 1, "a replay charges nothing");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn our_client_pays_an_mppx_stripe_server_once() {
+    let Some(dir) = mppx::harness_or_skip("our_client_pays_an_mppx_stripe_server") else {
+        return;
+    };
+    let stripe = StripeStandIn::start();
+    let mut command = std::process::Command::new("node");
+    command
+        .arg("stripe-server.mjs")
+        .current_dir(dir)
+        .env("PORT", "0")
+        .env("STRIPE_API", stripe.base_url())
+        .env("STRIPE_KEY", stripe.secret_key());
+    let server = ServerProcess::start(command, mppx::STARTUP_TIMEOUT);
+    let url = server.url("/paid-stripe");
+    let response = our_client(&stripe)
+        .get(&url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n--- mppx ---\n{}", server.stderr()));
+    assert_eq!(
+        response.status,
+        200,
+        "{}\n--- mppx ---\n{}",
+        String::from_utf8_lossy(&response.body),
+        server.stderr()
+    );
+    let receipt = response.receipt.as_ref().unwrap();
+    assert_eq!(stripe.charges(), 1);
+    assert_eq!(
+        stripe.payment_intents()[0]["id"],
+        receipt.reference.as_str()
+    );
+    assert_eq!(replay(&url, &response.payments[0].credential).await, 402);
+    assert_eq!(stripe.charges(), 1, "a replay charges nothing");
+}
