@@ -136,8 +136,14 @@
 //!   invoices) but is never valid charge terms.
 
 mod charge;
+#[cfg(feature = "lightning-nodes")]
+mod cln;
 mod invoice;
+#[cfg(feature = "lightning-nodes")]
+mod lnd;
 mod node;
+#[cfg(feature = "lightning-nodes")]
+mod rest;
 mod session;
 mod test_node;
 
@@ -150,10 +156,14 @@ pub use charge::{
     DEFAULT_INVOICE_EXPIRY_SECS, IssuedCharge, LightningCharge, LightningChargeError,
     LightningPayer, TermsError, charge_request,
 };
+#[cfg(feature = "lightning-nodes")]
+pub use cln::ClnNode;
 pub use invoice::{
     Description, Invoice, InvoiceBuilder, InvoiceError, MAX_INVOICE_LENGTH, Network, NodeId,
     NodeKey,
 };
+#[cfg(feature = "lightning-nodes")]
+pub use lnd::LndNode;
 pub use node::{
     InvoiceRequest, InvoiceState, InvoiceStatus, LightningNode, LightningWallet, NodeError,
     PayOptions, PaymentOutcome,
@@ -162,6 +172,8 @@ pub use session::{
     DEFAULT_DEPOSIT_UNITS, DEFAULT_MAX_DEPOSIT_SATS, DEFAULT_RETURN_INVOICE_EXPIRY_SECS,
     IssuedSession, LightningSession, LightningSessionError, LightningSessionPayer, SessionPayload,
 };
+#[cfg(feature = "lightning-nodes")]
+pub use rest::{DEFAULT_NODE_TIMEOUT, DEFAULT_PAYMENT_TIMEOUT};
 pub use test_node::{TEST_NODE_KEY, TestNode};
 
 #[cfg(doc)]
