@@ -2,12 +2,16 @@
 //! the `listening on URL` line they print ([`process`]), the mppx interop harness
 //! ([`mppx`]), a throwaway `redis-server` ([`redis`]), the check of a crate's
 //! module layers ([`layering`]), property-test strategies for JSON
-//! ([`strategies`]), and a real Tempo chain on loopback ([`tempo`]).
+//! ([`strategies`]), a real Tempo chain on loopback ([`tempo`]), and stand-ins of
+//! LND's and Core Lightning's REST APIs ([`lnd`], [`cln`], sharing [`lightning`]).
 //!
 //! These are test fixtures: they panic, with what went wrong, when the process they
 //! drive does not behave.
 
+pub mod cln;
 pub mod layering;
+pub mod lightning;
+pub mod lnd;
 pub mod mppx;
 pub mod process;
 pub mod redis;

@@ -65,7 +65,12 @@ enum Answer {
 }
 
 impl Api {
-    async fn call(&self, command: &str, params: Value, timeout: Duration) -> Result<Answer, NodeError> {
+    async fn call(
+        &self,
+        command: &str,
+        params: Value,
+        timeout: Duration,
+    ) -> Result<Answer, NodeError> {
         let path = format!("/v1/{command}");
         let request = self
             .rest
@@ -84,7 +89,10 @@ impl Api {
                 NodeError::Unavailable(format!("{command}: the answer is not a JSON object"))
             });
         }
-        let code = object.as_ref().and_then(|o| o.get("code")).and_then(Value::as_i64);
+        let code = object
+            .as_ref()
+            .and_then(|o| o.get("code"))
+            .and_then(Value::as_i64);
         let message = object
             .as_ref()
             .and_then(|o| o.get("message"))
@@ -113,9 +121,10 @@ impl Api {
     async fn result(&self, command: &str, params: Value) -> Result<Value, NodeError> {
         match self.call(command, params, self.timeout).await? {
             Answer::Result(value) => Ok(value),
-            Answer::Error { code: -32602, message } => {
-                Err(NodeError::InvalidRequest(format!("{command}: {message}")))
-            }
+            Answer::Error {
+                code: -32602,
+                message,
+            } => Err(NodeError::InvalidRequest(format!("{command}: {message}"))),
             Answer::Error { code, message } => Err(NodeError::Unavailable(format!(
                 "{command}: error {code}: {message}"
             ))),
@@ -166,7 +175,11 @@ impl ClnNode {
         ClnNode::open(url, rune_or_path, Some(&cert)).await
     }
 
-    async fn open(url: &str, rune_or_path: &str, cert: Option<&[u8]>) -> Result<ClnNode, NodeError> {
+    async fn open(
+        url: &str,
+        rune_or_path: &str,
+        cert: Option<&[u8]>,
+    ) -> Result<ClnNode, NodeError> {
         let mut rune = HeaderValue::from_str(&read_rune(rune_or_path)?)
             .map_err(|_| NodeError::InvalidRequest("the rune cannot be sent".into()))?;
         rune.set_sensitive(true);
@@ -312,7 +325,11 @@ impl ClnNode {
         }))
     }
 
-    async fn pay(&self, invoice: &Invoice, options: PayOptions) -> Result<PaymentOutcome, NodeError> {
+    async fn pay(
+        &self,
+        invoice: &Invoice,
+        options: PayOptions,
+    ) -> Result<PaymentOutcome, NodeError> {
         let amount_msat = amount_to_send(invoice, options)?;
         if invoice.network() != self.network {
             return Err(NodeError::InvalidRequest(format!(
@@ -349,7 +366,10 @@ impl ClnNode {
                     "payment {hash}: {message} ({code})"
                 )));
             }
-            Answer::Error { code: -32602, message } => {
+            Answer::Error {
+                code: -32602,
+                message,
+            } => {
                 return Err(NodeError::InvalidRequest(format!("pay: {message}")));
             }
             Answer::Error { code, message } => {

@@ -60,11 +60,17 @@ struct Api {
 
 impl Api {
     fn request(&self, method: Method, path: &str) -> Result<reqwest::RequestBuilder, NodeError> {
-        self.rest.request(method, path, (MACAROON_HEADER, &self.macaroon))
+        self.rest
+            .request(method, path, (MACAROON_HEADER, &self.macaroon))
     }
 
     /// One call whose answer is a single JSON object.
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, NodeError> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, NodeError> {
         let mut request = self.request(method, path)?.timeout(self.timeout);
         if let Some(body) = body {
             request = request
@@ -82,7 +88,9 @@ impl Api {
         serde_json::from_slice(&answer)
             .ok()
             .filter(Value::is_object)
-            .ok_or_else(|| NodeError::Unavailable(format!("{path}: the answer is not a JSON object")))
+            .ok_or_else(|| {
+                NodeError::Unavailable(format!("{path}: the answer is not a JSON object"))
+            })
     }
 }
 
@@ -194,7 +202,10 @@ impl LndNode {
         if let Some(msat) = request.amount_msat {
             body["value_msat"] = msat.to_string().into();
         }
-        let answer = self.api.call(Method::POST, "/v1/invoices", Some(body)).await?;
+        let answer = self
+            .api
+            .call(Method::POST, "/v1/invoices", Some(body))
+            .await?;
         let hash = answer
             .get("r_hash")
             .and_then(Value::as_str)
@@ -257,7 +268,11 @@ impl LndNode {
         }))
     }
 
-    async fn pay(&self, invoice: &Invoice, options: PayOptions) -> Result<PaymentOutcome, NodeError> {
+    async fn pay(
+        &self,
+        invoice: &Invoice,
+        options: PayOptions,
+    ) -> Result<PaymentOutcome, NodeError> {
         let amount_msat = amount_to_send(invoice, options)?;
         if invoice.network() != self.network {
             return Err(NodeError::InvalidRequest(format!(
@@ -390,7 +405,9 @@ fn read_update(line: &[u8], invoice: &Invoice) -> Result<Update, NodeError> {
             .and_then(Value::as_str)
             .map(rest::short)
             .unwrap_or_default();
-        return Err(unknown(format!("the node answered with an error: {message}")));
+        return Err(unknown(format!(
+            "the node answered with an error: {message}"
+        )));
     }
     let payment = line
         .get("result")
@@ -546,13 +563,33 @@ mod tests {
     fn errors_are_classed_by_what_lnd_says() {
         let body = br#"{"code":2,"message":"verification failed: signature mismatch after caveat verification","details":[]}"#;
         let e = lnd_error("/v1/getinfo", 500, body);
-        assert!(matches!(&e, NodeError::Unavailable(m) if m.contains("refused the macaroon")), "{e}");
-        let e = lnd_error("/v1/invoice/x", 404, br#"{"code":5,"message":"there are no existing invoices"}"#);
-        assert!(matches!(&e, NodeError::InvalidRequest(m) if m.starts_with(NOT_FOUND)), "{e}");
-        let e = lnd_error("/v1/invoices", 400, br#"{"code":3,"message":"memo too long"}"#);
-        assert!(matches!(&e, NodeError::InvalidRequest(m) if m.contains("memo too long")), "{e}");
+        assert!(
+            matches!(&e, NodeError::Unavailable(m) if m.contains("refused the macaroon")),
+            "{e}"
+        );
+        let e = lnd_error(
+            "/v1/invoice/x",
+            404,
+            br#"{"code":5,"message":"there are no existing invoices"}"#,
+        );
+        assert!(
+            matches!(&e, NodeError::InvalidRequest(m) if m.starts_with(NOT_FOUND)),
+            "{e}"
+        );
+        let e = lnd_error(
+            "/v1/invoices",
+            400,
+            br#"{"code":3,"message":"memo too long"}"#,
+        );
+        assert!(
+            matches!(&e, NodeError::InvalidRequest(m) if m.contains("memo too long")),
+            "{e}"
+        );
         let e = lnd_error("/v1/invoices", 503, b"<html>");
-        assert!(matches!(&e, NodeError::Unavailable(m) if m.contains("503")), "{e}");
+        assert!(
+            matches!(&e, NodeError::Unavailable(m) if m.contains("503")),
+            "{e}"
+        );
     }
 
     #[test]

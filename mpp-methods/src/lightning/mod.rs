@@ -168,12 +168,12 @@ pub use node::{
     InvoiceRequest, InvoiceState, InvoiceStatus, LightningNode, LightningWallet, NodeError,
     PayOptions, PaymentOutcome,
 };
+#[cfg(feature = "lightning-nodes")]
+pub use rest::{DEFAULT_NODE_TIMEOUT, DEFAULT_PAYMENT_TIMEOUT};
 pub use session::{
     DEFAULT_DEPOSIT_UNITS, DEFAULT_MAX_DEPOSIT_SATS, DEFAULT_RETURN_INVOICE_EXPIRY_SECS,
     IssuedSession, LightningSession, LightningSessionError, LightningSessionPayer, SessionPayload,
 };
-#[cfg(feature = "lightning-nodes")]
-pub use rest::{DEFAULT_NODE_TIMEOUT, DEFAULT_PAYMENT_TIMEOUT};
 pub use test_node::{TEST_NODE_KEY, TestNode};
 
 #[cfg(doc)]

@@ -285,7 +285,9 @@ pub(super) fn check_issued(
         return Err(bad("an invoice for another amount"));
     }
     if reported_hash.is_some_and(|h| h != invoice.payment_hash()) {
-        return Err(bad("an invoice whose payment hash is not the one it reported"));
+        return Err(bad(
+            "an invoice whose payment hash is not the one it reported",
+        ));
     }
     Ok(invoice)
 }
