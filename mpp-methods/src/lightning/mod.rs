@@ -76,6 +76,17 @@
 //! real BOLT11 invoices with a fixed, published key, and "paying" one of its invoices
 //! hands over the preimage it generated. No channel, no network, no money.
 //!
+//! # Real nodes (feature `lightning-nodes`)
+//!
+//! `LndNode` (LND's REST API, with a macaroon and the node's own TLS certificate
+//! pinned) and `ClnNode` (Core Lightning's `clnrest`, with a rune) implement
+//! [`LightningNode`], so both intents run against a real node. A node that cannot
+//! be reached or fails makes the server answer `internal-payment-error`, never a
+//! grant; a payment whose outcome the node did not report is
+//! [`NodeError::Unavailable`], which the payers pass to the client engine as
+//! [`PayError::OutcomeUnknown`](mpp_core::client::PayError::OutcomeUnknown), and
+//! nothing is paid again on its own.
+//!
 //! # Where this departs from the draft, or reads it one way
 //!
 //! - **Stateless challenge binding.** The draft has the server store the payment hash
