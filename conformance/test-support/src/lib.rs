@@ -2,13 +2,17 @@
 //! the `listening on URL` line they print ([`process`]), the mppx interop harness
 //! ([`mppx`]), a throwaway `redis-server` ([`redis`]), the check of a crate's
 //! module layers ([`layering`]), property-test strategies for JSON
-//! ([`strategies`]), a real Tempo chain on loopback ([`tempo`]), and a stand-in for
-//! Stripe's API ([`stripe`]).
+//! ([`strategies`]), a real Tempo chain on loopback ([`tempo`]), and stand-ins of
+//! Stripe's API ([`stripe`]) and of LND's and Core Lightning's REST APIs ([`lnd`],
+//! [`cln`], sharing [`lightning`]).
 //!
 //! These are test fixtures: they panic, with what went wrong, when the process they
 //! drive does not behave.
 
+pub mod cln;
 pub mod layering;
+pub mod lightning;
+pub mod lnd;
 pub mod mppx;
 pub mod process;
 pub mod redis;

@@ -608,7 +608,7 @@ impl PayMethod for LightningPayer {
                 .wallet
                 .pay(&invoice)
                 .await
-                .map_err(|e| PayError::Backend(e.to_string()))?;
+                .map_err(NodeError::into_pay_error)?;
             if &preimage.payment_hash() != invoice.payment_hash() {
                 return Err(PayError::Backend(
                     "the wallet returned a preimage that is not the invoice's".into(),

@@ -76,6 +76,17 @@
 //! real BOLT11 invoices with a fixed, published key, and "paying" one of its invoices
 //! hands over the preimage it generated. No channel, no network, no money.
 //!
+//! # Real nodes (feature `lightning-nodes`)
+//!
+//! `LndNode` (LND's REST API, with a macaroon and the node's own TLS certificate
+//! pinned) and `ClnNode` (Core Lightning's `clnrest`, with a rune) implement
+//! [`LightningNode`], so both intents run against a real node. A node that cannot
+//! be reached or fails makes the server answer `internal-payment-error`, never a
+//! grant; a payment whose outcome the node did not report is
+//! [`NodeError::Unavailable`], which the payers pass to the client engine as
+//! [`PayError::OutcomeUnknown`](mpp_core::client::PayError::OutcomeUnknown), and
+//! nothing is paid again on its own.
+//!
 //! # Where this departs from the draft, or reads it one way
 //!
 //! - **Stateless challenge binding.** The draft has the server store the payment hash
@@ -136,8 +147,14 @@
 //!   invoices) but is never valid charge terms.
 
 mod charge;
+#[cfg(feature = "lightning-nodes")]
+mod cln;
 mod invoice;
+#[cfg(feature = "lightning-nodes")]
+mod lnd;
 mod node;
+#[cfg(feature = "lightning-nodes")]
+mod rest;
 mod session;
 mod test_node;
 
@@ -150,14 +167,20 @@ pub use charge::{
     DEFAULT_INVOICE_EXPIRY_SECS, IssuedCharge, LightningCharge, LightningChargeError,
     LightningPayer, TermsError, charge_request,
 };
+#[cfg(feature = "lightning-nodes")]
+pub use cln::ClnNode;
 pub use invoice::{
     Description, Invoice, InvoiceBuilder, InvoiceError, MAX_INVOICE_LENGTH, Network, NodeId,
     NodeKey,
 };
+#[cfg(feature = "lightning-nodes")]
+pub use lnd::LndNode;
 pub use node::{
     InvoiceRequest, InvoiceState, InvoiceStatus, LightningNode, LightningWallet, NodeError,
     PayOptions, PaymentOutcome,
 };
+#[cfg(feature = "lightning-nodes")]
+pub use rest::{DEFAULT_NODE_TIMEOUT, DEFAULT_PAYMENT_TIMEOUT};
 pub use session::{
     DEFAULT_DEPOSIT_UNITS, DEFAULT_MAX_DEPOSIT_SATS, DEFAULT_RETURN_INVOICE_EXPIRY_SECS,
     IssuedSession, LightningSession, LightningSessionError, LightningSessionPayer, SessionPayload,

@@ -15,8 +15,9 @@
 //! | [`LightningWallet::pay`] | — | — | paying the challenge's invoice (a session's deposit and top-ups) |
 
 use std::boxed::Box;
-use std::string::String;
+use std::string::{String, ToString};
 
+use mpp_core::client::PayError;
 use mpp_core::method::BoxFuture;
 use mpp_core::time::UnixTime;
 
@@ -119,6 +120,19 @@ impl core::fmt::Display for NodeError {
 }
 
 impl std::error::Error for NodeError {}
+
+impl NodeError {
+    /// The client's error for a payment that ended this way: an unknown outcome
+    /// ([`NodeError::Unavailable`]) is [`PayError::OutcomeUnknown`], so that the
+    /// client engine keeps counting the money as spent and nothing pays again on its
+    /// own; anything else is a [`PayError::Backend`] failure.
+    pub fn into_pay_error(self) -> PayError {
+        match self {
+            NodeError::Unavailable(_) => PayError::OutcomeUnknown(self.to_string()),
+            _ => PayError::Backend(self.to_string()),
+        }
+    }
+}
 
 /// A Lightning node, as the lightning method uses it: it issues invoices, knows which
 /// of its invoices were paid, and pays invoices.

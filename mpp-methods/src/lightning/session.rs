@@ -892,7 +892,7 @@ impl LightningSessionPayer {
             .node
             .pay_invoice(invoice, PayOptions::default())
             .await
-            .map_err(|e| PayError::Backend(e.to_string()))?;
+            .map_err(NodeError::into_pay_error)?;
         if &outcome.preimage.payment_hash() != invoice.payment_hash() {
             return Err(PayError::Backend(
                 "the node returned a preimage that is not the invoice's".into(),
