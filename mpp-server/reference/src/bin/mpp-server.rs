@@ -86,6 +86,50 @@ struct Args {
     /// The seller's network id in /paid-stripe's terms.
     #[arg(long, value_name = "ID")]
     stripe_network: Option<String>,
+    /// Take Lightning payments (/paid-lightning and the session routes) on this LND
+    /// node (its REST URL) instead of the in-process test network.
+    #[arg(long, value_name = "URL", requires_all = ["lnd_macaroon_file", "lnd_cert_file"], conflicts_with = "cln_url")]
+    lnd_url: Option<String>,
+    /// The LND macaroon file (e.g. invoice.macaroon; paying refunds needs more).
+    #[arg(long, value_name = "FILE", requires = "lnd_url")]
+    lnd_macaroon_file: Option<std::path::PathBuf>,
+    /// LND's tls.cert, the only certificate the connection trusts.
+    #[arg(long, value_name = "FILE", requires = "lnd_url")]
+    lnd_cert_file: Option<std::path::PathBuf>,
+    /// Take Lightning payments on this Core Lightning node (its clnrest URL) instead.
+    #[arg(long, value_name = "URL", requires = "cln_rune_file")]
+    cln_url: Option<String>,
+    /// The file holding the rune clnrest checks.
+    #[arg(long, value_name = "FILE", requires = "cln_url")]
+    cln_rune_file: Option<std::path::PathBuf>,
+    /// clnrest's certificate (server.pem), pinned, for an https:// --cln-url.
+    #[arg(long, value_name = "FILE", requires = "cln_url")]
+    cln_cert_file: Option<std::path::PathBuf>,
+}
+
+/// The Lightning node the flags name, connected (its identity asked), if any.
+async fn lightning_node(
+    args: &Args,
+) -> Result<Option<Arc<dyn mpp_methods::lightning::LightningNode>>, String> {
+    use mpp_methods::lightning::{ClnNode, LndNode};
+    if let (Some(url), Some(macaroon), Some(cert)) =
+        (&args.lnd_url, &args.lnd_macaroon_file, &args.lnd_cert_file)
+    {
+        let node = LndNode::connect(url, macaroon, cert)
+            .await
+            .map_err(|e| format!("--lnd-url: {e}"))?;
+        return Ok(Some(Arc::new(node)));
+    }
+    if let (Some(url), Some(rune)) = (&args.cln_url, &args.cln_rune_file) {
+        let rune = rune.to_string_lossy();
+        let node = match &args.cln_cert_file {
+            Some(cert) => ClnNode::connect_pinned(url, &rune, cert).await,
+            None => ClnNode::connect(url, &rune).await,
+        }
+        .map_err(|e| format!("--cln-url: {e}"))?;
+        return Ok(Some(Arc::new(node)));
+    }
+    Ok(None)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -150,6 +194,13 @@ async fn main() -> ExitCode {
     } else {
         None
     };
+    let lightning_node = match lightning_node(&args).await {
+        Ok(node) => node,
+        Err(e) => {
+            eprintln!("mpp-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let config = ReferenceConfig {
         secret: args.secret.clone(),
         preimage: args.preimage.clone(),
@@ -164,7 +215,7 @@ async fn main() -> ExitCode {
         session_idle: Duration::from_secs(args.session_idle),
         tempo,
         stripe,
-        lightning_node: None,
+        lightning_node,
     };
     let app = match reference::app(&config) {
         Ok(app) => app,
