@@ -16,6 +16,7 @@
 //! `adapter/client.rs`.
 
 mod client;
+mod stripe;
 mod tempo;
 
 use std::collections::BTreeSet;
@@ -40,7 +41,7 @@ use serde_json::{Value, json};
 pub const SCHEMA: u64 = 1;
 
 /// Every operation the adapter answers.
-pub const OPERATIONS: [&str; 23] = [
+pub const OPERATIONS: [&str; 24] = [
     "challenge.parse",
     "challenge.parse-all",
     "challenge.format",
@@ -63,6 +64,7 @@ pub const OPERATIONS: [&str; 23] = [
     "tempo.proof.typed_data",
     "tempo.fee_payer.cosign",
     "http.payment_request",
+    "stripe.external_id_binding",
     "capabilities",
 ];
 
@@ -239,6 +241,7 @@ fn dispatch(request: &Value, now: UnixTime) -> OpResult {
         "tempo.proof.typed_data" => tempo::proof_typed_data(input),
         "tempo.fee_payer.cosign" => tempo::fee_payer_cosign(input, now),
         "http.payment_request" => client::payment_request(input),
+        "stripe.external_id_binding" => stripe::external_id_binding(input, now),
         "capabilities" => Ok(json!({ "schema": SCHEMA, "operations": OPERATIONS })),
         other => Err(Failure::new(
             "unsupported_operation",

@@ -293,7 +293,13 @@ async fn a_bound_external_id_must_match_and_the_receipt_takes_the_requests() {
         let problem = charge
             .check_payload(&request, &payload(&spt, wrong))
             .unwrap_err();
+        // Answered as a credential for other terms than its challenge's, with the
+        // status of a failed verification (both 402).
         assert_eq!(problem.problem_type(), ProblemType::VerificationFailed);
+        assert_eq!(
+            problem.specific().map(|p| p.type_uri.as_str()),
+            Some(ProblemType::InvalidChallenge.uri().as_str())
+        );
     }
     assert!(
         stripe.requests().is_empty(),

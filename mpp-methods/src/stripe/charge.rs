@@ -89,12 +89,20 @@ impl core::fmt::Display for StripeChargeError {
 impl std::error::Error for StripeChargeError {}
 
 impl From<StripeChargeError> for MethodError {
-    /// `invalid-payload` for a malformed payload, `payment-action-required` when the
-    /// payer must authenticate, `internal-payment-error` when Stripe gave no verdict,
-    /// `verification-failed` otherwise.
+    /// `invalid-payload` for a malformed payload, `invalid-challenge` for a payload
+    /// whose `externalId` is not the one the challenge binds, `payment-action-required`
+    /// when the payer must authenticate, `internal-payment-error` when Stripe gave no
+    /// verdict, `verification-failed` otherwise.
     fn from(e: StripeChargeError) -> MethodError {
         match e {
             StripeChargeError::MalformedPayload(m) => MethodError::InvalidPayload(m),
+            // The credential names other terms than the challenge it echoes (D7).
+            StripeChargeError::ExternalIdMismatch => {
+                let invalid = mpp_core::problem::ProblemType::InvalidChallenge;
+                MethodError::VerificationFailed(e.to_string()).refine(
+                    mpp_core::problem::SpecificProblem::new(invalid.uri(), invalid.title()),
+                )
+            }
             StripeChargeError::ActionRequired(_) => MethodError::ActionRequired(e.to_string()),
             StripeChargeError::Unavailable(_) => MethodError::Internal(e.to_string()),
             _ => MethodError::VerificationFailed(e.to_string()),
@@ -424,8 +432,13 @@ impl StripeCharge {
     }
 }
 
-/// Reads the payload `{spt, externalId?}` and checks the `externalId` binding.
-fn read_payload(terms: &StripeTerms, payload: &JsonObject) -> Result<String, StripeChargeError> {
+/// Reads the payload `{spt, externalId?}` for `terms`: its token, once the
+/// `externalId` binding holds (the payload's must be the request's when the request
+/// names one). What the server checks before any Stripe call.
+pub fn read_payload(
+    terms: &StripeTerms,
+    payload: &JsonObject,
+) -> Result<String, StripeChargeError> {
     let spt = payload
         .get("spt")
         .and_then(Value::as_str)

@@ -24,7 +24,9 @@ pub const NAME: &str = "stripe";
 pub use api::{
     ApiError, DEFAULT_API_BASE, DEFAULT_STRIPE_VERSION, DEFAULT_TIMEOUT, StripeApi, StripeError,
 };
-pub use charge::{StripeCharge, StripeChargeError, StripeConnect, stripe_minimum_amount};
+pub use charge::{
+    StripeCharge, StripeChargeError, StripeConnect, read_payload, stripe_minimum_amount,
+};
 pub use key::{KeyError, StripeSecretKey};
 pub use payer::{SptEndpoint, StripePayer};
 pub use terms::{StripeTerms, TermsError};
