@@ -105,6 +105,7 @@ async fn verify(
 
 #[tokio::test]
 async fn a_second_token_for_the_same_challenge_never_charges_twice() {
+    // req: stripe-charge.single-use
     let stripe = StripeStandIn::start();
     let charge = server(&stripe);
     let (first, second) = (token(&stripe, PM_SUCCEEDS), token(&stripe, PM_SUCCEEDS));
@@ -218,6 +219,7 @@ async fn rate_limits_and_an_unreachable_stripe_are_internal_errors_with_nothing_
 
 #[tokio::test]
 async fn a_declined_card_fails_verification_with_its_decline_code() {
+    // req: stripe-charge.settle.succeeded-only
     let stripe = StripeStandIn::start();
     let charge = server(&stripe);
     let credential = payload(&token(&stripe, PM_DECLINED), None);
@@ -232,6 +234,7 @@ async fn a_declined_card_fails_verification_with_its_decline_code() {
 
 #[tokio::test]
 async fn a_card_that_needs_authentication_asks_the_payer_to_act() {
+    // req: stripe-charge.settle.succeeded-only
     let stripe = StripeStandIn::start();
     let charge = server(&stripe);
     let credential = payload(&token(&stripe, PM_AUTHENTICATION_REQUIRED), None);
@@ -328,6 +331,7 @@ async fn a_bound_external_id_must_match_and_the_receipt_takes_the_requests() {
 
 #[tokio::test]
 async fn malformed_payloads_are_refused_before_any_stripe_call() {
+    // req: stripe-charge.verify.before-token
     let stripe = StripeStandIn::start();
     let charge = server(&stripe);
     let request = terms().to_request();
@@ -355,6 +359,7 @@ async fn malformed_payloads_are_refused_before_any_stripe_call() {
 
 #[tokio::test]
 async fn the_payment_intent_carries_the_terms_the_challenge_and_the_stripe_version() {
+    // req: stripe-charge.verify.challenge-binding
     let stripe = StripeStandIn::start();
     let charge = StripeCharge::new(
         api(&stripe, Duration::from_secs(5)).stripe_version("2026-07-29.preview"),
@@ -394,6 +399,7 @@ async fn the_payment_intent_carries_the_terms_the_challenge_and_the_stripe_versi
 
 #[tokio::test]
 async fn connect_parameters_come_from_the_servers_configuration_only() {
+    // req: stripe-charge.connect.not-in-challenge, stripe-charge.connect.not-from-client, stripe-charge.connect.amounts
     let stripe = StripeStandIn::start();
     // A challenge and a credential that try to route the money: ignored.
     let mut sneaky = terms();
@@ -588,6 +594,7 @@ async fn the_payer_mints_a_token_for_exactly_the_challenge() {
 
 #[tokio::test]
 async fn the_payer_refuses_terms_before_minting_anything() {
+    // req: stripe-charge.client.verify-amount
     let stripe = StripeStandIn::start();
     let payer = StripePayer::new(api(&stripe, Duration::from_secs(5)), PM_SUCCEEDS)
         .unwrap()

@@ -4,8 +4,8 @@
 //!   SHOULD NOT of draft-httpauth-payment-01 and of the charge intent that binds a
 //!   server, a client or a parser, those of the session intent (its generic draft,
 //!   draft-payment-intent-session-00, and draft-lightning-session-00) that bind a
-//!   server, and those of draft-lightning-charge-00 and draft-tempo-charge-00, each
-//!   under a stable id.
+//!   server, and those of draft-lightning-charge-00, draft-stripe-charge-00 and
+//!   draft-tempo-charge-00, each under a stable id.
 //! - [`scan_workspace`] finds the tests that cite those ids. A test covers a
 //!   requirement when a plain line comment `// req: <id> [<id>…]` (ids separated by
 //!   spaces or commas) sits in its body or right above its `fn`. Each citation is
@@ -37,22 +37,24 @@ pub const UPDATE_VAR: &str = "MPP_UPDATE_TRACEABILITY";
 pub const UPDATE_COMMAND: &str = "MPP_UPDATE_TRACEABILITY=1 cargo test -p spec";
 
 /// The first segment every id starts with: one per specification.
-pub const AREAS: [&str; 6] = [
+pub const AREAS: [&str; 7] = [
     "core",
     "charge",
     "session",
     "lightning-charge",
     "lightning-session",
+    "stripe-charge",
     "tempo-charge",
 ];
 /// Where a requirement comes from.
-pub const DRAFTS: [&str; 7] = [
+pub const DRAFTS: [&str; 8] = [
     "-01",
     "-00 and -01",
     "charge-00",
     "session-00",
     "lightning-charge-00",
     "lightning-session-00",
+    "stripe-charge-00",
     "tempo-charge-00",
 ];
 

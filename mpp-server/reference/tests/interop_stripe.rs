@@ -141,3 +141,31 @@ async fn our_client_pays_an_mppx_stripe_server_once() {
     assert_eq!(replay(&url, &response.payments[0].credential).await, 402);
     assert_eq!(stripe.charges(), 1, "a replay charges nothing");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_credential_for_no_issued_challenge_never_reaches_stripe() {
+    // req: stripe-charge.verify.before-token
+    let stripe = StripeStandIn::start();
+    let server = reference_on(&stripe).await;
+    let url = server.url("/paid-stripe");
+    // A real payment, then the same credential with its challenge id altered:
+    // refused by the paywall before the method runs.
+    let response = our_client(&stripe).get(&url).await.unwrap();
+    assert_eq!(response.status, 200);
+    let requests_before = stripe.requests().len();
+    let credential =
+        mpp_core::credential::Credential::parse(response.payments[0].credential.as_bytes())
+            .unwrap();
+    let mut forged = credential.clone();
+    forged.challenge.id =
+        mpp_core::value::ChallengeId::from_string(format!("{}x", credential.challenge.id.as_str()))
+            .unwrap();
+    let header = forged.to_header();
+    assert_eq!(replay(&url, &header).await, 402);
+    assert_eq!(
+        stripe.requests().len(),
+        requests_before,
+        "nothing reached Stripe"
+    );
+    assert_eq!(stripe.charges(), 1);
+}
