@@ -143,7 +143,7 @@ struct ServerArgs {
     #[arg(long, value_name = "URL")]
     rpc: Option<String>,
     /// With --pay stripe=…: Stripe's API base URL, e.g. a local stand-in's
-    /// [default: https://api.stripe.com].
+    /// [default: <https://api.stripe.com>].
     #[arg(long, value_name = "URL")]
     stripe_api: Option<String>,
     /// Run the SHOULD cases too.

@@ -236,7 +236,7 @@ pub(crate) struct WalletArgs {
     /// currency, seller and expiry (pm_card_visa in test mode).
     #[arg(long, value_name = "PM_ID", help_heading = "Paying with Stripe")]
     pub(crate) stripe_payment_method: Option<String>,
-    /// Stripe's API base URL [or MPP_STRIPE_API; default: https://api.stripe.com].
+    /// Stripe's API base URL [or MPP_STRIPE_API; default: <https://api.stripe.com>].
     #[arg(long, value_name = "URL", help_heading = "Paying with Stripe")]
     pub(crate) stripe_api: Option<String>,
     /// The most this request may cost in CURRENCY, in base units (an integer), e.g.
