@@ -1,7 +1,7 @@
 //! `mpp-conformance`: checks implementations of the Payment HTTP authentication scheme.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
@@ -12,6 +12,7 @@ use conformance::vectors::{self, run as vector_run};
 use mpp_client::explain;
 use mpp_core::credential::CredentialField;
 use mpp_core::time::UnixTime;
+use mpp_methods::stripe::{DEFAULT_API_BASE, StripeSecretKey};
 use mpp_methods::tempo::PrivateKey;
 
 /// Exit status of `server` when its arguments are unusable.
@@ -103,12 +104,18 @@ fails, prints what was Expected and what was Actual. Skipped cases are SHOULDs
 (without --strict) or need a payment (without --pay); not-applicable cases test
 something the target does not offer (a second method, a paid POST route). With
 --pay tempo=KEYFILE each paid case signs a real payment on the chain of --rpc
-(pull mode where offered: the server broadcasts it).
+(pull mode where offered: the server broadcasts it). With --pay
+stripe=KEYFILE:PAYMENT_METHOD each paid case mints a Shared Payment Token for its
+challenge from that payment method (pm_…) of the Stripe account whose secret key is
+in KEYFILE, and the server charges it: use a test-mode key (sk_test_…) and
+pm_card_visa unless real money may move. The split is at the last ':', so KEYFILE
+may hold one; the key is never printed.
 
 Examples:
   mpp-conformance server --embedded
   mpp-conformance server https://api.example.com/paid --pay preimage=s3cret --strict
   mpp-conformance server http://127.0.0.1:8402/paid-tempo --pay tempo=payer.key --rpc http://127.0.0.1:8545
+  mpp-conformance server https://api.example.com/paid --pay stripe=stripe.key:pm_card_visa
   mpp-conformance server https://api.example.com/paid --only binding,caching --junit report.xml
   mpp-conformance server --list";
 
@@ -124,15 +131,21 @@ struct ServerArgs {
     /// With --embedded: ask for credentials in Payment-Authorization.
     #[arg(long, requires = "embedded")]
     payment_authorization: bool,
-    /// Pay where a case needs it: `preimage=SECRET` (the preimage test method) or
+    /// Pay where a case needs it: `preimage=SECRET` (the preimage test method),
     /// `tempo=KEYFILE` (tempo/charge, from the private key in KEYFILE, through the
-    /// node of --rpc; the key is never printed).
-    #[arg(long, value_name = "METHOD=SECRET|tempo=KEYFILE")]
+    /// node of --rpc) or `stripe=KEYFILE:pm_…` (stripe/charge, by card from that
+    /// payment method of the account whose secret key is in KEYFILE). Keys are
+    /// never printed.
+    #[arg(long, value_name = "preimage=SECRET|tempo=KEYFILE|stripe=KEYFILE:PM")]
     pay: Option<String>,
     /// With --pay tempo=KEYFILE: the Tempo node's JSON-RPC URL (the chain it serves
     /// is the one paid on).
     #[arg(long, value_name = "URL")]
     rpc: Option<String>,
+    /// With --pay stripe=…: Stripe's API base URL, e.g. a local stand-in's
+    /// [default: <https://api.stripe.com>].
+    #[arg(long, value_name = "URL")]
+    stripe_api: Option<String>,
     /// Run the SHOULD cases too.
     #[arg(long)]
     strict: bool,
@@ -416,11 +429,15 @@ fn options(args: &ServerArgs) -> Result<(SuiteOptions, Option<PrivateKey>), Stri
             let key = PrivateKey::from_hex(&text).map_err(|e| format!("--pay {pay}: {e}"))?;
             (None, Some(key))
         }
+        Some(pay) if pay.starts_with("stripe=") => (Some(stripe_payer(pay, args)?), None),
         Some(pay) => (Some(Payer::parse(pay)?), None),
         None => (None, None),
     };
     if args.rpc.is_some() && tempo_key.is_none() {
         return Err("--rpc is used only with --pay tempo=KEYFILE".into());
+    }
+    if args.stripe_api.is_some() && !matches!(payer, Some(Payer::Stripe(_))) {
+        return Err("--stripe-api is used only with --pay stripe=KEYFILE:pm_…".into());
     }
     let options = SuiteOptions {
         timeout: Duration::from_secs_f64(args.timeout),
@@ -428,6 +445,31 @@ fn options(args: &ServerArgs) -> Result<(SuiteOptions, Option<PrivateKey>), Stri
         payer,
     };
     Ok((options, tempo_key))
+}
+
+/// The payer of `--pay stripe=KEYFILE:pm_…`, through `--stripe-api` or Stripe's
+/// API. The errors name the file, never its content.
+fn stripe_payer(pay: &str, args: &ServerArgs) -> Result<Payer, String> {
+    let spec = &pay["stripe=".len()..];
+    let (path, payment_method) = spec
+        .rsplit_once(':')
+        .filter(|(path, pm)| !path.is_empty() && pm.starts_with("pm_"))
+        .ok_or_else(|| {
+            format!(
+                "--pay {pay}: expected stripe=KEYFILE:PAYMENT_METHOD, e.g. \
+                 stripe=stripe.key:pm_card_visa"
+            )
+        })?;
+    let key =
+        StripeSecretKey::from_file(Path::new(path)).map_err(|e| format!("--pay stripe=…: {e}"))?;
+    let base = args.stripe_api.as_deref().unwrap_or(DEFAULT_API_BASE);
+    Payer::stripe(
+        key,
+        payment_method,
+        base,
+        Duration::from_secs_f64(args.timeout),
+    )
+    .map_err(|e| format!("--pay stripe=…: {e}"))
 }
 
 fn write_report(path: &PathBuf, text: &str) -> bool {

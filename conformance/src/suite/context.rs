@@ -12,6 +12,7 @@ use mpp_core::credential::{Credential, CredentialField};
 use mpp_core::json::JsonObject;
 use mpp_core::problem::{Problem, ProblemType};
 use mpp_core::receipt::Receipt;
+use mpp_methods::stripe::{StripeApi, StripePayer, StripeSecretKey};
 use mpp_methods::tempo::{HttpRpc, PrivateKey, TempoPayer, node_chain_id};
 use reqwest::Url;
 use tokio::sync::OnceCell;
@@ -24,6 +25,9 @@ pub enum Payer {
     /// `tempo/charge`, paid on a Tempo chain from a local key (pull mode where the
     /// terms offer it: the server broadcasts).
     Tempo(Arc<TempoPayer>),
+    /// `stripe/charge`, paid by card through a Shared Payment Token minted from a
+    /// payment method of the Stripe account whose secret key the payer holds.
+    Stripe(Arc<StripePayer>),
 }
 
 impl std::fmt::Debug for Payer {
@@ -32,6 +36,8 @@ impl std::fmt::Debug for Payer {
             Payer::Preimage(_) => f.write_str("Payer::Preimage(<redacted>)"),
             // TempoPayer shows the account, never the key.
             Payer::Tempo(payer) => write!(f, "Payer::Tempo({payer:?})"),
+            // StripePayer shows the key's mode, never the key.
+            Payer::Stripe(payer) => write!(f, "Payer::Stripe({payer:?})"),
         }
     }
 }
@@ -42,7 +48,8 @@ impl Payer {
         match text.split_once('=') {
             Some(("preimage", secret)) if !secret.is_empty() => Ok(Payer::Preimage(secret.into())),
             _ => Err(format!(
-                "--pay {text:?}: expected preimage=SECRET (or tempo=KEYFILE with --rpc)"
+                "--pay {text:?}: expected preimage=SECRET (or tempo=KEYFILE with --rpc, or \
+                 stripe=KEYFILE:pm_…)"
             )),
         }
     }
@@ -59,10 +66,28 @@ impl Payer {
         Ok(Payer::Tempo(Arc::new(payer)))
     }
 
+    /// Pays `stripe/charge` by card from `payment_method` (`pm_…`) of the account of
+    /// `key`, minting tokens through the API at `api_base` (Stripe's is
+    /// [`mpp_methods::stripe::DEFAULT_API_BASE`]), waiting at most `timeout` for each
+    /// answer. Nothing is asked of Stripe until a case pays.
+    pub fn stripe(
+        key: StripeSecretKey,
+        payment_method: &str,
+        api_base: &str,
+        timeout: Duration,
+    ) -> Result<Payer, String> {
+        let api = StripeApi::with_base(key, api_base, timeout)
+            .map_err(|e| format!("--stripe-api {api_base}: {e}"))?;
+        let payer = StripePayer::new(api, payment_method)
+            .map_err(|e| format!("the payment method {payment_method:?}: {e}"))?;
+        Ok(Payer::Stripe(Arc::new(payer)))
+    }
+
     fn method(&self) -> &'static str {
         match self {
             Payer::Preimage(_) => "preimage",
             Payer::Tempo(_) => mpp_methods::tempo::NAME,
+            Payer::Stripe(_) => mpp_methods::stripe::NAME,
         }
     }
 
@@ -72,46 +97,79 @@ impl Payer {
         challenge: &Challenge<'static>,
         origin: mpp_core::client::Origin,
     ) -> Result<Payment, String> {
-        match self {
+        let payer: &dyn PayMethod = match self {
             Payer::Preimage(secret) => {
                 let mut payload = JsonObject::new();
                 payload.insert("preimage".into(), secret.as_str().into());
-                Ok(Payment {
+                return Ok(Payment {
                     payload,
                     source: None,
-                })
+                });
             }
-            Payer::Tempo(payer) => {
-                let request = challenge
-                    .request
-                    .decode()
-                    .map_err(|e| format!("the challenge's request: {e}"))?;
-                let amount = request
-                    .get("amount")
-                    .and_then(serde_json::Value::as_str)
-                    .and_then(|a| a.parse::<u128>().ok())
-                    .ok_or("the challenge's request has no decimal `amount`")?;
-                let currency = request
-                    .get("currency")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
-                let choice = Choice {
-                    challenge: challenge.clone(),
-                    request,
-                    amount,
-                    currency,
-                    method: 0,
-                    origin,
-                    cost: amount,
-                };
-                payer
-                    .pay(&choice)
-                    .await
-                    .map_err(|e| format!("the tempo payer could not pay: {e}"))
-            }
-        }
+            Payer::Tempo(payer) => payer.as_ref(),
+            Payer::Stripe(payer) => payer.as_ref(),
+        };
+        let request = challenge
+            .request
+            .decode()
+            .map_err(|e| format!("the challenge's request: {e}"))?;
+        pay_with(payer, challenge, request, origin).await
     }
+
+    /// A Stripe payload of the right shape that pays nothing for `challenge`: a
+    /// real token, minted from the same payment method until the challenge
+    /// expires, but limited to another currency than the challenge's, which Stripe
+    /// refuses for its PaymentIntent. (Tokens are not bound to a challenge, so one
+    /// minted for another challenge of the same price would pay this one.)
+    async fn stripe_wrong_payload(
+        payer: &StripePayer,
+        challenge: &Challenge<'static>,
+        origin: mpp_core::client::Origin,
+    ) -> Result<JsonObject, String> {
+        let mut request = challenge
+            .request
+            .decode()
+            .map_err(|e| format!("the challenge's request: {e}"))?;
+        let other = match request.get("currency").and_then(serde_json::Value::as_str) {
+            Some("eur") => "usd",
+            _ => "eur",
+        };
+        request.insert("currency".into(), other.into());
+        Ok(pay_with(payer, challenge, request, origin).await?.payload)
+    }
+}
+
+/// Pays `challenge` on the terms `request` (its decoded request, or terms made
+/// from it) with `payer`, reserving their `amount`.
+async fn pay_with(
+    payer: &dyn PayMethod,
+    challenge: &Challenge<'static>,
+    request: JsonObject,
+    origin: mpp_core::client::Origin,
+) -> Result<Payment, String> {
+    let amount = request
+        .get("amount")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|a| a.parse::<u128>().ok())
+        .ok_or("the challenge's request has no decimal `amount`")?;
+    let currency = request
+        .get("currency")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let choice = Choice {
+        challenge: challenge.clone(),
+        request,
+        amount,
+        currency,
+        method: 0,
+        origin,
+        cost: amount,
+    };
+    payer
+        .pay(&choice)
+        .await
+        .map_err(|e| format!("the {} payer could not pay: {e}", payer.name()))
 }
 
 /// The suite's settings.
@@ -382,8 +440,9 @@ impl Ctx {
     }
 
     /// A payload of the right shape for the suite's method that proves nothing for
-    /// any challenge but its own: the wrong preimage, or a Tempo payment signed
-    /// for another, fresh challenge (its memo names that one).
+    /// any challenge but its own: the wrong preimage, a Tempo payment signed for
+    /// another, fresh challenge (its memo names that one), or a Stripe token
+    /// limited to another currency.
     pub async fn wrong_payload(&self) -> Result<JsonObject, String> {
         match self.payer() {
             None => Ok(JsonObject::new()),
@@ -395,6 +454,11 @@ impl Ctx {
             Some(Payer::Tempo(_)) => {
                 let other = self.fresh_challenge().await?;
                 Ok(self.credential(&other).await?.payload)
+            }
+            Some(Payer::Stripe(payer)) => {
+                let challenge = self.fresh_challenge().await?;
+                Payer::stripe_wrong_payload(payer, &challenge, mpp_client::origin_of(&self.target))
+                    .await
             }
         }
     }

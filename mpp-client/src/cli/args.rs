@@ -15,13 +15,13 @@ Exit status:
       was payable (unknown method, expired, malformed), or the method could not pay
   3   the server rejected the payment (a 4xx after paying, including a second 402)
   4   network error (connect, TLS, timeout, reading the response, redirects; the
-      Lightning test network or the Tempo node unreachable)
+      Lightning test network, the Tempo node or Stripe's API unreachable)
   5   the payment's outcome is unknown: a 5xx, or a network failure, after the
       credential was sent (it is never resent: check with the server), or a Tempo
       transaction broadcast in push mode whose outcome is unknown (its hash is shown)
   6   a non-2xx response without payment (e.g. 404)
   64  usage error (bad option or value, a method without its secret, an unreadable
-      --data-file or --tempo-key-file, an unknown token name)
+      --data-file, --tempo-key-file or --stripe-key-file, an unknown token name)
 `mpp decode` exits 0 when the value is valid and 1 when it is not.";
 
 const ABOUT: &str = "A curl-like client that pays for HTTP resources with the \"Payment\" \
@@ -62,6 +62,12 @@ Examples:
   # can read, through a Tempo node; push mode broadcasts the transaction itself:
   mpp get https://api.example.com/paid --tempo-key-file ~/.config/mpp/tempo.key \\
       --tempo-rpc https://rpc.testnet.tempo.xyz --max-amount 10000:pathUSD [--tempo-mode push]
+
+  # Stripe: at most 5.00 usd (500 cents) by card, through a Shared Payment Token
+  # minted from your payment method with the secret key in a file only you can read
+  # (or the key itself in MPP_STRIPE_KEY); a test-mode key (sk_test_) moves no money:
+  mpp get https://api.example.com/paid --stripe-key-file ~/.config/mpp/stripe.key \
+      --stripe-payment-method pm_card_visa --max-amount 500:usd
 
 ";
 
@@ -219,6 +225,20 @@ pub(crate) struct WalletArgs {
     /// (repeatable) [default: any].
     #[arg(long, value_name = "ADDRESS", help_heading = "Paying with Tempo")]
     pub(crate) tempo_recipient: Vec<String>,
+    /// Pay `stripe` challenges with the Stripe secret key (sk_… or rk_…) in this file
+    /// [or the key itself in MPP_STRIPE_KEY]. Never give the key on the command
+    /// line; keep the file readable by you only. A test-mode key (sk_test_…) moves
+    /// no real money.
+    #[arg(long, value_name = "FILE", help_heading = "Paying with Stripe")]
+    pub(crate) stripe_key_file: Option<PathBuf>,
+    /// The payment method (pm_…) of that Stripe account to pay from: each payment
+    /// mints a Shared Payment Token from it, limited to the challenge's amount,
+    /// currency, seller and expiry (pm_card_visa in test mode).
+    #[arg(long, value_name = "PM_ID", help_heading = "Paying with Stripe")]
+    pub(crate) stripe_payment_method: Option<String>,
+    /// Stripe's API base URL [or MPP_STRIPE_API; default: <https://api.stripe.com>].
+    #[arg(long, value_name = "URL", help_heading = "Paying with Stripe")]
+    pub(crate) stripe_api: Option<String>,
     /// The most this request may cost in CURRENCY, in base units (an integer), e.g.
     /// 1000:usd (repeatable, one per currency). Nothing is paid in a currency
     /// without one. For Tempo, CURRENCY may be a token's name, e.g. 10000:pathUSD
@@ -260,6 +280,10 @@ pub(crate) enum PayWith {
     /// Tempo charge (TIP-20 stablecoins), paid from a local key (--tempo-key-file)
     /// through a Tempo node (--tempo-rpc). Real money on a real chain.
     Tempo,
+    /// Stripe charge (cards, through Shared Payment Tokens), paid from a payment
+    /// method (--stripe-payment-method) of the account whose secret key is in
+    /// --stripe-key-file. Real money with a live key.
+    Stripe,
 }
 
 /// `--tempo-mode`.
@@ -278,6 +302,7 @@ impl PayWith {
             PayWith::Token => "token",
             PayWith::Lightning => "lightning",
             PayWith::Tempo => "tempo",
+            PayWith::Stripe => "stripe",
         }
     }
 
@@ -286,6 +311,7 @@ impl PayWith {
         match self {
             PayWith::Lightning => "lightning-testnet",
             PayWith::Tempo => "tempo-key-file",
+            PayWith::Stripe => "stripe-key-file",
             other => other.name(),
         }
     }

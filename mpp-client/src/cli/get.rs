@@ -20,6 +20,7 @@ use mpp_core::method::BoxFuture;
 use mpp_core::receipt::Receipt;
 use mpp_methods::lightning::{LightningNode, LightningPayer};
 use mpp_methods::preimage::PreimagePayer;
+use mpp_methods::stripe::{StripeApi, StripePayer, StripeSecretKey};
 use mpp_methods::tempo::{Address, HttpRpc, Mode, PrivateKey, TempoPayer, TempoRpc, Token};
 use mpp_methods::token::TokenPayer;
 use serde_json::{Value, json};
@@ -41,7 +42,7 @@ pub(crate) async fn run(args: GetArgs) -> u8 {
         log,
         attempt: Mutex::new(None),
     });
-    let wallet = match wallet(&args.wallet, &recorder).await {
+    let wallet = match wallet(&args.wallet, &recorder, request::timeout(&args.request)).await {
         Ok(w) => w,
         Err(WalletError::Usage(usage)) => return usage.report(),
         Err(WalletError::Testnet(e)) => {
@@ -94,7 +95,11 @@ impl From<Usage> for WalletError {
     }
 }
 
-async fn wallet(args: &WalletArgs, recorder: &Arc<Recorder>) -> Result<Wallet, WalletError> {
+async fn wallet(
+    args: &WalletArgs,
+    recorder: &Arc<Recorder>,
+    timeout: std::time::Duration,
+) -> Result<Wallet, WalletError> {
     let mut methods: Vec<PayWith> = Vec::new();
     if args.methods.is_empty() {
         // The secrets given on the command line say which methods to use.
@@ -110,6 +115,9 @@ async fn wallet(args: &WalletArgs, recorder: &Arc<Recorder>) -> Result<Wallet, W
         if tempo_flag(args).is_some() {
             methods.push(PayWith::Tempo);
         }
+        if stripe_flag(args).is_some() {
+            methods.push(PayWith::Stripe);
+        }
     } else {
         for m in &args.methods {
             if !methods.contains(m) {
@@ -121,11 +129,13 @@ async fn wallet(args: &WalletArgs, recorder: &Arc<Recorder>) -> Result<Wallet, W
             (args.token.is_some(), PayWith::Token),
             (args.lightning_testnet.is_some(), PayWith::Lightning),
             (tempo_flag(args).is_some(), PayWith::Tempo),
+            (stripe_flag(args).is_some(), PayWith::Stripe),
         ] {
             if given && !methods.contains(&method) {
                 let m = method.name();
                 let flag = match method {
                     PayWith::Tempo => tempo_flag(args).unwrap_or("tempo-key-file"),
+                    PayWith::Stripe => stripe_flag(args).unwrap_or("stripe-key-file"),
                     _ => method.secret_flag(),
                 };
                 return Err(Usage(format!(
@@ -212,6 +222,7 @@ async fn wallet(args: &WalletArgs, recorder: &Arc<Recorder>) -> Result<Wallet, W
                 Arc::new(LightningPayer::new(Arc::new(node), network))
             }
             PayWith::Tempo => Arc::new(tempo_payer(args, &policy_currencies).await?),
+            PayWith::Stripe => Arc::new(stripe_payer(args, timeout)?),
         };
         // The first method is preferred: weights 1, 0.9, 0.8 …
         let weight = 1000u16.saturating_sub(100 * rank as u16).max(100);
@@ -378,6 +389,109 @@ async fn tempo_payer(args: &WalletArgs, policy: &[String]) -> Result<TempoPayer,
         });
     }
     Ok(payer)
+}
+
+/// The first Stripe flag given on the command line, which asks for paying with
+/// Stripe.
+fn stripe_flag(args: &WalletArgs) -> Option<&'static str> {
+    [
+        (args.stripe_key_file.is_some(), "stripe-key-file"),
+        (
+            args.stripe_payment_method.is_some(),
+            "stripe-payment-method",
+        ),
+        (args.stripe_api.is_some(), "stripe-api"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag))
+}
+
+/// The Stripe secret key: from `--stripe-key-file`, else `MPP_STRIPE_KEY`. The
+/// errors name the file, never its content.
+fn stripe_key(args: &WalletArgs) -> Result<StripeSecretKey, Usage> {
+    let Some(path) = &args.stripe_key_file else {
+        if std::env::var_os("MPP_STRIPE_KEY").is_none() {
+            return Err(Usage(
+                "--method stripe needs its secret key: --stripe-key-file FILE (or the key \
+                 in MPP_STRIPE_KEY in the environment); never on the command line"
+                    .into(),
+            ));
+        }
+        return StripeSecretKey::from_env("MPP_STRIPE_KEY").map_err(|e| Usage(e.to_string()));
+    };
+    let shown = path.display();
+    let text = read_key_file(path, "--stripe-key-file")
+        .map_err(|e| Usage(format!("cannot read --stripe-key-file {shown}: {e}")))?;
+    let text = text.ok_or_else(|| {
+        Usage(format!(
+            "--stripe-key-file {shown} does not hold a Stripe secret key (sk_… or rk_…)"
+        ))
+    })?;
+    StripeSecretKey::new(&text).map_err(|e| {
+        Usage(format!(
+            "--stripe-key-file {shown} does not hold a Stripe secret key: {e}"
+        ))
+    })
+}
+
+/// The text of the key file `flag` names, at most [`MAX_KEY_FILE_BYTES`] long
+/// (`None` when it is longer or not UTF-8), warning when other users may read or
+/// change it.
+fn read_key_file(path: &std::path::Path, flag: &str) -> std::io::Result<Option<String>> {
+    let file = std::fs::File::open(path)?;
+    #[cfg(unix)]
+    if let Ok(meta) = file.metadata() {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o077 != 0 {
+            let shown = path.display();
+            eprintln!(
+                "mpp: warning: {flag} {shown} can be read or changed by other users \
+                 (chmod 600 {shown})"
+            );
+        }
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_KEY_FILE_BYTES + 1),
+        &mut bytes,
+    )?;
+    Ok((bytes.len() as u64 <= MAX_KEY_FILE_BYTES)
+        .then(|| String::from_utf8(bytes).ok())
+        .flatten())
+}
+
+/// The Stripe payer the command line describes. Nothing is asked of Stripe until a
+/// challenge is paid: minting the token is the first request.
+fn stripe_payer(args: &WalletArgs, timeout: std::time::Duration) -> Result<StripePayer, Usage> {
+    let payment_method = args.stripe_payment_method.as_deref().ok_or_else(|| {
+        Usage(
+            "--method stripe needs the payment method to pay from: --stripe-payment-method \
+             pm_… (pm_card_visa in test mode)"
+                .into(),
+        )
+    })?;
+    let key = stripe_key(args)?;
+    let (base, from) = match (&args.stripe_api, std::env::var("MPP_STRIPE_API")) {
+        (Some(url), _) => (url.clone(), "--stripe-api"),
+        (None, Ok(url)) => (url, "MPP_STRIPE_API"),
+        (None, Err(_)) => (
+            mpp_methods::stripe::DEFAULT_API_BASE.to_owned(),
+            "the default Stripe API",
+        ),
+    };
+    let api = StripeApi::with_base(key, &base, timeout)
+        .map_err(|e| Usage(format!("{from} {base:?}: {e}")))?;
+    StripePayer::new(api, payment_method)
+        .map_err(|e| Usage(format!("--stripe-payment-method {payment_method:?}: {e}")))
+}
+
+/// Whether a method failed because Stripe's API could not be reached: a network
+/// error, reported as one. `StripePayer` gives its failures as text, and
+/// `StripeError::Unavailable`'s reads "Stripe is unavailable"; nothing was paid, a
+/// token not even minted.
+fn stripe_unreachable(attempt: Option<&Attempt>, e: &PayError) -> bool {
+    attempt.is_some_and(|a| a.challenge.method == mpp_methods::stripe::NAME)
+        && matches!(e, PayError::Backend(m) if m.contains("Stripe is unavailable"))
 }
 
 /// The challenge a method was asked to pay, and whether it produced a credential.
@@ -700,7 +814,16 @@ impl Outcome {
                         a.price()
                     )
                 });
-                outcome.error = Some(if sent_unknown(&e) {
+                outcome.error = Some(if stripe_unreachable(attempt.as_ref(), &e) {
+                    outcome.exit = exit::NETWORK;
+                    Failure::new(
+                        "network",
+                        format!(
+                            "cannot reach Stripe's API (--stripe-api){which}: {e}; nothing was \
+                             paid"
+                        ),
+                    )
+                } else if sent_unknown(&e) {
                     outcome.exit = exit::UNKNOWN_OUTCOME;
                     outcome.payment = attempt.as_ref().map(Paid::from_attempt);
                     Failure::new(
@@ -938,12 +1061,15 @@ fn hints(refusal: &Declined, url: &reqwest::Url) -> Vec<String> {
             Skipped::UnknownMethod(m) if m == "tempo" => Some(format!(
                 "the {offer} offer needs --tempo-key-file FILE --tempo-rpc URL"
             )),
+            Skipped::UnknownMethod(m) if m == "stripe" => Some(format!(
+                "the {offer} offer needs --stripe-key-file FILE --stripe-payment-method pm_…"
+            )),
             Skipped::UnknownMethod(m) if m == "lightning" => Some(format!(
                 "the {offer} offer needs --lightning-testnet URL (test networks only)"
             )),
             Skipped::UnknownMethod(m) => Some(format!(
-                "mpp cannot pay with method {m:?} (it knows preimage, token, lightning and \
-                 tempo)"
+                "mpp cannot pay with method {m:?} (it knows preimage, token, lightning, \
+                 tempo and stripe)"
             )),
             Skipped::Policy(PolicyError::CurrencyNotAllowed(c)) => {
                 // A Tempo token is better named than written as an address.
