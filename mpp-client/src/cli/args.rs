@@ -193,6 +193,52 @@ pub(crate) struct WalletArgs {
     /// network, e.g. <http://127.0.0.1:8402> [or MPP_LIGHTNING_TESTNET]. Test money only.
     #[arg(long, value_name = "URL", help_heading = "Paying")]
     pub(crate) lightning_testnet: Option<String>,
+    /// Pay `lightning` invoices through this LND node (its REST URL, e.g.
+    /// <https://127.0.0.1:8080>), with --lnd-macaroon-file and --lnd-cert-file.
+    #[arg(long, value_name = "URL", help_heading = "Paying with a Lightning node", requires_all = ["lnd_macaroon_file", "lnd_cert_file"], conflicts_with_all = ["cln_url", "lightning_testnet"])]
+    pub(crate) lnd_url: Option<String>,
+    /// The macaroon file LND checks (one that may pay: admin.macaroon or a baked one).
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Paying with a Lightning node",
+        requires = "lnd_url"
+    )]
+    pub(crate) lnd_macaroon_file: Option<PathBuf>,
+    /// LND's tls.cert: the only certificate the connection trusts.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Paying with a Lightning node",
+        requires = "lnd_url"
+    )]
+    pub(crate) lnd_cert_file: Option<PathBuf>,
+    /// Pay `lightning` invoices through this Core Lightning node (its clnrest URL),
+    /// with --cln-rune-file.
+    #[arg(
+        long,
+        value_name = "URL",
+        help_heading = "Paying with a Lightning node",
+        requires = "cln_rune_file",
+        conflicts_with = "lightning_testnet"
+    )]
+    pub(crate) cln_url: Option<String>,
+    /// The file holding the rune clnrest checks.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Paying with a Lightning node",
+        requires = "cln_url"
+    )]
+    pub(crate) cln_rune_file: Option<PathBuf>,
+    /// clnrest's certificate (server.pem), pinned, for an https:// --cln-url.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Paying with a Lightning node",
+        requires = "cln_url"
+    )]
+    pub(crate) cln_cert_file: Option<PathBuf>,
     /// Pay `tempo` challenges from the account of the private key (hex) in this file
     /// [or the key itself in MPP_TEMPO_KEY]. Never give the key on the command line;
     /// keep the file readable by you only.

@@ -18,7 +18,7 @@ use mpp_core::client::{
 };
 use mpp_core::method::BoxFuture;
 use mpp_core::receipt::Receipt;
-use mpp_methods::lightning::{LightningNode, LightningPayer};
+use mpp_methods::lightning::{LightningNode, LightningPayer, LightningWallet, Network};
 use mpp_methods::preimage::PreimagePayer;
 use mpp_methods::stripe::{StripeApi, StripePayer, StripeSecretKey};
 use mpp_methods::tempo::{Address, HttpRpc, Mode, PrivateKey, TempoPayer, TempoRpc, Token};
@@ -47,6 +47,10 @@ pub(crate) async fn run(args: GetArgs) -> u8 {
         Err(WalletError::Usage(usage)) => return usage.report(),
         Err(WalletError::Testnet(e)) => {
             eprintln!("mpp: cannot reach the Lightning test network: {e}");
+            return exit::NETWORK;
+        }
+        Err(WalletError::LightningNode(e)) => {
+            eprintln!("mpp: cannot use the Lightning node: {e}");
             return exit::NETWORK;
         }
         Err(WalletError::TempoNode(e)) => {
@@ -86,6 +90,7 @@ pub(crate) async fn run(args: GetArgs) -> u8 {
 enum WalletError {
     Usage(Usage),
     Testnet(mpp_methods::lightning::NodeError),
+    LightningNode(mpp_methods::lightning::NodeError),
     TempoNode(mpp_methods::tempo::RpcError),
 }
 
@@ -109,7 +114,7 @@ async fn wallet(
         if args.token.is_some() {
             methods.push(PayWith::Token);
         }
-        if args.lightning_testnet.is_some() {
+        if lightning_flag(args).is_some() {
             methods.push(PayWith::Lightning);
         }
         if tempo_flag(args).is_some() {
@@ -127,7 +132,7 @@ async fn wallet(
         for (given, method) in [
             (args.preimage.is_some(), PayWith::Preimage),
             (args.token.is_some(), PayWith::Token),
-            (args.lightning_testnet.is_some(), PayWith::Lightning),
+            (lightning_flag(args).is_some(), PayWith::Lightning),
             (tempo_flag(args).is_some(), PayWith::Tempo),
             (stripe_flag(args).is_some(), PayWith::Stripe),
         ] {
@@ -136,6 +141,7 @@ async fn wallet(
                 let flag = match method {
                     PayWith::Tempo => tempo_flag(args).unwrap_or("tempo-key-file"),
                     PayWith::Stripe => stripe_flag(args).unwrap_or("stripe-key-file"),
+                    PayWith::Lightning => lightning_flag(args).unwrap_or("lightning-testnet"),
                     _ => method.secret_flag(),
                 };
                 return Err(Usage(format!(
@@ -213,14 +219,17 @@ async fn wallet(
                 "MPP_PREIMAGE",
             )?)),
             PayWith::Token => Arc::new(TokenPayer::new(secret(&args.token, method, "MPP_TOKEN")?)),
-            PayWith::Lightning => {
-                let base = secret(&args.lightning_testnet, method, "MPP_LIGHTNING_TESTNET")?;
-                let node = TestnetWallet::connect(&base)
-                    .await
-                    .map_err(WalletError::Testnet)?;
-                let network = node.network();
-                Arc::new(LightningPayer::new(Arc::new(node), network))
-            }
+            PayWith::Lightning => match lightning_node(args).await? {
+                Some((wallet, network)) => Arc::new(LightningPayer::new(wallet, network)),
+                None => {
+                    let base = secret(&args.lightning_testnet, method, "MPP_LIGHTNING_TESTNET")?;
+                    let node = TestnetWallet::connect(&base)
+                        .await
+                        .map_err(WalletError::Testnet)?;
+                    let network = node.network();
+                    Arc::new(LightningPayer::new(Arc::new(node), network))
+                }
+            },
             PayWith::Tempo => Arc::new(tempo_payer(args, &policy_currencies).await?),
             PayWith::Stripe => Arc::new(stripe_payer(args, timeout)?),
         };
@@ -239,6 +248,45 @@ async fn wallet(
 
 /// The first Tempo flag given on the command line, which asks for paying with
 /// Tempo.
+/// The first Lightning flag given, if any.
+fn lightning_flag(args: &WalletArgs) -> Option<&'static str> {
+    [
+        (args.lightning_testnet.is_some(), "lightning-testnet"),
+        (args.lnd_url.is_some(), "lnd-url"),
+        (args.cln_url.is_some(), "cln-url"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag))
+}
+
+/// The LND or Core Lightning node the flags name, connected (it is asked who it
+/// is, so wrong credentials fail here, before anything is paid).
+async fn lightning_node(
+    args: &WalletArgs,
+) -> Result<Option<(Arc<dyn LightningWallet>, Network)>, WalletError> {
+    use mpp_methods::lightning::{ClnNode, LndNode};
+    if let (Some(url), Some(macaroon), Some(cert)) =
+        (&args.lnd_url, &args.lnd_macaroon_file, &args.lnd_cert_file)
+    {
+        let node = LndNode::connect(url, macaroon, cert)
+            .await
+            .map_err(WalletError::LightningNode)?;
+        let network = node.network();
+        return Ok(Some((Arc::new(node), network)));
+    }
+    if let (Some(url), Some(rune)) = (&args.cln_url, &args.cln_rune_file) {
+        let rune = rune.to_string_lossy();
+        let node = match &args.cln_cert_file {
+            Some(cert) => ClnNode::connect_pinned(url, &rune, cert).await,
+            None => ClnNode::connect(url, &rune).await,
+        }
+        .map_err(WalletError::LightningNode)?;
+        let network = node.network();
+        return Ok(Some((Arc::new(node), network)));
+    }
+    Ok(None)
+}
+
 fn tempo_flag(args: &WalletArgs) -> Option<&'static str> {
     [
         (args.tempo_key_file.is_some(), "tempo-key-file"),
