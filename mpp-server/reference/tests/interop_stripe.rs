@@ -169,3 +169,43 @@ async fn a_credential_for_no_issued_challenge_never_reaches_stripe() {
     );
     assert_eq!(stripe.charges(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stripe_outage_is_a_retryable_500_and_the_retry_charges_once() {
+    use mpp_test_support::stripe::Fault;
+    let stripe = StripeStandIn::start();
+    let server = reference_on(&stripe).await;
+    let url = server.url("/paid-stripe");
+    let answer = reqwest::get(&url).await.unwrap();
+    assert_eq!(answer.status(), 402);
+    let header = answer.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let challenge = mpp_core::challenge::Challenge::parse(header.as_bytes()).unwrap();
+    let token = stripe.grant_token(PM_SUCCEEDS, "usd", 500, stripe.now() + 300);
+    let mut payload = mpp_core::json::JsonObject::new();
+    payload.insert("spt".into(), token.into());
+    let credential = mpp_core::credential::Credential::answer(&challenge, payload, None);
+    let send = || {
+        reqwest::Client::new()
+            .get(&url)
+            .header("authorization", credential.to_header())
+            .send()
+    };
+    // Stripe answers the PaymentIntent request with a 500: no verdict, retry later.
+    stripe.inject(Fault::ServerError, 1);
+    let outage = send().await.unwrap();
+    assert_eq!(outage.status(), 500);
+    assert!(outage.headers().contains_key("retry-after"));
+    assert!(outage.headers().get("payment-receipt").is_none());
+    assert_eq!(stripe.charges(), 0);
+    // The same credential again: settled, once.
+    let retried = send().await.unwrap();
+    assert_eq!(retried.status(), 200);
+    assert!(retried.headers().contains_key("payment-receipt"));
+    assert_eq!(stripe.charges(), 1);
+    // And not a third time.
+    assert_eq!(send().await.unwrap().status(), 402);
+    assert_eq!(stripe.charges(), 1);
+}
