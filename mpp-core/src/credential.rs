@@ -188,7 +188,7 @@ fn invalid(field: &'static str) -> ParseError {
     ParseError::new(ParseErrorKind::InvalidField, 0).in_field(field)
 }
 
-fn echo_from_json(
+pub(crate) fn echo_from_json(
     mut echo: JsonObject,
     options: &ParseOptions,
 ) -> Result<Challenge<'static>, ParseError> {

@@ -16,6 +16,7 @@
 //! | [`digest`] | RFC 9530 `Content-Digest` for binding a request body |
 //! | [`accept`] | `Accept-Payment` preferences and ranking a server's offers |
 //! | [`problem`] | the eleven problem types and RFC 9457 bodies |
+//! | [`jsonrpc`] | the same messages over JSON-RPC 2.0 and MCP, and the conversions |
 //! | [`server`] | the server engine: 402, verify, or reject, decided without I/O |
 //! | [`client`] | the client engine: which challenge to pay, under a spending policy |
 //! | [`method`] | what a payment method implements (charge and session intents) |
@@ -35,7 +36,8 @@
 //! 4. Bindings: `digest` (body digests), `binding` (the HMAC over a challenge's
 //!    slots, which issuing a challenge needs, so it sits below the messages).
 //! 5. Messages: `challenge` (with [`challenge::CredentialField`]), `credential`, `receipt`,
-//!    `accept`, `problem` (bodies and [`problem::SpecificProblem`]).
+//!    `accept`, `problem` (bodies and [`problem::SpecificProblem`]), and `jsonrpc`
+//!    (the same messages in JSON-RPC's form, built on the others).
 //! 6. Checks: `verify`, the stateless echo check.
 //! 7. Intents and methods: `intent`, `method`.
 //! 8. Engines: `server`, `client`.
@@ -84,6 +86,7 @@ pub mod digest;
 pub mod accept;
 pub mod challenge;
 pub mod credential;
+pub mod jsonrpc;
 pub mod problem;
 pub mod receipt;
 

@@ -13,7 +13,14 @@ const LAYERS: Layers<'static> = &[
     ("bindings", &["digest", "binding"]),
     (
         "messages",
-        &["challenge", "credential", "receipt", "accept", "problem"],
+        &[
+            "challenge",
+            "credential",
+            "receipt",
+            "accept",
+            "problem",
+            "jsonrpc",
+        ],
     ),
     ("checks", &["verify"]),
     ("intents and methods", &["intent", "method"]),
