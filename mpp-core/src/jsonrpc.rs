@@ -423,6 +423,9 @@ fn meta_of<'m>(
 /// The credential value in a request and where it was: `params._meta` or the root
 /// `_meta`. Both places are read, as the draft requires of servers; the same value
 /// in both counts once, different values are refused.
+///
+/// Call it for priced methods only: the draft has servers ignore a credential sent
+/// to a free one, so its `_meta`, however malformed, is none of the paywall's business.
 pub fn find_credential(request: &JsonObject) -> Result<Option<(&Value, Placement)>, JsonRpcError> {
     let nested = meta_of(request, "params", Placement::Nested)?.and_then(|m| m.get(CREDENTIAL_KEY));
     let root = meta_of(request, "params", Placement::Root)?.and_then(|m| m.get(CREDENTIAL_KEY));

@@ -702,3 +702,28 @@ fn an_mppx_challenge_and_credential_verify_under_our_binder() {
     jsonrpc::attach_receipt(&mut rewritten, &receipt, Placement::Nested).unwrap();
     assert_eq!(rewritten, paid);
 }
+
+// --- properties ------------------------------------------------------------------
+
+use proptest::prelude::*;
+
+proptest! {
+    /// Whatever the terms, an id issued over HTTP verifies after the JSON form, and
+    /// the credential answering it converts back to the same header.
+    #[test]
+    fn any_request_keeps_its_id_across_the_forms(
+        request in mpp_test_support::strategies::json_object_within(3, 4),
+    ) {
+        let challenge = ChallengeBuilder::new("api.example.com", "tempo", "charge", &request)
+            .unwrap()
+            .issue(&binder())
+            .unwrap();
+        let json_form = jsonrpc::challenge_to_json(&challenge).unwrap();
+        let back = jsonrpc::challenge_from_json(&json_form, &STRICT).unwrap();
+        prop_assert!(binder().verify_challenge(&back).unwrap());
+        let credential = Credential::answer(&challenge, JsonObject::new(), None);
+        let value = Value::Object(jsonrpc::credential_to_json(&credential).unwrap());
+        let read = jsonrpc::credential_from_json(&value, &STRICT).unwrap();
+        prop_assert_eq!(read.to_header(), credential.to_header());
+    }
+}
