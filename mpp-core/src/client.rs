@@ -74,6 +74,9 @@ pub enum PayError {
     /// The method does not pay this here: another intent, no session open at this
     /// origin, a method no longer registered. Nothing was paid.
     NotApplicable(String),
+    /// The payment backend (a token service, a node) could not be reached before
+    /// anything was sent: nothing was paid, and trying later may work.
+    Unreachable(String),
     /// The payment was sent and its outcome is unknown: a transaction broadcast
     /// with no receipt yet, a node that stopped answering mid-payment. The money may
     /// have moved, so the wallet keeps counting it against the budget; the message
@@ -88,6 +91,7 @@ impl PayError {
             PayError::Terms(m)
             | PayError::Backend(m)
             | PayError::NotApplicable(m)
+            | PayError::Unreachable(m)
             | PayError::OutcomeUnknown(m) => m,
         }
     }

@@ -533,13 +533,11 @@ fn stripe_payer(args: &WalletArgs, timeout: std::time::Duration) -> Result<Strip
         .map_err(|e| Usage(format!("--stripe-payment-method {payment_method:?}: {e}")))
 }
 
-/// Whether a method failed because Stripe's API could not be reached: a network
-/// error, reported as one. `StripePayer` gives its failures as text, and
-/// `StripeError::Unavailable`'s reads "Stripe is unavailable"; nothing was paid, a
-/// token not even minted.
+/// Whether a method failed because its backend (Stripe's API) could not be reached
+/// before anything was sent: a network error, reported as one.
 fn stripe_unreachable(attempt: Option<&Attempt>, e: &PayError) -> bool {
     attempt.is_some_and(|a| a.challenge.method == mpp_methods::stripe::NAME)
-        && matches!(e, PayError::Backend(m) if m.contains("Stripe is unavailable"))
+        && matches!(e, PayError::Unreachable(_))
 }
 
 /// The challenge a method was asked to pay, and whether it produced a credential.

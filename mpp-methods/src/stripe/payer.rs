@@ -197,7 +197,12 @@ impl PayMethod for StripePayer {
                 .post(path, &params, None, None)
                 .await
                 .map_err(|e| {
-                    PayError::Backend(format!("cannot mint a shared payment token: {e}"))
+                    let message = format!("cannot mint a shared payment token: {e}");
+                    // Minting is the payer's only call: nothing was paid either way.
+                    match e {
+                        StripeError::Unavailable(_) => PayError::Unreachable(message),
+                        _ => PayError::Backend(message),
+                    }
                 })?;
             let spt = answer
                 .body
