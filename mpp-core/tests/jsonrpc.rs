@@ -71,6 +71,7 @@ fn receipt() -> PaidReceipt {
 
 // --- challenges and the id check ---------------------------------------------
 
+// req: mcp.challenge.request-jcs.server mcp.challenge.request-jcs.client
 #[test]
 fn an_http_id_verifies_after_a_round_trip_through_the_json_form() {
     let challenge = issued();
@@ -100,6 +101,7 @@ fn the_id_binds_the_json_request_whatever_its_member_order_or_spacing() {
     assert!(binder().verify_challenge(&back).unwrap());
 }
 
+// req: mcp.challenge.id-binding
 #[test]
 fn a_request_altered_in_the_json_form_fails_the_id_check() {
     let mut json_form = jsonrpc::challenge_to_json(&issued()).unwrap();
@@ -380,6 +382,7 @@ fn malformed_receipts_are_named() {
 
 // --- payment-required and the other errors -------------------------------------
 
+// req: mcp.challenge.request-object
 #[test]
 fn payment_required_has_the_drafts_shape_and_reads_back() {
     let challenge = issued();
@@ -574,6 +577,7 @@ fn messages_are_parsed_strictly_within_limits() {
 
 // --- capability ----------------------------------------------------------------
 
+// req: mcp.capability.intents
 #[test]
 fn the_capability_is_written_in_the_drafts_shape_and_read_in_every_deployed_one() {
     let capability = PaymentCapability::default()

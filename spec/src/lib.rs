@@ -5,7 +5,8 @@
 //!   server, a client or a parser, those of the session intent (its generic draft,
 //!   draft-payment-intent-session-00, and draft-lightning-session-00) that bind a
 //!   server, and those of draft-lightning-charge-00, draft-stripe-charge-00 and
-//!   draft-tempo-charge-00, each under a stable id.
+//!   draft-tempo-charge-00, and those of the JSON-RPC/MCP transport
+//!   (draft-payment-transport-mcp-00), each under a stable id.
 //! - [`scan_workspace`] finds the tests that cite those ids. A test covers a
 //!   requirement when a plain line comment `// req: <id> [<id>…]` (ids separated by
 //!   spaces or commas) sits in its body or right above its `fn`. Each citation is
@@ -37,7 +38,7 @@ pub const UPDATE_VAR: &str = "MPP_UPDATE_TRACEABILITY";
 pub const UPDATE_COMMAND: &str = "MPP_UPDATE_TRACEABILITY=1 cargo test -p spec";
 
 /// The first segment every id starts with: one per specification.
-pub const AREAS: [&str; 7] = [
+pub const AREAS: [&str; 8] = [
     "core",
     "charge",
     "session",
@@ -45,9 +46,10 @@ pub const AREAS: [&str; 7] = [
     "lightning-session",
     "stripe-charge",
     "tempo-charge",
+    "mcp",
 ];
 /// Where a requirement comes from.
-pub const DRAFTS: [&str; 8] = [
+pub const DRAFTS: [&str; 9] = [
     "-01",
     "-00 and -01",
     "charge-00",
@@ -56,6 +58,7 @@ pub const DRAFTS: [&str; 8] = [
     "lightning-session-00",
     "stripe-charge-00",
     "tempo-charge-00",
+    "transport-mcp-00",
 ];
 
 /// The strength of a requirement (RFC 2119; REQUIRED maps to MUST, RECOMMENDED to
