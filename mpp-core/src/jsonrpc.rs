@@ -63,6 +63,10 @@ pub const RECEIPT_KEY: &str = "org.paymentauth/receipt";
 /// The `_meta` key under which mppx puts payment-required data in a tool *result*.
 /// Read, never written: the draft signals payment with an error.
 pub const PAYMENT_REQUIRED_KEY: &str = "org.paymentauth/payment-required";
+/// The `_meta` key of a priced tool in `tools/list` that says what calling it costs
+/// ([`ToolOffer`]). This project's extension (D21): the draft has no way to learn a
+/// price before a call, and a client must not call a tool just to read its price.
+pub const OFFERS_KEY: &str = "org.paymentauth/offers";
 /// The member of MCP's `capabilities.experimental` that advertises payment.
 pub const CAPABILITY: &str = "payment";
 /// The value of `error.data.httpStatus`.
@@ -128,6 +132,8 @@ pub enum JsonRpcError {
     InvalidReceipt(ParseError),
     /// A payment capability is malformed; names the member.
     InvalidCapability(&'static str),
+    /// A tool's [`OFFERS_KEY`] list is malformed; names the member.
+    InvalidOffers(&'static str),
     /// A value given by the caller cannot hold `_meta`: names it (`params`, `result`).
     NotAnObject(&'static str),
     /// A challenge or credential given by the caller has a `request` or `opaque`
@@ -152,6 +158,7 @@ impl JsonRpcError {
             | JsonRpcError::InvalidPaymentRequired(_)
             | JsonRpcError::InvalidReceipt(_)
             | JsonRpcError::InvalidCapability(_)
+            | JsonRpcError::InvalidOffers(_)
             | JsonRpcError::NotAnObject(_)
             | JsonRpcError::Undecodable(_) => INTERNAL_ERROR,
         }
@@ -211,6 +218,7 @@ impl fmt::Display for JsonRpcError {
             JsonRpcError::InvalidCapability(what) => {
                 write!(f, "malformed payment capability: {what}")
             }
+            JsonRpcError::InvalidOffers(what) => write!(f, "malformed `{OFFERS_KEY}`: {what}"),
             JsonRpcError::NotAnObject(what) => write!(f, "`{what}` is not an object"),
             JsonRpcError::Undecodable(e) => write!(f, "a value does not decode: {e}"),
         }
@@ -919,5 +927,88 @@ pub fn read_capability(
     {
         None => Ok(None),
         Some(value) => PaymentCapability::from_json(value).map(Some),
+    }
+}
+
+// --- prices in tools/list ----------------------------------------------------
+
+/// One way to pay for a tool, as `tools/list` shows it under [`OFFERS_KEY`]:
+/// `{"method", "intent", "amount"?, "currency"?}`. Display only: the challenge of
+/// the call is what a client pays, after checking it against its policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolOffer {
+    /// The payment method (`tempo`, `stripe`, `lightning`, …).
+    pub method: String,
+    /// The intent (`charge`, `session`).
+    pub intent: String,
+    /// The amount in the currency's base units, when the terms state one.
+    pub amount: Option<String>,
+    /// The currency, when the terms state one.
+    pub currency: Option<String>,
+}
+
+impl ToolOffer {
+    /// The JSON form.
+    pub fn to_json(&self) -> JsonObject {
+        let mut object = JsonObject::new();
+        object.insert("method".into(), self.method.as_str().into());
+        object.insert("intent".into(), self.intent.as_str().into());
+        if let Some(a) = &self.amount {
+            object.insert("amount".into(), a.as_str().into());
+        }
+        if let Some(c) = &self.currency {
+            object.insert("currency".into(), c.as_str().into());
+        }
+        object
+    }
+
+    fn from_json(value: &Value) -> Result<ToolOffer, JsonRpcError> {
+        let bad = JsonRpcError::InvalidOffers;
+        let Value::Object(object) = value else {
+            return Err(bad("an entry is not an object"));
+        };
+        let text = |name: &'static str| match object.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(bad(name)),
+        };
+        Ok(ToolOffer {
+            method: text("method")?.ok_or(bad("method"))?,
+            intent: text("intent")?.ok_or(bad("intent"))?,
+            amount: text("amount")?,
+            currency: text("currency")?,
+        })
+    }
+}
+
+/// Puts `offers` into a tool definition's `_meta` (created as needed; other
+/// members are kept).
+pub fn attach_tool_offers(tool: &mut JsonObject, offers: &[ToolOffer]) -> Result<(), JsonRpcError> {
+    let list = offers.iter().map(|o| Value::Object(o.to_json())).collect();
+    match tool
+        .entry(META)
+        .or_insert_with(|| Value::Object(JsonObject::new()))
+    {
+        Value::Object(meta) => {
+            meta.insert(OFFERS_KEY.into(), Value::Array(list));
+            Ok(())
+        }
+        _ => Err(JsonRpcError::NotAnObject(META)),
+    }
+}
+
+/// The offers a tool definition lists; empty when it lists none (a free tool,
+/// or a server that does not say).
+pub fn read_tool_offers(tool: &JsonObject) -> Result<Vec<ToolOffer>, JsonRpcError> {
+    let Some(meta) = tool.get(META) else {
+        return Ok(Vec::new());
+    };
+    let Value::Object(meta) = meta else {
+        return Err(JsonRpcError::InvalidOffers("`_meta` is not an object"));
+    };
+    match meta.get(OFFERS_KEY) {
+        None => Ok(Vec::new()),
+        Some(Value::Array(entries)) => entries.iter().map(ToolOffer::from_json).collect(),
+        Some(_) => Err(JsonRpcError::InvalidOffers("not an array")),
     }
 }

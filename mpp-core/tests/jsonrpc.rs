@@ -731,3 +731,41 @@ proptest! {
         prop_assert_eq!(read.to_header(), credential.to_header());
     }
 }
+
+#[test]
+fn tool_offers_round_trip_through_a_tool_definition_and_bad_ones_are_named() {
+    use mpp_core::jsonrpc::{ToolOffer, attach_tool_offers, read_tool_offers};
+    let offers = vec![
+        ToolOffer {
+            method: "tempo".into(),
+            intent: "charge".into(),
+            amount: Some("1000".into()),
+            currency: Some("0x20c0".into()),
+        },
+        ToolOffer {
+            method: "lightning".into(),
+            intent: "charge".into(),
+            amount: None,
+            currency: None,
+        },
+    ];
+    let mut tool = obj(json!({"name": "weather", "_meta": {"other": 1}}));
+    attach_tool_offers(&mut tool, &offers).unwrap();
+    assert_eq!(tool["_meta"]["other"], 1);
+    assert_eq!(read_tool_offers(&tool).unwrap(), offers);
+    assert!(
+        read_tool_offers(&obj(json!({"name": "free"})))
+            .unwrap()
+            .is_empty()
+    );
+    for bad in [
+        json!({"_meta": []}),
+        json!({"_meta": {"org.paymentauth/offers": {}}}),
+        json!({"_meta": {"org.paymentauth/offers": [{"intent": "charge"}]}}),
+        json!({"_meta": {"org.paymentauth/offers": [{"method": "x", "intent": "charge", "amount": 5}]}}),
+    ] {
+        let err = read_tool_offers(&obj(bad.clone())).unwrap_err();
+        assert_eq!(err.code(), -32603, "{bad}");
+        assert!(err.to_string().contains("org.paymentauth/offers"), "{err}");
+    }
+}
