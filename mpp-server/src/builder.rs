@@ -14,7 +14,7 @@ use mpp_core::{BindingError, ParseError};
 use crate::layer::PaywallLayer;
 use crate::mint::{MintLimit, Minting};
 use crate::openapi::{self, ServiceInfo};
-use crate::route::{CompiledRoute, PaidOffer, PaidRoute};
+use crate::route::{CompiledCall, CompiledRoute, PaidOffer, PaidRoute, PricedCall};
 use crate::service::Shared;
 use crate::session::{SessionContext, SessionLedger};
 use crate::store::{MemoryStore, Store};
@@ -68,6 +68,7 @@ pub struct PaywallBuilder {
     binder: ChallengeBinder,
     realm: Realm<'static>,
     routes: Vec<PaidRoute>,
+    calls: Vec<PricedCall>,
     store: Arc<dyn Store>,
     max_body: usize,
     discovery: Option<ServiceInfo>,
@@ -94,6 +95,7 @@ impl PaywallLayer {
             binder: ChallengeBinder::new(secret),
             realm,
             routes: Vec::new(),
+            calls: Vec::new(),
             store: Arc::new(MemoryStore::default()),
             max_body: DEFAULT_MAX_BODY,
             discovery: None,
@@ -117,6 +119,13 @@ impl PaywallBuilder {
     /// Adds a paid route.
     pub fn route(mut self, route: PaidRoute) -> PaywallBuilder {
         self.routes.push(route);
+        self
+    }
+
+    /// Adds a priced JSON-RPC method or MCP tool, served by
+    /// [`PaywallLayer::jsonrpc`].
+    pub fn call(mut self, call: PricedCall) -> PaywallBuilder {
+        self.calls.push(call);
         self
     }
 
@@ -163,6 +172,23 @@ impl PaywallBuilder {
             .into_iter()
             .map(compile)
             .collect::<Result<Vec<_>, ConfigError>>()?;
+        let mut calls: Vec<CompiledCall> = Vec::with_capacity(self.calls.len());
+        for call in self.calls {
+            let (operation, bind_arguments, route) = call.into_route();
+            if calls.iter().any(|c| c.operation == operation) {
+                return Err(ConfigError::Route(format!("the {operation} is priced twice")));
+            }
+            if operation == crate::route::Operation::Method("tools/call".into()) {
+                return Err(ConfigError::Route(
+                    "price MCP tools with `PricedCall::tool`, not the method `tools/call`".into(),
+                ));
+            }
+            calls.push(CompiledCall {
+                operation,
+                bind_arguments,
+                route: compile(route)?,
+            });
+        }
         let sessions = SessionContext {
             ledger: SessionLedger::new(self.store.clone()),
             store: self.store.clone(),
@@ -173,6 +199,7 @@ impl PaywallBuilder {
             engine: server::Paywall::new(self.binder, self.realm),
             clock: self.clock,
             routes,
+            calls,
             store: self.store,
             sessions,
             max_body: self.max_body,

@@ -63,6 +63,13 @@ impl PaywallLayer {
         }
     }
 
+    /// The JSON-RPC side of this paywall: the calls priced with
+    /// [`PaywallBuilder::call`](crate::PaywallBuilder::call), on the same engine,
+    /// store and limits.
+    pub fn jsonrpc(&self) -> crate::JsonRpcPaywall {
+        crate::JsonRpcPaywall::new(self.shared.clone())
+    }
+
     /// The session accounts, for inspection and operations (a forced close, say).
     pub fn sessions(&self) -> &SessionLedger {
         &self.shared.sessions.ledger

@@ -41,9 +41,10 @@
 //!    retries, the minting limit, the responses the paywall writes itself;
 //! 4. `openapi`, `session`: the discovery document and the session intent, each
 //!    given only what it needs (routes; a `SessionContext`);
-//! 5. `service`: the tower service and the state it shares, one path per kind of
-//!    offer (charge, session);
-//! 6. `layer`: the tower layer, and the idle-session sweep;
+//! 5. `service`, `jsonrpc`: the tower service and the state it shares, one path per
+//!    kind of offer (charge, session); the same paywall for JSON-RPC and MCP calls;
+//! 6. `layer`, `mcp`: the tower layer, and the idle-session sweep; the paywall in
+//!    an rmcp server;
 //! 7. `builder`, `extract`: building a paywall; the axum extractor.
 
 mod body;
@@ -51,7 +52,10 @@ mod builder;
 mod claim;
 #[cfg(feature = "axum")]
 mod extract;
+pub mod jsonrpc;
 pub mod layer;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 mod mint;
 pub mod openapi;
 mod replay;
@@ -66,7 +70,8 @@ pub use layer::{PaywallBody, PaywallLayer, PaywallService, VerifiedPayment};
 pub use mint::{ClientKey, MintLimit, MintRate};
 pub use openapi::ServiceInfo;
 pub use replay::MAX_REPLAY_BODY;
-pub use route::{ChargeOffer, PaidRoute, SessionOffer};
+pub use jsonrpc::{JsonRpcPaywall, JsonRpcService};
+pub use route::{ChargeOffer, Operation, PaidRoute, PricedCall, SessionOffer};
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{MemoryStore, Store, StoreError, StoreReferences};

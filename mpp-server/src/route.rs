@@ -1,5 +1,6 @@
-//! The route data a paywall is configured with: paid routes, their offers and
-//! prices, and each route as the paywall serves it, its offers in the engine's order.
+//! The route data a paywall is configured with: paid routes and priced JSON-RPC
+//! calls, their offers and prices, and each as the paywall serves it, its offers in
+//! the engine's order.
 
 use std::fmt;
 use std::sync::Arc;
@@ -214,6 +215,130 @@ impl PaidRoute {
         self.bind_query = true;
         self
     }
+}
+
+/// What a priced JSON-RPC call is: an MCP tool, or a plain JSON-RPC method.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// `tools/call` with `params.name` equal to this.
+    Tool(String),
+    /// A JSON-RPC method of this name (not `tools/call`).
+    Method(String),
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Operation::Tool(name) => write!(f, "tool `{name}`"),
+            Operation::Method(name) => write!(f, "method `{name}`"),
+        }
+    }
+}
+
+impl Operation {
+    /// The resource its challenges bind (D21): `tools/call/<name>` or the method.
+    pub(crate) fn resource(&self) -> String {
+        match self {
+            Operation::Tool(name) => format!("tools/call/{name}"),
+            Operation::Method(name) => name.clone(),
+        }
+    }
+}
+
+/// A JSON-RPC method or MCP tool that must be paid for, each call once: what a
+/// [`PaidRoute`] is to HTTP. Served by [`JsonRpcPaywall`](crate::JsonRpcPaywall).
+#[derive(Debug, Clone)]
+pub struct PricedCall {
+    /// The tool or method.
+    pub operation: Operation,
+    /// The offers, in the server's order of preference.
+    pub offers: Vec<ChargeOffer>,
+    /// A description put in challenges.
+    pub description: Option<String>,
+    /// How long a challenge stays payable.
+    pub ttl: Duration,
+    /// Whether a challenge pays only for the arguments it was issued for (D21).
+    pub bind_arguments: bool,
+    /// The call's realm, when it is not the paywall's.
+    pub realm: Option<String>,
+}
+
+impl PricedCall {
+    /// The MCP tool `name`, with no offer yet and a five-minute expiry.
+    pub fn tool(name: impl Into<String>) -> PricedCall {
+        PricedCall::new(Operation::Tool(name.into()))
+    }
+
+    /// The JSON-RPC method `name`, with no offer yet and a five-minute expiry.
+    pub fn method(name: impl Into<String>) -> PricedCall {
+        PricedCall::new(Operation::Method(name.into()))
+    }
+
+    fn new(operation: Operation) -> PricedCall {
+        PricedCall {
+            operation,
+            offers: Vec::new(),
+            description: None,
+            ttl: Duration::from_secs(server::DEFAULT_TTL_SECS),
+            bind_arguments: false,
+            realm: None,
+        }
+    }
+
+    /// Adds an offer.
+    pub fn offer(mut self, offer: ChargeOffer) -> PricedCall {
+        self.offers.push(offer);
+        self
+    }
+
+    /// Sets the description.
+    pub fn description(mut self, description: impl Into<String>) -> PricedCall {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Sets how long challenges stay payable.
+    pub fn ttl(mut self, ttl: Duration) -> PricedCall {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Binds the arguments too (the digest of their JCS form): a challenge issued
+    /// for `{"city": "Paris"}` does not pay for `{"city": "Oslo"}`.
+    pub fn bind_arguments(mut self) -> PricedCall {
+        self.bind_arguments = true;
+        self
+    }
+
+    /// Puts the call in its own protection space (`realm`).
+    pub fn realm(mut self, realm: impl Into<String>) -> PricedCall {
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// The route the engine sees: method `JSON-RPC`, the operation's resource as
+    /// its path (no HTTP path starts without `/`, so the two never meet).
+    pub(crate) fn into_route(self) -> (Operation, bool, PaidRoute) {
+        let mut route = PaidRoute::new(json_rpc_method(), self.operation.resource());
+        route.offers = self.offers;
+        route.description = self.description;
+        route.ttl = self.ttl;
+        route.realm = self.realm;
+        (self.operation, self.bind_arguments, route)
+    }
+}
+
+/// The HTTP method token JSON-RPC resources are bound under.
+pub(crate) fn json_rpc_method() -> http::Method {
+    http::Method::from_bytes(b"JSON-RPC").unwrap_or(http::Method::POST)
+}
+
+/// A priced call as the paywall serves it.
+#[derive(Debug)]
+pub(crate) struct CompiledCall {
+    pub(crate) operation: Operation,
+    pub(crate) bind_arguments: bool,
+    pub(crate) route: CompiledRoute,
 }
 
 /// One offer of a route, as a credential matches it: a charge, or a session.

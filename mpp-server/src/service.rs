@@ -43,7 +43,7 @@ use crate::claim::Claim;
 use crate::mint::Minting;
 use crate::replay;
 use crate::respond;
-use crate::route::{ChargeOffer, CompiledRoute, PaidOffer, SessionOffer};
+use crate::route::{ChargeOffer, CompiledCall, CompiledRoute, PaidOffer, SessionOffer};
 use crate::session::serve::{self, Admitted};
 use crate::session::{MeteredSession, SessionContext};
 use crate::store::Store;
@@ -53,6 +53,8 @@ pub(crate) struct Shared {
     pub(crate) engine: server::Paywall,
     pub(crate) clock: Clock,
     pub(crate) routes: Vec<CompiledRoute>,
+    /// The priced JSON-RPC methods and tools.
+    pub(crate) calls: Vec<CompiledCall>,
     /// Claims and responses kept for replays.
     pub(crate) store: Arc<dyn Store>,
     /// What the session paths use.
@@ -116,7 +118,7 @@ impl std::fmt::Debug for VerifiedPayment {
 }
 
 impl VerifiedPayment {
-    fn new(pending: Pending, receipt: Receipt) -> VerifiedPayment {
+    pub(crate) fn new(pending: Pending, receipt: Receipt) -> VerifiedPayment {
         VerifiedPayment {
             receipt,
             source: pending.credential.source,
@@ -332,7 +334,7 @@ async fn verdict(
 }
 
 /// Logs the engine's refusal of a request.
-fn log_refusal(route: &CompiledRoute, refusal: &Refusal) {
+pub(crate) fn log_refusal(route: &CompiledRoute, refusal: &Refusal) {
     // Every unpaid request lands here: debug level keeps busy servers quiet.
     if refusal.problem == ProblemType::PaymentRequired {
         tracing::debug!(target: "mpp::server", route = %route.path, "payment required");
@@ -378,8 +380,28 @@ async fn charge(
     pending: Pending,
     field: Option<CredentialField>,
 ) -> Result<Paid, Refusal> {
+    let receipt = settle_charge(shared, route, offer, &pending).await?;
+    Ok(Paid {
+        headers: pending.paid_headers(&receipt),
+        keep: pending
+            .idempotency_key()
+            .map(|key| (key.to_owned(), claim_ttl(&pending))),
+        no_store_on_failure: field == Some(CredentialField::PaymentAuthorization),
+        answer: PaidAnswer::Handler(Box::new(VerifiedPayment::new(pending, receipt))),
+    })
+}
+
+/// Claims `pending`'s challenge (atomic, fail-closed), checks its payload and
+/// settles it with the offer's method: the receipt, or why not. Shared by every
+/// transport.
+pub(crate) async fn settle_charge(
+    shared: &Shared,
+    route: &CompiledRoute,
+    offer: &ChargeOffer,
+    pending: &Pending,
+) -> Result<Receipt, Refusal> {
     // Fail closed: an unknown claim state never grants access.
-    let claim = Claim::take(shared.store.as_ref(), &pending).await?;
+    let claim = Claim::take(shared.store.as_ref(), pending).await?;
     // After the claim: a payload that fails its schema uses the challenge up too (D9).
     offer
         .method
@@ -395,20 +417,13 @@ async fn charge(
             }
             // No verdict, so nothing settled: the same credential may come again.
             return Err(claim
-                .release_for_retry(shared.store.as_ref(), &pending, refusal)
+                .release_for_retry(shared.store.as_ref(), pending, refusal)
                 .await);
         }
     };
     let receipt = pending.receipt(settlement, (shared.clock)());
     tracing::info!(target: "mpp::server", route = %route.path, method = %offer.method.name(), "payment settled");
-    Ok(Paid {
-        headers: pending.paid_headers(&receipt),
-        keep: pending
-            .idempotency_key()
-            .map(|key| (key.to_owned(), claim_ttl(&pending))),
-        no_store_on_failure: field == Some(CredentialField::PaymentAuthorization),
-        answer: PaidAnswer::Handler(Box::new(VerifiedPayment::new(pending, receipt))),
-    })
+    Ok(receipt)
 }
 
 /// The session path: applies the action the payload names to the account.
@@ -509,7 +524,7 @@ where
     Box::pin(inner.call(request))
 }
 
-fn nonce() -> Option<[u8; 16]> {
+pub(crate) fn nonce() -> Option<[u8; 16]> {
     let mut nonce = [0u8; 16];
     getrandom::fill(&mut nonce).ok()?;
     Some(nonce)
@@ -587,7 +602,7 @@ async fn early_refusal(
 
 /// Fresh terms for each per-challenge offer of `route` (`None` for the others, and
 /// for one whose method failed: that offer is left out of the 402).
-async fn issue_terms(route: &CompiledRoute, now: UnixTime) -> Vec<Option<OfferTerms>> {
+pub(crate) async fn issue_terms(route: &CompiledRoute, now: UnixTime) -> Vec<Option<OfferTerms>> {
     let mut terms = Vec::with_capacity(route.offers.len());
     for (offer, compiled) in route.offers.iter().zip(&route.engine.offers) {
         if !compiled.is_per_challenge() {

@@ -12,8 +12,8 @@ const LAYERS: Layers<'static> = &[
     ("stores", &["store"]),
     ("per request", &["claim", "replay", "mint", "respond"]),
     ("discovery and sessions", &["openapi", "session"]),
-    ("service", &["service"]),
-    ("layer", &["layer"]),
+    ("service", &["service", "jsonrpc"]),
+    ("layer", &["layer", "mcp"]),
     ("builder", &["builder", "extract"]),
 ];
 

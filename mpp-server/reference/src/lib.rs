@@ -15,6 +15,10 @@
 //! [`sessions`] routes, `GET /session/metered` and `GET /session/stream`, paid from
 //! `lightning/session` sessions on the same network.
 //!
+//! MCP and JSON-RPC ([`mcp`]): `/mcp`, MCP tools over Streamable HTTP, `echo` free
+//! and `paid_echo`, `paid_weather`, `paid_fail` priced; `/rpc`, plain JSON-RPC 2.0
+//! with `echo` free and `paid_echo` priced.
+//!
 //! Stripe, when configured with a secret key ([`ReferenceConfig::stripe`]):
 //! `GET /paid-stripe`, a `stripe/charge` PaymentIntent through the configured API.
 //!
@@ -22,6 +26,7 @@
 //! routes `GET /paid-tempo`, `GET /paid-tempo-sponsored` and `GET /paid-tempo-proof`,
 //! real `tempo/charge` payments (and zero-amount proofs) on the node's chain.
 
+pub mod mcp;
 pub mod sessions;
 pub mod stripe;
 pub mod tempo;
@@ -169,6 +174,12 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
             }
         };
     let token = Arc::new(Token::new(config.token.clone()));
+    let token_offer = || {
+        ChargeOffer::new(
+            token.clone(),
+            Token::request(AMOUNT, CURRENCY, RECIPIENT),
+        )
+    };
     let preimage_offer = || {
         ChargeOffer::new(
             preimage.clone(),
@@ -192,10 +203,7 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
         .route(
             paid_route(config, http::Method::GET, "/paid-multi")
                 .offer(preimage_offer())
-                .offer(ChargeOffer::new(
-                    token,
-                    Token::request(AMOUNT, CURRENCY, RECIPIENT),
-                ))
+                .offer(token_offer())
                 .description("A paid GET with two offers"),
         )
         .route(
@@ -214,6 +222,9 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
             categories: vec!["developer-tools".into()],
             ..ServiceInfo::default()
         });
+    for call in mcp::priced_calls(preimage_offer, token_offer()) {
+        paywall = paywall.call(call);
+    }
     let mut extra_paths = Vec::new();
     if let Some(tempo) = &config.tempo {
         for (path, route) in tempo::paid_routes(tempo, config.store.clone(), |path| {
@@ -247,7 +258,13 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
         move || async move { Json(json!({ "paidHandlerRuns": runs.load(Ordering::SeqCst) })) }
     };
     let post_runs = runs.clone();
-    let mut router = Router::new();
+    let jsonrpc = paywall.jsonrpc();
+    let mut router = Router::new()
+        .route_service(
+            "/mcp",
+            mcp::ReferenceTools::new(jsonrpc.clone(), runs.clone()).streamable_http(),
+        )
+        .route_service("/rpc", mcp::json_rpc(&jsonrpc, runs.clone()));
     for path in extra_paths {
         router = router.route(path, get(counted(path)));
     }
