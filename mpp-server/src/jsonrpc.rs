@@ -61,6 +61,8 @@ pub enum Admission {
 pub struct PaidCall {
     /// The payment (receipt, challenge, payer).
     pub payment: VerifiedPayment,
+    /// Where the credential was: the receipt goes to the same kind of place.
+    pub placement: Placement,
 }
 
 impl PaidCall {
@@ -72,12 +74,13 @@ impl PaidCall {
         }
     }
 
-    /// Puts the receipt on `response`: in `result._meta` when the result is an
-    /// object ([`Placement::Nested`], MCP's place), else in the root `_meta`, which
-    /// also carries it on an error answered after payment.
+    /// Puts the receipt on `response` where the credential came from (D21): in
+    /// `result._meta` for one sent in `params._meta` (MCP's place) when the result
+    /// is an object; in the root `_meta` otherwise, which also carries it on an
+    /// error answered after payment.
     pub fn attach(&self, response: &mut JsonObject) {
-        let placement = match response.get("result") {
-            Some(Value::Object(_)) => Placement::Nested,
+        let placement = match (self.placement, response.get("result")) {
+            (Placement::Nested, Some(Value::Object(_))) => Placement::Nested,
             _ => Placement::Root,
         };
         // Nested needs an object result and Root always succeeds: cannot fail here.
@@ -196,6 +199,7 @@ impl JsonRpcPaywall {
             Ok(found) => found,
             Err(e) => return Admission::Refused(refused_early(path, &e)),
         };
+        let placement = found.map_or(Placement::Root, |(_, p)| p);
         let credential = match found {
             None => None,
             Some((value, _)) => match jsonrpc::credential_from_json(value, &ParseOptions::STRICT)
@@ -245,6 +249,7 @@ impl JsonRpcPaywall {
         match settled {
             Ok(receipt) => Admission::Paid(PaidCall {
                 payment: VerifiedPayment::new(pending, receipt),
+                placement,
             }),
             Err(refusal) => {
                 tracing::info!(target: "mpp::server", route = %path, problem = %refusal.problem, "payment refused");
@@ -502,7 +507,7 @@ impl<H: JsonRpcHandler> JsonRpcService<H> {
         B::Error: Into<BoxError>,
     {
         if request.method() != http::Method::POST {
-            return status(StatusCode::METHOD_NOT_ALLOWED, "JSON-RPC takes POST");
+            return status(StatusCode::METHOD_NOT_ALLOWED, "JSON-RPC over HTTP takes POST");
         }
         let shared = &self.paywall.shared;
         let (parts, body) = request.into_parts();
@@ -510,7 +515,10 @@ impl<H: JsonRpcHandler> JsonRpcService<H> {
         let bytes = match Limited::new(body, shared.max_body).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(e) if e.is::<LengthLimitError>() => {
-                return status(StatusCode::PAYLOAD_TOO_LARGE, "the message is too large");
+                let limit = JsonRpcError::MessageTooLarge {
+                    limit: shared.max_body,
+                };
+                return status(StatusCode::PAYLOAD_TOO_LARGE, &limit.to_string());
             }
             Err(_) => return status(StatusCode::BAD_REQUEST, "cannot read the request body"),
         };
@@ -606,9 +614,11 @@ fn answer<V: Into<Value>>(answer: Option<V>) -> Response<PaywallBody> {
     response
 }
 
-/// An HTTP-level failure, before any JSON-RPC message could be read.
-fn status(status: StatusCode, detail: &'static str) -> Response<PaywallBody> {
-    let mut response = Response::new(full(detail));
+/// An HTTP-level failure, before any JSON-RPC message could be read: this status,
+/// with an Invalid Request error for clients that only read JSON-RPC.
+fn status(status: StatusCode, detail: &str) -> Response<PaywallBody> {
+    let error = error_object(jsonrpc::INVALID_REQUEST, "Invalid Request", detail);
+    let mut response = answer(Some(jsonrpc::error_response(Value::Null, error)));
     *response.status_mut() = status;
     response
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tower_layer::Layer;
 
 pub use crate::body::{BoxError, PaywallBody};
+use crate::jsonrpc::JsonRpcPaywall;
 use crate::service::Shared;
 pub use crate::service::{PaywallService, VerifiedPayment};
 use crate::session::{self, SessionLedger};
@@ -66,8 +67,8 @@ impl PaywallLayer {
     /// The JSON-RPC side of this paywall: the calls priced with
     /// [`PaywallBuilder::call`](crate::PaywallBuilder::call), on the same engine,
     /// store and limits.
-    pub fn jsonrpc(&self) -> crate::JsonRpcPaywall {
-        crate::JsonRpcPaywall::new(self.shared.clone())
+    pub fn jsonrpc(&self) -> JsonRpcPaywall {
+        JsonRpcPaywall::new(self.shared.clone())
     }
 
     /// The session accounts, for inspection and operations (a forced close, say).
