@@ -176,7 +176,9 @@ impl PaywallBuilder {
         for call in self.calls {
             let (operation, bind_arguments, route) = call.into_route();
             if calls.iter().any(|c| c.operation == operation) {
-                return Err(ConfigError::Route(format!("the {operation} is priced twice")));
+                return Err(ConfigError::Route(format!(
+                    "the {operation} is priced twice"
+                )));
             }
             if operation == crate::route::Operation::Method("tools/call".into()) {
                 return Err(ConfigError::Route(

@@ -22,12 +22,12 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use mpp_core::ParseOptions;
 use mpp_core::credential::{CredentialField, FoundCredential};
 use mpp_core::json::JsonObject;
 use mpp_core::jsonrpc::{
     self, Failure, JsonRpcError, PaidReceipt, PaymentCapability, Placement, ToolOffer,
 };
-use mpp_core::ParseOptions;
 use mpp_core::problem::{Problem, ProblemType};
 use mpp_core::server::{Evaluation, PaymentRequest, Refusal};
 use serde_json::Value;
@@ -202,8 +202,7 @@ impl JsonRpcPaywall {
         let placement = found.map_or(Placement::Root, |(_, p)| p);
         let credential = match found {
             None => None,
-            Some((value, _)) => match jsonrpc::credential_from_json(value, &ParseOptions::STRICT)
-            {
+            Some((value, _)) => match jsonrpc::credential_from_json(value, &ParseOptions::STRICT) {
                 Ok(c) => Some(c.to_header()),
                 Err(e) => return Admission::Refused(refused_early(path, &e)),
             },
@@ -507,7 +506,10 @@ impl<H: JsonRpcHandler> JsonRpcService<H> {
         B::Error: Into<BoxError>,
     {
         if request.method() != http::Method::POST {
-            return status(StatusCode::METHOD_NOT_ALLOWED, "JSON-RPC over HTTP takes POST");
+            return status(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "JSON-RPC over HTTP takes POST",
+            );
         }
         let shared = &self.paywall.shared;
         let (parts, body) = request.into_parts();
@@ -525,7 +527,10 @@ impl<H: JsonRpcHandler> JsonRpcService<H> {
         let message = match jsonrpc::parse_message(&bytes, shared.max_body) {
             Ok(m) => m,
             Err(e) => {
-                return answer(Some(jsonrpc::error_response(Value::Null, e.to_error_object())));
+                return answer(Some(jsonrpc::error_response(
+                    Value::Null,
+                    e.to_error_object(),
+                )));
             }
         };
         let answers = match message {

@@ -66,11 +66,11 @@ pub mod session;
 pub mod store;
 
 pub use builder::{ConfigError, DEFAULT_MAX_BODY, PaywallBuilder};
+pub use jsonrpc::{JsonRpcPaywall, JsonRpcService};
 pub use layer::{PaywallBody, PaywallLayer, PaywallService, VerifiedPayment};
 pub use mint::{ClientKey, MintLimit, MintRate};
 pub use openapi::ServiceInfo;
 pub use replay::MAX_REPLAY_BODY;
-pub use jsonrpc::{JsonRpcPaywall, JsonRpcService};
 pub use route::{ChargeOffer, Operation, PaidRoute, PricedCall, SessionOffer};
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;

@@ -103,10 +103,8 @@ impl McpPaywall {
     pub fn receipt(paid: Option<&PaidCall>, mut result: CallToolResult) -> CallToolResult {
         if let Some(paid) = paid {
             let meta = result.meta.get_or_insert_with(MetaObject::default);
-            meta.0.insert(
-                RECEIPT_KEY.into(),
-                Value::Object(paid.receipt().to_json()),
-            );
+            meta.0
+                .insert(RECEIPT_KEY.into(), Value::Object(paid.receipt().to_json()));
         }
         result
     }
@@ -125,10 +123,7 @@ impl McpPaywall {
                 None => JsonObject::new(),
             };
             let mut meta = JsonObject::new();
-            meta.insert(
-                RECEIPT_KEY.into(),
-                Value::Object(paid.receipt().to_json()),
-            );
+            meta.insert(RECEIPT_KEY.into(), Value::Object(paid.receipt().to_json()));
             data.insert(jsonrpc::META.into(), Value::Object(meta));
             error.data = Some(Value::Object(data));
         }
@@ -143,10 +138,7 @@ impl McpPaywall {
             if offers.is_empty() {
                 continue;
             }
-            let entries = offers
-                .iter()
-                .map(|o| Value::Object(o.to_json()))
-                .collect();
+            let entries = offers.iter().map(|o| Value::Object(o.to_json())).collect();
             tool.meta
                 .get_or_insert_with(MetaObject::default)
                 .0
@@ -170,7 +162,10 @@ impl McpPaywall {
 
 /// The request as JSON-RPC sent it, for the paywall: rmcp moves `params._meta`
 /// into the context, so it is put back.
-fn request_view(request: &CallToolRequestParams, context: &RequestContext<RoleServer>) -> JsonObject {
+fn request_view(
+    request: &CallToolRequestParams,
+    context: &RequestContext<RoleServer>,
+) -> JsonObject {
     let mut params = JsonObject::new();
     params.insert("name".into(), Value::String(request.name.to_string()));
     if let Some(arguments) = &request.arguments {

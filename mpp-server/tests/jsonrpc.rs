@@ -12,13 +12,13 @@ use bytes::Bytes;
 use common::*;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
+use mpp_core::ParseOptions;
 use mpp_core::binding::{ChallengeBinder, Secret};
 use mpp_core::challenge::Challenge;
 use mpp_core::credential::Credential;
 use mpp_core::json::JsonObject;
 use mpp_core::jsonrpc::{self, Placement};
 use mpp_core::time::ManualClock;
-use mpp_core::ParseOptions;
 use mpp_methods::token::Token;
 use mpp_server::jsonrpc::{JsonRpcHandler, MAX_BATCH, RpcCall, RpcResult, method_not_found};
 use mpp_server::{JsonRpcService, PaywallLayer, PricedCall};
@@ -57,7 +57,9 @@ fn priced() -> Vec<PricedCall> {
     vec![
         PricedCall::method("paid").offer(preimage_offer()),
         PricedCall::method("paid_fails").offer(preimage_offer()),
-        PricedCall::tool("weather").offer(preimage_offer()).bind_arguments(),
+        PricedCall::tool("weather")
+            .offer(preimage_offer())
+            .bind_arguments(),
         PricedCall::tool("other").offer(preimage_offer()),
     ]
 }
@@ -86,14 +88,27 @@ impl Rpc {
             .header("content-type", "application/json")
             .body(Full::new(body.into()))
             .expect("request");
-        let response = self.service.clone().oneshot(request).await.expect("infallible");
+        let response = self
+            .service
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
         let status = response.status();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         let value = if bytes.is_empty() {
             Value::Null
         } else {
             serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                panic!("the answer is JSON ({e}): {status} {}", String::from_utf8_lossy(&bytes))
+                panic!(
+                    "the answer is JSON ({e}): {status} {}",
+                    String::from_utf8_lossy(&bytes)
+                )
             })
         };
         (status, value)
@@ -146,7 +161,10 @@ fn assert_payment_error(answer: &Value, code: i64) -> Vec<Challenge<'static>> {
     let error = &answer["error"];
     assert_eq!(error["code"], code, "{answer}");
     assert!(answer.get("result").is_none(), "{answer}");
-    assert!(answer.get("_meta").is_none(), "no receipt on a refusal: {answer}");
+    assert!(
+        answer.get("_meta").is_none(),
+        "no receipt on a refusal: {answer}"
+    );
     let data = &error["data"];
     assert_eq!(data["httpStatus"], 402);
     let entries = data["challenges"].as_array().expect("challenges");
@@ -155,14 +173,20 @@ fn assert_payment_error(answer: &Value, code: i64) -> Vec<Challenge<'static>> {
         for member in ["id", "realm", "method", "intent", "request", "expires"] {
             assert!(entry.get(member).is_some(), "{member} in {entry}");
         }
-        assert!(entry["request"].is_object(), "request travels as JSON: {entry}");
+        assert!(
+            entry["request"].is_object(),
+            "request travels as JSON: {entry}"
+        );
     }
-    let read = jsonrpc::read_payment_required(answer.as_object().expect("object"), &ParseOptions::STRICT)
-        .expect("readable")
-        .expect("payment required");
+    let read =
+        jsonrpc::read_payment_required(answer.as_object().expect("object"), &ParseOptions::STRICT)
+            .expect("readable")
+            .expect("payment required");
     assert!(read.skipped.is_empty());
     for c in &read.challenges {
-        binder().verify_challenge(c).expect("each challenge id verifies under the server's secret");
+        binder()
+            .verify_challenge(c)
+            .expect("each challenge id verifies under the server's secret");
     }
     assert_eq!(
         data["problem"]["challengeId"].as_str(),
@@ -210,19 +234,29 @@ async fn a_credential_is_accepted_in_either_place_and_the_receipt_names_its_chal
     // Array params: only the root `_meta` can carry it.
     let message = method_call(7.into(), "paid", json!(["a"]));
     let challenge = rpc.challenges(&message).await.remove(0);
-    let answer = rpc.send(&with_credential(&message, &challenge, Placement::Root)).await;
+    let answer = rpc
+        .send(&with_credential(&message, &challenge, Placement::Root))
+        .await;
     assert_eq!(answer["result"], json!({"ok": true}), "{answer}");
     let receipt = receipt_of(&answer);
     assert_eq!(receipt.challenge_id, challenge.id);
     assert_eq!(receipt.receipt.method.as_str(), "preimage");
     assert!(answer["_meta"]["org.paymentauth/receipt"]["timestamp"].is_string());
-    assert_eq!(answer["_meta"]["org.paymentauth/receipt"]["status"], "success");
+    assert_eq!(
+        answer["_meta"]["org.paymentauth/receipt"]["status"],
+        "success"
+    );
     // Object params: in params._meta; the receipt goes in result._meta.
     let message = tool_call(8, "other", json!({}));
     let challenge = rpc.challenges(&message).await.remove(0);
-    let answer = rpc.send(&with_credential(&message, &challenge, Placement::Nested)).await;
+    let answer = rpc
+        .send(&with_credential(&message, &challenge, Placement::Nested))
+        .await;
     assert_eq!(receipt_of(&answer).challenge_id, challenge.id);
-    assert!(answer["result"]["_meta"]["org.paymentauth/receipt"].is_object(), "{answer}");
+    assert!(
+        answer["result"]["_meta"]["org.paymentauth/receipt"].is_object(),
+        "{answer}"
+    );
     assert_eq!(rpc.runs(), 2);
 }
 
@@ -237,7 +271,10 @@ async fn a_used_challenge_is_refused_with_32043_and_fresh_challenges() {
     let again = rpc.send(&paid).await;
     let fresh = assert_payment_error(&again, jsonrpc::VERIFICATION_FAILED);
     assert_ne!(fresh[0].id, challenge.id);
-    assert_eq!(again["error"]["data"]["failure"]["reason"], "invalid-challenge");
+    assert_eq!(
+        again["error"]["data"]["failure"]["reason"],
+        "invalid-challenge"
+    );
     assert!(again["error"]["data"]["failure"]["detail"].is_string());
     assert_eq!(rpc.runs(), 1, "paid for once, served once");
 }
@@ -274,9 +311,16 @@ async fn a_challenge_pays_for_its_own_tool_and_bound_arguments_only() {
     let rpc = Rpc::new(&test_clock());
     let weather = tool_call(1, "weather", json!({"city": "Paris"}));
     let challenge = rpc.challenges(&weather).await.remove(0);
-    assert!(challenge.digest.is_some(), "bound arguments travel as a digest");
+    assert!(
+        challenge.digest.is_some(),
+        "bound arguments travel as a digest"
+    );
     // Another tool.
-    let other = with_credential(&tool_call(2, "other", json!({})), &challenge, Placement::Nested);
+    let other = with_credential(
+        &tool_call(2, "other", json!({})),
+        &challenge,
+        Placement::Nested,
+    );
     assert_payment_error(&rpc.send(&other).await, jsonrpc::VERIFICATION_FAILED);
     // The same tool, other arguments: refused, and it used nothing up.
     let oslo = with_credential(
@@ -287,7 +331,11 @@ async fn a_challenge_pays_for_its_own_tool_and_bound_arguments_only() {
     assert_payment_error(&rpc.send(&oslo).await, jsonrpc::VERIFICATION_FAILED);
     // The arguments it was issued for, in another member order and spacing: paid.
     let paris = with_credential(
-        &method_call(4.into(), "tools/call", json!({"arguments": {"city": "Paris"}, "name": "weather"})),
+        &method_call(
+            4.into(),
+            "tools/call",
+            json!({"arguments": {"city": "Paris"}, "name": "weather"}),
+        ),
         &challenge,
         Placement::Nested,
     );
@@ -312,12 +360,19 @@ async fn expired_and_foreign_challenges_are_refused() {
         .challenges(&message)
         .await
         .remove(0);
-    let answer = rpc.send(&with_credential(&message, &foreign, Placement::Root)).await;
+    let answer = rpc
+        .send(&with_credential(&message, &foreign, Placement::Root))
+        .await;
     assert_payment_error(&answer, jsonrpc::VERIFICATION_FAILED);
     clock.advance(TTL + 1);
-    let answer = rpc.send(&with_credential(&message, &challenge, Placement::Root)).await;
+    let answer = rpc
+        .send(&with_credential(&message, &challenge, Placement::Root))
+        .await;
     assert_payment_error(&answer, jsonrpc::VERIFICATION_FAILED);
-    assert_eq!(answer["error"]["data"]["failure"]["reason"], "payment-expired");
+    assert_eq!(
+        answer["error"]["data"]["failure"]["reason"],
+        "payment-expired"
+    );
     assert_eq!(rpc.runs(), 0);
 }
 
@@ -364,7 +419,8 @@ async fn altered_challenges_are_refused_with_32043() {
     let mut cheaper = good.clone();
     cheaper["_meta"]["org.paymentauth/credential"]["challenge"]["request"]["amount"] = json!("1");
     let mut renamed = good.clone();
-    renamed["_meta"]["org.paymentauth/credential"]["challenge"]["id"] = json!("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    renamed["_meta"]["org.paymentauth/credential"]["challenge"]["id"] =
+        json!("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
     for bad in [cheaper, renamed] {
         let answer = rpc.send(&bad).await;
         assert_payment_error(&answer, jsonrpc::VERIFICATION_FAILED);
@@ -378,7 +434,11 @@ async fn a_credential_sent_to_a_free_method_is_ignored() {
     let rpc = Rpc::new(&test_clock());
     let paid = method_call(1.into(), "paid", json!([]));
     let challenge = rpc.challenges(&paid).await.remove(0);
-    let free = with_credential(&method_call(2.into(), "free", json!([])), &challenge, Placement::Root);
+    let free = with_credential(
+        &method_call(2.into(), "free", json!([])),
+        &challenge,
+        Placement::Root,
+    );
     let answer = rpc.send(&free).await;
     assert_eq!(answer["result"], json!({"ok": true}));
     assert_no_receipt(&answer);
@@ -387,7 +447,10 @@ async fn a_credential_sent_to_a_free_method_is_ignored() {
     junk["params"]["_meta"] = json!("not an object");
     assert_eq!(rpc.send(&junk).await["result"], json!({"ok": true}));
     // And the challenge it carried is still unused.
-    receipt_of(&rpc.send(&with_credential(&paid, &challenge, Placement::Root)).await);
+    receipt_of(
+        &rpc.send(&with_credential(&paid, &challenge, Placement::Root))
+            .await,
+    );
 }
 
 #[tokio::test]
@@ -403,7 +466,10 @@ async fn a_priced_notification_is_dropped_unanswered_and_uncharged() {
     assert_eq!(body, Value::Null);
     assert_eq!(rpc.runs(), 0);
     // The credential was not used: it still pays the call made with an id.
-    receipt_of(&rpc.send(&with_credential(&message, &challenge, Placement::Root)).await);
+    receipt_of(
+        &rpc.send(&with_credential(&message, &challenge, Placement::Root))
+            .await,
+    );
     assert_eq!(rpc.runs(), 1);
 }
 
@@ -426,8 +492,19 @@ async fn batches_answer_each_request_and_skip_notifications() {
     assert_eq!(answers[0]["result"], json!({"ok": true}));
     assert_payment_error(&answers[1], jsonrpc::PAYMENT_REQUIRED);
     assert_eq!(answers[1]["id"], "two");
-    for (i, id) in [(2, json!(3)), (3, Value::Null), (4, json!(4)), (5, json!(5)), (6, Value::Null)] {
-        assert_eq!(answers[i]["error"]["code"], jsonrpc::INVALID_REQUEST, "{}", answers[i]);
+    for (i, id) in [
+        (2, json!(3)),
+        (3, Value::Null),
+        (4, json!(4)),
+        (5, json!(5)),
+        (6, Value::Null),
+    ] {
+        assert_eq!(
+            answers[i]["error"]["code"],
+            jsonrpc::INVALID_REQUEST,
+            "{}",
+            answers[i]
+        );
         assert_eq!(answers[i]["id"], id);
     }
     // Only notifications: nothing to answer.
@@ -436,9 +513,19 @@ async fn batches_answer_each_request_and_skip_notifications() {
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
     // Empty and oversized batches are one Invalid Request each.
-    for bad in [json!([]), Value::Array(vec![method_call(1.into(), "paid", json!([])); MAX_BATCH + 1])] {
+    for bad in [
+        json!([]),
+        Value::Array(vec![
+            method_call(1.into(), "paid", json!([]));
+            MAX_BATCH + 1
+        ]),
+    ] {
         let answer = rpc.send(&bad).await;
-        assert_eq!(answer["error"]["code"], jsonrpc::INVALID_REQUEST, "{answer}");
+        assert_eq!(
+            answer["error"]["code"],
+            jsonrpc::INVALID_REQUEST,
+            "{answer}"
+        );
         assert_eq!(answer["id"], Value::Null);
     }
     assert_eq!(rpc.runs(), 0);
@@ -452,10 +539,23 @@ async fn messages_that_are_not_json_rpc_get_its_errors_and_never_a_panic() {
     assert_eq!(answer["id"], Value::Null);
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     let (_, answer) = rpc.post(deep).await;
-    assert_eq!(answer["error"]["code"], jsonrpc::PARSE_ERROR, "too deep to read");
-    let (_, answer) = rpc.post(r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"free"}"#).await;
-    assert_eq!(answer["error"]["code"], jsonrpc::PARSE_ERROR, "duplicate members");
-    let huge = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"paid","params":["{}"]}}"#, "x".repeat(2 << 20));
+    assert_eq!(
+        answer["error"]["code"],
+        jsonrpc::PARSE_ERROR,
+        "too deep to read"
+    );
+    let (_, answer) = rpc
+        .post(r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"free"}"#)
+        .await;
+    assert_eq!(
+        answer["error"]["code"],
+        jsonrpc::PARSE_ERROR,
+        "duplicate members"
+    );
+    let huge = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"paid","params":["{}"]}}"#,
+        "x".repeat(2 << 20)
+    );
     let (status, answer) = rpc.post(huge).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(answer["error"]["code"], jsonrpc::INVALID_REQUEST);
@@ -470,7 +570,9 @@ async fn a_handler_error_after_payment_still_carries_the_receipt() {
     let rpc = Rpc::new(&test_clock());
     let message = method_call(1.into(), "paid_fails", json!([]));
     let challenge = rpc.challenges(&message).await.remove(0);
-    let answer = rpc.send(&with_credential(&message, &challenge, Placement::Root)).await;
+    let answer = rpc
+        .send(&with_credential(&message, &challenge, Placement::Root))
+        .await;
     assert_eq!(answer["error"]["code"], -32601);
     assert_eq!(receipt_of(&answer).challenge_id, challenge.id, "{answer}");
 }
@@ -480,21 +582,22 @@ async fn the_paywall_advertises_its_methods_and_lists_tool_prices() {
     // req: mcp.capability.intents
     let clock = test_clock();
     let layer = builder(&clock)
-        .call(
-            PricedCall::tool("weather")
-                .offer(preimage_offer())
-                .offer(mpp_server::ChargeOffer::new(
-                    Arc::new(Token::new(TOKEN)),
-                    Token::request(AMOUNT, CURRENCY, RECIPIENT),
-                )),
-        )
+        .call(PricedCall::tool("weather").offer(preimage_offer()).offer(
+            mpp_server::ChargeOffer::new(
+                Arc::new(Token::new(TOKEN)),
+                Token::request(AMOUNT, CURRENCY, RECIPIENT),
+            ),
+        ))
         .build()
         .unwrap();
     let paywall = layer.jsonrpc();
     let capability = paywall.capability();
     assert!(capability.supports("preimage", "charge"));
     assert!(capability.supports("token", "charge"));
-    assert_eq!(capability.to_json()["methods"]["token"]["intents"], json!(["charge"]));
+    assert_eq!(
+        capability.to_json()["methods"]["token"]["intents"],
+        json!(["charge"])
+    );
     let offers = paywall.tool_offers("weather");
     assert_eq!(offers.len(), 2);
     assert_eq!(offers[1].method, "token");
@@ -508,9 +611,18 @@ async fn the_paywall_advertises_its_methods_and_lists_tool_prices() {
 async fn the_builder_refuses_calls_priced_twice_or_without_offers() {
     let clock = test_clock();
     for (calls, needle) in [
-        (vec![PricedCall::tool("a").offer(preimage_offer()), PricedCall::tool("a").offer(preimage_offer())], "priced twice"),
+        (
+            vec![
+                PricedCall::tool("a").offer(preimage_offer()),
+                PricedCall::tool("a").offer(preimage_offer()),
+            ],
+            "priced twice",
+        ),
         (vec![PricedCall::method("m")], "no offer"),
-        (vec![PricedCall::method("tools/call").offer(preimage_offer())], "PricedCall::tool"),
+        (
+            vec![PricedCall::method("tools/call").offer(preimage_offer())],
+            "PricedCall::tool",
+        ),
     ] {
         let mut b = builder(&clock);
         for call in calls {
@@ -528,8 +640,13 @@ async fn http_routes_and_json_rpc_calls_share_one_claim_store() {
     let rpc = Rpc::new(&test_clock());
     let message = method_call(1.into(), "paid", json!([]));
     let challenge = rpc.challenges(&message).await.remove(0);
-    receipt_of(&rpc.send(&with_credential(&message, &challenge, Placement::Root)).await);
+    receipt_of(
+        &rpc.send(&with_credential(&message, &challenge, Placement::Root))
+            .await,
+    );
     let second = Rpc::from_layer(rpc.layer.clone());
-    let answer = second.send(&with_credential(&message, &challenge, Placement::Root)).await;
+    let answer = second
+        .send(&with_credential(&message, &challenge, Placement::Root))
+        .await;
     assert_payment_error(&answer, jsonrpc::VERIFICATION_FAILED);
 }

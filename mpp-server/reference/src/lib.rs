@@ -159,6 +159,14 @@ fn peer_address(parts: &http::request::Parts) -> Option<String> {
 /// Called inside a Tokio runtime, it also spawns the task that closes idle sessions;
 /// the task ends once the application is dropped.
 pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
+    app_and_tools(config).map(|(router, _)| router)
+}
+
+/// [`app`], and its MCP tools on the same paywall (store, claims, `/stats`), for
+/// serving them over another transport too (stdio).
+pub fn app_and_tools(
+    config: &ReferenceConfig,
+) -> Result<(Router, mcp::ReferenceTools), ConfigError> {
     let preimage: Arc<Preimage> = Arc::new(Preimage);
     // A real node when one is configured; else the in-process test network, with the
     // wallet that clients in other processes pay from.
@@ -174,12 +182,8 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
             }
         };
     let token = Arc::new(Token::new(config.token.clone()));
-    let token_offer = || {
-        ChargeOffer::new(
-            token.clone(),
-            Token::request(AMOUNT, CURRENCY, RECIPIENT),
-        )
-    };
+    let token_offer =
+        || ChargeOffer::new(token.clone(), Token::request(AMOUNT, CURRENCY, RECIPIENT));
     let preimage_offer = || {
         ChargeOffer::new(
             preimage.clone(),
@@ -259,16 +263,14 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
     };
     let post_runs = runs.clone();
     let jsonrpc = paywall.jsonrpc();
+    let tools = mcp::ReferenceTools::new(jsonrpc.clone(), runs.clone());
     let mut router = Router::new()
-        .route_service(
-            "/mcp",
-            mcp::ReferenceTools::new(jsonrpc.clone(), runs.clone()).streamable_http(),
-        )
+        .route_service("/mcp", tools.clone().streamable_http())
         .route_service("/rpc", mcp::json_rpc(&jsonrpc, runs.clone()));
     for path in extra_paths {
         router = router.route(path, get(counted(path)));
     }
-    Ok(router
+    let router = router
         .route("/free", get(|| async { Json(json!({ "free": true })) }))
         .route("/stats", get(stats))
         .route("/paid", get(counted("/paid")))
@@ -284,7 +286,8 @@ pub fn app(config: &ReferenceConfig) -> Result<Router, ConfigError> {
         .route("/session/stream", get(sessions::stream))
         // Behind the paywall, which serves /openapi.json and lets unpaid paths through.
         .merge(wallet.map(testnet::routes).unwrap_or_default())
-        .layer(paywall))
+        .layer(paywall);
+    Ok((router, tools))
 }
 
 fn paid(

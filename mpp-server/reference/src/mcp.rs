@@ -165,7 +165,10 @@ impl ServerHandler for ReferenceTools {
 }
 
 /// `/rpc`: plain JSON-RPC 2.0 over HTTP POST, `echo` free and `paid_echo` priced.
-pub fn json_rpc(paywall: &JsonRpcPaywall, runs: Arc<AtomicU64>) -> JsonRpcService<impl mpp_server::jsonrpc::JsonRpcHandler> {
+pub fn json_rpc(
+    paywall: &JsonRpcPaywall,
+    runs: Arc<AtomicU64>,
+) -> JsonRpcService<impl mpp_server::jsonrpc::JsonRpcHandler> {
     paywall.service(move |call: RpcCall| {
         let runs = runs.clone();
         async move {

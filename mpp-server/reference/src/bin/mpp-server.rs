@@ -105,6 +105,10 @@ struct Args {
     /// clnrest's certificate (server.pem), pinned, for an https:// --cln-url.
     #[arg(long, value_name = "FILE", requires = "cln_url")]
     cln_cert_file: Option<std::path::PathBuf>,
+    /// Serve the MCP tools of `/mcp` over stdin and stdout (MCP's stdio transport)
+    /// instead of listening: for MCP hosts that start servers as subprocesses.
+    #[arg(long)]
+    mcp_stdio: bool,
 }
 
 /// The Lightning node the flags name, connected (its identity asked), if any.
@@ -217,13 +221,16 @@ async fn main() -> ExitCode {
         stripe,
         lightning_node,
     };
-    let app = match reference::app(&config) {
-        Ok(app) => app,
+    let (app, tools) = match reference::app_and_tools(&config) {
+        Ok(built) => built,
         Err(e) => {
             eprintln!("mpp-server: {e}");
             return ExitCode::from(2);
         }
     };
+    if args.mcp_stdio {
+        return serve_stdio(tools).await;
+    }
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -247,6 +254,25 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mpp-server: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Serves the MCP tools over stdio until the client closes stdin.
+async fn serve_stdio(tools: reference::mcp::ReferenceTools) -> ExitCode {
+    use rmcp::ServiceExt;
+    let running = match tools.serve(rmcp::transport::stdio()).await {
+        Ok(running) => running,
+        Err(e) => {
+            eprintln!("mpp-server: MCP over stdio: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match running.waiting().await {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mpp-server: MCP over stdio: {e}");
             ExitCode::from(1)
         }
     }
