@@ -650,3 +650,32 @@ async fn http_routes_and_json_rpc_calls_share_one_claim_store() {
         .await;
     assert_payment_error(&answer, jsonrpc::VERIFICATION_FAILED);
 }
+
+#[tokio::test]
+async fn the_challenges_of_a_call_are_alternatives_and_one_payment_suffices() {
+    // req: mcp.challenge.one-payment
+    let clock = test_clock();
+    let layer = builder(&clock)
+        .call(PricedCall::tool("weather").offer(preimage_offer()).offer(
+            mpp_server::ChargeOffer::new(
+                Arc::new(Token::new(TOKEN)),
+                Token::request(AMOUNT, CURRENCY, RECIPIENT),
+            ),
+        ))
+        .build()
+        .unwrap();
+    let rpc = Rpc::from_layer(layer);
+    let message = tool_call(1, "weather", json!({}));
+    let challenges = rpc.challenges(&message).await;
+    assert_eq!(challenges.len(), 2, "one challenge per offer");
+    let token = challenges
+        .iter()
+        .find(|c| c.method == "token")
+        .expect("token offer");
+    let credential = Credential::answer(token, token_payload(TOKEN), None);
+    let mut paying = message.as_object().unwrap().clone();
+    jsonrpc::attach_credential(&mut paying, &credential, Placement::Nested).unwrap();
+    let answer = rpc.send(&Value::Object(paying)).await;
+    assert_eq!(receipt_of(&answer).challenge_id, token.id);
+    assert_eq!(rpc.runs(), 1);
+}

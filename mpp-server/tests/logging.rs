@@ -11,10 +11,15 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use http::Method;
+use mpp_core::ParseOptions;
 use mpp_core::credential::Credential;
+use mpp_core::json::JsonObject;
+use mpp_core::jsonrpc::{self, Placement};
 use mpp_core::method::MethodError;
 use mpp_core::problem::ProblemType;
-use mpp_server::{ChargeOffer, PaidRoute};
+use mpp_server::jsonrpc::Admission;
+use mpp_server::{ChargeOffer, PaidRoute, PricedCall};
+use serde_json::json;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
@@ -45,7 +50,7 @@ const PAYER: &str = "did:key:z6MkPayerWhoMustNotBeLogged";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_or_credential_material_is_logged() {
     // req: core.security.credentials.not-logged core.binding.secret.not-logged
-    // req: core.security.privacy.no-plaintext-logs
+    // req: core.security.privacy.no-plaintext-logs mcp.security.log.server
     let capture = Capture::default();
     let sink = capture.clone();
     tracing_subscriber::fmt()
@@ -192,6 +197,50 @@ async fn no_secret_or_credential_material_is_logged() {
         .await
         .assert_error(500, ProblemType::InternalPaymentError);
     credentials.push(value);
+
+    // Over JSON-RPC: paid (with a payer), replayed, a wrong proof, a malformed one.
+    let rpc = builder(&clock)
+        .call(PricedCall::method("paid").offer(preimage_offer()))
+        .build()
+        .unwrap()
+        .jsonrpc();
+    let call: JsonObject =
+        serde_json::from_value(json!({"jsonrpc": "2.0", "id": 1, "method": "paid"})).unwrap();
+    let challenges = |admission| match admission {
+        Admission::Refused(error) => {
+            jsonrpc::read_payment_error(&error, &ParseOptions::STRICT)
+                .unwrap()
+                .unwrap()
+                .challenges
+        }
+        other => panic!("not refused: {other:?}"),
+    };
+    let with = |credential: &Credential| {
+        let mut request = call.clone();
+        jsonrpc::attach_credential(&mut request, credential, Placement::Root).unwrap();
+        request
+    };
+    let challenge = challenges(rpc.admit(&call).await).remove(0);
+    let paying = with(&Credential::answer(
+        &challenge,
+        preimage_payload(PREIMAGE),
+        Some(PAYER.into()),
+    ));
+    assert!(matches!(rpc.admit(&paying).await, Admission::Paid(_)));
+    challenges(rpc.admit(&paying).await);
+    let challenge = challenges(rpc.admit(&call).await).remove(0);
+    let wrong = with(&Credential::answer(
+        &challenge,
+        preimage_payload(WRONG_PREIMAGE),
+        None,
+    ));
+    challenges(rpc.admit(&wrong).await);
+    let mut malformed = call.clone();
+    malformed.insert(
+        "_meta".into(),
+        json!({"org.paymentauth/credential": {"payload": {"preimage": PREIMAGE}}}),
+    );
+    assert!(matches!(rpc.admit(&malformed).await, Admission::Refused(_)));
 
     let logs = capture.text();
     // The capture works: the paywall's own events are there.
