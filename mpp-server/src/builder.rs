@@ -180,6 +180,11 @@ impl PaywallBuilder {
                     "the {operation} is priced twice"
                 )));
             }
+            if route.sessions.iter().any(|o| o.streaming) {
+                return Err(ConfigError::Route(format!(
+                    "the {operation} has a streaming session offer; JSON-RPC calls are billed one unit each"
+                )));
+            }
             if operation == crate::route::Operation::Method("tools/call".into()) {
                 return Err(ConfigError::Route(
                     "price MCP tools with `PricedCall::tool`, not the method `tools/call`".into(),
@@ -195,7 +200,7 @@ impl PaywallBuilder {
             ledger: SessionLedger::new(self.store.clone()),
             store: self.store.clone(),
             clock: self.clock.clone(),
-            methods: session_methods(&routes),
+            methods: session_methods(routes.iter().chain(calls.iter().map(|c| &c.route))),
         };
         Ok(PaywallLayer::new(Arc::new(Shared {
             engine: server::Paywall::new(self.binder, self.realm),
@@ -211,11 +216,14 @@ impl PaywallBuilder {
     }
 }
 
-/// The first session offer's method of each name, in route order: what refunds the
+/// The first session offer's method of each name, in route order (the paid routes,
+/// then the priced calls): what refunds the
 /// sessions that method opened.
-fn session_methods(routes: &[CompiledRoute]) -> Vec<Arc<dyn SessionMethod>> {
+fn session_methods<'a>(
+    routes: impl Iterator<Item = &'a CompiledRoute>,
+) -> Vec<Arc<dyn SessionMethod>> {
     let mut methods: Vec<Arc<dyn SessionMethod>> = Vec::new();
-    for offer in routes.iter().flat_map(CompiledRoute::sessions) {
+    for offer in routes.flat_map(CompiledRoute::sessions) {
         if !methods.iter().any(|m| m.name() == offer.method.name()) {
             methods.push(offer.method.clone());
         }

@@ -36,6 +36,7 @@ use tower_service::Service;
 use crate::body::{BoxError, PaywallBody, full};
 use crate::route::{CompiledCall, Operation, PaidOffer, json_rpc_method};
 use crate::service::{self, Shared, VerifiedPayment};
+use crate::session::serve::{self, Admitted};
 
 /// The most requests one batch may hold; a longer batch is refused whole
 /// (-32600), so that one HTTP request cannot make a server mint or settle without
@@ -53,7 +54,16 @@ pub enum Admission {
     /// Refused: answer with this `error` object (-32042, -32043, -32602 or -32603).
     Refused(JsonObject),
     /// Paid for: serve it, then put the receipt on the answer ([`PaidCall::attach`]).
+    /// From a session, [`VerifiedPayment::session`] bills further units.
     Paid(PaidCall),
+    /// A session's top-up or close, answered by the paywall: send `result` with the
+    /// receipt ([`PaidCall::attach`]) and do not run the call.
+    Answered {
+        /// The result: the session's state after the action.
+        result: Value,
+        /// The payment, for its receipt.
+        paid: PaidCall,
+    },
 }
 
 /// A settled call: the payment, for the handler, and its receipt, for the answer.
@@ -236,20 +246,36 @@ impl JsonRpcPaywall {
             }
             Evaluation::Verify(pending) => pending,
         };
-        let settled = match route.offer(pending.offer) {
+        let paid = |pending, receipt| PaidCall {
+            payment: VerifiedPayment::new(pending, receipt),
+            placement,
+        };
+        let admitted = match route.offer(pending.offer) {
             Some(PaidOffer::Charge(offer)) => {
-                service::settle_charge(shared, route, offer, &pending).await
+                service::settle_charge(shared, route, offer, &pending)
+                    .await
+                    .map(|receipt| Admission::Paid(paid(pending, receipt)))
             }
-            _ => Err(Refusal::new(
+            Some(PaidOffer::Session(offer)) => serve::admit(&shared.sessions, offer, &pending)
+                .await
+                .map(|admitted| match admitted {
+                    Admitted::Answer { body, receipt } => Admission::Answered {
+                        result: serde_json::from_str(&body).unwrap_or(Value::String(body)),
+                        paid: paid(pending, receipt),
+                    },
+                    Admitted::Serve { receipt, meter } => {
+                        let mut call = paid(pending, *receipt);
+                        call.payment.session = Some(meter);
+                        Admission::Paid(call)
+                    }
+                }),
+            None => Err(Refusal::new(
                 ProblemType::InternalPaymentError,
                 "the credential answers no offer of this call",
             )),
         };
-        match settled {
-            Ok(receipt) => Admission::Paid(PaidCall {
-                payment: VerifiedPayment::new(pending, receipt),
-                placement,
-            }),
+        match admitted {
+            Ok(admission) => admission,
             Err(refusal) => {
                 tracing::info!(target: "mpp::server", route = %path, problem = %refusal.problem, "payment refused");
                 Admission::Refused(self.refuse(call, &payment, &refusal, client).await)
@@ -575,6 +601,11 @@ impl<H: JsonRpcHandler> JsonRpcService<H> {
             }
             Admission::Free => None,
             Admission::Paid(paid) => Some(paid),
+            Admission::Answered { result, paid } => {
+                let mut response = jsonrpc::result_response(id?, result);
+                paid.attach(&mut response);
+                return Some(response);
+            }
         };
         let call = RpcCall {
             method: request

@@ -2,8 +2,8 @@
 //! [`JsonRpcPaywall`] in front of a `ServerHandler`'s tools, over any rmcp transport
 //! (Streamable HTTP, stdio).
 //!
-//! Four lines in the handler do it: [`McpPaywall::admit`] at the top of
-//! `call_tool` (return its error, or go on with the payment), [`McpPaywall::receipt`]
+//! A few lines in the handler do it: [`McpPaywall::admit`] at the top of
+//! `call_tool` (return its [`Stop`], or go on with the payment), [`McpPaywall::receipt`]
 //! on the result, [`McpPaywall::price`] on `list_tools`, and
 //! [`McpPaywall::advertise`] on `get_info`:
 //!
@@ -39,7 +39,10 @@
 //!         request: CallToolRequestParams,
 //!         context: RequestContext<RoleServer>,
 //!     ) -> Result<CallToolResponse, ErrorData> {
-//!         let paid = self.paywall.admit(&request, &context).await?;
+//!         let paid = match self.paywall.admit(&request, &context).await {
+//!             Ok(paid) => paid,
+//!             Err(stop) => return stop.into(),
+//!         };
 //!         let result = CallToolResult::success(vec![ContentBlock::text("sunny")]);
 //!         Ok(McpPaywall::receipt(paid.as_ref(), result).into())
 //!     }
@@ -55,12 +58,32 @@ use mpp_core::jsonrpc::{self, OFFERS_KEY, RECEIPT_KEY};
 use rmcp::ErrorData;
 use rmcp::RoleServer;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ErrorCode, ListToolsResult, MetaObject, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ErrorCode, ListToolsResult,
+    MetaObject, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use serde_json::Value;
 
 use crate::jsonrpc::{Admission, JsonRpcPaywall, PaidCall};
+
+/// Why a priced tool does not run: what `call_tool` returns instead
+/// (`return stop.into()`).
+#[derive(Debug)]
+pub enum Stop {
+    /// Refused: -32042 with challenges, -32043, -32602 or -32603.
+    Refused(ErrorData),
+    /// A session's top-up or close, answered by the paywall with its receipt.
+    Answered(CallToolResult),
+}
+
+impl From<Stop> for Result<CallToolResponse, ErrorData> {
+    fn from(stop: Stop) -> Self {
+        match stop {
+            Stop::Refused(error) => Err(error),
+            Stop::Answered(result) => Ok(result.into()),
+        }
+    }
+}
 
 /// A [`JsonRpcPaywall`] as an rmcp server handler uses it.
 #[derive(Debug, Clone)]
@@ -81,19 +104,23 @@ impl McpPaywall {
     }
 
     /// Judges a `tools/call`: `Ok(None)` for a free tool, `Ok(Some(paid))` once a
-    /// priced one is paid for (the payment is also put in `context.extensions` of
-    /// later handlers), or the error to answer (-32042 with challenges, -32043,
-    /// -32602, -32603).
+    /// priced one is paid for, or why the tool must not run ([`Stop`]: the error
+    /// to answer, or a session's top-up or close already answered).
     pub async fn admit(
         &self,
         request: &CallToolRequestParams,
         context: &RequestContext<RoleServer>,
-    ) -> Result<Option<PaidCall>, ErrorData> {
+    ) -> Result<Option<PaidCall>, Stop> {
         let view = request_view(request, context);
         match self.paywall.admit(&view).await {
             Admission::Free | Admission::Drop => Ok(None),
             Admission::Paid(paid) => Ok(Some(paid)),
-            Admission::Refused(error) => Err(error_data(error)),
+            Admission::Refused(error) => Err(Stop::Refused(error_data(error))),
+            Admission::Answered { result, paid } => {
+                let mut done = CallToolResult::structured(result);
+                done = McpPaywall::receipt(Some(&paid), done);
+                Err(Stop::Answered(done))
+            }
         }
     }
 

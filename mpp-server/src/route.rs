@@ -253,6 +253,8 @@ pub struct PricedCall {
     pub operation: Operation,
     /// The offers, in the server's order of preference.
     pub offers: Vec<ChargeOffer>,
+    /// The session offers, offered after the others: each call is one unit.
+    pub sessions: Vec<SessionOffer>,
     /// A description put in challenges.
     pub description: Option<String>,
     /// How long a challenge stays payable.
@@ -278,6 +280,7 @@ impl PricedCall {
         PricedCall {
             operation,
             offers: Vec::new(),
+            sessions: Vec::new(),
             description: None,
             ttl: Duration::from_secs(server::DEFAULT_TTL_SECS),
             bind_arguments: false,
@@ -288,6 +291,13 @@ impl PricedCall {
     /// Adds an offer.
     pub fn offer(mut self, offer: ChargeOffer) -> PricedCall {
         self.offers.push(offer);
+        self
+    }
+
+    /// Adds a session offer: each call is paid from a session, one unit at a time
+    /// (not a streaming one: streams are HTTP's).
+    pub fn session(mut self, offer: SessionOffer) -> PricedCall {
+        self.sessions.push(offer);
         self
     }
 
@@ -321,6 +331,7 @@ impl PricedCall {
     pub(crate) fn into_route(self) -> (Operation, bool, PaidRoute) {
         let mut route = PaidRoute::new(json_rpc_method(), self.operation.resource());
         route.offers = self.offers;
+        route.sessions = self.sessions;
         route.description = self.description;
         route.ttl = self.ttl;
         route.realm = self.realm;

@@ -4,6 +4,7 @@
 //! bad input answered with JSON-RPC's own errors, never a charge.
 
 mod common;
+mod toy_session;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -631,6 +632,15 @@ async fn the_builder_refuses_calls_priced_twice_or_without_offers() {
         let err = b.build().expect_err("refused").to_string();
         assert!(err.contains(needle), "{err}");
     }
+    let streaming =
+        mpp_server::SessionOffer::new(Arc::new(toy_session::Toy::default()), toy_session::terms())
+            .streaming();
+    let err = builder(&clock)
+        .call(PricedCall::tool("s").session(streaming))
+        .build()
+        .expect_err("refused")
+        .to_string();
+    assert!(err.contains("streaming session offer"), "{err}");
 }
 
 #[tokio::test]
@@ -678,4 +688,44 @@ async fn the_challenges_of_a_call_are_alternatives_and_one_payment_suffices() {
     let answer = rpc.send(&Value::Object(paying)).await;
     assert_eq!(receipt_of(&answer).challenge_id, token.id);
     assert_eq!(rpc.runs(), 1);
+}
+
+#[tokio::test]
+async fn a_session_pays_calls_one_unit_each_and_its_top_up_is_answered_by_the_paywall() {
+    use mpp_server::SessionOffer;
+    use toy_session::{DEPOSIT, Toy, UNIT, payload, terms};
+    let clock = test_clock();
+    let method = Arc::new(Toy::default());
+    let layer = builder(&clock)
+        .call(PricedCall::tool("metered").session(SessionOffer::new(method.clone(), terms())))
+        .build()
+        .unwrap();
+    let rpc = Rpc::from_layer(layer.clone());
+    let message = tool_call(1, "metered", json!({}));
+    let pay = |challenge: &Challenge<'_>, action: &str| {
+        let credential = Credential::answer(challenge, payload(action, "k"), None);
+        let mut object = message.as_object().unwrap().clone();
+        jsonrpc::attach_credential(&mut object, &credential, Placement::Nested).unwrap();
+        Value::Object(object)
+    };
+    let challenge = rpc.challenges(&message).await.remove(0);
+    assert_eq!(challenge.intent.as_str(), "session");
+    // Open: the deposit is taken and the first call is served from it.
+    let answer = rpc.send(&pay(&challenge, "open")).await;
+    assert_eq!(answer["result"]["ok"], true, "{answer}");
+    assert_eq!(receipt_of(&answer).receipt.reference, "s-k");
+    // Use, with the same challenge: one more unit each.
+    let answer = rpc.send(&pay(&challenge, "use")).await;
+    assert_eq!(answer["result"]["ok"], true, "{answer}");
+    assert_eq!(rpc.runs(), 2);
+    let account = layer.sessions().get("s-k").await.unwrap().unwrap();
+    assert_eq!(account.session.spent(), 2 * UNIT);
+    // A top-up with a fresh challenge: answered by the paywall, the call not run.
+    let fresh = rpc.challenges(&message).await.remove(0);
+    let answer = rpc.send(&pay(&fresh, "topUp")).await;
+    assert!(answer["result"].is_object(), "{answer}");
+    assert_eq!(receipt_of(&answer).challenge_id, fresh.id);
+    assert_eq!(rpc.runs(), 2, "a top-up does not run the call");
+    let account = layer.sessions().get("s-k").await.unwrap().unwrap();
+    assert_eq!(account.session.deposit(), 2 * DEPOSIT);
 }

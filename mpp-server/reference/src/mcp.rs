@@ -138,7 +138,10 @@ impl ServerHandler for ReferenceTools {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let paid = self.paywall.admit(&request, &context).await?;
+        let paid = match self.paywall.admit(&request, &context).await {
+            Ok(paid) => paid,
+            Err(stop) => return stop.into(),
+        };
         if paid.is_some() {
             self.runs.fetch_add(1, Ordering::SeqCst);
         }
