@@ -11,14 +11,15 @@ use mpp_core::credential::Credential;
 use mpp_core::json::JsonObject;
 use mpp_core::receipt::Receipt;
 use mpp_core::time::Timestamp;
+use serde_json::{Value, json};
 
 fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     let typical = common::typical_challenge();
     let challenge = Challenge::parse(typical.as_bytes()).unwrap().into_owned();
     let mut payload = JsonObject::new();
     payload.insert("preimage".into(), "00ff".into());
-    let credential =
-        Credential::answer(&challenge, payload, Some("did:key:z6Mk".into())).to_header();
+    let answered = Credential::answer(&challenge, payload, Some("did:key:z6Mk".into()));
+    let credential = answered.to_header();
     let receipt = Receipt::new(
         "tempo".to_string().try_into().unwrap(),
         Timestamp::new("2026-01-29T12:00:00.5+01:00")
@@ -61,6 +62,24 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         r#"{"a":1,"a":2}"#,
     ] {
         out.push(("jcs", j.as_bytes().to_vec()));
+    }
+    // JSON-RPC: a paid request (credential in params._meta, then at the root), an
+    // unpaid answer, a paid answer, and a batch.
+    let json_credential = Value::Object(mpp_core::jsonrpc::credential_to_json(&answered).unwrap());
+    let json_challenge = Value::Object(mpp_core::jsonrpc::challenge_to_json(&challenge).unwrap());
+    for m in [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "t",
+            "_meta": {"org.paymentauth/credential": json_credential}}}),
+        json!({"jsonrpc": "2.0", "id": "a", "method": "m", "params": [1],
+            "_meta": {"org.paymentauth/credential": json_credential}}),
+        json!({"jsonrpc": "2.0", "id": 1, "error": {"code": -32042, "message": "Payment Required",
+            "data": {"httpStatus": 402, "challenges": [json_challenge]}}}),
+        json!({"jsonrpc": "2.0", "id": 1, "result": {"_meta": {"org.paymentauth/receipt": {
+            "status": "success", "method": "tempo", "timestamp": "2026-01-29T12:00:00Z",
+            "reference": "0xabc", "challengeId": "abc"}}}}),
+        json!([{"jsonrpc": "2.0", "method": "n"}, {"jsonrpc": "2.0", "id": null, "method": "m"}]),
+    ] {
+        out.push(("jsonrpc", m.to_string().into_bytes()));
     }
     out
 }
