@@ -578,19 +578,23 @@ async fn a_handler_error_after_payment_still_carries_the_receipt() {
     assert_eq!(receipt_of(&answer).challenge_id, challenge.id, "{answer}");
 }
 
+/// A paywall pricing the tool `weather` with the preimage and the token methods.
+fn two_offers(clock: &ManualClock) -> PaywallLayer {
+    let token = mpp_server::ChargeOffer::new(
+        Arc::new(Token::new(TOKEN)),
+        Token::request(AMOUNT, CURRENCY, RECIPIENT),
+    );
+    builder(clock)
+        .call(PricedCall::tool("weather").offer(preimage_offer()).offer(token))
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_paywall_advertises_its_methods_and_lists_tool_prices() {
     // req: mcp.capability.intents
     let clock = test_clock();
-    let layer = builder(&clock)
-        .call(PricedCall::tool("weather").offer(preimage_offer()).offer(
-            mpp_server::ChargeOffer::new(
-                Arc::new(Token::new(TOKEN)),
-                Token::request(AMOUNT, CURRENCY, RECIPIENT),
-            ),
-        ))
-        .build()
-        .unwrap();
+    let layer = two_offers(&clock);
     let paywall = layer.jsonrpc();
     let capability = paywall.capability();
     assert!(capability.supports("preimage", "charge"));
@@ -665,15 +669,7 @@ async fn http_routes_and_json_rpc_calls_share_one_claim_store() {
 async fn the_challenges_of_a_call_are_alternatives_and_one_payment_suffices() {
     // req: mcp.challenge.one-payment
     let clock = test_clock();
-    let layer = builder(&clock)
-        .call(PricedCall::tool("weather").offer(preimage_offer()).offer(
-            mpp_server::ChargeOffer::new(
-                Arc::new(Token::new(TOKEN)),
-                Token::request(AMOUNT, CURRENCY, RECIPIENT),
-            ),
-        ))
-        .build()
-        .unwrap();
+    let layer = two_offers(&clock);
     let rpc = Rpc::from_layer(layer);
     let message = tool_call(1, "weather", json!({}));
     let challenges = rpc.challenges(&message).await;
