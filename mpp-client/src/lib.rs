@@ -23,6 +23,7 @@
 //! ```
 
 pub mod explain;
+mod pay;
 mod paying;
 pub mod terms;
 #[cfg(feature = "lightning")]
