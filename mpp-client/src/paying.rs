@@ -128,7 +128,7 @@ pub enum PaymentKind {
 }
 
 impl PaymentKind {
-    fn of(choice: &Choice, top_up: bool) -> PaymentKind {
+    pub(crate) fn of(choice: &Choice, top_up: bool) -> PaymentKind {
         match (top_up, choice.challenge.intent.as_str(), choice.cost) {
             (true, _, _) => PaymentKind::TopUp,
             (false, "session", 0) => PaymentKind::SessionUse,
@@ -707,17 +707,22 @@ pub fn origin_of(url: &Url) -> Origin {
     )
 }
 
-/// A network failure, with the causes reqwest keeps behind its one-line message
-/// ("error sending request" says nothing of a timeout or a refused connection).
+/// A network failure, with the causes reqwest keeps behind its one-line message.
 fn network(e: reqwest::Error) -> PayingError {
+    PayingError::Network(network_text(&e))
+}
+
+/// reqwest's message with its causes ("error sending request" says nothing of a
+/// timeout or a refused connection).
+pub(crate) fn network_text(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
+    let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());
         source = cause.source();
     }
-    PayingError::Network(text)
+    text
 }
 
 /// How long a `500` or `503` answer to a paid request asks to wait before the same
