@@ -25,7 +25,7 @@ use mpp_core::jsonrpc::{self, Failure, PaidReceipt, Placement};
 use mpp_core::problem::{Problem, ProblemType};
 use mpp_core::receipt::Receipt;
 use mpp_core::time::{Timestamp, UnixTime};
-use mpp_core::{ChallengeBuilder, MethodName, ParseOptions};
+use mpp_core::{ChallengeBuilder, MethodName, Opaque, ParseOptions};
 use mpp_methods::preimage::Preimage;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -112,6 +112,7 @@ pub struct Stand {
     /// The challenges issued, as sent.
     pub issued: Mutex<Vec<JsonObject>>,
     used: Mutex<HashSet<String>>,
+    issued_count: AtomicUsize,
     /// Paid messages answered with 503 so far.
     unavailable: AtomicUsize,
     /// Paid tools and methods that ran.
@@ -152,6 +153,11 @@ impl Stand {
             .unwrap()
             .expires(expires)
             .description("one paid echo")
+            // Unique ids: the same terms in the same second would bind alike.
+            .opaque(Opaque::encode([(
+                "n",
+                self.issued_count.fetch_add(1, Ordering::SeqCst).to_string(),
+            )]))
             .issue(&self.binder)
             .unwrap();
         let json = jsonrpc::challenge_to_json(&challenge).unwrap();
@@ -198,6 +204,7 @@ pub async fn start_with(mode: Mode, advertise: bool) -> StandServer {
         log: Mutex::default(),
         issued: Mutex::default(),
         used: Mutex::default(),
+        issued_count: AtomicUsize::new(0),
         unavailable: AtomicUsize::new(0),
         paid_runs: AtomicUsize::new(0),
         binder: ChallengeBinder::new(Secret::new(SECRET).unwrap()),
