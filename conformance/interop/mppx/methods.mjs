@@ -10,9 +10,11 @@
 //                    credential payload {token}, from MPP_TOKEN
 //                    (default "mppx-interop-token").
 //
-// The server halves live in the Rust reference server (mpp-methods' `preimage`
-// and `token` methods); the wire shapes here must stay in step with those.
-import { Credential, Method, z } from 'mppx'
+// The Rust reference server has the server halves (mpp-methods' `preimage` and
+// `token` methods); the wire shapes here must stay in step with those. The mppx
+// server half of preimage/charge is here too, shared by server.mjs and mcp-server.mjs.
+import { createHash } from 'node:crypto'
+import { Credential, Errors, Method, Store, z } from 'mppx'
 
 export const PREIMAGE = process.env.MPP_PREIMAGE ?? 'mppx-interop-preimage'
 export const TOKEN = process.env.MPP_TOKEN ?? 'mppx-interop-token'
@@ -72,4 +74,34 @@ export function preferences(prefer = 'preimage') {
   if (!all.includes(preferred))
     throw new Error(`unknown method to prefer: ${prefer} (expected preimage or token)`)
   return Object.fromEntries(all.map((key) => [key, key === preferred ? 1 : 0.5]))
+}
+
+export const sha256hex = (s) => createHash('sha256').update(s, 'utf8').digest('hex')
+
+// Claims a challenge in `store` until it expires, so its credential pays once only.
+export async function claimOnce(store, challenge) {
+  const ok = await Store.tryClaim(store, `used:${challenge.id}`, Date.parse(challenge.expires))
+  if (!ok) throw new Errors.VerificationFailedError({ reason: 'credential already used' })
+}
+
+// The mppx server half of preimage/charge: the credential's preimage must hash to the
+// challenge's paymentHash, and each challenge is redeemed once in `store`. The receipt's
+// reference is the payment hash.
+export function preimageServer(store) {
+  return Method.toServer(preimageCharge, {
+    async verify({ credential }) {
+      // The request is HMAC-bound to the challenge id, so the hash is the server's own.
+      const want = credential.challenge.request.methodDetails.paymentHash
+      const got = sha256hex(credential.payload.preimage)
+      if (got !== want)
+        throw new Errors.VerificationFailedError({ reason: 'sha256(preimage) != paymentHash' })
+      await claimOnce(store, credential.challenge)
+      return {
+        method: 'preimage',
+        reference: got,
+        status: 'success',
+        timestamp: new Date().toISOString(),
+      }
+    },
+  })
 }

@@ -1,6 +1,7 @@
 // An offline mppx 0.11.0 server on loopback, paid with the toy methods of methods.mjs
-// (server halves defined here). The `mpp-client` interop test pays it with the Rust
-// client and the `mpp` CLI; the `conformance` interop test runs the server suite on it.
+// (preimage's server half is there too; token's is here). The `mpp-client` interop
+// test pays it with the Rust client and the `mpp` CLI; the `conformance` interop test
+// runs the server suite on it.
 //
 //   PORT=8402 MPP_SECRET_KEY=... node server.mjs
 //
@@ -22,12 +23,11 @@
 //
 // Prints exactly one line on stdout, `listening on http://127.0.0.1:<port>`, once it
 // accepts connections; its log (payments, failures) goes to stderr.
-import { createHash } from 'node:crypto'
 import * as http from 'node:http'
 import { Errors, Method, Store } from 'mppx'
 import { generate } from 'mppx/discovery'
 import { Mppx, Request as MppxRequest } from 'mppx/server'
-import { preimageCharge, tokenCharge } from './methods.mjs'
+import { claimOnce, preimageServer as preimageServerOf, sha256hex, tokenCharge } from './methods.mjs'
 
 const HOST = '127.0.0.1'
 const PORT = Number(process.env.PORT ?? 8402)
@@ -36,38 +36,17 @@ const REALM = process.env.MPP_REALM || 'mppx-offline.test'
 const PREIMAGE = process.env.MPP_PREIMAGE ?? 'mppx-interop-preimage'
 const TOKEN = process.env.MPP_TOKEN ?? 'mppx-interop-token'
 
-const sha256hex = (s) => createHash('sha256').update(s, 'utf8').digest('hex')
 const PAYMENT_HASH = sha256hex(PREIMAGE)
 
 // A challenge may be redeemed once.
 const used = Store.memory()
-async function claimOnce(challenge) {
-  const ok = await Store.tryClaim(used, `used:${challenge.id}`, Date.parse(challenge.expires))
-  if (!ok) throw new Errors.VerificationFailedError({ reason: 'credential already used' })
-}
-
-const preimageServer = Method.toServer(preimageCharge, {
-  async verify({ credential }) {
-    // The request is HMAC-bound to the challenge id, so the hash is the server's own.
-    const want = credential.challenge.request.methodDetails.paymentHash
-    const got = sha256hex(credential.payload.preimage)
-    if (got !== want)
-      throw new Errors.VerificationFailedError({ reason: 'sha256(preimage) != paymentHash' })
-    await claimOnce(credential.challenge)
-    return {
-      method: 'preimage',
-      reference: got,
-      status: 'success',
-      timestamp: new Date().toISOString(),
-    }
-  },
-})
+const preimageServer = preimageServerOf(used)
 
 const tokenServer = Method.toServer(tokenCharge, {
   async verify({ credential }) {
     if (credential.payload.token !== TOKEN)
       throw new Errors.VerificationFailedError({ reason: 'the token is not accepted' })
-    await claimOnce(credential.challenge)
+    await claimOnce(used, credential.challenge)
     return {
       method: 'token',
       reference: `token:${credential.challenge.id.slice(0, 12)}`,
