@@ -208,7 +208,7 @@ pub(crate) enum McpCommand {
 /// `mpp mcp call`.
 #[derive(Debug, Args)]
 pub(crate) struct McpCallArgs {
-    /// The MCP endpoint's URL (http or https), e.g. https://tools.example.com/mcp.
+    /// The MCP endpoint's URL (http or https), e.g. <https://tools.example.com/mcp>.
     pub(crate) url: String,
     /// The tool's name.
     pub(crate) tool: String,

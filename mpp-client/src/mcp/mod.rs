@@ -51,6 +51,8 @@
 
 mod flow;
 mod http;
+#[cfg(feature = "rmcp")]
+pub mod rmcp;
 
 use std::fmt;
 use std::sync::Arc;
