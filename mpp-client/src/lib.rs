@@ -23,6 +23,9 @@
 //! ```
 
 pub mod explain;
+#[cfg(feature = "mcp")]
+pub mod mcp;
+mod pay;
 mod paying;
 pub mod terms;
 #[cfg(feature = "lightning")]

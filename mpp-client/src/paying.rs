@@ -37,18 +37,19 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue, LOCATION};
 use http::{Method, StatusCode};
 use mpp_core::challenge::Challenge;
-use mpp_core::client::{Choice, Declined, Origin, PayError, Payment, Wallet};
+use mpp_core::client::{Choice, Declined, Origin, PayError, Wallet};
 use mpp_core::problem::Problem;
 use mpp_core::receipt::Receipt;
-use mpp_core::time::UnixTime;
 use reqwest::Url;
 use tokio::sync::Mutex;
+
+use crate::pay;
 
 /// Limits of a [`PayingClient`].
 #[derive(Debug, Clone)]
@@ -127,7 +128,7 @@ pub enum PaymentKind {
 }
 
 impl PaymentKind {
-    fn of(choice: &Choice, top_up: bool) -> PaymentKind {
+    pub(crate) fn of(choice: &Choice, top_up: bool) -> PaymentKind {
         match (top_up, choice.challenge.intent.as_str(), choice.cost) {
             (true, _, _) => PaymentKind::TopUp,
             (false, "session", 0) => PaymentKind::SessionUse,
@@ -364,7 +365,9 @@ impl PayingClient {
         paid_request.method = first.method.clone();
         paid_request.body = first.request_body.clone();
         let choice = self
-            .choose(&first, |wallet, lines| wallet.choose(lines, &origin, now()))
+            .choose(&first, |wallet, lines| {
+                wallet.choose(lines, &origin, pay::now())
+            })
             .await?;
         tracing::info!(
             target: "mpp::client",
@@ -414,11 +417,11 @@ impl PayingClient {
             .iter()
             .map(HeaderValue::as_bytes)
             .collect();
-        let chosen = choose(&mut *self.wallet.lock().await, lines);
-        chosen.map_err(|refusal| {
-            tracing::info!(target: "mpp::client", origin = %origin_of(&answer.url), "payment refused: {refusal}");
-            PayingError::Declined(refusal)
+        pay::choose(&self.wallet, &origin_of(&answer.url), |wallet| {
+            choose(wallet, lines)
         })
+        .await
+        .map_err(PayingError::Declined)
     }
 
     /// Has the method pay `choice` (as a top-up of its session, with `top_up`), and
@@ -431,16 +434,9 @@ impl PayingClient {
         top_up: bool,
         payments: &mut Vec<PaymentMade>,
     ) -> Result<Fetched, PayingError> {
-        let payment = match self.pay(choice, top_up).await {
-            Ok(p) => p,
-            Err(e) => {
-                // Money that may have moved stays counted against the budget.
-                if !matches!(e, PayError::OutcomeUnknown(_)) {
-                    self.wallet.lock().await.release(choice);
-                }
-                return Err(PayingError::Method(e));
-            }
-        };
+        let payment = pay::pay(&self.wallet, choice, top_up)
+            .await
+            .map_err(PayingError::Method)?;
         let kind = PaymentKind::of(choice, top_up);
         if matches!(kind, PaymentKind::SessionOpen | PaymentKind::TopUp) {
             self.unserved()
@@ -460,28 +456,6 @@ impl PayingClient {
         credential.set_sensitive(true);
         payments.push(made);
         self.send_paid(request, choice, credential, payments).await
-    }
-
-    async fn pay(&self, choice: &Choice, top_up: bool) -> Result<Payment, PayError> {
-        // The wallet is not locked while a (possibly slow) method pays.
-        let method = self
-            .wallet
-            .lock()
-            .await
-            .methods()
-            .get(choice.method)
-            .cloned()
-            .ok_or_else(|| PayError::NotApplicable("the method is no longer registered".into()))?;
-        if !top_up {
-            return method.pay(choice).await;
-        }
-        match method.top_up(choice) {
-            Some(paying) => paying.await,
-            None => Err(PayError::NotApplicable(format!(
-                "no session is open at {} to top up",
-                choice.origin
-            ))),
-        }
     }
 
     /// Sends `request` with `credential`, the answer to `choice` (the last of
@@ -564,7 +538,7 @@ impl PayingClient {
             SessionTrouble::Spent => {
                 let choice = self
                     .choose(response, |wallet, lines| {
-                        wallet.choose_top_up(lines, origin, now(), paid.method)
+                        wallet.choose_top_up(lines, origin, pay::now(), paid.method)
                     })
                     .await?;
                 tracing::info!(target: "mpp::client", origin = %origin, method = %name, cost = choice.cost, "topping up the session");
@@ -584,7 +558,7 @@ impl PayingClient {
                 }
                 let choice = self
                     .choose(response, |wallet, lines| {
-                        wallet.choose(lines, origin, now())
+                        wallet.choose(lines, origin, pay::now())
                     })
                     .await?;
                 if choice.method != paid.method {
@@ -733,21 +707,22 @@ pub fn origin_of(url: &Url) -> Origin {
     )
 }
 
-fn now() -> UnixTime {
-    UnixTime::from(SystemTime::now())
+/// A network failure, with the causes reqwest keeps behind its one-line message.
+fn network(e: reqwest::Error) -> PayingError {
+    PayingError::Network(network_text(&e))
 }
 
-/// A network failure, with the causes reqwest keeps behind its one-line message
-/// ("error sending request" says nothing of a timeout or a refused connection).
-fn network(e: reqwest::Error) -> PayingError {
+/// reqwest's message with its causes ("error sending request" says nothing of a
+/// timeout or a refused connection).
+pub(crate) fn network_text(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
+    let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());
         source = cause.source();
     }
-    PayingError::Network(text)
+    text
 }
 
 /// How long a `500` or `503` answer to a paid request asks to wait before the same

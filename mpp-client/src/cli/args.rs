@@ -22,7 +22,8 @@ Exit status:
   6   a non-2xx response without payment (e.g. 404)
   64  usage error (bad option or value, a method without its secret, an unreadable
       --data-file, --tempo-key-file or --stripe-key-file, an unknown token name)
-`mpp decode` exits 0 when the value is valid and 1 when it is not.";
+`mpp decode` exits 0 when the value is valid and 1 when it is not; `mpp mcp call`'s
+statuses are in `mpp mcp call --help`.";
 
 const ABOUT: &str = "A curl-like client that pays for HTTP resources with the \"Payment\" \
 authentication scheme (402 Payment Required), within the limits you give it.";
@@ -31,6 +32,7 @@ const MAIN_HELP: &str = "\
 Examples:
   mpp get https://api.example.com/paid --method preimage --preimage s3cret --max-amount 1000:usd
   mpp inspect https://api.example.com/paid
+  mpp mcp call https://tools.example.com/mcp paid_echo --args '{\"text\":\"hi\"}' --preimage s3cret --max-amount 1000:usd
   mpp decode 'Payment id=\"…\", realm=\"…\", method=\"…\", intent=\"charge\", request=\"…\"'
 
 ";
@@ -85,6 +87,65 @@ Examples:
 
 ";
 
+/// The exit statuses of `mpp mcp call`.
+pub(crate) const MCP_EXIT_CODES: &str = "\
+Exit status:
+  0   the tool ran and succeeded, paid or free (its result is on stdout)
+  2   nothing was paid: the spending policy refused every challenge, no challenge
+      was payable (unknown method, expired, malformed), or the method could not pay
+  3   the server rejected the payment (a second payment request, -32043 or -32602
+      after paying; it is never paid twice)
+  4   network error, or an answer that is not MCP (not JSON, another request's id,
+      not JSON-RPC 2.0, too large, an HTTP error status), before anything was paid
+  5   the payment's outcome is unknown: no usable answer after the credential was
+      sent (it is resent once, identical, when no answer came), -32603, or another
+      JSON-RPC error after paying
+  6   the tool failed (a result with isError: true, printed on stdout with its
+      receipt on stderr when paid), or the server answered a JSON-RPC error to an
+      unpaid call (an unknown tool, bad arguments)
+  64  usage error (bad option or value, --args that is not a JSON object, a method
+      without its secret)";
+
+const MCP_HELP: &str = "\
+Tools reached through MCP's Streamable HTTP transport (JSON-RPC over HTTP POST).
+A tool that answers \"payment required\" (-32042) is paid like `mpp get` pays a 402:
+within --max-amount, once, with the credential in the call's _meta.
+
+Examples:
+  mpp mcp tools https://tools.example.com/mcp
+  mpp mcp call https://tools.example.com/mcp paid_echo --args '{\"text\":\"hi\"}' \\
+      --method preimage --preimage s3cret --max-amount 1000:usd
+
+";
+
+const MCP_CALL_HELP: &str = "\
+Opens an MCP session (initialize, advertising the payment methods given), calls
+the tool, and prints its result (the CallToolResult JSON) on stdout; what was paid
+and the receipt go to stderr. Nothing is paid unless --max-amount allows the
+challenge's currency and amount, and at most once.
+
+Examples:
+  mpp mcp call https://tools.example.com/mcp paid_echo --args '{\"text\":\"hi\"}' \\
+      --method preimage --preimage s3cret --max-amount 1000:usd
+  MPP_PREIMAGE=s3cret mpp mcp call http://127.0.0.1:8402/mcp paid_echo --method preimage \\
+      --max-amount 1000:usd --json
+
+";
+
+const MCP_TOOLS_HELP: &str = "\
+Lists the server's tools, each with its description and the prices it lists
+(the server's _meta[\"org.paymentauth/offers\"]; a call pays the challenge it gets,
+within your limits). Nothing is paid.
+
+Exit status: 0 listed; 4 network error or an answer that is not MCP; 6 the server
+answered a JSON-RPC error; 64 usage error.
+
+Examples:
+  mpp mcp tools https://tools.example.com/mcp
+  mpp mcp tools http://127.0.0.1:8402/mcp --json
+
+";
+
 const DECODE_HELP: &str = "\
 Examples:
   mpp decode 'Payment id=\"abc\", realm=\"api.example.com\", method=\"tempo\", intent=\"charge\", request=\"eyJhbW91bnQiOiIxMDAwIn0\"'
@@ -122,6 +183,64 @@ pub(crate) enum Command {
     /// (Payment-Receipt) value.
     #[command(after_help = DECODE_HELP)]
     Decode(DecodeArgs),
+    /// Call MCP tools over HTTP, paying for them within your limits.
+    #[command(after_help = MCP_HELP)]
+    Mcp(McpArgs),
+}
+
+/// `mpp mcp`.
+#[derive(Debug, Args)]
+pub(crate) struct McpArgs {
+    #[command(subcommand)]
+    pub(crate) command: McpCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum McpCommand {
+    /// Call a tool, paying a payment request within your limits.
+    #[command(after_help = format!("{MCP_CALL_HELP}{MCP_EXIT_CODES}"))]
+    Call(Box<McpCallArgs>),
+    /// List the tools with their prices, without paying.
+    #[command(after_help = MCP_TOOLS_HELP)]
+    Tools(McpToolsArgs),
+}
+
+/// `mpp mcp call`.
+#[derive(Debug, Args)]
+pub(crate) struct McpCallArgs {
+    /// The MCP endpoint's URL (http or https), e.g. <https://tools.example.com/mcp>.
+    pub(crate) url: String,
+    /// The tool's name.
+    pub(crate) tool: String,
+    /// The tool's arguments, a JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub(crate) args: Option<String>,
+    /// The longest each round trip may take, in seconds [default: 30].
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
+    pub(crate) timeout: Option<Duration>,
+    #[command(flatten)]
+    pub(crate) wallet: WalletArgs,
+    /// Show on stderr the challenge chosen and the receipt; -vv adds the client's
+    /// log events. The credential is never shown.
+    #[arg(short, long, action = ArgAction::Count, help_heading = "Output")]
+    pub(crate) verbose: u8,
+    /// Print one JSON object on stdout: result, isError, receipt, payment, error,
+    /// exitCode.
+    #[arg(long, help_heading = "Output")]
+    pub(crate) json: bool,
+}
+
+/// `mpp mcp tools`.
+#[derive(Debug, Args)]
+pub(crate) struct McpToolsArgs {
+    /// The MCP endpoint's URL (http or https).
+    pub(crate) url: String,
+    /// The longest each round trip may take, in seconds [default: 30].
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
+    pub(crate) timeout: Option<Duration>,
+    /// Print a JSON array: name, description, inputSchema, offers.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// What `mpp get` sends and how it pays.

@@ -42,21 +42,10 @@ pub(crate) async fn run(args: GetArgs) -> u8 {
         log,
         attempt: Mutex::new(None),
     });
-    let wallet = match wallet(&args.wallet, &recorder, request::timeout(&args.request)).await {
+    let wallet = match build_wallet(&args.wallet, &recorder, request::timeout(&args.request)).await
+    {
         Ok(w) => w,
-        Err(WalletError::Usage(usage)) => return usage.report(),
-        Err(WalletError::Testnet(e)) => {
-            eprintln!("mpp: cannot reach the Lightning test network: {e}");
-            return exit::NETWORK;
-        }
-        Err(WalletError::LightningNode(e)) => {
-            eprintln!("mpp: cannot use the Lightning node: {e}");
-            return exit::NETWORK;
-        }
-        Err(WalletError::TempoNode(e)) => {
-            eprintln!("mpp: cannot reach the Tempo node (--tempo-rpc): {e}");
-            return exit::NETWORK;
-        }
+        Err(code) => return code,
     };
     log.policy(wallet.policy(), &wallet);
     let accept = wallet.accept_payment();
@@ -83,6 +72,31 @@ pub(crate) async fn run(args: GetArgs) -> u8 {
         outcome.transcript(log);
     }
     outcome.report(args.json)
+}
+
+/// The wallet the command line describes, or the exit status after saying why
+/// there is none (shared by `mpp get` and `mpp mcp call`).
+pub(crate) async fn build_wallet(
+    args: &WalletArgs,
+    recorder: &Arc<Recorder>,
+    timeout: std::time::Duration,
+) -> Result<Wallet, u8> {
+    match wallet(args, recorder, timeout).await {
+        Ok(w) => Ok(w),
+        Err(WalletError::Usage(usage)) => Err(usage.report()),
+        Err(WalletError::Testnet(e)) => {
+            eprintln!("mpp: cannot reach the Lightning test network: {e}");
+            Err(exit::NETWORK)
+        }
+        Err(WalletError::LightningNode(e)) => {
+            eprintln!("mpp: cannot use the Lightning node: {e}");
+            Err(exit::NETWORK)
+        }
+        Err(WalletError::TempoNode(e)) => {
+            eprintln!("mpp: cannot reach the Tempo node (--tempo-rpc): {e}");
+            Err(exit::NETWORK)
+        }
+    }
 }
 
 /// The wallet the command line describes: its methods (wrapped so the command knows
@@ -535,19 +549,19 @@ fn stripe_payer(args: &WalletArgs, timeout: std::time::Duration) -> Result<Strip
 
 /// Whether a method failed because its backend (Stripe's API) could not be reached
 /// before anything was sent: a network error, reported as one.
-fn stripe_unreachable(attempt: Option<&Attempt>, e: &PayError) -> bool {
+pub(crate) fn stripe_unreachable(attempt: Option<&Attempt>, e: &PayError) -> bool {
     attempt.is_some_and(|a| a.challenge.method == mpp_methods::stripe::NAME)
         && matches!(e, PayError::Unreachable(_))
 }
 
 /// The challenge a method was asked to pay, and whether it produced a credential.
 #[derive(Debug, Clone)]
-struct Attempt {
-    challenge: Challenge<'static>,
-    amount: String,
-    currency: String,
+pub(crate) struct Attempt {
+    pub(crate) challenge: Challenge<'static>,
+    pub(crate) amount: String,
+    pub(crate) currency: String,
     /// The method paid: the credential may have been sent from then on.
-    paid: bool,
+    pub(crate) paid: bool,
 }
 
 impl Attempt {
@@ -558,7 +572,7 @@ impl Attempt {
 }
 
 /// `amount` (base units, as text) of `currency`, with its human form when known.
-fn price(amount: &str, currency: &str) -> String {
+pub(crate) fn price(amount: &str, currency: &str) -> String {
     match amount.parse::<u128>() {
         Ok(a) => amount_text(currency, a),
         Err(_) => format!("{amount} {currency}"),
@@ -566,9 +580,9 @@ fn price(amount: &str, currency: &str) -> String {
 }
 
 #[derive(Debug)]
-struct Recorder {
-    log: Log,
-    attempt: Mutex<Option<Attempt>>,
+pub(crate) struct Recorder {
+    pub(crate) log: Log,
+    pub(crate) attempt: Mutex<Option<Attempt>>,
 }
 
 /// A method that tells the [`Recorder`] what it pays. (`PayingClient` does not say
@@ -1096,7 +1110,7 @@ fn sent_unknown(e: &PayError) -> bool {
 }
 
 /// What the user can change to get a refused challenge paid.
-fn hints(refusal: &Declined, url: &reqwest::Url) -> Vec<String> {
+pub(crate) fn hints(refusal: &Declined, url: &reqwest::Url) -> Vec<String> {
     let mut hints: Vec<String> = Vec::new();
     for p in &refusal.passed {
         let offer = &p.offer;
@@ -1165,16 +1179,16 @@ fn hints(refusal: &Declined, url: &reqwest::Url) -> Vec<String> {
 
 /// `-v` output on stderr: `* ` lines, and indented decoded blocks.
 #[derive(Debug, Clone, Copy)]
-struct Log(bool);
+pub(crate) struct Log(pub(crate) bool);
 
 impl Log {
-    fn line(self, text: &str) {
+    pub(crate) fn line(self, text: &str) {
         if self.0 {
             eprintln!("* {text}");
         }
     }
 
-    fn block(self, text: &str) {
+    pub(crate) fn block(self, text: &str) {
         if self.0 {
             let mut err = std::io::stderr().lock();
             for line in text.lines() {
@@ -1183,7 +1197,7 @@ impl Log {
         }
     }
 
-    fn policy(self, policy: &SpendingPolicy, wallet: &Wallet) {
+    pub(crate) fn policy(self, policy: &SpendingPolicy, wallet: &Wallet) {
         if !self.0 {
             return;
         }
@@ -1227,7 +1241,7 @@ impl Log {
     }
 }
 
-fn init_tracing() {
+pub(crate) fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("mpp=debug"));
     let _ = tracing_subscriber::fmt()

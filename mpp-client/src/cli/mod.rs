@@ -1,9 +1,11 @@
 //! The `mpp` command-line client: `get` (fetch, paying within limits), `inspect`
-//! (list the challenges offered) and `decode` (explain a header value).
+//! (list the challenges offered), `decode` (explain a header value) and `mcp`
+//! (call MCP tools, paying within limits).
 
 mod args;
 mod get;
 mod inspect;
+mod mcp;
 mod request;
 
 use std::io::{IsTerminal, Read, Write};
@@ -12,7 +14,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use mpp_client::explain::{self, Kind};
 
-use args::{Cli, Command, DecodeArgs};
+use args::{Cli, Command, DecodeArgs, McpCommand};
 
 /// Exit statuses (see [`args::EXIT_CODES`]).
 pub(crate) mod exit {
@@ -63,6 +65,13 @@ pub(crate) fn main() -> ExitCode {
         },
         Command::Inspect(args) => match runtime() {
             Ok(rt) => rt.block_on(inspect::run(args)),
+            Err(code) => code,
+        },
+        Command::Mcp(args) => match runtime() {
+            Ok(rt) => match args.command {
+                McpCommand::Call(args) => rt.block_on(mcp::call(*args)),
+                McpCommand::Tools(args) => rt.block_on(mcp::tools(args)),
+            },
             Err(code) => code,
         },
     };
