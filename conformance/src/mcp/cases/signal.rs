@@ -114,10 +114,8 @@ async fn members(ctx: &McpCtx) -> Outcome {
             ));
         };
         for name in ["id", "realm", "method", "intent"] {
-            if !object
-                .get(name)
-                .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
-            {
+            let text = object.get(name).and_then(Value::as_str);
+            if text.is_none_or(str::is_empty) {
                 return Ok(Verdict::fail(
                     "id, realm, method, intent: non-empty strings",
                     format!("challenge {i}: `{name}` is {}", shape(object.get(name))),
