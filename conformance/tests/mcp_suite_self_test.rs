@@ -287,3 +287,93 @@ fn every_case_cites_registered_requirements_at_its_level_and_ids_are_unique() {
         assert!(!prefix.is_empty() && case.id.len() > prefix.len() + 1);
     }
 }
+
+/// Runs `mpp-conformance ARGS…` off the async runtime: its exit status and stdout.
+async fn cli(args: Vec<String>) -> (Option<i32>, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mpp-conformance"))
+            .args(&args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test]
+async fn the_cli_lists_refuses_bad_arguments_and_exits_by_level() {
+    let (status, listing) = cli(args(&["mcp", "--list"])).await;
+    assert_eq!(status, Some(0));
+    for case in mcp::cases() {
+        assert!(listing.contains(case.id), "{} not listed", case.id);
+    }
+    for bad in [
+        &["mcp", "http://127.0.0.1:1/mcp", "--pay", "tempo=key"][..],
+        &["mcp", "ftp://127.0.0.1/mcp"],
+        &["mcp", "http://127.0.0.1:1/mcp", "--only", "no-such-case"],
+        &["mcp", "http://127.0.0.1:1/mcp", "--timeout", "0"],
+    ] {
+        assert_eq!(cli(args(bad)).await.0, Some(64), "{bad:?}");
+    }
+    let fixture = Fixture::start(Flaws {
+        answers_notifications: true,
+        ..Flaws::default()
+    })
+    .await;
+    let url = fixture.url("/mcp");
+    // Unpaid, only the SHOULD case of the flaw runs: it fails, and counts only
+    // under --strict.
+    let lenient = cli(args(&["mcp", &url, "--only", "notification"])).await;
+    assert_eq!(lenient.0, Some(0), "{}", lenient.1);
+    assert!(
+        lenient.1.contains("× notification.no-answer [SHOULD"),
+        "{}",
+        lenient.1
+    );
+    let strict = cli(args(&["mcp", &url, "--only", "notification", "--strict"])).await;
+    assert_eq!(strict.0, Some(1), "{}", strict.1);
+    // Paying, the MUST cases fail too, and the JSON report names them.
+    let dir = std::env::temp_dir().join(format!("mcp-suite-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("report.json");
+    let paid = cli(args(&[
+        "mcp",
+        &url,
+        "--pay",
+        &format!("preimage={}", mcp_fixture::PREIMAGE),
+        "--json",
+        json.to_str().unwrap(),
+    ]))
+    .await;
+    assert_eq!(paid.0, Some(1), "{}", paid.1);
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let failed: BTreeSet<&str> = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "failed")
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "notification.no-answer",
+            "notification.not-charged",
+            "notification.not-run"
+        ]
+        .into()
+    );
+    assert!(
+        !paid.1.contains(mcp_fixture::PREIMAGE),
+        "the preimage was printed"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
