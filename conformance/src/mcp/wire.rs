@@ -35,8 +35,8 @@ pub enum Transport {
     Rpc,
 }
 
-/// The suite's settings.
-#[derive(Debug, Clone)]
+/// The suite's settings. `Debug` leaves the preimage out.
+#[derive(Clone)]
 pub struct McpOptions {
     /// MCP or plain JSON-RPC.
     pub transport: Transport,
@@ -66,17 +66,16 @@ impl McpOptions {
     }
 }
 
-/// A secret-free view of the options for `Debug`.
-struct Redacted<'a>(&'a McpOptions);
-
-impl std::fmt::Debug for Redacted<'_> {
+impl std::fmt::Debug for McpOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("McpOptions")
-            .field("transport", &self.0.transport)
-            .field("priced", &self.0.priced)
-            .field("free", &self.0.free)
-            .field("pays", &self.0.preimage.is_some())
-            .finish_non_exhaustive()
+            .field("transport", &self.transport)
+            .field("priced", &self.priced)
+            .field("free", &self.free)
+            .field("timeout", &self.timeout)
+            .field("headers", &self.headers.len())
+            .field("pays", &self.preimage.is_some())
+            .finish()
     }
 }
 
@@ -287,7 +286,7 @@ impl std::fmt::Debug for McpCtx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("McpCtx")
             .field("target", &self.target.as_str())
-            .field("options", &Redacted(&self.options))
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
@@ -638,6 +637,22 @@ fn describe_error(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_shows_the_preimage_or_header_values() {
+        let options = McpOptions {
+            preimage: Some("the-secret-preimage".into()),
+            headers: vec![("authorization".into(), "Bearer the-token".into())],
+            ..McpOptions::new(Transport::Mcp, "paid_echo")
+        };
+        let ctx = McpCtx::new("http://127.0.0.1:1/mcp".parse().unwrap(), options).unwrap();
+        let text = format!("{ctx:?}");
+        assert!(text.contains("pays: true"), "{text}");
+        assert!(
+            !text.contains("the-secret-preimage") && !text.contains("the-token"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn sse_events_are_split_and_joined() {
