@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use conformance::adapter;
+use conformance::mcp::{self, McpCtx, McpOptions};
 use conformance::suite::{self, Ctx, Payer, Selection, SuiteOptions};
 use conformance::vectors::{self, run as vector_run};
 use mpp_client::explain;
@@ -60,6 +61,85 @@ enum Command {
     /// Exit status: 0 when no vector failed, 1 when one did, 64 on a usage error.
     #[command(after_help = VECTORS_HELP)]
     Vectors(Box<VectorsArgs>),
+    /// Check an MCP server (Streamable HTTP) or, with --rpc, a plain JSON-RPC 2.0
+    /// server that prices tools or methods with the Payment scheme, black-box.
+    ///
+    /// Exit status: 0 when no MUST case failed (no case at all with --strict), 1
+    /// otherwise, 64 on a usage error.
+    #[command(after_help = MCP_HELP)]
+    Mcp(Box<McpArgs>),
+}
+
+const MCP_HELP: &str = "\
+The suite opens an MCP session (initialize, notifications/initialized, then
+Mcp-Session-Id on every request) and reads answers sent as JSON or as an SSE stream.
+Each case cites the requirements it checks (spec/requirements.json, ids mcp.*), or
+the rule of JSON-RPC 2.0 it checks, and its level. Every case runs, SHOULDs too; a
+failed SHOULD shows in the report but sets the exit status only with --strict.
+Skipped cases need a payment (--pay); not-applicable ones test something the target
+does not offer: the root _meta outside --rpc, a second priced tool, /stats (the
+reference server's count of paid runs, read at the URL's origin).
+
+Examples:
+  mpp-conformance mcp http://127.0.0.1:8402/mcp --pay preimage=mppx-interop-preimage
+  mpp-conformance mcp http://127.0.0.1:8402/rpc --rpc --pay preimage=mppx-interop-preimage
+  mpp-conformance mcp https://tools.example.com/mcp --tool weather --free-tool ping --json report.json
+  mpp-conformance mcp --list";
+
+#[derive(Debug, clap::Args)]
+struct McpArgs {
+    /// The MCP endpoint (or, with --rpc, the JSON-RPC endpoint).
+    #[arg(required_unless_present = "list")]
+    url: Option<String>,
+    /// Plain JSON-RPC 2.0 over HTTP POST instead of MCP: priced calls are methods.
+    #[arg(long)]
+    rpc: bool,
+    /// The priced tool (or, with --rpc, method).
+    #[arg(
+        long,
+        visible_alias = "method",
+        default_value = "paid_echo",
+        value_name = "NAME"
+    )]
+    tool: String,
+    /// A free tool (or, with --rpc, method), for the case that sends it a
+    /// credential.
+    #[arg(
+        long,
+        visible_alias = "free-method",
+        default_value = "echo",
+        value_name = "NAME"
+    )]
+    free_tool: String,
+    /// Pay where a case needs it: `preimage=SECRET` (the preimage test method).
+    /// The secret is never printed.
+    #[arg(long, value_name = "preimage=SECRET")]
+    pay: Option<String>,
+    /// Count failed SHOULD cases in the exit status.
+    #[arg(long)]
+    strict: bool,
+    /// Only these cases or sections (ids, id prefixes such as `paid`, or section
+    /// names); repeat or separate with commas.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// List the cases and exit.
+    #[arg(long)]
+    list: bool,
+    /// Also write the report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Also write the report as JUnit XML to this file.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// The longest one request may take, in seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    timeout: f64,
+    /// A header field to add to every request, `Name: value` (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// Show why each skipped or not-applicable case did not run.
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 const VECTORS_HELP: &str = "\
@@ -232,7 +312,127 @@ fn main() -> ExitCode {
         }
         Command::Server(args) => ExitCode::from(server(*args)),
         Command::Vectors(args) => ExitCode::from(run_vectors(*args)),
+        Command::Mcp(args) => ExitCode::from(run_mcp(*args)),
     }
+}
+
+fn run_mcp(args: McpArgs) -> u8 {
+    let usage = |message: &str| {
+        eprintln!("mpp-conformance mcp: {message}");
+        eprintln!("Try 'mpp-conformance mcp --help' for more information.");
+        USAGE
+    };
+    if args.list {
+        let mut out = std::io::stdout().lock();
+        for case in mcp::cases() {
+            let _ = writeln!(
+                out,
+                "{:<30} {:<6} {:<48} {}{}",
+                case.id,
+                case.strength(),
+                case.cites(),
+                case.title,
+                if case.pays { " (pays)" } else { "" }
+            );
+        }
+        return 0;
+    }
+    if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 3600.0) {
+        return usage(&format!(
+            "--timeout {}: expected seconds in (0, 3600]",
+            args.timeout
+        ));
+    }
+    let headers = match parse_headers(&args.headers) {
+        Ok(h) => h,
+        Err(e) => return usage(&e),
+    };
+    for only in &args.only {
+        if !mcp::cases()
+            .iter()
+            .any(|c| mcp::selects(std::slice::from_ref(only), c))
+        {
+            return usage(&format!(
+                "--only {only:?}: no such case or section (see --list)"
+            ));
+        }
+    }
+    let preimage = match args.pay.as_deref().map(Payer::parse) {
+        None => None,
+        Some(Ok(Payer::Preimage(secret))) => Some(secret),
+        Some(Ok(_)) => return usage("--pay: the MCP suite pays with preimage=SECRET only"),
+        Some(Err(e)) => return usage(&e),
+    };
+    let url = args.url.clone().unwrap_or_default();
+    let target = match reqwest::Url::parse(&url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+        Ok(u) => {
+            return usage(&format!(
+                "{url}: the scheme {:?} is not http or https",
+                u.scheme()
+            ));
+        }
+        Err(e) => return usage(&format!("{url}: {e}")),
+    };
+    let transport = if args.rpc {
+        mcp::Transport::Rpc
+    } else {
+        mcp::Transport::Mcp
+    };
+    let options = McpOptions {
+        free: Some(args.free_tool.clone()),
+        timeout: Duration::from_secs_f64(args.timeout),
+        headers,
+        preimage,
+        ..McpOptions::new(transport, &args.tool)
+    };
+    let ctx = match McpCtx::new(target, options) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            eprintln!("mpp-conformance: {e}");
+            return 1;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mpp-conformance: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let report = runtime.block_on(mcp::run(&ctx, &args.only));
+    let _ = std::io::stdout()
+        .lock()
+        .write_all(report.to_text(args.verbose).as_bytes());
+    let mut written = true;
+    if let Some(path) = &args.json {
+        written &= write_report(path, &format!("{:#}\n", report.to_json()));
+    }
+    if let Some(path) = &args.junit {
+        written &= write_report(path, &report.to_junit());
+    }
+    u8::from(mcp::failed(&report, args.strict) || !written)
+}
+
+/// `Name: value` header arguments, checked.
+fn parse_headers(args: &[String]) -> Result<Vec<(String, String)>, String> {
+    let mut headers = Vec::new();
+    for header in args {
+        let (name, value) = header
+            .split_once(':')
+            .ok_or_else(|| format!("--header {header:?}: expected `Name: value`"))?;
+        let (name, value) = (name.trim(), value.trim());
+        http::HeaderName::try_from(name)
+            .map_err(|_| format!("--header {header:?}: {name:?} is not a field name"))?;
+        http::HeaderValue::try_from(value)
+            .map_err(|_| format!("--header {header:?}: the value is not a valid field value"))?;
+        headers.push((name.to_string(), value.to_string()));
+    }
+    Ok(headers)
 }
 
 fn run_vectors(args: VectorsArgs) -> u8 {
@@ -392,18 +592,7 @@ fn options(args: &ServerArgs) -> Result<(SuiteOptions, Option<PrivateKey>), Stri
             args.timeout
         ));
     }
-    let mut headers = Vec::new();
-    for header in &args.headers {
-        let (name, value) = header
-            .split_once(':')
-            .ok_or_else(|| format!("--header {header:?}: expected `Name: value`"))?;
-        let (name, value) = (name.trim(), value.trim());
-        http::HeaderName::try_from(name)
-            .map_err(|_| format!("--header {header:?}: {name:?} is not a field name"))?;
-        http::HeaderValue::try_from(value)
-            .map_err(|_| format!("--header {header:?}: the value is not a valid field value"))?;
-        headers.push((name.to_string(), value.to_string()));
-    }
+    let headers = parse_headers(&args.headers)?;
     let known: Vec<_> = suite::cases()
         .into_iter()
         .map(|c| (c.id, c.section))
