@@ -239,10 +239,8 @@ fn challenge_from_json(cases: &mut Cases, rng: &mut Rng) {
         }
         p
     };
-    let reordered = format!(
-        r#"{{ "recipient" : "acct_123", "methodDetails": {{ "gas": 100, "fee": 1.5, "chainId": 42431 }},
-  "currency": "usd", "amount": "1000" }}"#
-    );
+    let reordered = r#"{ "recipient" : "acct_123", "methodDetails": { "gas": 100, "fee": 1.5, "chainId": 42431 },
+  "currency": "usd", "amount": "1000" }"#;
     let text = format!(
         r#"{{ "opaque": "{opaque}", "request": {reordered}, "expires": "2026-01-29T12:05:00Z", "intent": "charge", "method": "tempo", "realm": "api.example.com", "id": "{id}" }}"#
     );
