@@ -13,9 +13,10 @@
 //! Every operation, its input and its output are described in
 //! `conformance/adapter.json`; [`OPERATIONS`] lists them. The `tempo.*` operations
 //! live in `adapter/tempo.rs`, the client flow (`http.payment_request`) in
-//! `adapter/client.rs`.
+//! `adapter/client.rs`, the JSON-RPC conversions (`jsonrpc.*`) in `adapter/jsonrpc.rs`.
 
 mod client;
+mod jsonrpc;
 mod stripe;
 mod tempo;
 
@@ -41,7 +42,7 @@ use serde_json::{Value, json};
 pub const SCHEMA: u64 = 1;
 
 /// Every operation the adapter answers.
-pub const OPERATIONS: [&str; 24] = [
+pub const OPERATIONS: [&str; 32] = [
     "challenge.parse",
     "challenge.parse-all",
     "challenge.format",
@@ -65,6 +66,14 @@ pub const OPERATIONS: [&str; 24] = [
     "tempo.fee_payer.cosign",
     "http.payment_request",
     "stripe.external_id_binding",
+    "jsonrpc.challenge_to_json",
+    "jsonrpc.challenge_from_json",
+    "jsonrpc.credential_to_json",
+    "jsonrpc.credential_from_json",
+    "jsonrpc.find_credential",
+    "jsonrpc.receipt_to_json",
+    "jsonrpc.receipt_from_json",
+    "jsonrpc.payment_required",
     "capabilities",
 ];
 
@@ -242,6 +251,14 @@ fn dispatch(request: &Value, now: UnixTime) -> OpResult {
         "tempo.fee_payer.cosign" => tempo::fee_payer_cosign(input, now),
         "http.payment_request" => client::payment_request(input),
         "stripe.external_id_binding" => stripe::external_id_binding(input, now),
+        "jsonrpc.challenge_to_json" => jsonrpc::challenge_to_json(input),
+        "jsonrpc.challenge_from_json" => jsonrpc::challenge_from_json(input),
+        "jsonrpc.credential_to_json" => jsonrpc::credential_to_json(input),
+        "jsonrpc.credential_from_json" => jsonrpc::credential_from_json(input),
+        "jsonrpc.find_credential" => jsonrpc::find_credential(input),
+        "jsonrpc.receipt_to_json" => jsonrpc::receipt_to_json(input),
+        "jsonrpc.receipt_from_json" => jsonrpc::receipt_from_json(input),
+        "jsonrpc.payment_required" => jsonrpc::payment_required(input),
         "capabilities" => Ok(json!({ "schema": SCHEMA, "operations": OPERATIONS })),
         other => Err(Failure::new(
             "unsupported_operation",

@@ -49,7 +49,7 @@ impl Category {
 }
 
 /// Every category, in the order the runner reports them.
-pub const CATEGORIES: [Category; 11] = [
+pub const CATEGORIES: [Category; 12] = [
     Category {
         name: "base64url",
         description: "Base64url without padding (RFC 4648 section 5), the encoding of request, opaque, credentials and receipts: the RFC's examples, generated text, and what a strict decoder refuses.",
@@ -104,6 +104,11 @@ pub const CATEGORIES: [Category; 11] = [
         name: "charge-transitions",
         description: "A server's verdicts on the credentials presented for one charge challenge: granted, malformed_credential, invalid_challenge, payment_expired or verification_failed, with single use (decision D9) and expiry at now >= expires (decision D8).",
         seed: 20_260_911,
+    },
+    Category {
+        name: "jsonrpc",
+        description: "The Payment scheme over JSON-RPC and MCP (draft-payment-transport-mcp-00, on top of draft-httpauth-payment-01): challenges, credentials and receipts converted between their HTTP forms and the JSON forms messages carry, request as a JSON object whose JCS form the id binds whatever its member order or number spelling (erratum E40), where a server finds a credential, and what a client reads from -32042, -32043 and mppx's tool-result form.",
+        seed: 20_260_912,
     },
 ];
 
@@ -370,7 +375,7 @@ fn only(object: &Map<String, Value>, allowed: &[&str], what: &str) -> Result<(),
 }
 
 /// The committed vector files, compiled in: `(file name, text)`.
-pub fn embedded() -> [(&'static str, &'static str); 11] {
+pub fn embedded() -> [(&'static str, &'static str); 12] {
     macro_rules! file {
         ($name:literal) => {
             (
@@ -391,6 +396,7 @@ pub fn embedded() -> [(&'static str, &'static str); 11] {
         file!("accept-payment.json"),
         file!("problem-types.json"),
         file!("charge-transitions.json"),
+        file!("jsonrpc.json"),
     ]
 }
 

@@ -35,6 +35,7 @@ mod challenge;
 mod credential;
 mod encoding;
 mod json;
+mod jsonrpc;
 mod rng;
 mod server;
 mod values;
@@ -164,6 +165,7 @@ fn category(category: &Category) -> Vec<Vector> {
         "accept-payment" => server::accept_payment(&mut cases, &mut rng),
         "problem-types" => server::problem_types(&mut cases),
         "charge-transitions" => server::charge_transitions(&mut cases, &mut rng),
+        "jsonrpc" => jsonrpc::jsonrpc(&mut cases, &mut rng),
         other => unreachable!("no generator for category {other}"),
     }
     let mut seen = std::collections::BTreeSet::new();
