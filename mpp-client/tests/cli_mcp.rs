@@ -172,6 +172,21 @@ async fn call_exit_statuses_follow_the_outcome() {
     assert!(stdout.contains("the tool failed"), "{stdout}");
     assert!(stderr.contains("receipt: preimage"), "{stderr}");
 
+    // 5: refused as mppx's SDK server does by default (E41): a failed result with
+    // no receipt after paying; whether the payment was taken is unknown.
+    let refusing = start(Mode::RefuseAsToolError).await;
+    let out = mpp(call_args(
+        &refusing,
+        "paid_echo",
+        &["--max-amount", "1000:usd"],
+    ))
+    .await;
+    let (_, stderr) = exited(&out, 5);
+    assert!(
+        stderr.contains("whether the payment was taken is unknown"),
+        "{stderr}"
+    );
+
     // 6: an unknown tool.
     let out = mpp(call_args(&server, "nope", &[])).await;
     exited(&out, 6);

@@ -150,7 +150,11 @@ fn our_client_and_cli_pay_the_mppx_mcp_server() {
         .enable_all()
         .build()
         .unwrap();
-    for flags in [&[][..], &["--stateless", "--json"][..]] {
+    for flags in [
+        &[][..],
+        &["--stateless", "--json"][..],
+        &["--strict-errors"][..],
+    ] {
         let server = start(&dir, flags);
         runtime.block_on(pay_with_the_library(&server));
         pay_with_the_cli(&server);

@@ -395,12 +395,27 @@ fn internal_error(refusal: &Refusal) -> JsonObject {
     error
 }
 
+/// A message that is JSON but not a JSON-RPC 2.0 request: answered -32600.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvalidRequest {
+    /// The id the answer carries: null when the id itself is unusable.
+    pub id: Value,
+    /// What is wrong.
+    pub detail: &'static str,
+}
+
+impl InvalidRequest {
+    /// The whole answer: `{"jsonrpc": "2.0", "id": …, "error": {-32600 …}}`.
+    pub fn to_response(&self) -> JsonObject {
+        jsonrpc::error_response(self.id.clone(), invalid_request_error(self.detail))
+    }
+}
+
 /// Checks that `message` is a JSON-RPC 2.0 request or notification: an object with
 /// `jsonrpc: "2.0"`, a string `method`, `params` (if any) an object or array, and
-/// an `id` (if any) a string, a number or null. The error is -32600, for the id the
-/// answer must carry (null when the id itself is unusable).
-pub fn check_request(message: &Value) -> Result<&JsonObject, (Value, JsonObject)> {
-    let invalid = |id: Value, what: &str| Err((id, invalid_request_error(what)));
+/// an `id` (if any) a string, a number or null.
+pub fn check_request(message: &Value) -> Result<&JsonObject, InvalidRequest> {
+    let invalid = |id: Value, detail: &'static str| Err(InvalidRequest { id, detail });
     let Value::Object(request) = message else {
         return invalid(Value::Null, "not an object");
     };
@@ -590,7 +605,7 @@ impl<H: JsonRpcHandler> JsonRpcService<H> {
     async fn one(&self, message: &Value, client: Option<&str>) -> Option<JsonObject> {
         let request = match check_request(message) {
             Ok(r) => r,
-            Err((id, error)) => return Some(jsonrpc::error_response(id, error)),
+            Err(invalid) => return Some(invalid.to_response()),
         };
         let id = request.get("id").cloned();
         let admission = self.paywall.admit_from(request, client).await;

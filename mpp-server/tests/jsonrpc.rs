@@ -585,7 +585,11 @@ fn two_offers(clock: &ManualClock) -> PaywallLayer {
         Token::request(AMOUNT, CURRENCY, RECIPIENT),
     );
     builder(clock)
-        .call(PricedCall::tool("weather").offer(preimage_offer()).offer(token))
+        .call(
+            PricedCall::tool("weather")
+                .offer(preimage_offer())
+                .offer(token),
+        )
         .build()
         .unwrap()
 }

@@ -98,9 +98,10 @@ Exit status:
   4   network error, or an answer that is not MCP (not JSON, another request's id,
       not JSON-RPC 2.0, too large, an HTTP error status), before anything was paid
   5   the payment's outcome is unknown: no usable answer after the credential was
-      sent (it is resent once, identical, when no answer came), -32603, or another
-      JSON-RPC error after paying
-  6   the tool failed (a result with isError: true, printed on stdout with its
+      sent (it is resent once, identical, when no answer came), -32603, another
+      JSON-RPC error after paying, or a result with isError: true and no receipt
+      after paying (how mppx's server refuses a credential)
+  6   the tool failed (a result with isError: true, printed on stdout, with its
       receipt on stderr when paid), or the server answered a JSON-RPC error to an
       unpaid call (an unknown tool, bad arguments)
   64  usage error (bad option or value, --args that is not a JSON object, a method

@@ -99,7 +99,17 @@ impl Report {
         let error = match result {
             Ok(result) => {
                 report.payment = result.payment.clone();
-                if result.is_error {
+                if result.is_error && report.payment.is_some() && result.receipt.is_none() {
+                    // mppx's SDK server answers a refused credential this way (E41):
+                    // nothing says whether the payment was taken.
+                    report.exit = exit::UNKNOWN_OUTCOME;
+                    report.error = Some((
+                        "unknown-outcome",
+                        "the call failed (isError: true) after the credential was sent, with no \
+                         receipt: whether the payment was taken is unknown"
+                            .into(),
+                    ));
+                } else if result.is_error {
                     report.exit = exit::HTTP_STATUS;
                     report.error = Some(("tool-error", "the tool failed (isError: true)".into()));
                 } else if report.payment.is_some() && result.receipt.is_none() {

@@ -71,6 +71,9 @@ pub enum Mode {
     ToolErrorAfterPay,
     /// -32603 to a paid message.
     InternalErrorAfterPay,
+    /// Refuses every credential as mppx's SDK server does by default: a result
+    /// with `isError: true`, the error's text, no challenges, no receipt.
+    RefuseAsToolError,
     /// Text that is not JSON to a paid message.
     GarbageAfterPay,
 }
@@ -409,6 +412,11 @@ fn paid(
         }
         Mode::GarbageAfterPay => {
             return Err(([(CONTENT_TYPE, "application/json")], "{\"jsonrpc\":").into_response());
+        }
+        Mode::RefuseAsToolError => {
+            let text = "MCP error -32043: Payment verification failed: credential already used.";
+            let result = json!({"content": [{"type": "text", "text": text}], "isError": true});
+            return Ok(jsonrpc::result_response(id, result));
         }
         _ => {}
     }
