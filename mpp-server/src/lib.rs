@@ -45,13 +45,15 @@
 //!    kind of offer (charge, session); the same paywall for JSON-RPC and MCP calls;
 //! 6. `layer`, `mcp`: the tower layer, and the idle-session sweep; the paywall in
 //!    an rmcp server;
-//! 7. `builder`, `extract`: building a paywall; the axum extractor.
+//! 7. `builder`, `extract`, `guard`: building a paywall; the axum extractor; the
+//!    JSON-RPC guard in front of an MCP server's endpoint.
 
 mod body;
 mod builder;
 mod claim;
 #[cfg(feature = "axum")]
 mod extract;
+pub mod guard;
 pub mod jsonrpc;
 pub mod layer;
 #[cfg(feature = "mcp")]
@@ -66,6 +68,7 @@ pub mod session;
 pub mod store;
 
 pub use builder::{ConfigError, DEFAULT_MAX_BODY, PaywallBuilder};
+pub use guard::JsonRpcGuardLayer;
 pub use jsonrpc::{JsonRpcPaywall, JsonRpcService};
 pub use layer::{PaywallBody, PaywallLayer, PaywallService, VerifiedPayment};
 pub use mint::{ClientKey, MintLimit, MintRate};

@@ -51,7 +51,8 @@
 //!
 //! MCP nests the credential in `params._meta`, where rmcp hands it over; the root
 //! `_meta` of generic JSON-RPC is not part of an MCP message, and rmcp drops it
-//! before a handler could see it (E41).
+//! before a handler could see it. Over HTTP, [`JsonRpcGuardLayer`](crate::JsonRpcGuardLayer)
+//! in front of rmcp's service moves it into `params._meta` (E41).
 
 use mpp_core::json::JsonObject;
 use mpp_core::jsonrpc::{self, OFFERS_KEY, RECEIPT_KEY};

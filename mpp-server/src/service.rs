@@ -513,7 +513,7 @@ fn claim_ttl(pending: &Pending) -> Duration {
 /// Calls the inner service through a boxed future: awaiting `S::Future` directly in
 /// `handle` trips a compiler limitation on `Send` with higher-ranked lifetimes.
 #[allow(clippy::type_complexity)]
-fn call<S, ResBody>(
+pub(crate) fn call<S, ResBody>(
     inner: &mut S,
     request: Request<PaywallBody>,
 ) -> Pin<Box<dyn Future<Output = Result<Response<ResBody>, S::Error>> + Send>>

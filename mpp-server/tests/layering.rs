@@ -14,7 +14,7 @@ const LAYERS: Layers<'static> = &[
     ("discovery and sessions", &["openapi", "session"]),
     ("service", &["service", "jsonrpc"]),
     ("layer", &["layer", "mcp"]),
-    ("builder", &["builder", "extract"]),
+    ("builder", &["builder", "extract", "guard"]),
 ];
 
 #[test]

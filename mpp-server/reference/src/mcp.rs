@@ -15,9 +15,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use mpp_server::guard::JsonRpcGuard;
 use mpp_server::jsonrpc::{JsonRpcPaywall, RpcCall, RpcResult, method_not_found};
 use mpp_server::mcp::McpPaywall;
-use mpp_server::{ChargeOffer, JsonRpcService, PricedCall};
+use mpp_server::{ChargeOffer, JsonRpcGuardLayer, JsonRpcService, PricedCall};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
@@ -27,6 +28,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
+use tower_layer::Layer;
 
 /// The priced tools and methods, for the paywall builder.
 pub fn priced_calls(preimage: impl Fn() -> ChargeOffer, token: ChargeOffer) -> Vec<PricedCall> {
@@ -91,14 +93,17 @@ impl ReferenceTools {
         ]
     }
 
-    /// Serves the tools over MCP's Streamable HTTP transport, for `/mcp`.
-    pub fn streamable_http(self) -> StreamableHttpService<ReferenceTools, LocalSessionManager> {
-        StreamableHttpService::new(
+    /// Serves the tools over MCP's Streamable HTTP transport, for `/mcp`, behind
+    /// the guard that answers bad JSON-RPC with its errors and reads a root `_meta`.
+    pub fn streamable_http(
+        self,
+    ) -> JsonRpcGuard<StreamableHttpService<ReferenceTools, LocalSessionManager>> {
+        JsonRpcGuardLayer::default().layer(StreamableHttpService::new(
             move || Ok(self.clone()),
             Arc::new(LocalSessionManager::default()),
             // Any Host: the binary decides where it listens.
             StreamableHttpServerConfig::default().disable_allowed_hosts(),
-        )
+        ))
     }
 }
 

@@ -36,9 +36,19 @@ async fn our_client_pays_our_tools_and_methods_once_each() {
         .await
         .expect("MCP handshake");
     let tools = client.list_tools().await.expect("tools/list");
-    let weather = tools.iter().find(|t| t.name == "paid_weather").expect("paid_weather");
+    let weather = tools
+        .iter()
+        .find(|t| t.name == "paid_weather")
+        .expect("paid_weather");
     assert_eq!(weather.offers.len(), 2);
-    assert!(tools.iter().find(|t| t.name == "echo").expect("echo").offers.is_empty());
+    assert!(
+        tools
+            .iter()
+            .find(|t| t.name == "echo")
+            .expect("echo")
+            .offers
+            .is_empty()
+    );
 
     let free = client
         .call_tool("echo", Some(object(json!({"text": "free"}))))
@@ -63,7 +73,10 @@ async fn our_client_pays_our_tools_and_methods_once_each() {
         .expect("an answer");
     assert!(failed.is_error);
     assert!(failed.receipt.is_some() && failed.payment.is_some());
-    assert_eq!(client.wallet().lock().await.spent(), [("usd".to_owned(), 2000)]);
+    assert_eq!(
+        client.wallet().lock().await.spent(),
+        [("usd".to_owned(), 2000)]
+    );
     client.close().await;
 
     // Plain JSON-RPC: array params, the credential at the root.
@@ -75,6 +88,12 @@ async fn our_client_pays_our_tools_and_methods_once_each() {
         .expect("paid method");
     assert_eq!(answer.result, json!(["a", 1]));
     let receipt = answer.receipt.expect("a receipt");
-    assert_eq!(receipt.challenge_id, answer.payment.expect("paid").challenge.id);
-    assert_eq!(rpc.wallet().lock().await.spent(), [("usd".to_owned(), 1000)]);
+    assert_eq!(
+        receipt.challenge_id,
+        answer.payment.expect("paid").challenge.id
+    );
+    assert_eq!(
+        rpc.wallet().lock().await.spent(),
+        [("usd".to_owned(), 1000)]
+    );
 }
