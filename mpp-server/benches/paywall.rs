@@ -1,5 +1,6 @@
 //! The paywall's cost per request, in process: issuing a 402, and verifying and
-//! settling a paid request end to end through the layer (mock inner service).
+//! settling a paid request end to end through the layer (mock inner service); the
+//! same two for a priced JSON-RPC call through `JsonRpcPaywall::admit`.
 //!
 //! Run with `cargo bench -p mpp-server`.
 
@@ -12,11 +13,16 @@ use bytes::Bytes;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
 use http_body_util::Full;
+use mpp_core::ParseOptions;
 use mpp_core::challenge::Challenge;
 use mpp_core::credential::Credential;
 use mpp_core::json::JsonObject;
+use mpp_core::jsonrpc::{self, Placement};
 use mpp_methods::preimage::Preimage;
-use mpp_server::{ChargeOffer, PaidRoute, PaywallBody, PaywallLayer, PaywallService};
+use mpp_server::jsonrpc::Admission;
+use mpp_server::{
+    ChargeOffer, JsonRpcPaywall, PaidRoute, PaywallBody, PaywallLayer, PaywallService, PricedCall,
+};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -120,5 +126,66 @@ fn paywall(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, paywall);
+/// A paywall pricing the JSON-RPC method `paid`, and a request calling it.
+fn jsonrpc_paywall() -> (JsonRpcPaywall, JsonObject) {
+    let layer = PaywallLayer::builder(
+        b"a-benchmark-secret-of-at-least-32-bytes",
+        "api.example.com",
+    )
+    .unwrap()
+    .call(PricedCall::method("paid").offer(ChargeOffer::new(
+        Arc::new(Preimage),
+        Preimage::request("1000", "usd", "acct_1", PREIMAGE),
+    )))
+    .build()
+    .unwrap();
+    let request = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "paid", "params": [1]});
+    (layer.jsonrpc(), request.as_object().unwrap().clone())
+}
+
+/// The request with a credential for a fresh challenge of `paywall`, at the root.
+fn paid_request(paywall: &JsonRpcPaywall, request: &JsonObject) -> JsonObject {
+    let Admission::Refused(error) = block_on(paywall.admit(request)) else {
+        panic!("an unpaid call is refused");
+    };
+    let required = jsonrpc::read_payment_error(&error, &ParseOptions::STRICT)
+        .unwrap()
+        .unwrap();
+    let mut payload = JsonObject::new();
+    payload.insert("preimage".into(), PREIMAGE.into());
+    let credential = Credential::answer(&required.challenges[0], payload, None);
+    let mut paid = request.clone();
+    jsonrpc::attach_credential(&mut paid, &credential, Placement::Root).unwrap();
+    paid
+}
+
+fn jsonrpc_calls(c: &mut Criterion) {
+    let (paywall, request) = jsonrpc_paywall();
+    let mut g = c.benchmark_group("json-rpc paywall");
+    g.bench_function("refuse an unpaid call with -32042", |b| {
+        b.iter(|| {
+            let admission = block_on(paywall.admit(black_box(&request)));
+            assert!(matches!(admission, Admission::Refused(_)));
+            admission
+        })
+    });
+    g.bench_function("verify and settle a paid call", |b| {
+        b.iter_batched(
+            || {
+                let (paywall, request) = jsonrpc_paywall();
+                let paid = paid_request(&paywall, &request);
+                (paywall, paid)
+            },
+            |(paywall, paid)| {
+                let admission = block_on(paywall.admit(&paid));
+                assert!(matches!(admission, Admission::Paid(_)));
+                admission
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, paywall, jsonrpc_calls);
 criterion_main!(benches);
