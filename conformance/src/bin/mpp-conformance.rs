@@ -118,28 +118,8 @@ struct McpArgs {
     /// Count failed SHOULD cases in the exit status.
     #[arg(long)]
     strict: bool,
-    /// Only these cases or sections (ids, id prefixes such as `paid`, or section
-    /// names); repeat or separate with commas.
-    #[arg(long, value_delimiter = ',')]
-    only: Vec<String>,
-    /// List the cases and exit.
-    #[arg(long)]
-    list: bool,
-    /// Also write the report as JSON to this file.
-    #[arg(long, value_name = "FILE")]
-    json: Option<PathBuf>,
-    /// Also write the report as JUnit XML to this file.
-    #[arg(long, value_name = "FILE")]
-    junit: Option<PathBuf>,
-    /// The longest one request may take, in seconds.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
-    timeout: f64,
-    /// A header field to add to every request, `Name: value` (repeatable).
-    #[arg(long = "header", value_name = "NAME: VALUE")]
-    headers: Vec<String>,
-    /// Show why each skipped or not-applicable case did not run.
-    #[arg(long, short)]
-    verbose: bool,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 const VECTORS_HELP: &str = "\
@@ -229,7 +209,15 @@ struct ServerArgs {
     /// Run the SHOULD cases too.
     #[arg(long)]
     strict: bool,
-    /// Only these cases or sections (ids, id prefixes such as `binding`, or section
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// What both suites take: which cases, how long a request may take, what to add
+/// to each, and where the report goes.
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Only these cases or sections (ids, id prefixes such as `paid`, or section
     /// names); repeat or separate with commas.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -251,6 +239,22 @@ struct ServerArgs {
     /// Show why each skipped or not-applicable case did not run.
     #[arg(long, short)]
     verbose: bool,
+}
+
+impl RunArgs {
+    /// `--timeout`, checked, and the `--header` fields, parsed.
+    fn limits(&self) -> Result<(Duration, Vec<(String, String)>), String> {
+        if !(self.timeout.is_finite() && self.timeout > 0.0 && self.timeout <= 3600.0) {
+            return Err(format!(
+                "--timeout {}: expected seconds in (0, 3600]",
+                self.timeout
+            ));
+        }
+        Ok((
+            Duration::from_secs_f64(self.timeout),
+            parse_headers(&self.headers)?,
+        ))
+    }
 }
 
 /// What kind of header value to explain.
@@ -322,7 +326,7 @@ fn run_mcp(args: McpArgs) -> u8 {
         eprintln!("Try 'mpp-conformance mcp --help' for more information.");
         USAGE
     };
-    if args.list {
+    if args.run.list {
         let mut out = std::io::stdout().lock();
         for case in mcp::cases() {
             let _ = writeln!(
@@ -337,17 +341,11 @@ fn run_mcp(args: McpArgs) -> u8 {
         }
         return 0;
     }
-    if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 3600.0) {
-        return usage(&format!(
-            "--timeout {}: expected seconds in (0, 3600]",
-            args.timeout
-        ));
-    }
-    let headers = match parse_headers(&args.headers) {
-        Ok(h) => h,
+    let (timeout, headers) = match args.run.limits() {
+        Ok(limits) => limits,
         Err(e) => return usage(&e),
     };
-    for only in &args.only {
+    for only in &args.run.only {
         if !mcp::cases()
             .iter()
             .any(|c| mcp::selects(std::slice::from_ref(only), c))
@@ -381,7 +379,7 @@ fn run_mcp(args: McpArgs) -> u8 {
     };
     let options = McpOptions {
         free: Some(args.free_tool.clone()),
-        timeout: Duration::from_secs_f64(args.timeout),
+        timeout,
         headers,
         preimage,
         ..McpOptions::new(transport, &args.tool)
@@ -404,15 +402,15 @@ fn run_mcp(args: McpArgs) -> u8 {
             return 1;
         }
     };
-    let report = runtime.block_on(mcp::run(&ctx, &args.only));
+    let report = runtime.block_on(mcp::run(&ctx, &args.run.only));
     let _ = std::io::stdout()
         .lock()
-        .write_all(report.to_text(args.verbose).as_bytes());
+        .write_all(report.to_text(args.run.verbose).as_bytes());
     let mut written = true;
-    if let Some(path) = &args.json {
+    if let Some(path) = &args.run.json {
         written &= write_report(path, &format!("{:#}\n", report.to_json()));
     }
-    if let Some(path) = &args.junit {
+    if let Some(path) = &args.run.junit {
         written &= write_report(path, &report.to_junit());
     }
     u8::from(mcp::failed(&report, args.strict) || !written)
@@ -482,7 +480,7 @@ fn run_vectors(args: VectorsArgs) -> u8 {
 }
 
 fn server(args: ServerArgs) -> u8 {
-    if args.list {
+    if args.run.list {
         let mut out = std::io::stdout().lock();
         for case in suite::cases() {
             // A closed pipe (`| head`) ends the listing quietly.
@@ -565,19 +563,19 @@ async fn run_server(
         }
     };
     let selection = Selection {
-        only: args.only.clone(),
+        only: args.run.only.clone(),
         strict: args.strict,
     };
     let report = suite::run(&ctx, &selection).await;
     let _ = std::io::stdout()
         .lock()
-        .write_all(report.to_text(args.verbose).as_bytes());
+        .write_all(report.to_text(args.run.verbose).as_bytes());
     let mut written = true;
-    if let Some(path) = &args.json {
+    if let Some(path) = &args.run.json {
         let text = format!("{:#}\n", report.to_json());
         written &= write_report(path, &text);
     }
-    if let Some(path) = &args.junit {
+    if let Some(path) = &args.run.junit {
         written &= write_report(path, &report.to_junit());
     }
     u8::from(report.failed() || !written)
@@ -586,18 +584,12 @@ async fn run_server(
 /// The suite's settings, and the Tempo key when the suite pays with tempo (its
 /// payer needs the node, asked once the runtime runs).
 fn options(args: &ServerArgs) -> Result<(SuiteOptions, Option<PrivateKey>), String> {
-    if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 3600.0) {
-        return Err(format!(
-            "--timeout {}: expected seconds in (0, 3600]",
-            args.timeout
-        ));
-    }
-    let headers = parse_headers(&args.headers)?;
+    let (timeout, headers) = args.run.limits()?;
     let known: Vec<_> = suite::cases()
         .into_iter()
         .map(|c| (c.id, c.section))
         .collect();
-    for only in &args.only {
+    for only in &args.run.only {
         let found = known.iter().any(|(id, section)| {
             id == only || id.starts_with(&format!("{only}.")) || section == only
         });
@@ -629,7 +621,7 @@ fn options(args: &ServerArgs) -> Result<(SuiteOptions, Option<PrivateKey>), Stri
         return Err("--stripe-api is used only with --pay stripe=KEYFILE:pm_…".into());
     }
     let options = SuiteOptions {
-        timeout: Duration::from_secs_f64(args.timeout),
+        timeout,
         headers,
         payer,
     };
@@ -656,7 +648,7 @@ fn stripe_payer(pay: &str, args: &ServerArgs) -> Result<Payer, String> {
         key,
         payment_method,
         base,
-        Duration::from_secs_f64(args.timeout),
+        Duration::from_secs_f64(args.run.timeout),
     )
     .map_err(|e| format!("--pay stripe=…: {e}"))
 }
