@@ -14,6 +14,8 @@ use mpp_core::json::JsonObject;
 use mpp_core::jsonrpc::{self, PaymentRequired, RECEIPT_KEY};
 use reqwest::Url;
 use serde_json::{Value, json};
+
+use crate::suite::describe_error;
 use tokio::sync::OnceCell;
 
 /// The MCP protocol revision the suite asks for in `initialize`.
@@ -613,25 +615,6 @@ fn sse_messages(raw: &[u8]) -> Vec<Value> {
         }
     }
     out
-}
-
-fn describe_error(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else if e.is_body() || e.is_decode() {
-        "unreadable body"
-    } else {
-        "request failed"
-    };
-    let mut text = format!("{kind}: {e}");
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

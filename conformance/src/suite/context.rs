@@ -499,7 +499,8 @@ impl Ctx {
     }
 }
 
-fn describe_error(e: &reqwest::Error) -> String {
+/// A request error with its kind and every cause, for reports.
+pub(crate) fn describe_error(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

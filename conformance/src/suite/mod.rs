@@ -20,6 +20,7 @@ use spec::Level;
 
 use crate::Status;
 
+pub(crate) use context::describe_error;
 pub use context::{Ctx, Payer, SuiteOptions};
 pub use report::{CaseReport, SuiteReport, Summary};
 
