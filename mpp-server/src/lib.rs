@@ -2,6 +2,8 @@
 //! paid routes with 402 and a challenge, verifies and settles credentials once each
 //! (claims kept in a [`Store`]: in memory, or with the `sqlite` and `redis` features
 //! in SQLite or Redis), meters sessions, and serves discovery (`/openapi.json`).
+//! The same paywall prices JSON-RPC methods and MCP tools ([`PricedCall`],
+//! [`JsonRpcPaywall`]; in an rmcp server with the `mcp` feature).
 //!
 //! The reference server built on it is the workspace package `mpp-reference-server`.
 //!
