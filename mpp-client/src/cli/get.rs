@@ -1231,7 +1231,7 @@ impl Log {
     fn chosen(self, attempt: &Attempt) {
         let c = &attempt.challenge;
         self.line(&format!(
-            "chosen: {}/{} for {} (challenge {}, realm {}); decoded in the credential below",
+            "chosen: {}/{} for {} (challenge {}, realm {})",
             c.method,
             c.intent,
             attempt.price(),
