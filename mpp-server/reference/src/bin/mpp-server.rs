@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use mpp_core::credential::CredentialField;
 use mpp_reference_server::{self as reference, ReferenceConfig};
-use mpp_server::{RedisOptions, RedisStore, SqliteStore, Store, StoreError};
+use mpp_server::{MemoryStore, RedisOptions, RedisStore, SqliteStore, Store, StoreError};
 
 /// The reference server of the "Payment" HTTP authentication scheme.
 #[derive(Debug, Parser)]
@@ -54,6 +54,10 @@ struct Args {
     /// to share them between server instances. Overrides --sqlite.
     #[arg(long, env = "MPP_REDIS_URL", hide_env_values = true)]
     redis: Option<String>,
+    /// Record used challenges and session accounts in this process's memory only
+    /// (forgotten on restart; for load tests and trials). Overrides --sqlite.
+    #[arg(long, conflicts_with = "redis")]
+    memory: bool,
     /// Serve the Tempo routes (/paid-tempo, /paid-tempo-sponsored), paid on the chain
     /// of the node at this JSON-RPC URL (real payments on a real chain).
     #[arg(
@@ -145,6 +149,7 @@ enum Header {
 fn store(args: &Args) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match &args.redis {
         Some(url) => Arc::new(RedisStore::connect(url, RedisOptions::default())?),
+        None if args.memory => Arc::new(MemoryStore::new(1_000_000)),
         None => Arc::new(SqliteStore::open(&args.sqlite)?),
     })
 }
