@@ -43,7 +43,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::accept::AcceptPayment;
-use crate::binding::ChallengeBinder;
+use crate::binding::{BindingInput, ChallengeBinder};
 use crate::challenge::{Challenge, ChallengeBuilder, CredentialField};
 use crate::credential::{Credential, FoundCredential, find_credentials};
 use crate::digest::{ContentDigest, DigestAlgorithm};
@@ -528,12 +528,19 @@ impl Paywall {
         now: UnixTime,
     ) -> Result<(usize, JsonObject, bool), CheckError> {
         let echo = &credential.challenge;
-        verify::check_binding(&self.binder, echo).map_err(CheckError::Echo)?;
+        // One decode serves both the id check and the offer match: the id's request
+        // slot is base64url of the JCS form (D2), the offer match compares JCS forms.
         let decoded = echo
             .request
             .decode()
             .map_err(|e| CheckError::Echo(EchoError::Malformed(e)))?;
         let canonical = jcs::object_to_string(&decoded);
+        let slot = base64::encode(canonical.as_bytes());
+        match self.binder.verify(&BindingInput::of(echo, &slot), &echo.id) {
+            Ok(true) => {}
+            Ok(false) => return Err(CheckError::Echo(EchoError::NotIssuedHere)),
+            Err(e) => return Err(CheckError::Echo(EchoError::Binding(e))),
+        }
         let offer = route
             .offers
             .iter()
