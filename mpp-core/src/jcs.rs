@@ -36,16 +36,21 @@ pub fn write_value(value: &Value, out: &mut String) {
     write_nested(Some(value), Vec::new(), out);
 }
 
+/// Room reserved for a canonical text up front: the terms, receipts and credentials
+/// this crate writes mostly fit, where growing from empty reallocates six times.
+const INITIAL_CAPACITY: usize = 256;
+
 /// The canonical form of `value`.
 pub fn to_string(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(INITIAL_CAPACITY);
     write_value(value, &mut out);
     out
 }
 
 /// The canonical form of an object.
 pub fn object_to_string(object: &JsonObject) -> String {
-    let mut out = String::from("{");
+    let mut out = String::with_capacity(INITIAL_CAPACITY);
+    out.push('{');
     write_nested(None, alloc::vec![Frame::object(object)], &mut out);
     out
 }
