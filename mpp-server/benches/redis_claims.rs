@@ -44,7 +44,8 @@ fn claims(c: &mut Criterion) {
                         let share = iters / CONCURRENCY + u64::from(t < iters % CONCURRENCY);
                         tokio::spawn(async move {
                             for _ in 0..share {
-                                let key = format!("mpp:claim:{}", next.fetch_add(1, Ordering::Relaxed));
+                                let key =
+                                    format!("mpp:claim:{}", next.fetch_add(1, Ordering::Relaxed));
                                 let won = store
                                     .put_if_absent(&key, b"claimed:bench", Duration::from_secs(60))
                                     .await
