@@ -82,6 +82,12 @@ impl Proxy {
     }
 }
 
+/// The marker of a command: its name as the first element of the request (so that
+/// neither the swap script, which mentions GET and SET, nor a key matches).
+fn command(name: &str) -> Vec<u8> {
+    format!("${}\r\n{name}\r\n", name.len()).into_bytes()
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -134,7 +140,8 @@ async fn relay(mut client: TcpStream, upstream: u16, plan: Arc<Mutex<Plan>>) {
 }
 
 /// A redis-server, a proxy to it, a store through the proxy (with a connection in
-/// its pool, as in a server that has been running) and one straight to the server.
+/// its pool and the swap script on the server, as in a server that has been
+/// running) and one straight to the server.
 struct Setup {
     _server: RedisServer,
     proxy: Proxy,
@@ -148,7 +155,12 @@ async fn setup(test: &str) -> Option<Setup> {
     }
     let server = RedisServer::start(&[]);
     let proxy = Proxy::start(server.port()).await;
-    let store = Arc::new(RedisStore::connect(&proxy.url(), RedisOptions::default()).expect("url"));
+    // One connection: every command of a test goes through the same proxied one.
+    let options = RedisOptions {
+        pool_size: 1,
+        ..RedisOptions::default()
+    };
+    let store = Arc::new(RedisStore::connect(&proxy.url(), options).expect("url"));
     let direct =
         Arc::new(RedisStore::connect(&server.url(), RedisOptions::default()).expect("url"));
     store.ping().await.expect("ping through the proxy");
@@ -166,7 +178,7 @@ async fn a_claim_whose_reply_is_lost_is_reported_as_ours() {
     let Some(s) = setup("a_claim_whose_reply_is_lost_is_reported_as_ours").await else {
         return;
     };
-    s.proxy.arm(b"SET", Fault::LoseReply);
+    s.proxy.arm(&command("SET"), Fault::LoseReply);
     assert_eq!(
         s.store
             .put_if_absent("mpp:claim:c1", b"claimed:token-a", LONG)
@@ -175,7 +187,11 @@ async fn a_claim_whose_reply_is_lost_is_reported_as_ours() {
         "the claim is ours: a paid credential must not be refused"
     );
     assert!(s.proxy.struck());
-    assert_eq!(s.proxy.sent(b"SET"), 1, "the claim was not sent again");
+    assert_eq!(
+        s.proxy.sent(&command("SET")),
+        1,
+        "the claim was not sent again"
+    );
     assert_eq!(
         s.direct.get("mpp:claim:c1").await,
         Ok(Some(b"claimed:token-a".to_vec()))
@@ -193,7 +209,7 @@ async fn another_writers_claim_is_refused_when_the_reply_is_lost() {
             .await,
         Ok(true)
     );
-    s.proxy.arm(b"SET", Fault::LoseReply);
+    s.proxy.arm(&command("SET"), Fault::LoseReply);
     assert_eq!(
         s.store
             .put_if_absent("mpp:claim:c2", b"claimed:token-a", LONG)
@@ -212,7 +228,7 @@ async fn a_claim_lost_on_the_way_is_unknown_and_not_sent_again() {
     let Some(s) = setup("a_claim_lost_on_the_way_is_unknown_and_not_sent_again").await else {
         return;
     };
-    s.proxy.arm(b"SET", Fault::LoseCommand);
+    s.proxy.arm(&command("SET"), Fault::LoseCommand);
     let result = s
         .store
         .put_if_absent("mpp:claim:c3", b"claimed:token-a", LONG)
@@ -221,7 +237,11 @@ async fn a_claim_lost_on_the_way_is_unknown_and_not_sent_again() {
     // whether the command is still on its way.
     assert!(result.is_err(), "{result:?}");
     assert!(s.proxy.struck());
-    assert_eq!(s.proxy.sent(b"SET"), 1, "the claim was not sent again");
+    assert_eq!(
+        s.proxy.sent(&command("SET")),
+        1,
+        "the claim was not sent again"
+    );
     assert_eq!(s.direct.get("mpp:claim:c3").await, Ok(None));
 }
 
@@ -235,7 +255,7 @@ async fn a_swap_whose_reply_is_lost_is_reported_done_and_applied_once() {
         .put("mpp:session:k", b"v1", LONG)
         .await
         .expect("put");
-    s.proxy.arm(b"EVAL", Fault::LoseReply);
+    s.proxy.arm(&command("EVALSHA"), Fault::LoseReply);
     assert_eq!(
         s.store
             .compare_and_swap("mpp:session:k", b"v1", b"v2", LONG)
@@ -243,7 +263,11 @@ async fn a_swap_whose_reply_is_lost_is_reported_done_and_applied_once() {
         Ok(true)
     );
     assert!(s.proxy.struck());
-    assert_eq!(s.proxy.sent(b"EVAL"), 1, "the swap was not sent again");
+    assert_eq!(
+        s.proxy.sent(&command("EVALSHA")),
+        1,
+        "the swap was not sent again"
+    );
     assert_eq!(
         s.direct.get("mpp:session:k").await,
         Ok(Some(b"v2".to_vec()))
@@ -259,13 +283,17 @@ async fn a_swap_lost_on_the_way_is_unknown_not_refused() {
         .put("mpp:session:k", b"v1", LONG)
         .await
         .expect("put");
-    s.proxy.arm(b"EVAL", Fault::LoseCommand);
+    s.proxy.arm(&command("EVALSHA"), Fault::LoseCommand);
     let result = s
         .store
         .compare_and_swap("mpp:session:k", b"v1", b"v2", LONG)
         .await;
     assert!(result.is_err(), "{result:?}");
-    assert_eq!(s.proxy.sent(b"EVAL"), 1, "the swap was not sent again");
+    assert_eq!(
+        s.proxy.sent(&command("EVALSHA")),
+        1,
+        "the swap was not sent again"
+    );
     assert_eq!(
         s.direct.get("mpp:session:k").await,
         Ok(Some(b"v1".to_vec()))
@@ -281,13 +309,17 @@ async fn a_read_whose_reply_is_lost_is_sent_again() {
         .put("mpp:idem:r", b"response", LONG)
         .await
         .expect("put");
-    s.proxy.arm(b"GET", Fault::LoseReply);
+    s.proxy.arm(&command("GET"), Fault::LoseReply);
     assert_eq!(
         s.store.get("mpp:idem:r").await,
         Ok(Some(b"response".to_vec()))
     );
     assert!(s.proxy.struck());
-    assert_eq!(s.proxy.sent(b"GET"), 2, "a read is safe to send again");
+    assert_eq!(
+        s.proxy.sent(&command("GET")),
+        2,
+        "a read is safe to send again"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,18 +328,18 @@ async fn set_changes_whose_replies_are_lost_are_reported_done() {
         return;
     };
     let set = "mpp:sessions:open";
-    s.proxy.arm(b"SADD", Fault::LoseReply);
+    s.proxy.arm(&command("SADD"), Fault::LoseReply);
     assert_eq!(s.store.add_member(set, "s1").await, Ok(true));
     assert!(s.proxy.struck());
     assert_eq!(s.direct.members(set).await, Ok(vec!["s1".to_owned()]));
-    s.proxy.arm(b"SREM", Fault::LoseReply);
+    s.proxy.arm(&command("SREM"), Fault::LoseReply);
     assert_eq!(s.store.remove_member(set, "s1").await, Ok(true));
     assert!(s.proxy.struck());
     assert_eq!(s.direct.members(set).await, Ok(vec![]));
     // Lost on the way: unknown, and not sent again.
-    s.proxy.arm(b"SADD", Fault::LoseCommand);
+    s.proxy.arm(&command("SADD"), Fault::LoseCommand);
     assert!(s.store.add_member(set, "s2").await.is_err());
-    assert_eq!(s.proxy.sent(b"SADD"), 2);
+    assert_eq!(s.proxy.sent(&command("SADD")), 2);
     assert_eq!(s.direct.members(set).await, Ok(vec![]));
 }
 
@@ -336,7 +368,7 @@ async fn a_top_up_whose_reply_is_lost_is_credited_once() {
         return;
     };
     let (ledger, direct) = ledgers(&s, "s1").await;
-    s.proxy.arm(b"EVAL", Fault::LoseReply);
+    s.proxy.arm(&command("EVALSHA"), Fault::LoseReply);
     let (outcome, account) = ledger
         .apply("s1", SessionEvent::TopUp { amount: 50 }, now())
         .await
@@ -363,7 +395,7 @@ async fn a_close_whose_reply_is_lost_still_refunds() {
         .expect("use")
         .0
         .expect("debited");
-    s.proxy.arm(b"EVAL", Fault::LoseReply);
+    s.proxy.arm(&command("EVALSHA"), Fault::LoseReply);
     let (outcome, _) = ledger
         .apply("s2", SessionEvent::Close, now())
         .await
@@ -387,4 +419,67 @@ async fn a_close_whose_reply_is_lost_still_refunds() {
         stored.refunds.owed, 70,
         "recorded as owed, for whoever pays it"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_and_a_swap_are_one_command_each() {
+    let Some(s) = setup("a_claim_and_a_swap_are_one_command_each").await else {
+        return;
+    };
+    let before = s.proxy.plan.lock().expect("plan").sent.len();
+    assert_eq!(
+        s.store
+            .put_if_absent("mpp:claim:one", b"claimed:token-a", LONG)
+            .await,
+        Ok(true)
+    );
+    assert_eq!(
+        s.store
+            .compare_and_swap("mpp:claim:one", b"claimed:token-a", b"v2", LONG)
+            .await,
+        Ok(true)
+    );
+    let plan = s.proxy.plan.lock().expect("plan");
+    let sent = &plan.sent[before..];
+    assert_eq!(sent.len(), 2, "one round trip each: {sent:?}");
+    assert!(contains(&sent[0], &command("SET")));
+    assert!(contains(&sent[1], &command("EVALSHA")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_lost_its_scripts_still_swaps() {
+    let Some(s) = setup("a_server_that_lost_its_scripts_still_swaps").await else {
+        return;
+    };
+    s.direct
+        .put("mpp:session:f", b"v1", LONG)
+        .await
+        .expect("put");
+    // As after a restart: the script cache is empty.
+    let mut raw = TcpStream::connect(("127.0.0.1", s._server.port()))
+        .await
+        .expect("connect");
+    raw.write_all(b"SCRIPT FLUSH\r\n").await.expect("write");
+    let mut reply = [0u8; 5];
+    raw.read_exact(&mut reply).await.expect("read");
+    assert_eq!(&reply, b"+OK\r\n");
+    assert_eq!(
+        s.store
+            .compare_and_swap("mpp:session:f", b"v1", b"v2", LONG)
+            .await,
+        Ok(true)
+    );
+    assert_eq!(s.proxy.sent(&command("EVAL")), 1, "the script, sent once");
+    assert_eq!(
+        s.direct.get("mpp:session:f").await,
+        Ok(Some(b"v2".to_vec()))
+    );
+    // And kept: the next swap is EVALSHA alone.
+    assert_eq!(
+        s.store
+            .compare_and_swap("mpp:session:f", b"v2", b"v3", LONG)
+            .await,
+        Ok(true)
+    );
+    assert_eq!(s.proxy.sent(&command("EVAL")), 1);
 }

@@ -1,5 +1,6 @@
 //! A throwaway `redis-server` for one test: on a free loopback port, without
-//! persistence, in a temporary directory, killed on drop.
+//! persistence, in a temporary directory, killed on drop; plain TCP, or TLS only
+//! with a self-signed certificate made for it.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -44,11 +45,24 @@ pub struct RedisServer {
     args: Vec<String>,
     dir: PathBuf,
     child: Option<Child>,
+    /// The certificate (PEM) of a server that speaks TLS only.
+    tls_cert: Option<String>,
 }
 
 impl RedisServer {
     /// Starts a server with `extra` configuration arguments (e.g. `--requirepass x`).
     pub fn start(extra: &[&str]) -> RedisServer {
+        RedisServer::start_with(extra, false)
+    }
+
+    /// Starts a server that speaks TLS only (no plain TCP port), with a fresh
+    /// self-signed certificate for `127.0.0.1` and `localhost`: see
+    /// [`RedisServer::tls_url`] and [`RedisServer::certificate_pem`].
+    pub fn start_tls(extra: &[&str]) -> RedisServer {
+        RedisServer::start_with(extra, true)
+    }
+
+    fn start_with(extra: &[&str], tls: bool) -> RedisServer {
         let dir =
             std::env::temp_dir().join(format!("mpp-redis-{}-{}", std::process::id(), unique()));
         std::fs::create_dir_all(&dir).expect("create the redis-server directory");
@@ -57,7 +71,11 @@ impl RedisServer {
             args: extra.iter().map(|s| (*s).to_owned()).collect(),
             dir,
             child: None,
+            tls_cert: None,
         };
+        if tls {
+            server.make_certificate();
+        }
         // A port found free may be taken before the server binds it: try another.
         for _ in 0..5 {
             server.port = free_port();
@@ -68,7 +86,32 @@ impl RedisServer {
         panic!("could not start redis-server");
     }
 
-    /// The port it listens on (127.0.0.1).
+    /// Writes a self-signed certificate and its key where the server reads them.
+    fn make_certificate(&mut self) {
+        let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("cannot make a key: {e}"));
+        let cert =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+                .and_then(|params| params.self_signed(&key))
+                .unwrap_or_else(|e| panic!("cannot make the certificate: {e}"));
+        let pem = cert.pem();
+        std::fs::write(self.dir.join("cert.pem"), &pem).expect("write the certificate");
+        std::fs::write(self.dir.join("key.pem"), key.serialize_pem()).expect("write the key");
+        self.tls_cert = Some(pem);
+    }
+
+    /// The certificate (PEM) a TLS server presents, for clients to trust; `None`
+    /// for a plain one.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.tls_cert.as_deref()
+    }
+
+    /// `rediss://127.0.0.1:PORT`, for a server started with
+    /// [`RedisServer::start_tls`].
+    pub fn tls_url(&self) -> String {
+        format!("rediss://127.0.0.1:{}", self.port)
+    }
+
+    /// The port it listens on (127.0.0.1; its TLS port for a TLS server).
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -102,17 +145,29 @@ impl RedisServer {
     /// (e.g. the port was taken).
     fn spawn(&mut self) -> bool {
         let port = self.port.to_string();
-        let mut child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port,
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+        let mut command = Command::new("redis-server");
+        if self.tls_cert.is_some() {
+            let (cert, key) = (self.dir.join("cert.pem"), self.dir.join("key.pem"));
+            command
+                .args([
+                    "--port",
+                    "0",
+                    "--tls-port",
+                    &port,
+                    "--tls-auth-clients",
+                    "no",
+                ])
+                .arg("--tls-cert-file")
+                .arg(&cert)
+                .arg("--tls-key-file")
+                .arg(&key)
+                .arg("--tls-ca-cert-file")
+                .arg(&cert);
+        } else {
+            command.args(["--port", &port]);
+        }
+        let mut child = command
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(&self.dir)
             .args(&self.args)
@@ -151,6 +206,7 @@ impl RedisServer {
 
     /// A field of `INFO` (e.g. `connected_clients`), asked over a connection of its
     /// own (which counts among the connected clients), logging in with `password`.
+    /// Plain TCP only: not for a server started with [`RedisServer::start_tls`].
     pub fn info_field(&self, password: Option<&str>, field: &str) -> String {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
         stream

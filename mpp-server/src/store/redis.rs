@@ -1,61 +1,61 @@
-//! The Redis store: claims shared by every server instance, over a minimal RESP2
-//! client of its own (`SET … NX PX`, `GET`, `SET … PX`, a compare-and-swap script,
-//! `SADD`/`SREM`/`SSCAN`/`SISMEMBER` for sets, and `AUTH`/`SELECT` at connection
-//! set-up) rather than a Redis crate, to keep the dependency tree lean.
+//! The Redis store: claims, replayable responses, session accounts and sets shared
+//! by every server instance, through the `redis` crate's multiplexed connections
+//! (concurrent requests pipelined on a few connections, `rediss://` over rustls,
+//! ACL user and password from the URL).
 //!
 //! A command is sent at most once unless it cannot have run or running it again
-//! changes nothing. One whose write failed never reached Redis whole, so it may go
-//! again on a fresh connection; a read may go again too. A write that went out whole
-//! and lost its reply (the connection closed or reset before the reply came) may
-//! have run: it is never resent; the broken connection is dropped (with the idle
-//! ones), and the store reads the key back on another connection and answers from
-//! what it finds, as the [`Store`] contract says (an error when that cannot tell). Sending it again would turn a claim won into "already
-//! used" and a swap done into a refusal, and the session ledger would then apply the
-//! event twice. The same rule holds for any Redis client the project uses later.
+//! changes nothing. A connection known to be closed (the crate reports the
+//! disconnection, even while idle) is replaced before anything is sent on it. A
+//! write on a connection that then fails may have run: it is never resent; the
+//! store reads the key back on a fresh connection and answers from what it finds,
+//! as the [`Store`] contract says (an error when that cannot tell). Sending it
+//! again would turn a claim won into "already used" and a swap done into a refusal,
+//! and the session ledger would then apply the event twice. A read may go again.
 
 use std::collections::HashSet;
 use std::fmt;
-use std::io;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use mpp_core::method::BoxFuture;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
+use redis::aio::MultiplexedConnection;
+use redis::{
+    AsyncConnectionConfig, Client, Cmd, ConnectionAddr, IntoConnectionInfo, ProtocolVersion,
+    PushInfo, PushKind, RedisConnectionInfo, RedisError, ServerErrorKind, TlsCertificates, Value,
+    cmd,
+};
 use tokio::time::timeout;
 
 use super::{Store, StoreError, check_member};
 
-/// The largest bulk string accepted in a reply, and so the largest value stored.
-const MAX_BULK: usize = 16 * 1024 * 1024;
-/// The longest status, error, integer or length line accepted in a reply.
-const MAX_LINE: usize = 64 * 1024;
-/// The largest reply accepted, all its elements together.
-const MAX_REPLY: usize = MAX_BULK + MAX_LINE;
-/// The most elements accepted in one array of a reply.
-const MAX_ELEMENTS: usize = 1 << 20;
-/// How deep arrays may nest in a reply: SSCAN's is an array holding an array.
-const MAX_DEPTH: usize = 2;
+/// The largest value stored.
+const MAX_VALUE: usize = 16 * 1024 * 1024;
 /// Members asked for per SSCAN round trip...
-const SCAN_COUNT: &[u8] = b"1000";
+const SCAN_COUNT: usize = 1000;
 /// ...and the most round trips one listing makes (a server whose cursor never comes
 /// back to 0 gets an error, not a loop).
 const MAX_SCAN_ROUNDS: usize = 1 << 20;
-/// A connection's read buffer above this size is not kept in the pool.
-const KEEP_BUFFER: usize = 64 * 1024;
 /// The longest time to live sent (Redis refuses expiries past the year 292 million).
 const MAX_TTL_MS: u128 = 1_000_000_000_000_000;
 const DEFAULT_PORT: u16 = 6379;
 
-/// How a [`RedisStore`] pools connections and how long it waits.
+/// Swaps, or finds the swap already done (the value is `new`: left as it is). A
+/// script runs atomically on the server, so nothing comes between the read and the
+/// write, and the whole swap is one round trip.
+const SWAP_SCRIPT: &str = "local v = redis.call('GET', KEYS[1]) \
+if v == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 \
+elseif v == ARGV[2] then return 1 else return 0 end";
+
+/// How a [`RedisStore`] spreads its requests and how long it waits.
 ///
-/// An operation waits at most `connect_timeout` for a free connection or a new one
-/// (TCP connect, `AUTH` and `SELECT` included), then at most `command_timeout` for
-/// the reply, and never longer than the two together.
+/// An operation waits at most `connect_timeout` for a connection (a new one: TCP,
+/// TLS, `HELLO` with the login, `SELECT`), then at most `command_timeout` for the
+/// reply, and never longer than the two together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RedisOptions {
-    /// The most connections open at once (at least 1); callers beyond wait for one.
+    /// How many connections requests are spread over (at least 1). Each one carries
+    /// any number of concurrent requests, pipelined; more than a few rarely helps.
     pub pool_size: usize,
     /// The longest wait for a connection.
     pub connect_timeout: Duration,
@@ -64,10 +64,10 @@ pub struct RedisOptions {
 }
 
 impl Default for RedisOptions {
-    /// 16 connections, 2 s to connect, 1 s per command.
+    /// 4 connections, 2 s to connect, 1 s per command.
     fn default() -> Self {
         RedisOptions {
-            pool_size: 16,
+            pool_size: 4,
             connect_timeout: Duration::from_secs(2),
             command_timeout: Duration::from_secs(1),
         }
@@ -76,26 +76,46 @@ impl Default for RedisOptions {
 
 /// A store in Redis, shared by every server instance that uses the same server and
 /// database: claims are `SET key value NX PX ttl`, so Redis decides atomically which
-/// of concurrent claims wins, and expires entries itself. Sets are Redis sets, listed
-/// a thousand members per round trip.
+/// of concurrent claims wins, and expires entries itself; a compare-and-swap is one
+/// server-side script (`EVALSHA`, falling back to `EVAL` when the server does not
+/// have it yet). Sets are Redis sets, listed a thousand members per round trip.
 ///
-/// Connections are made lazily and pooled; one that fails or times out is dropped
-/// (with the idle ones, likely broken alike), so the store recovers by itself once
-/// Redis is back. Every command, and the read that settles a write whose reply was
-/// lost, is bounded by the [`RedisOptions`] timeouts: a stopped or hung Redis
-/// yields a [`StoreError`], never a hang. Needs a Tokio
-/// runtime with I/O and time drivers (as `#[tokio::main]` gives). Plain TCP only:
-/// for TLS, run a local TLS proxy.
+/// Connections are made lazily and replaced when they close or fail, so the store
+/// recovers by itself once Redis is back. Every command, and the read that settles
+/// a write whose reply was lost, is bounded by the [`RedisOptions`] timeouts: a
+/// stopped or hung Redis yields a [`StoreError`], never a hang. Speaks RESP3
+/// (Redis 6 or later, or a server compatible with it). Needs a Tokio runtime with
+/// I/O and time drivers (as `#[tokio::main]` gives). Cluster mode is not supported:
+/// point it at one primary.
 pub struct RedisStore {
     target: Target,
+    client: Client,
     options: RedisOptions,
-    permits: Semaphore,
-    idle: Mutex<Vec<Connection>>,
+    slots: Box<[Slot]>,
+    next: AtomicUsize,
+    swap: redis::Script,
+}
+
+/// One connection of the pool, made when first needed and made again when lost.
+#[derive(Default)]
+struct Slot {
+    live: Mutex<Option<Live>>,
+    /// Held while connecting, so that concurrent callers wait for one connection
+    /// rather than each open their own.
+    dialing: tokio::sync::Mutex<()>,
+}
+
+/// A connection and whether it is known to be closed.
+#[derive(Clone)]
+struct Live {
+    conn: MultiplexedConnection,
+    closed: Arc<AtomicBool>,
 }
 
 /// Where to connect and how to log in, from the URL.
 #[derive(Clone, PartialEq, Eq)]
 struct Target {
+    tls: bool,
     host: String,
     port: u16,
     user: Option<String>,
@@ -106,6 +126,7 @@ struct Target {
 impl fmt::Debug for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Target")
+            .field("tls", &self.tls)
             .field("host", &self.host)
             .field("port", &self.port)
             .field("user", &self.user)
@@ -125,31 +146,109 @@ impl fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// A store for the Redis at `url`, `redis://[[user]:password@]host[:port][/db]`
-    /// (port 6379 and database 0 by default; user, password and host
-    /// percent-decoded; an IPv6 host in brackets). Connects lazily: this only reads
-    /// the URL; see [`RedisStore::ping`] to check that Redis answers.
+    /// A store for the Redis at `url`,
+    /// `redis[s]://[[user]:password@]host[:port][/db]` (port 6379 and database 0
+    /// by default; user, password and host percent-decoded; an IPv6 host in
+    /// brackets). `rediss://` connects over TLS and trusts the system's root
+    /// certificates (see [`RedisStore::connect_with_ca`] for a private authority).
+    /// Connects lazily: this only reads the URL; see [`RedisStore::ping`] to check
+    /// that Redis answers.
     pub fn connect(url: &str, options: RedisOptions) -> Result<RedisStore, StoreError> {
+        RedisStore::open(url, options, None)
+    }
+
+    /// [`RedisStore::connect`] for a `rediss://` URL whose server certificate is
+    /// signed by one of the PEM certificates in `ca_pem` (a private authority, or
+    /// the server's own self-signed certificate): only these are trusted.
+    pub fn connect_with_ca(
+        url: &str,
+        options: RedisOptions,
+        ca_pem: &[u8],
+    ) -> Result<RedisStore, StoreError> {
+        RedisStore::open(url, options, Some(ca_pem))
+    }
+
+    fn open(
+        url: &str,
+        options: RedisOptions,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<RedisStore, StoreError> {
         let target = parse_url(url)?;
-        let permits = options.pool_size.clamp(1, Semaphore::MAX_PERMITS);
+        let addr = if target.tls {
+            // rustls needs a process-wide crypto provider when more than one is
+            // compiled in; ring is the one this workspace builds. One already
+            // chosen by the application is kept.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            ConnectionAddr::TcpTls {
+                host: target.host.clone(),
+                port: target.port,
+                insecure: false,
+                tls_params: None,
+            }
+        } else {
+            ConnectionAddr::Tcp(target.host.clone(), target.port)
+        };
+        let mut settings = RedisConnectionInfo::default()
+            .set_db(i64::from(target.db))
+            // RESP3, for the crate to report a connection closed while idle.
+            .set_protocol(ProtocolVersion::RESP3)
+            .set_skip_set_lib_name();
+        if let Some(user) = &target.user {
+            settings = settings.set_username(user);
+        }
+        if let Some(password) = &target.password {
+            settings = settings.set_password(password);
+        }
+        let info = addr
+            .into_connection_info()
+            .map_err(|e| url_error(&e.to_string()))?
+            .set_redis_settings(settings);
+        let client = match ca_pem {
+            None => Client::open(info).map_err(|e| url_error(&e.to_string()))?,
+            Some(_) if !target.tls => {
+                return Err(url_error("a certificate authority needs a rediss:// URL"));
+            }
+            Some(pem) => Client::build_with_tls(
+                info,
+                TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.to_vec()),
+                },
+            )
+            .map_err(|e| {
+                StoreError::Invalid(format!("redis: unusable certificate authority: {e}"))
+            })?,
+        };
+        let slots = options.pool_size.clamp(1, 1024);
         Ok(RedisStore {
             target,
+            client,
             options,
-            permits: Semaphore::new(permits),
-            idle: Mutex::new(Vec::new()),
+            slots: (0..slots).map(|_| Slot::default()).collect(),
+            next: AtomicUsize::new(0),
+            swap: redis::Script::new(SWAP_SCRIPT),
         })
     }
 
-    /// Checks that Redis answers (`PING`), e.g. at start-up or for a health check.
+    /// Checks that Redis answers (`PING`), e.g. at start-up or for a health check,
+    /// and hands it the compare-and-swap script, so that the first swap is one
+    /// round trip too.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        match self.execute(&[b"PING"], Kind::Read).await? {
-            Reply::Simple(s) if s == "PONG" => Ok(()),
-            other => Err(unexpected(&other)),
+        match self.execute(&cmd("PING"), Kind::Read).await? {
+            Ok(Value::SimpleString(s)) if s == "PONG" => {}
+            other => return Err(unexpected(other)),
+        }
+        let mut load = cmd("SCRIPT");
+        load.arg("LOAD").arg(SWAP_SCRIPT);
+        match self.execute(&load, Kind::Read).await? {
+            Ok(Value::BulkString(hash)) if hash == self.swap.get_hash().as_bytes() => Ok(()),
+            other => Err(unexpected(other)),
         }
     }
 
-    /// Runs one command on a pooled connection, within the timeouts.
-    async fn execute(&self, args: &[&[u8]], kind: Kind) -> Result<Reply, NoReply> {
+    /// Runs one command within the timeouts: its reply, or the server's error
+    /// reply.
+    async fn execute(&self, command: &Cmd, kind: Kind) -> Result<Reply, NoReply> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(NoReply::Failed(StoreError::Unavailable(
                 "the Redis store needs a Tokio runtime".into(),
@@ -159,118 +258,124 @@ impl RedisStore {
             .options
             .connect_timeout
             .saturating_add(self.options.command_timeout);
-        match timeout(budget, self.execute_in_time(args, kind)).await {
+        match timeout(budget, self.execute_in_time(command, kind)).await {
             Ok(result) => result,
-            Err(_) => {
-                self.drop_idle();
-                Err(NoReply::Failed(StoreError::Timeout(
-                    "redis: timed out".into(),
-                )))
-            }
+            Err(_) => Err(NoReply::Failed(StoreError::Timeout(
+                "redis: timed out".into(),
+            ))),
         }
     }
 
-    async fn execute_in_time(&self, args: &[&[u8]], kind: Kind) -> Result<Reply, NoReply> {
-        let _permit = match timeout(self.options.connect_timeout, self.permits.acquire()).await {
-            Ok(Ok(permit)) => permit,
-            Ok(Err(_)) => {
-                return Err(NoReply::Failed(StoreError::Unavailable(
-                    "redis: the pool is closed".into(),
-                )));
-            }
-            Err(_) => {
-                return Err(NoReply::Failed(StoreError::Timeout(
-                    "redis: timed out waiting for a connection".into(),
-                )));
-            }
-        };
-        let mut conn = match self.take_idle() {
-            Some(conn) => conn,
-            None => self.dial().await.map_err(NoReply::Failed)?,
-        };
+    async fn execute_in_time(&self, command: &Cmd, kind: Kind) -> Result<Reply, NoReply> {
+        let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
         let mut sent_again = false;
         loop {
-            let failure = match timeout(self.options.command_timeout, conn.call(args)).await {
-                Ok(Ok(reply)) => {
-                    self.give_back(conn);
-                    return Ok(reply);
-                }
-                Ok(Err(failure)) => failure,
-                // Whether it ran is unknown, and a server too slow to answer this
-                // would not answer a read-back either.
+            let live = match timeout(self.options.connect_timeout, self.live(slot)).await {
+                Ok(result) => result.map_err(NoReply::Failed)?,
                 Err(_) => {
-                    self.drop_idle();
+                    return Err(NoReply::Failed(StoreError::Timeout(
+                        "redis: connect timed out".into(),
+                    )));
+                }
+            };
+            let mut conn = live.conn.clone();
+            let error = match timeout(
+                self.options.command_timeout,
+                conn.send_packed_command(command),
+            )
+            .await
+            {
+                Ok(Ok(Value::ServerError(e))) => return Ok(Err(e.into())),
+                Ok(Ok(value)) => return Ok(Ok(value)),
+                Ok(Err(e)) if matches!(e.kind(), redis::ErrorKind::Server(_)) => {
+                    return Ok(Err(e));
+                }
+                Ok(Err(e)) => e,
+                // Whether it ran is unknown, and a server too slow to answer this
+                // would not answer a read-back either. The connection is replaced:
+                // a server that hung may never answer on it again.
+                Err(_) => {
+                    forget(slot, &live);
                     return Err(NoReply::Failed(StoreError::Timeout(
                         "redis: command timed out".into(),
                     )));
                 }
             };
-            drop(conn);
-            // The idle connections likely lead to the same dead or restarted server.
-            self.drop_idle();
-            let again = !sent_again
-                && match failure {
-                    // It never reached the server whole (typically a pooled connection
-                    // the server had closed: it restarted, or timed the client out).
-                    Failure::NotSent(_) => true,
-                    Failure::Lost(_) => kind == Kind::Read,
-                    Failure::Protocol(_) => false,
-                };
-            if !again {
-                let lost = matches!(failure, Failure::Lost(_)) && kind == Kind::Write;
-                let error = failure.into_store_error();
-                return Err(if lost {
-                    NoReply::Lost(error)
-                } else {
-                    NoReply::Failed(error)
-                });
+            forget(slot, &live);
+            let failed = StoreError::Unavailable(format!("redis: connection failed: {error}"));
+            if kind == Kind::Read && !sent_again {
+                sent_again = true;
+                continue;
             }
-            conn = self.dial().await.map_err(NoReply::Failed)?;
-            sent_again = true;
+            return Err(if kind == Kind::Write {
+                NoReply::Lost(failed)
+            } else {
+                NoReply::Failed(failed)
+            });
         }
     }
 
-    async fn dial(&self) -> Result<Connection, StoreError> {
-        match timeout(self.options.connect_timeout, Connection::open(&self.target)).await {
-            Ok(result) => result,
-            Err(_) => Err(StoreError::Timeout("redis: connect timed out".into())),
+    /// The slot's connection, made now if it has none or its own closed.
+    async fn live(&self, slot: &Slot) -> Result<Live, StoreError> {
+        if let Some(live) = current(slot) {
+            return Ok(live);
         }
-    }
-
-    fn take_idle(&self) -> Option<Connection> {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        while let Some(conn) = idle.pop() {
-            if conn.looks_open() {
-                return Some(conn);
-            }
+        let _dialing = slot.dialing.lock().await;
+        // Another caller may have connected while this one waited.
+        if let Some(live) = current(slot) {
+            return Ok(live);
         }
-        None
-    }
-
-    fn give_back(&self, mut conn: Connection) {
-        if conn.buf.capacity() > KEEP_BUFFER {
-            conn.buf = Vec::new();
-        }
-        self.idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(conn);
-    }
-
-    /// Closes the idle connections: after one failed, the others likely lead to the
-    /// same dead or restarted server.
-    fn drop_idle(&self) {
-        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(PoisonError::into_inner));
-        drop(idle);
+        let closed = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&closed);
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.options.connect_timeout))
+            .set_response_timeout(Some(self.options.command_timeout))
+            .set_push_sender(move |info: PushInfo| {
+                if info.kind == PushKind::Disconnection {
+                    flag.store(true, Ordering::Release);
+                }
+                Ok::<(), std::convert::Infallible>(())
+            });
+        let conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("redis: cannot connect: {e}")))?;
+        let live = Live { conn, closed };
+        *slot.live.lock().unwrap_or_else(PoisonError::into_inner) = Some(live.clone());
+        Ok(live)
     }
 }
+
+/// The slot's connection unless it is known to be closed.
+fn current(slot: &Slot) -> Option<Live> {
+    let live = slot.live.lock().unwrap_or_else(PoisonError::into_inner);
+    live.as_ref()
+        .filter(|live| !live.closed.load(Ordering::Acquire))
+        .cloned()
+}
+
+/// Takes a failed connection out of its slot (unless it was replaced already).
+fn forget(slot: &Slot, failed: &Live) {
+    failed.closed.store(true, Ordering::Release);
+    let mut live = slot.live.lock().unwrap_or_else(PoisonError::into_inner);
+    if live
+        .as_ref()
+        .is_some_and(|live| Arc::ptr_eq(&live.closed, &failed.closed))
+    {
+        *live = None;
+    }
+}
+
+/// A reply from the server: a value, or its error reply.
+type Reply = Result<Value, RedisError>;
 
 /// Whether a command may be sent again after its reply was lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     /// Changes nothing: running it twice is harmless.
     Read,
-    /// Changes something: once sent whole, never sent again.
+    /// Changes something: once sent, never sent again.
     Write,
 }
 
@@ -279,8 +384,8 @@ enum Kind {
 enum NoReply {
     /// Not run, or not knowable from here (a timeout): the error stands.
     Failed(StoreError),
-    /// A write went out whole and the connection failed before its reply: it may
-    /// have run, and only reading back can tell.
+    /// A write was sent and the connection failed before its reply: it may have
+    /// run, and only reading back can tell.
     Lost(StoreError),
 }
 
@@ -299,24 +404,28 @@ fn unknown(lost: StoreError) -> StoreError {
 }
 
 /// A Redis time to live in milliseconds: rounded up, at least 1 (Redis refuses 0).
-fn ttl_ms(ttl: Duration) -> Vec<u8> {
+fn ttl_ms(ttl: Duration) -> u64 {
     let ms = ttl.as_nanos().div_ceil(1_000_000).clamp(1, MAX_TTL_MS);
-    ms.to_string().into_bytes()
+    u64::try_from(ms).unwrap_or(u64::MAX)
 }
 
 fn check_value(value: &[u8]) -> Result<(), StoreError> {
-    if value.len() > MAX_BULK {
+    if value.len() > MAX_VALUE {
         return Err(StoreError::Invalid(format!(
-            "redis: values are limited to {MAX_BULK} bytes"
+            "redis: values are limited to {MAX_VALUE} bytes"
         )));
     }
     Ok(())
 }
 
-fn unexpected(reply: &Reply) -> StoreError {
+/// The error for a reply the operation has no use for.
+fn unexpected(reply: Reply) -> StoreError {
     match reply {
-        Reply::Error(e) => StoreError::backend(format!("redis: {e}")),
-        _ => StoreError::Corrupt("redis: unexpected reply".into()),
+        Err(e) => StoreError::Backend {
+            detail: format!("redis: {e}"),
+            source: Some(Arc::new(e)),
+        },
+        Ok(_) => StoreError::Corrupt("redis: unexpected reply".into()),
     }
 }
 
@@ -329,12 +438,12 @@ impl Store for RedisStore {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
             check_value(value)?;
-            let ms = ttl_ms(ttl);
-            let command: [&[u8]; 6] = [b"SET", key.as_bytes(), value, b"NX", b"PX", &ms];
-            match self.execute(&command, Kind::Write).await {
-                Ok(Reply::Simple(s)) if s == "OK" => Ok(true),
-                Ok(Reply::Nil) => Ok(false),
-                Ok(other) => Err(unexpected(&other)),
+            let mut set = cmd("SET");
+            set.arg(key).arg(value).arg("NX").arg("PX").arg(ttl_ms(ttl));
+            match self.execute(&set, Kind::Write).await {
+                Ok(Ok(Value::Okay)) => Ok(true),
+                Ok(Ok(Value::Nil)) => Ok(false),
+                Ok(other) => Err(unexpected(other)),
                 Err(NoReply::Failed(e)) => Err(e),
                 // Values are unique per writer: the one found tells whose claim it is.
                 Err(NoReply::Lost(e)) => match self.get(key).await {
@@ -348,10 +457,12 @@ impl Store for RedisStore {
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
         Box::pin(async move {
-            match self.execute(&[b"GET", key.as_bytes()], Kind::Read).await? {
-                Reply::Bulk(value) => Ok(Some(value)),
-                Reply::Nil => Ok(None),
-                other => Err(unexpected(&other)),
+            let mut get = cmd("GET");
+            get.arg(key);
+            match self.execute(&get, Kind::Read).await? {
+                Ok(Value::BulkString(value)) => Ok(Some(value)),
+                Ok(Value::Nil) => Ok(None),
+                other => Err(unexpected(other)),
             }
         })
     }
@@ -364,11 +475,11 @@ impl Store for RedisStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             check_value(value)?;
-            let ms = ttl_ms(ttl);
-            let command: [&[u8]; 5] = [b"SET", key.as_bytes(), value, b"PX", &ms];
-            match self.execute(&command, Kind::Write).await {
-                Ok(Reply::Simple(s)) if s == "OK" => Ok(()),
-                Ok(other) => Err(unexpected(&other)),
+            let mut set = cmd("SET");
+            set.arg(key).arg(value).arg("PX").arg(ttl_ms(ttl));
+            match self.execute(&set, Kind::Write).await {
+                Ok(Ok(Value::Okay)) => Ok(()),
+                Ok(other) => Err(unexpected(other)),
                 Err(NoReply::Failed(e)) => Err(e),
                 Err(NoReply::Lost(e)) => match self.get(key).await {
                     Ok(Some(found)) if found == value => Ok(()),
@@ -388,21 +499,32 @@ impl Store for RedisStore {
         Box::pin(async move {
             check_value(new)?;
             let ms = ttl_ms(ttl);
-            // A script runs atomically on the server: nothing comes between the read
-            // and the write.
-            let command: [&[u8]; 7] = [
-                b"EVAL",
-                SWAP_SCRIPT.as_bytes(),
-                b"1",
-                key.as_bytes(),
-                expected,
-                new,
-                &ms,
-            ];
-            match self.execute(&command, Kind::Write).await {
-                Ok(Reply::Integer(1)) => Ok(true),
-                Ok(Reply::Integer(0)) => Ok(false),
-                Ok(other) => Err(unexpected(&other)),
+            let mut swap = cmd("EVALSHA");
+            swap.arg(self.swap.get_hash())
+                .arg(1)
+                .arg(key)
+                .arg(expected)
+                .arg(new)
+                .arg(ms);
+            let mut reply = self.execute(&swap, Kind::Write).await;
+            if let Ok(Err(e)) = &reply {
+                if e.kind() == redis::ErrorKind::Server(ServerErrorKind::NoScript) {
+                    // Not run: the server lost its scripts (a restart). EVAL runs
+                    // the script and keeps it for the next EVALSHA.
+                    let mut eval = cmd("EVAL");
+                    eval.arg(SWAP_SCRIPT)
+                        .arg(1)
+                        .arg(key)
+                        .arg(expected)
+                        .arg(new)
+                        .arg(ms);
+                    reply = self.execute(&eval, Kind::Write).await;
+                }
+            }
+            match reply {
+                Ok(Ok(Value::Int(1))) => Ok(true),
+                Ok(Ok(Value::Int(0))) => Ok(false),
+                Ok(other) => Err(unexpected(other)),
                 Err(NoReply::Failed(e)) => Err(e),
                 // `new` is unique to this write: finding it means the swap ran.
                 Err(NoReply::Lost(e)) => match self.get(key).await {
@@ -418,7 +540,7 @@ impl Store for RedisStore {
         set: &'a str,
         member: &'a str,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(self.change_member(b"SADD", set, member, true))
+        Box::pin(self.change_member("SADD", set, member, true))
     }
 
     fn remove_member<'a>(
@@ -426,32 +548,32 @@ impl Store for RedisStore {
         set: &'a str,
         member: &'a str,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(self.change_member(b"SREM", set, member, false))
+        Box::pin(self.change_member("SREM", set, member, false))
     }
 
     fn members<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
         Box::pin(async move {
             // A scan in pages, so that no single reply grows with the set (SMEMBERS's
             // would); it may return a member twice.
+            let corrupt = || StoreError::Corrupt("redis: unexpected reply to SSCAN".into());
             let mut members = HashSet::new();
             let mut cursor = b"0".to_vec();
             for _ in 0..MAX_SCAN_ROUNDS {
-                let command: [&[u8]; 5] = [b"SSCAN", set.as_bytes(), &cursor, b"COUNT", SCAN_COUNT];
-                let reply = self.execute(&command, Kind::Read).await?;
-                let Reply::Array(parts) = reply else {
-                    return Err(unexpected(&reply));
+                let mut scan = cmd("SSCAN");
+                scan.arg(set).arg(&cursor).arg("COUNT").arg(SCAN_COUNT);
+                let parts = match self.execute(&scan, Kind::Read).await? {
+                    Ok(Value::Array(parts)) => parts,
+                    other => return Err(unexpected(other)),
                 };
-                let Ok([Reply::Bulk(next), Reply::Array(page)]) = <[Reply; 2]>::try_from(parts)
-                else {
-                    return Err(StoreError::Corrupt(
-                        "redis: unexpected reply to SSCAN".into(),
-                    ));
+                let Ok([Value::BulkString(next), page]) = <[Value; 2]>::try_from(parts) else {
+                    return Err(corrupt());
+                };
+                let (Value::Array(page) | Value::Set(page)) = page else {
+                    return Err(corrupt());
                 };
                 for item in page {
-                    let Reply::Bulk(member) = item else {
-                        return Err(StoreError::Corrupt(
-                            "redis: unexpected reply to SSCAN".into(),
-                        ));
+                    let Value::BulkString(member) = item else {
+                        return Err(corrupt());
                     };
                     let member = String::from_utf8(member).map_err(|_| {
                         StoreError::Corrupt("redis: a set member is not UTF-8".into())
@@ -474,16 +596,17 @@ impl RedisStore {
     /// it means done.
     async fn change_member(
         &self,
-        command: &[u8],
+        command: &str,
         set: &str,
         member: &str,
         present: bool,
     ) -> Result<bool, StoreError> {
         check_member(member)?;
-        let args: [&[u8]; 3] = [command, set.as_bytes(), member.as_bytes()];
-        match self.execute(&args, Kind::Write).await {
-            Ok(Reply::Integer(n)) => Ok(n == 1),
-            Ok(other) => Err(unexpected(&other)),
+        let mut change = cmd(command);
+        change.arg(set).arg(member);
+        match self.execute(&change, Kind::Write).await {
+            Ok(Ok(Value::Int(n))) => Ok(n == 1),
+            Ok(other) => Err(unexpected(other)),
             Err(NoReply::Failed(e)) => Err(e),
             Err(NoReply::Lost(e)) => match self.is_member(set, member).await {
                 Ok(found) if found == present => Ok(true),
@@ -494,359 +617,14 @@ impl RedisStore {
 
     /// Whether `member` is in `set`: what settles a set change whose reply was lost.
     async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError> {
-        let command: [&[u8]; 3] = [b"SISMEMBER", set.as_bytes(), member.as_bytes()];
-        match self.execute(&command, Kind::Read).await? {
-            Reply::Integer(n) => Ok(n == 1),
-            other => Err(unexpected(&other)),
+        let mut ask = cmd("SISMEMBER");
+        ask.arg(set).arg(member);
+        match self.execute(&ask, Kind::Read).await? {
+            Ok(Value::Int(n)) => Ok(n == 1),
+            Ok(Value::Boolean(b)) => Ok(b),
+            other => Err(unexpected(other)),
         }
     }
-}
-
-/// Swaps, or finds the swap already done (the value is `new`: left as it is).
-const SWAP_SCRIPT: &str = "local v = redis.call('GET', KEYS[1]) \
-if v == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 \
-elseif v == ARGV[2] then return 1 else return 0 end";
-
-/// Why a connection failed; the connection is dropped after any of them.
-#[derive(Debug)]
-enum Failure {
-    /// Writing the command failed: it never reached the server whole, so it did
-    /// not run.
-    NotSent(io::Error),
-    /// The command went out whole, then the connection closed or failed before the
-    /// whole reply came: it may have run.
-    Lost(Option<io::Error>),
-    Protocol(&'static str),
-}
-
-impl Failure {
-    fn into_store_error(self) -> StoreError {
-        match self {
-            Failure::NotSent(e) => StoreError::Unavailable(format!("redis: cannot send: {e}")),
-            Failure::Lost(None) => {
-                StoreError::Unavailable("redis: connection closed before the reply".into())
-            }
-            Failure::Lost(Some(e)) => StoreError::Unavailable(format!("redis: reply lost: {e}")),
-            Failure::Protocol(what) => {
-                StoreError::Corrupt(format!("redis: malformed reply: {what}"))
-            }
-        }
-    }
-}
-
-/// One connection, already logged in and on its database.
-struct Connection {
-    stream: TcpStream,
-    /// Bytes read and not yet parsed.
-    buf: Vec<u8>,
-}
-
-impl Connection {
-    async fn open(target: &Target) -> Result<Connection, StoreError> {
-        let stream = TcpStream::connect((target.host.as_str(), target.port))
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("redis: cannot connect: {e}")))?;
-        stream
-            .set_nodelay(true)
-            .map_err(|e| StoreError::Unavailable(format!("redis: {e}")))?;
-        let mut conn = Connection {
-            stream,
-            buf: Vec::with_capacity(512),
-        };
-        if let Some(password) = &target.password {
-            let password = password.as_bytes();
-            let reply = match &target.user {
-                Some(user) => conn.call(&[b"AUTH", user.as_bytes(), password]).await,
-                None => conn.call(&[b"AUTH", password]).await,
-            };
-            conn.expect_ok(reply, "AUTH")?;
-        }
-        if target.db != 0 {
-            let db = target.db.to_string();
-            let reply = conn.call(&[b"SELECT", db.as_bytes()]).await;
-            conn.expect_ok(reply, "SELECT")?;
-        }
-        Ok(conn)
-    }
-
-    fn expect_ok(&self, reply: Result<Reply, Failure>, what: &str) -> Result<(), StoreError> {
-        match reply.map_err(Failure::into_store_error)? {
-            Reply::Simple(s) if s == "OK" => Ok(()),
-            // A refused login or database: the store cannot be used as configured.
-            Reply::Error(e) => Err(StoreError::Unavailable(format!(
-                "redis: {what} failed: {e}"
-            ))),
-            _ => Err(StoreError::Corrupt(format!(
-                "redis: unexpected reply to {what}"
-            ))),
-        }
-    }
-
-    /// Whether the server has not closed this idle connection (nor sent anything
-    /// unasked, which would put it out of step).
-    fn looks_open(&self) -> bool {
-        let mut probe = [0u8; 1];
-        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
-    }
-
-    async fn call(&mut self, args: &[&[u8]]) -> Result<Reply, Failure> {
-        let command = encode(args);
-        // A failed write handed its last bytes to nobody: Redis runs a command only
-        // once it has all of it.
-        self.stream
-            .write_all(&command)
-            .await
-            .map_err(Failure::NotSent)?;
-        self.read_reply().await
-    }
-
-    async fn read_reply(&mut self) -> Result<Reply, Failure> {
-        // Resumed after each read, so a long reply is framed in linear time.
-        let mut framer = Framer::default();
-        loop {
-            if let Some(end) = framer.advance(&self.buf)? {
-                if end != self.buf.len() {
-                    return Err(Failure::Protocol("data after the reply"));
-                }
-                let (reply, _) = build(&self.buf, 0, 0)?;
-                self.buf.clear();
-                return Ok(reply);
-            }
-            if self.buf.len() > MAX_REPLY {
-                return Err(Failure::Protocol("reply too large"));
-            }
-            self.buf.reserve(16 * 1024);
-            match self.stream.read_buf(&mut self.buf).await {
-                Ok(0) => return Err(Failure::Lost(None)),
-                Ok(_) => {}
-                Err(e) => return Err(Failure::Lost(Some(e))),
-            }
-        }
-    }
-}
-
-/// A command as a RESP array of bulk strings.
-fn encode(args: &[&[u8]]) -> Vec<u8> {
-    let size = args.iter().map(|a| a.len() + 24).sum::<usize>() + 24;
-    let mut out = Vec::with_capacity(size);
-    out.push(b'*');
-    out.extend_from_slice(args.len().to_string().as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for arg in args {
-        out.push(b'$');
-        out.extend_from_slice(arg.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
-/// A RESP2 reply of the kinds these commands get.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Reply {
-    Simple(String),
-    Error(String),
-    Integer(i64),
-    Bulk(Vec<u8>),
-    /// SSCAN's reply: a cursor, and an array of members.
-    Array(Vec<Reply>),
-    Nil,
-}
-
-/// Parses one reply at the start of `buf`: the reply and the bytes it took, `None`
-/// if more bytes are needed, or an error for anything malformed or too large.
-#[cfg(test)]
-fn parse(buf: &[u8]) -> Result<Option<(Reply, usize)>, Failure> {
-    match Framer::default().advance(buf)? {
-        None => Ok(None),
-        Some(end) => Ok(Some((build(&buf[..end], 0, 0)?.0, end))),
-    }
-}
-
-/// Finds where a reply ends, checking its shape, as its bytes arrive. It keeps its
-/// place between calls: each element is looked at once, however many reads the
-/// reply takes (only a line or a bulk string still incomplete is looked at again).
-#[derive(Debug, Default)]
-struct Framer {
-    /// Where the next element starts.
-    pos: usize,
-    /// For each array open around `pos`, how many of its elements are still to come.
-    open: Vec<usize>,
-}
-
-impl Framer {
-    /// Moves over the whole elements in `buf`, which holds what was given before
-    /// and more: where the reply ends once it is whole, `None` until then.
-    fn advance(&mut self, buf: &[u8]) -> Result<Option<usize>, Failure> {
-        loop {
-            let Some(Header { kind, line, after }) = header(buf, self.pos)? else {
-                return Ok(None);
-            };
-            let end = match kind {
-                b'+' | b'-' => after,
-                b':' => {
-                    parse_integer(line)?;
-                    after
-                }
-                b'$' => match bulk_len(line)? {
-                    None => after,
-                    Some(len) => {
-                        let end = after + len;
-                        if buf.len() < end + 2 {
-                            return Ok(None);
-                        }
-                        if &buf[end..end + 2] != b"\r\n" {
-                            return Err(Failure::Protocol("bulk string not ended by CRLF"));
-                        }
-                        end + 2
-                    }
-                },
-                _ => match array_len(line)? {
-                    Some(len) if len > 0 => {
-                        if self.open.len() >= MAX_DEPTH {
-                            return Err(Failure::Protocol("arrays nested too deep"));
-                        }
-                        self.open.push(len);
-                        self.pos = after;
-                        continue;
-                    }
-                    // Nil or empty: whole already.
-                    _ => after,
-                },
-            };
-            self.pos = end;
-            // This element is whole, and so is every array it was the last of.
-            loop {
-                let Some(left) = self.open.last_mut() else {
-                    return Ok(Some(self.pos));
-                };
-                *left -= 1;
-                if *left > 0 {
-                    break;
-                }
-                self.open.pop();
-            }
-        }
-    }
-}
-
-/// The line that starts an element.
-struct Header<'a> {
-    /// The type byte.
-    kind: u8,
-    /// The text between the type byte and the CRLF.
-    line: &'a [u8],
-    /// Where what follows the line starts.
-    after: usize,
-}
-
-/// The line starting an element at `pos`; `None` if it is not all there yet.
-fn header(buf: &[u8], pos: usize) -> Result<Option<Header<'_>>, Failure> {
-    let rest = buf.get(pos..).unwrap_or_default();
-    let Some(&kind) = rest.first() else {
-        return Ok(None);
-    };
-    if !matches!(kind, b'+' | b'-' | b':' | b'$' | b'*') {
-        return Err(Failure::Protocol("unknown reply type"));
-    }
-    let window = &rest[..rest.len().min(MAX_LINE + 3)];
-    let Some(newline) = window.iter().position(|&b| b == b'\n') else {
-        if window.len() > MAX_LINE + 2 {
-            return Err(Failure::Protocol("reply line too long"));
-        }
-        return Ok(None);
-    };
-    if newline < 2 || rest[newline - 1] != b'\r' {
-        return Err(Failure::Protocol("line not ended by CRLF"));
-    }
-    let line = &rest[1..newline - 1];
-    if line.contains(&b'\r') {
-        return Err(Failure::Protocol("stray CR in a line"));
-    }
-    Ok(Some(Header {
-        kind,
-        line,
-        after: pos + newline + 1,
-    }))
-}
-
-/// A bulk string's length, `None` for nil.
-fn bulk_len(line: &[u8]) -> Result<Option<usize>, Failure> {
-    match parse_integer(line)? {
-        -1 => Ok(None),
-        len => {
-            let len = usize::try_from(len).map_err(|_| Failure::Protocol("negative length"))?;
-            if len > MAX_BULK {
-                return Err(Failure::Protocol("bulk string too large"));
-            }
-            Ok(Some(len))
-        }
-    }
-}
-
-/// An array's length, `None` for nil.
-fn array_len(line: &[u8]) -> Result<Option<usize>, Failure> {
-    match parse_integer(line)? {
-        -1 => Ok(None),
-        len => {
-            let len = usize::try_from(len).map_err(|_| Failure::Protocol("negative length"))?;
-            if len > MAX_ELEMENTS {
-                return Err(Failure::Protocol("array too long"));
-            }
-            Ok(Some(len))
-        }
-    }
-}
-
-/// Builds the element at `pos` of a reply the [`Framer`] found whole: the element
-/// and where the next one starts.
-fn build(buf: &[u8], pos: usize, depth: usize) -> Result<(Reply, usize), Failure> {
-    let truncated = Failure::Protocol("truncated reply");
-    let Some(Header { kind, line, after }) = header(buf, pos)? else {
-        return Err(truncated);
-    };
-    let text = || String::from_utf8_lossy(line).into_owned();
-    Ok(match kind {
-        b'+' => (Reply::Simple(text()), after),
-        b'-' => (Reply::Error(text()), after),
-        b':' => (Reply::Integer(parse_integer(line)?), after),
-        b'$' => match bulk_len(line)? {
-            None => (Reply::Nil, after),
-            Some(len) => {
-                let value = buf.get(after..after + len).ok_or(truncated)?;
-                (Reply::Bulk(value.to_vec()), after + len + 2)
-            }
-        },
-        _ => match array_len(line)? {
-            None => (Reply::Nil, after),
-            Some(len) => {
-                if depth >= MAX_DEPTH {
-                    return Err(Failure::Protocol("arrays nested too deep"));
-                }
-                let mut items = Vec::with_capacity(len.min(1024));
-                let mut next = after;
-                for _ in 0..len {
-                    let (item, after_item) = build(buf, next, depth + 1)?;
-                    items.push(item);
-                    next = after_item;
-                }
-                (Reply::Array(items), next)
-            }
-        },
-    })
-}
-
-/// A RESP integer: an optional minus sign and decimal digits, within `i64`.
-fn parse_integer(line: &[u8]) -> Result<i64, Failure> {
-    let digits = line.strip_prefix(b"-").unwrap_or(line);
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(Failure::Protocol("bad integer"));
-    }
-    std::str::from_utf8(line)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or(Failure::Protocol("integer out of range"))
 }
 
 fn url_error(what: &str) -> StoreError {
@@ -854,11 +632,15 @@ fn url_error(what: &str) -> StoreError {
     StoreError::Invalid(format!("invalid Redis URL: {what}"))
 }
 
-/// Parses `redis://[[user]:password@]host[:port][/db]`.
+/// Parses `redis[s]://[[user]:password@]host[:port][/db]`.
 fn parse_url(url: &str) -> Result<Target, StoreError> {
-    let Some(rest) = url.strip_prefix("redis://") else {
+    let (tls, rest) = if let Some(rest) = url.strip_prefix("redis://") {
+        (false, rest)
+    } else if let Some(rest) = url.strip_prefix("rediss://") {
+        (true, rest)
+    } else {
         return Err(url_error(
-            "expected redis://[[user]:password@]host[:port][/db] (TLS is not supported)",
+            "expected redis://[[user]:password@]host[:port][/db], or rediss:// for TLS",
         ));
     };
     if rest.contains(['?', '#']) {
@@ -919,6 +701,7 @@ fn parse_url(url: &str) -> Result<Target, StoreError> {
         db => parse_number::<u32>(db).ok_or_else(|| url_error("bad database number"))?,
     };
     Ok(Target {
+        tls,
         host,
         port,
         user,
@@ -959,175 +742,12 @@ fn percent_decode(s: &str) -> Result<String, StoreError> {
 mod tests {
     use super::*;
 
-    fn parsed(bytes: &[u8]) -> Result<Option<(Reply, usize)>, String> {
-        parse(bytes).map_err(|f| f.into_store_error().detail().to_owned())
-    }
-
-    #[test]
-    fn replies_parse() {
-        assert_eq!(
-            parsed(b"+OK\r\n"),
-            Ok(Some((Reply::Simple("OK".into()), 5)))
-        );
-        assert_eq!(
-            parsed(b"-ERR wrong\r\n"),
-            Ok(Some((Reply::Error("ERR wrong".into()), 12)))
-        );
-        assert_eq!(parsed(b":-42\r\n"), Ok(Some((Reply::Integer(-42), 6))));
-        assert_eq!(parsed(b"$-1\r\n"), Ok(Some((Reply::Nil, 5))));
-        assert_eq!(parsed(b"*-1\r\n"), Ok(Some((Reply::Nil, 5))));
-        assert_eq!(parsed(b"$0\r\n\r\n"), Ok(Some((Reply::Bulk(vec![]), 6))));
-        assert_eq!(
-            parsed(b"$4\r\na\r\nb\r\n"),
-            Ok(Some((Reply::Bulk(b"a\r\nb".to_vec()), 10)))
-        );
-        assert_eq!(parsed(b"*0\r\n"), Ok(Some((Reply::Array(vec![]), 4))));
-        assert_eq!(
-            parsed(b"*2\r\n$1\r\na\r\n$-1\r\n"),
-            Ok(Some((
-                Reply::Array(vec![Reply::Bulk(b"a".to_vec()), Reply::Nil]),
-                16
-            )))
-        );
-        // SSCAN's reply: a cursor and a page of members.
-        let scan = b"*2\r\n$2\r\n17\r\n*2\r\n$2\r\ns1\r\n$2\r\ns2\r\n";
-        assert_eq!(
-            parsed(scan),
-            Ok(Some((
-                Reply::Array(vec![
-                    Reply::Bulk(b"17".to_vec()),
-                    Reply::Array(vec![
-                        Reply::Bulk(b"s1".to_vec()),
-                        Reply::Bulk(b"s2".to_vec())
-                    ])
-                ]),
-                scan.len()
-            )))
-        );
-        assert_eq!(
-            parsed(b"*2\r\n$1\r\n0\r\n*0\r\n"),
-            Ok(Some((
-                Reply::Array(vec![Reply::Bulk(b"0".to_vec()), Reply::Array(vec![])]),
-                15
-            )))
-        );
-    }
-
-    #[test]
-    fn partial_replies_ask_for_more() {
-        for partial in [
-            &b""[..],
-            b"+OK",
-            b"+OK\r",
-            b"$5\r\nhel",
-            b"$5\r\nhello",
-            b"$5\r\nhello\r",
-            b"$",
-            b":12",
-            b"*1\r\n",
-            b"*2\r\n:1\r\n",
-            b"*2\r\n$1\r\n0\r\n*2\r\n$2\r\ns1\r\n",
-            b"*2\r\n$1\r\n0\r\n*2\r\n$2\r\ns1\r\n$2\r\ns",
-        ] {
-            assert_eq!(parsed(partial), Ok(None), "{partial:?}");
-        }
-    }
-
-    #[test]
-    fn a_reply_read_in_pieces_is_framed_from_where_it_stopped() {
-        // A page of 10,000 members arriving in small reads: each read moves the
-        // framer on from where it was, never back to the start.
-        let mut reply = b"*2\r\n$1\r\n0\r\n*10000\r\n".to_vec();
-        for i in 0..10_000 {
-            let member = format!("session-{i:05}");
-            reply.extend_from_slice(format!("${}\r\n{member}\r\n", member.len()).as_bytes());
-        }
-        let mut framer = Framer::default();
-        let mut last = 0;
-        for end in (1..reply.len()).step_by(7) {
-            assert_eq!(framer.advance(&reply[..end]).map_err(|_| ()), Ok(None));
-            assert!(framer.pos >= last, "the framer went back");
-            last = framer.pos;
-            assert!(
-                end - framer.pos < 24,
-                "{} bytes behind at {end}",
-                end - framer.pos
-            );
-        }
-        assert_eq!(
-            framer.advance(&reply).map_err(|_| ()),
-            Ok(Some(reply.len()))
-        );
-        let (built, used) = build(&reply, 0, 0).map_err(|_| ()).expect("whole");
-        assert_eq!(used, reply.len());
-        let Reply::Array(parts) = built else {
-            panic!("an array")
-        };
-        assert!(matches!(&parts[1], Reply::Array(page) if page.len() == 10_000));
-    }
-
-    #[test]
-    fn malformed_replies_are_errors() {
-        for bad in [
-            &b"?\r\n"[..],
-            b"OK\r\n",
-            b"+OK\n",
-            b"\n",
-            b"+O\rK\r\n",
-            b":\r\n",
-            b":+1\r\n",
-            b":1a\r\n",
-            b":99999999999999999999\r\n",
-            b"$-2\r\n",
-            b"$abc\r\n",
-            b"$ 1\r\n",
-            b"$3\r\nabcXY",
-            b"*-2\r\n",
-            b"*x\r\n",
-            b"*1\r\n?\r\n",
-            b"*2\r\n$1\r\na\r\n$1\r\nbc\r\n",
-            // Three levels of arrays: refused as soon as the third opens.
-            b"*1\r\n*1\r\n*1\r\n:1\r\n",
-            b"*1\r\n*1\r\n*1\r\n",
-            b"%1\r\n",
-            b"_\r\n",
-        ] {
-            assert!(parsed(bad).is_err(), "{bad:?} should be refused");
-        }
-    }
-
-    #[test]
-    fn replies_are_bounded() {
-        let too_big = format!("${}\r\n", MAX_BULK + 1);
-        assert!(parsed(too_big.as_bytes()).is_err());
-        let huge = format!("${}\r\n", u64::MAX);
-        assert!(parsed(huge.as_bytes()).is_err());
-        let too_many = format!("*{}\r\n", MAX_ELEMENTS + 1);
-        assert!(parsed(too_many.as_bytes()).is_err());
-        let nested_too_many = format!("*2\r\n$1\r\n0\r\n*{}\r\n", MAX_ELEMENTS + 1);
-        assert!(parsed(nested_too_many.as_bytes()).is_err());
-        let many = format!("*{MAX_ELEMENTS}\r\n");
-        assert_eq!(parsed(many.as_bytes()), Ok(None), "allowed, and incomplete");
-        let mut long_line = b"+".to_vec();
-        long_line.extend(std::iter::repeat_n(b'a', MAX_LINE + 10));
-        assert!(parsed(&long_line).is_err(), "a line without end is refused");
-        assert_eq!(parsed(&long_line[..MAX_LINE]), Ok(None));
-    }
-
-    #[test]
-    fn commands_encode_as_bulk_arrays() {
-        assert_eq!(
-            encode(&[b"SET", b"k", b"a\r\nb", b"NX"]),
-            b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\na\r\nb\r\n$2\r\nNX\r\n"
-        );
-    }
-
     #[test]
     fn ttls_round_up_to_at_least_one_millisecond() {
-        assert_eq!(ttl_ms(Duration::ZERO), b"1");
-        assert_eq!(ttl_ms(Duration::from_micros(1500)), b"2");
-        assert_eq!(ttl_ms(Duration::from_secs(300)), b"300000");
-        assert_eq!(ttl_ms(Duration::MAX), MAX_TTL_MS.to_string().as_bytes());
+        assert_eq!(ttl_ms(Duration::ZERO), 1);
+        assert_eq!(ttl_ms(Duration::from_micros(1500)), 2);
+        assert_eq!(ttl_ms(Duration::from_secs(300)), 300_000);
+        assert_eq!(u128::from(ttl_ms(Duration::MAX)), MAX_TTL_MS);
     }
 
     fn target(
@@ -1138,6 +758,7 @@ mod tests {
         db: u32,
     ) -> Target {
         Target {
+            tls: false,
             host: host.into(),
             port,
             user: user.map(Into::into),
@@ -1179,6 +800,13 @@ mod tests {
             ),
             ("redis://[::1]:7000/2", target("::1", 7000, None, None, 2)),
             ("redis://[::1]", target("::1", 6379, None, None, 0)),
+            (
+                "rediss://alice:pw@cache.example:6380/1",
+                Target {
+                    tls: true,
+                    ..target("cache.example", 6380, Some("alice"), Some("pw"), 1)
+                },
+            ),
         ];
         for (url, expected) in cases {
             assert_eq!(parse_url(url), Ok(expected), "{url}");
@@ -1190,7 +818,8 @@ mod tests {
         for url in [
             "",
             "localhost:6379",
-            "rediss://h",
+            "redis+unix:///tmp/redis.sock",
+            "rediss://",
             "http://h",
             "redis://",
             "redis://:pw@",
@@ -1212,6 +841,21 @@ mod tests {
             let e = parse_url(url).expect_err(url);
             assert!(!e.to_string().contains("hunter2"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_certificate_authority_needs_tls_and_valid_pem() {
+        let e = RedisStore::connect_with_ca("redis://h", RedisOptions::default(), b"")
+            .expect_err("plain TCP");
+        assert!(matches!(e, StoreError::Invalid(_)), "{e}");
+        let e = RedisStore::connect_with_ca(
+            "rediss://:hunter2@h",
+            RedisOptions::default(),
+            b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n",
+        )
+        .expect_err("bad PEM");
+        assert!(matches!(e, StoreError::Invalid(_)), "{e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
     }
 
     #[test]

@@ -50,7 +50,8 @@ struct Args {
     /// forgets none.
     #[arg(long, default_value = "mpp-server.sqlite3")]
     sqlite: std::path::PathBuf,
-    /// Record used challenges and session accounts in Redis instead (`redis://[[user]:password@]host[:port][/db]`),
+    /// Record used challenges and session accounts in Redis instead (`redis://[[user]:password@]host[:port][/db]`,
+    /// or `rediss://` for TLS with the system's root certificates),
     /// to share them between server instances. Overrides --sqlite.
     #[arg(long, env = "MPP_REDIS_URL", hide_env_values = true)]
     redis: Option<String>,
