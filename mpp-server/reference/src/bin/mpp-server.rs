@@ -12,7 +12,9 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use mpp_core::credential::CredentialField;
 use mpp_reference_server::{self as reference, ReferenceConfig};
-use mpp_server::{RedisOptions, RedisStore, SqliteStore, Store, StoreError};
+use mpp_server::{
+    PostgresOptions, PostgresStore, RedisOptions, RedisStore, SqliteStore, Store, StoreError,
+};
 
 /// The reference server of the "Payment" HTTP authentication scheme.
 #[derive(Debug, Parser)]
@@ -54,6 +56,17 @@ struct Args {
     /// to share them between server instances. Overrides --sqlite.
     #[arg(long, env = "MPP_REDIS_URL", hide_env_values = true)]
     redis: Option<String>,
+    /// Record used challenges and session accounts in PostgreSQL instead
+    /// (`postgres://user:password@host:port/db`; tables `mpp_store_entries` and
+    /// `mpp_store_members`, created when missing), to share them between server
+    /// instances. Overrides --sqlite.
+    #[arg(
+        long,
+        env = "MPP_POSTGRES_URL",
+        hide_env_values = true,
+        conflicts_with = "redis"
+    )]
+    postgres: Option<String>,
     /// Serve the Tempo routes (/paid-tempo, /paid-tempo-sponsored), paid on the chain
     /// of the node at this JSON-RPC URL (real payments on a real chain).
     #[arg(
@@ -143,9 +156,10 @@ enum Header {
 }
 
 fn store(args: &Args) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(match &args.redis {
-        Some(url) => Arc::new(RedisStore::connect(url, RedisOptions::default())?),
-        None => Arc::new(SqliteStore::open(&args.sqlite)?),
+    Ok(match (&args.redis, &args.postgres) {
+        (Some(url), _) => Arc::new(RedisStore::connect(url, RedisOptions::default())?),
+        (None, Some(url)) => Arc::new(PostgresStore::connect(url, PostgresOptions::default())?),
+        (None, None) => Arc::new(SqliteStore::open(&args.sqlite)?),
     })
 }
 
