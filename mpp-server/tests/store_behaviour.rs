@@ -1347,6 +1347,39 @@ mod postgres {
         }
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn expired_entries_are_purged_and_live_ones_kept() {
+        if !postgres_available("expired_entries_are_purged_and_live_ones_kept") {
+            return;
+        }
+        let server = PostgresServer::start();
+        let store = PostgresStore::connect(&server.url(), PostgresOptions::default()).expect("url");
+        for i in 0..500 {
+            let key = format!("mpp:claim:brief{i}");
+            assert_eq!(store.put_if_absent(&key, b"b", SHORT).await, Ok(true));
+        }
+        assert_eq!(
+            store.put_if_absent("mpp:claim:kept", b"k", LONG).await,
+            Ok(true)
+        );
+        tokio::time::sleep(PAST_SHORT).await;
+        // Enough writes for a purge to be started along the way.
+        for i in 0..1100 {
+            store
+                .put("mpp:idem:busy", format!("{i}").as_bytes(), LONG)
+                .await
+                .expect("put");
+        }
+        let count = || server.query("SELECT count(*) FROM mpp_store_entries");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while count() != "2" && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(count(), "2", "only the live entries are left");
+        assert_eq!(store.get("mpp:claim:kept").await, Ok(Some(b"k".to_vec())));
+        assert_eq!(store.get("mpp:idem:busy").await, Ok(Some(b"1099".to_vec())));
+    }
+
     /// A server that accepts connections and never answers.
     async fn hung_server() -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

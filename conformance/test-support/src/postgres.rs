@@ -19,9 +19,13 @@ use std::time::Duration;
 /// the newest of Debian's `/usr/lib/postgresql/<version>/bin` (the `postgresql`
 /// package does not put them on `PATH`).
 fn bin_dir() -> Option<PathBuf> {
+    // A link on PATH (as in /usr/local/bin) is followed to the installation it
+    // points into, where the other programs (psql) are too.
     let on_path = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .find(|dir| dir.join("initdb").is_file() && dir.join("postgres").is_file())
+            .and_then(|dir| std::fs::canonicalize(dir.join("initdb")).ok())
+            .and_then(|initdb| initdb.parent().map(PathBuf::from))
     });
     if on_path.is_some() {
         return on_path;
@@ -171,6 +175,34 @@ impl PostgresServer {
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("could not restart postgres on port {}", self.port);
+    }
+
+    /// Runs `sql` with `psql` in the `postgres` database and returns its output,
+    /// unaligned and without headers (e.g. `"3"` for a count), trimmed.
+    pub fn query(&self, sql: &str) -> String {
+        let port = self.port.to_string();
+        let output = self
+            .command("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+            ])
+            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run psql");
+        assert!(
+            output.status.success(),
+            "psql failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
     fn data(&self) -> PathBuf {

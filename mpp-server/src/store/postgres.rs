@@ -362,6 +362,11 @@ impl PostgresStore {
         if self.writes.fetch_add(1, Ordering::Relaxed) % PURGE_EVERY != PURGE_EVERY - 1 {
             return;
         }
+        // A store used from a runtime and then called outside one has nowhere to
+        // run the purge: it waits for a later write.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         let Some(conn) = self
             .slots
             .iter()
@@ -370,7 +375,7 @@ impl PostgresStore {
             return;
         };
         let budget = self.options.command_timeout;
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             // Expired entries are invisible whether or not this runs.
             let _ = timeout(budget, conn.client.execute(&conn.purge, &[&PURGE_BATCH])).await;
         });
