@@ -2,7 +2,13 @@
 //! one-unit `Use` (read the account, decide, compare-and-swap) on each backend. The
 //! Redis case starts its own `redis-server` and is left out when there is none.
 //!
-//! Run with `cargo bench -p mpp-server --bench session`.
+//! With the `postgres` feature, also PostgreSQL (a throwaway cluster of its own, with
+//! `fsync=off`, so the figure is the round trips and the statements, not the disk):
+//! a debit, and a claim (one `put_if_absent` of a fresh key, what every paid request
+//! costs the store).
+//!
+//! Run with `cargo bench -p mpp-server --bench session` (add `--features postgres`
+//! for PostgreSQL).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -61,6 +67,38 @@ fn backends(c: &mut Criterion) {
         let redis = ledger(&runtime, Arc::new(store));
         debit(c, "session debit/redis", &runtime, &redis);
     }
+
+    #[cfg(feature = "postgres")]
+    postgres(c, &runtime);
+}
+
+#[cfg(feature = "postgres")]
+fn postgres(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
+    use mpp_server::{PostgresOptions, PostgresStore};
+    use mpp_test_support::postgres::{PostgresServer, postgres_available};
+    use std::time::Duration;
+
+    if !postgres_available("session debit/postgres") {
+        return;
+    }
+    let server = PostgresServer::start();
+    let store =
+        Arc::new(PostgresStore::connect(&server.url(), PostgresOptions::default()).unwrap());
+    runtime.block_on(store.ping()).unwrap();
+    let ledger = ledger(runtime, Arc::clone(&store) as Arc<dyn Store>);
+    debit(c, "session debit/postgres", runtime, &ledger);
+
+    let mut n = 0u64;
+    c.bench_function("claim/postgres", |b| {
+        b.iter(|| {
+            n += 1;
+            let key = format!("mpp:claim:bench-{n}");
+            let won = runtime
+                .block_on(store.put_if_absent(&key, b"claimed:bench", Duration::from_secs(600)))
+                .unwrap();
+            assert!(black_box(won));
+        })
+    });
 }
 
 criterion_group!(benches, backends);

@@ -1,7 +1,7 @@
 //! A tower/axum paywall over mpp-core's server engine: it answers unpaid requests to
 //! paid routes with 402 and a challenge, verifies and settles credentials once each
-//! (claims kept in a [`Store`]: in memory, or with the `sqlite` and `redis` features
-//! in SQLite or Redis), meters sessions, and serves discovery (`/openapi.json`).
+//! (claims kept in a [`Store`]: in memory, or with the `sqlite`, `redis` and
+//! `postgres` features in SQLite, Redis or PostgreSQL), meters sessions, and serves discovery (`/openapi.json`).
 //! The same paywall prices JSON-RPC methods and MCP tools ([`PricedCall`],
 //! [`JsonRpcPaywall`]; in an rmcp server with the `mcp` feature).
 //!
@@ -80,5 +80,7 @@ pub use route::{ChargeOffer, Operation, PaidRoute, PricedCall, SessionOffer};
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{MemoryStore, Store, StoreError, StoreReferences};
+#[cfg(feature = "postgres")]
+pub use store::{PostgresOptions, PostgresStore};
 #[cfg(feature = "redis")]
 pub use store::{RedisOptions, RedisStore};

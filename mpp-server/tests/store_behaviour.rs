@@ -1,16 +1,22 @@
 //! One behavioural suite for every `Store` backend: the same test bodies run against
 //! `MemoryStore`, `SqliteStore` (one instance, and two instances on one file),
-//! `RedisStore` (one instance, and two on one server), and a store left with the
-//! default set operations (over a `MemoryStore`). Each body gets two handles,
+//! `RedisStore` (one instance, and two on one server), `PostgresStore` (one
+//! instance, and two on one database), and a store left with the default set
+//! operations (over a `MemoryStore`). Each body gets two handles,
 //! `a` and `b`: the same store for single-instance backends, two instances sharing
 //! their state otherwise, so every claim made through one must bind the other.
 //!
 //! Then backend-specific tests: SQLite across reopening and across processes; Redis
-//! stopped and restarted mid-test, hung, garbled, with a password and a database.
+//! stopped and restarted mid-test, hung, garbled, with a password and a database;
+//! PostgreSQL stopped and restarted mid-test, hung, and many instances creating
+//! its tables at once.
 //!
 //! The Redis tests start their own `redis-server` (on a free loopback port, without
 //! persistence). Without `redis-server` on PATH they skip with a notice, except when
 //! `CI` is set: then they fail.
+//!
+//! The PostgreSQL tests start their own cluster (`initdb` and `postgres`, see
+//! `mpp_test_support::postgres`), and skip or fail as the Redis ones do.
 //!
 //! The SQLite and Redis backends exist with the crate's `sqlite` and `redis`
 //! features, which `cargo test --workspace` turns on (the reference server depends
@@ -44,6 +50,16 @@ fn the_sqlite_and_redis_backends_are_tested_with_their_features() {
     // Straight to stderr: the harness captures `eprintln!` of a passing test.
     let _ = writeln!(std::io::stderr(), "notice: {what}");
 }
+#[cfg(not(feature = "postgres"))]
+#[test]
+fn the_postgres_backend_is_tested_with_its_feature() {
+    use std::io::Write;
+    let what = "the PostgreSQL store tests are not compiled in: run them with \
+                `cargo test -p mpp-server --features postgres` (or `cargo test --workspace`)";
+    assert!(!mpp_test_support::in_ci(), "{what}; CI must run them");
+    let _ = writeln!(std::io::stderr(), "notice: {what}");
+}
+
 /// A time to live short enough to wait out...
 const SHORT: Duration = Duration::from_millis(200);
 /// ...by sleeping this long.
@@ -1176,6 +1192,225 @@ mod redis {
             .port();
         let store =
             RedisStore::connect(&format!("redis://127.0.0.1:{port}"), quick()).expect("url");
+        fails_quickly("put_if_absent", store.put_if_absent("k", b"v", LONG)).await;
+        fails_quickly("ping", store.ping()).await;
+    }
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::*;
+    use mpp_server::store::{PostgresOptions, PostgresStore};
+    use mpp_test_support::postgres::{PostgresServer, postgres_available};
+    use std::time::Instant;
+
+    fn fixture(instances: usize) -> Option<Fixture> {
+        if !postgres_available("a PostgreSQL store test") {
+            return None;
+        }
+        let server = PostgresServer::start();
+        let open = || -> Arc<dyn Store> {
+            Arc::new(
+                PostgresStore::connect(&server.url(), PostgresOptions::default()).expect("url"),
+            )
+        };
+        let a = open();
+        let b = if instances == 1 {
+            Arc::clone(&a)
+        } else {
+            open()
+        };
+        Some(Fixture {
+            a,
+            b,
+            _guard: Box::new(server),
+        })
+    }
+
+    store_suite!(postgres_store, fixture(1));
+    store_suite!(postgres_two_instances_on_one_database, fixture(2));
+
+    fn quick() -> PostgresOptions {
+        PostgresOptions {
+            connections: 2,
+            connect_timeout: Duration::from_millis(500),
+            command_timeout: Duration::from_millis(500),
+        }
+    }
+
+    /// Bounds how long a failing operation took.
+    async fn fails_quickly<T: std::fmt::Debug>(
+        what: &str,
+        op: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) {
+        let start = Instant::now();
+        let result = op.await;
+        let took = start.elapsed();
+        assert!(result.is_err(), "{what}: {result:?}");
+        // At most a connect and a statement (1 s), twice for a read sent again,
+        // plus scheduling slack.
+        assert!(took < Duration::from_millis(3000), "{what} took {took:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_stopped_server_fails_fast_and_the_store_recovers() {
+        if !postgres_available("a_stopped_server_fails_fast_and_the_store_recovers") {
+            return;
+        }
+        let mut server = PostgresServer::start();
+        let store = Arc::new(PostgresStore::connect(&server.url(), quick()).expect("url"));
+        store.ping().await.expect("ping");
+        assert_eq!(
+            store.put_if_absent("mpp:claim:a", b"1", LONG).await,
+            Ok(true)
+        );
+
+        // Stopped: every operation fails, quickly, and none claims.
+        server.stop();
+        for _ in 0..3 {
+            fails_quickly(
+                "put_if_absent",
+                store.put_if_absent("mpp:claim:b", b"1", LONG),
+            )
+            .await;
+            fails_quickly("get", store.get("mpp:claim:a")).await;
+            fails_quickly("put", store.put("mpp:idem:a", b"1", LONG)).await;
+            fails_quickly(
+                "compare_and_swap",
+                store.compare_and_swap("mpp:session:a", b"1", b"2", LONG),
+            )
+            .await;
+            fails_quickly("add_member", store.add_member("mpp:open", "s1")).await;
+            fails_quickly("ping", store.ping()).await;
+        }
+
+        // Back, with its data: the claim made before the stop still holds, the one
+        // refused during it was never made, and no restart of the store was needed.
+        server.restart();
+        assert_eq!(
+            store.put_if_absent("mpp:claim:a", b"2", LONG).await,
+            Ok(false)
+        );
+        assert_eq!(
+            store.put_if_absent("mpp:claim:b", b"2", LONG).await,
+            Ok(true)
+        );
+        assert_eq!(store.get("mpp:claim:b").await, Ok(Some(b"2".to_vec())));
+
+        // Restarted while every connection sat idle: the broken ones are noticed
+        // and replaced, and the very first call works.
+        server.restart();
+        assert_eq!(
+            store.put_if_absent("mpp:claim:c", b"1", LONG).await,
+            Ok(true)
+        );
+        assert_eq!(store.get("mpp:claim:c").await, Ok(Some(b"1".to_vec())));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn instances_starting_together_create_the_tables_once() {
+        if !postgres_available("instances_starting_together_create_the_tables_once") {
+            return;
+        }
+        let server = PostgresServer::start();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let store =
+                    PostgresStore::connect(&server.url(), PostgresOptions::default()).expect("url");
+                tokio::spawn(
+                    async move { store.put_if_absent("mpp:claim:first", b"x", LONG).await },
+                )
+            })
+            .collect();
+        let mut wins = 0;
+        for task in tasks {
+            wins += usize::from(task.await.expect("task").expect("no store error"));
+        }
+        assert_eq!(wins, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_wrong_user_or_database_is_an_error_without_the_password() {
+        if !postgres_available("a_wrong_user_or_database_is_an_error_without_the_password") {
+            return;
+        }
+        let server = PostgresServer::start();
+        let port = server.port();
+        for url in [
+            format!("postgres://nobody:hunter2@127.0.0.1:{port}/postgres"),
+            format!("postgres://postgres:hunter2@127.0.0.1:{port}/no_such_db"),
+        ] {
+            let store = PostgresStore::connect(&url, quick()).expect("url");
+            let e = store.put_if_absent("k", b"v", LONG).await.expect_err(&url);
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+            assert!(store.ping().await.is_err());
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn expired_entries_are_purged_and_live_ones_kept() {
+        if !postgres_available("expired_entries_are_purged_and_live_ones_kept") {
+            return;
+        }
+        let server = PostgresServer::start();
+        let store = PostgresStore::connect(&server.url(), PostgresOptions::default()).expect("url");
+        for i in 0..500 {
+            let key = format!("mpp:claim:brief{i}");
+            assert_eq!(store.put_if_absent(&key, b"b", SHORT).await, Ok(true));
+        }
+        assert_eq!(
+            store.put_if_absent("mpp:claim:kept", b"k", LONG).await,
+            Ok(true)
+        );
+        tokio::time::sleep(PAST_SHORT).await;
+        // Enough writes for a purge to be started along the way.
+        for i in 0..1100 {
+            store
+                .put("mpp:idem:busy", format!("{i}").as_bytes(), LONG)
+                .await
+                .expect("put");
+        }
+        let count = || server.query("SELECT count(*) FROM mpp_store_entries");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while count() != "2" && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(count(), "2", "only the live entries are left");
+        assert_eq!(store.get("mpp:claim:kept").await, Ok(Some(b"k".to_vec())));
+        assert_eq!(store.get("mpp:idem:busy").await, Ok(Some(b"1099".to_vec())));
+    }
+
+    /// A server that accepts connections and never answers.
+    async fn hung_server() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        format!("postgres://postgres@127.0.0.1:{port}/postgres")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hung_server_fails_within_the_connect_timeout() {
+        let store = PostgresStore::connect(&hung_server().await, quick()).expect("url");
+        fails_quickly("put_if_absent", store.put_if_absent("k", b"v", LONG)).await;
+        fails_quickly("get", store.get("k")).await;
+        fails_quickly("members", store.members("set")).await;
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_fails_fast() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+        let store = PostgresStore::connect(&url, quick()).expect("url");
         fails_quickly("put_if_absent", store.put_if_absent("k", b"v", LONG)).await;
         fails_quickly("ping", store.ping()).await;
     }

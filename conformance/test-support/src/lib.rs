@@ -1,7 +1,8 @@
 //! Helpers the workspace's tests share: servers run as child processes and found by
 //! the `listening on URL` line they print ([`process`]), the mppx interop harness
-//! ([`mppx`]), a throwaway `redis-server` ([`redis`]), the check of a crate's
-//! module layers ([`layering`]), property-test strategies for JSON
+//! ([`mppx`]), a throwaway `redis-server` ([`redis`]) and PostgreSQL cluster
+//! ([`postgres`]), the check of a crate's module layers ([`layering`]),
+//! property-test strategies for JSON
 //! ([`strategies`]), a real Tempo chain on loopback ([`tempo`]), and stand-ins of
 //! Stripe's API ([`stripe`]) and of LND's and Core Lightning's REST APIs ([`lnd`],
 //! [`cln`], sharing [`lightning`]).
@@ -14,6 +15,7 @@ pub mod layering;
 pub mod lightning;
 pub mod lnd;
 pub mod mppx;
+pub mod postgres;
 pub mod process;
 pub mod redis;
 pub mod strategies;

@@ -1,5 +1,6 @@
 //! Fault tests with real processes and real stores: a claim survives SIGKILL (SQLite),
-//! two instances share claims (Redis), and a stopped Redis fails closed and recovers.
+//! two instances share claims (Redis, PostgreSQL), and a stopped Redis or PostgreSQL
+//! fails closed and recovers.
 
 mod support;
 
@@ -11,6 +12,7 @@ use mpp_core::challenge::Challenge;
 use mpp_core::credential::Credential;
 use mpp_core::json::JsonObject;
 use mpp_core::problem::ProblemType;
+use mpp_test_support::postgres::{PostgresServer, postgres_available};
 use mpp_test_support::redis::{RedisServer, redis_server_available};
 use support::http::{self, Response};
 use support::server::{self, state_file};
@@ -96,15 +98,23 @@ async fn two_instances_sharing_redis_settle_each_credential_once() {
         return;
     }
     let redis = RedisServer::start(&[]);
-    let url = redis.url();
-    let args = [
-        "--secret",
-        SECRET,
-        "--preimage",
-        PREIMAGE,
-        "--redis",
-        url.as_str(),
-    ];
+    two_instances_settle_each_credential_once("--redis", &redis.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_sharing_postgres_settle_each_credential_once() {
+    // req: core.concurrency.once charge.replay.credential-once
+    if !postgres_available("two_instances_sharing_postgres_settle_each_credential_once") {
+        return;
+    }
+    let postgres = PostgresServer::start();
+    two_instances_settle_each_credential_once("--postgres", &postgres.url()).await;
+}
+
+/// Two server instances on one shared store (`flag URL`): 100 credentials, each
+/// sent 100 times across both, are each served once.
+async fn two_instances_settle_each_credential_once(flag: &str, url: &str) {
+    let args = ["--secret", SECRET, "--preimage", PREIMAGE, flag, url];
     let a = server::start(&args);
     let b = server::start(&args);
     let bases = [a.base.clone(), b.base.clone()];
@@ -156,18 +166,43 @@ async fn a_stopped_redis_fails_closed_and_recovers_without_a_restart() {
     }
     let mut redis = RedisServer::start(&[]);
     let url = redis.url();
-    let server = server::start(&[
-        "--secret",
-        SECRET,
-        "--preimage",
-        PREIMAGE,
-        "--redis",
-        url.as_str(),
-    ]);
+    fails_closed_and_recovers("--redis", &url, &mut |up| {
+        if up {
+            redis.restart();
+        } else {
+            redis.stop();
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stopped_postgres_fails_closed_and_recovers_without_a_restart() {
+    // req: core.errors.retry-after
+    if !postgres_available("a_stopped_postgres_fails_closed_and_recovers_without_a_restart") {
+        return;
+    }
+    let mut postgres = PostgresServer::start();
+    let url = postgres.url();
+    fails_closed_and_recovers("--postgres", &url, &mut |up| {
+        if up {
+            postgres.restart();
+        } else {
+            postgres.stop();
+        }
+    })
+    .await;
+}
+
+/// A server on the store at `flag URL`: with the store stopped (`switch(false)`),
+/// a paid request fails closed with 500 and no grant; once it is started again
+/// (`switch(true)`), paid requests succeed without restarting the server.
+async fn fails_closed_and_recovers(flag: &str, url: &str, switch: &mut dyn FnMut(bool)) {
+    let server = server::start(&["--secret", SECRET, "--preimage", PREIMAGE, flag, url]);
     let first = credential(&server.base).await;
     assert_eq!(pay(&server.base, &first).await.status, 200);
 
-    redis.stop();
+    switch(false);
     let during = credential(&server.base).await;
     let started = Instant::now();
     let refused = pay(&server.base, &during).await;
@@ -189,8 +224,8 @@ async fn a_stopped_redis_fails_closed_and_recovers_without_a_restart() {
         "the handler did not run without a claim"
     );
 
-    redis.restart();
-    // The credential refused while Redis was down was never claimed: it pays now.
+    switch(true);
+    // The credential refused while the store was down was never claimed: it pays now.
     let mut recovered = pay(&server.base, &during).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while recovered.status != 200 && Instant::now() < deadline {
@@ -199,7 +234,7 @@ async fn a_stopped_redis_fails_closed_and_recovers_without_a_restart() {
     }
     assert_eq!(
         recovered.status, 200,
-        "the store recovers by itself once Redis is back"
+        "the store recovers by itself once it is back"
     );
     let fresh = credential(&server.base).await;
     assert_eq!(pay(&server.base, &fresh).await.status, 200);

@@ -365,6 +365,11 @@ mod redis;
 #[cfg(feature = "redis")]
 pub use redis::{RedisOptions, RedisStore};
 
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -12,7 +12,10 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use mpp_core::credential::CredentialField;
 use mpp_reference_server::{self as reference, ReferenceConfig};
-use mpp_server::{MemoryStore, RedisOptions, RedisStore, SqliteStore, Store, StoreError};
+use mpp_server::{
+    MemoryStore, PostgresOptions, PostgresStore, RedisOptions, RedisStore, SqliteStore, Store,
+    StoreError,
+};
 
 /// The reference server of the "Payment" HTTP authentication scheme.
 #[derive(Debug, Parser)]
@@ -55,9 +58,20 @@ struct Args {
     /// to share them between server instances. Overrides --sqlite.
     #[arg(long, env = "MPP_REDIS_URL", hide_env_values = true)]
     redis: Option<String>,
+    /// Record used challenges and session accounts in PostgreSQL instead
+    /// (`postgres://user:password@host:port/db`; tables `mpp_store_entries` and
+    /// `mpp_store_members`, created when missing), to share them between server
+    /// instances. Overrides --sqlite.
+    #[arg(
+        long,
+        env = "MPP_POSTGRES_URL",
+        hide_env_values = true,
+        conflicts_with = "redis"
+    )]
+    postgres: Option<String>,
     /// Record used challenges and session accounts in this process's memory only
     /// (forgotten on restart; for load tests and trials). Overrides --sqlite.
-    #[arg(long, conflicts_with = "redis")]
+    #[arg(long, conflicts_with_all = ["redis", "postgres"])]
     memory: bool,
     /// Serve the Tempo routes (/paid-tempo, /paid-tempo-sponsored), paid on the chain
     /// of the node at this JSON-RPC URL (real payments on a real chain).
@@ -148,10 +162,11 @@ enum Header {
 }
 
 fn store(args: &Args) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(match &args.redis {
-        Some(url) => Arc::new(RedisStore::connect(url, RedisOptions::default())?),
-        None if args.memory => Arc::new(MemoryStore::new(1_000_000)),
-        None => Arc::new(SqliteStore::open(&args.sqlite)?),
+    Ok(match (&args.redis, &args.postgres) {
+        (Some(url), _) => Arc::new(RedisStore::connect(url, RedisOptions::default())?),
+        (None, Some(url)) => Arc::new(PostgresStore::connect(url, PostgresOptions::default())?),
+        (None, None) if args.memory => Arc::new(MemoryStore::new(1_000_000)),
+        (None, None) => Arc::new(SqliteStore::open(&args.sqlite)?),
     })
 }
 
