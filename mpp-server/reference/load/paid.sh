@@ -8,15 +8,17 @@
 #
 #   bash mpp-server/reference/load/paid.sh [seconds] [connections] [stores...]
 #
-# Stores: memory, sqlite, redis (default: all three). MPP_LOAD_CREDENTIALS sets how
-# many credentials are minted (default 400000; a run must not use them all up).
+# Stores: memory, sqlite, redis, postgres (default: all four). For postgres the
+# script starts a throwaway cluster (initdb/postgres from Debian's postgresql, run as
+# the postgres user when root; fsync on, as in production). MPP_LOAD_CREDENTIALS
+# sets how many credentials are minted (default 400000; a run must not use them up).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 secs=${1:-10}
 conns=${2:-64}
 shift $(( $# > 2 ? 2 : $# ))
 stores=("$@")
-[ ${#stores[@]} -gt 0 ] || stores=(memory sqlite redis)
+[ ${#stores[@]} -gt 0 ] || stores=(memory sqlite redis postgres)
 count=${MPP_LOAD_CREDENTIALS:-400000}
 secret="load-test-secret-load-test-secret-0123"
 preimage="load-test"
@@ -65,6 +67,15 @@ for store in "${stores[@]}"; do
         >"$dir/redis.out" 2>&1 &
       sleep 0.5
       flags=(--redis "redis://127.0.0.1:$port") ;;
+    postgres)
+      bin=$(dirname "$(readlink -f "$(command -v initdb)")")
+      as=(); [ "$(id -u)" = 0 ] && as=(runuser -u postgres --)
+      pg="$dir/pg"; mkdir -p "$pg"; [ ${#as[@]} -gt 0 ] && chown postgres "$pg"
+      port=$((20000 + RANDOM % 20000))
+      "${as[@]}" "$bin/initdb" -D "$pg/data" -U postgres --auth=trust >/dev/null
+      "${as[@]}" "$bin/pg_ctl" -D "$pg/data" -l "$pg/log" -w \
+        -o "-p $port -k $pg -c listen_addresses=127.0.0.1" start >/dev/null
+      flags=(--postgres "postgres://postgres@127.0.0.1:$port/postgres") ;;
     *) echo "unknown store $store" >&2; exit 64 ;;
   esac
   url=$(start "server-$store" target/release/mpp-server --listen 127.0.0.1:0 \
@@ -76,4 +87,5 @@ for store in "${stores[@]}"; do
     "$store" "$rps" "$p50" "$p99" "$bad" "$ratio" "$runs"
   pkill -f "mpp-server --listen 127.0.0.1:0 --secret $secret" 2>/dev/null || true
   [ "$store" = redis ] && { redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; }
+  [ "$store" = postgres ] && { "${as[@]}" "$bin/pg_ctl" -D "$pg/data" -m fast stop >/dev/null || true; }
 done
