@@ -70,7 +70,7 @@ for store in "${stores[@]}"; do
     postgres)
       bin=$(dirname "$(readlink -f "$(command -v initdb)")")
       as=(); [ "$(id -u)" = 0 ] && as=(runuser -u postgres --)
-      pg="$dir/pg"; mkdir -p "$pg"; [ ${#as[@]} -gt 0 ] && chown postgres "$pg"
+      pg="$dir/pg"; mkdir -p "$pg"; chmod o+x "$dir"; [ ${#as[@]} -gt 0 ] && chown postgres "$pg"
       port=$((20000 + RANDOM % 20000))
       "${as[@]}" "$bin/initdb" -D "$pg/data" -U postgres --auth=trust >/dev/null
       "${as[@]}" "$bin/pg_ctl" -D "$pg/data" -l "$pg/log" -w \
