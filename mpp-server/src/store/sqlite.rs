@@ -5,8 +5,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mpp_core::method::BoxFuture;
@@ -75,14 +74,15 @@ DELETE FROM entries WHERE key IN
 /// `synchronous=FULL`), and server processes on one host that open the same file
 /// share their claims.
 ///
-/// Writes (claims, puts, swaps, set changes) go to one writer thread per store,
-/// which owns the write connection: it takes every write queued since its last
-/// commit, runs them in order inside one `BEGIN IMMEDIATE … COMMIT`, and answers
-/// each caller only once that commit is on disk. Concurrent requests thus share one
-/// fsync, and each write keeps the meaning it has alone. If the transaction fails,
-/// every write in it fails with an error: nothing of it was recorded. Reads use a
-/// connection of their own on Tokio's blocking pool, and see every write already
-/// answered.
+/// Writes (claims, puts, swaps, set changes) are committed in groups. A write that
+/// finds no commit under way starts one at once on Tokio's blocking pool, so a lone
+/// request waits for nothing but its own commit; writes that arrive while a commit
+/// is under way queue up, and the next commit takes all of them, in order, inside
+/// one `BEGIN IMMEDIATE … COMMIT`. Each caller is answered only once the commit
+/// holding its write is on disk. Concurrent requests thus share one fsync, and each
+/// write keeps the meaning it has alone. If the transaction fails, every write in
+/// it fails with an error: nothing of it was recorded. Reads use a connection of
+/// their own on the blocking pool, and see every write already answered.
 ///
 /// Expiry uses the system clock (Unix milliseconds). Operations need a Tokio
 /// runtime with the time driver, as `#[tokio::main]` gives. A write still waiting
@@ -96,10 +96,12 @@ pub struct SqliteStore {
 }
 
 struct Inner {
-    /// The writer thread's queue; the thread ends when the store is dropped.
-    writes: mpsc::Sender<Job>,
-    /// How many transactions the writer has committed or tried.
-    batches: Arc<AtomicU64>,
+    /// Writes waiting for the next commit, and whether a commit is under way.
+    queue: Mutex<Queue>,
+    /// The write connection, used by one committer at a time (see [`Queue::leading`]).
+    writer: Mutex<Writer>,
+    /// How many transactions have been committed or tried.
+    batches: AtomicU64,
     reader: Mutex<Connection>,
     path: PathBuf,
     busy_timeout: Duration,
@@ -186,19 +188,11 @@ impl SqliteStore {
         };
         writer.db.purge(now_ms()?)?;
         let reader = connect(path, busy_timeout)?;
-        let (writes, queue) = mpsc::channel();
-        let batches = Arc::new(AtomicU64::new(0));
-        let counted = Arc::clone(&batches);
-        std::thread::Builder::new()
-            .name("mpp-sqlite-writer".into())
-            .spawn(move || writer.serve(&queue, &counted))
-            .map_err(|e| {
-                StoreError::Unavailable(format!("sqlite: cannot start the writer thread: {e}"))
-            })?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
-                writes,
-                batches,
+                queue: Mutex::new(Queue::default()),
+                writer: Mutex::new(writer),
+                batches: AtomicU64::new(0),
                 reader: Mutex::new(reader),
                 path: path.to_owned(),
                 busy_timeout,
@@ -234,13 +228,14 @@ impl SqliteStore {
         })
     }
 
-    /// Queues `write` for the writer thread and waits for the commit that holds it.
-    /// A write still queued at the deadline, or when the caller stops waiting, is
-    /// given up and never runs; one taken into a transaction is waited for, since
-    /// it may commit: a timeout is reported only for what cannot happen any more.
+    /// Queues `write`, starts a commit on the blocking pool if none is under way,
+    /// and waits for the commit that holds the write. A write still queued at the
+    /// deadline, or when the caller stops waiting, is given up and never runs; one
+    /// taken into a transaction is waited for, since it may commit: a timeout is
+    /// reported only for what cannot happen any more.
     fn write(&self, write: Write) -> BoxFuture<'_, Result<bool, StoreError>> {
         Box::pin(async move {
-            runtime()?;
+            let handle = runtime()?;
             let fate = Arc::new(AtomicU8::new(PENDING));
             let _give_up = GiveUp(Arc::clone(&fate));
             let (reply, mut answer) = oneshot::channel();
@@ -249,9 +244,27 @@ impl SqliteStore {
                 fate: Arc::clone(&fate),
                 reply,
             };
-            self.inner.writes.send(job).map_err(|_| {
-                StoreError::Unavailable("the sqlite store's writer has stopped".into())
-            })?;
+            let lead = {
+                let mut queue = self
+                    .inner
+                    .queue
+                    .lock()
+                    .map_err(|_| StoreError::backend("sqlite store queue lock poisoned"))?;
+                queue.jobs.push(job);
+                !std::mem::replace(&mut queue.leading, true)
+            };
+            if lead {
+                let leader = Leader {
+                    inner: Arc::clone(&self.inner),
+                    finished: false,
+                };
+                // Detached: the commit goes on, and answers the others it took, even
+                // if this caller stops waiting.
+                drop(handle.spawn_blocking(move || {
+                    let mut leader = leader;
+                    leader.run();
+                }));
+            }
             // Waiting for the transactions before this one, then for the file's lock.
             let deadline = self.inner.busy_timeout.saturating_mul(2);
             let answered = match tokio::time::timeout(deadline, &mut answer).await {
@@ -348,24 +361,56 @@ struct Job {
     reply: oneshot::Sender<Result<bool, StoreError>>,
 }
 
-/// The writer thread's state: the write connection, and the writes since expired
-/// rows were last purged.
+/// Writes waiting for a commit.
+#[derive(Default)]
+struct Queue {
+    jobs: Vec<Job>,
+    /// Whether a committer is at work: it takes the jobs queued here until none is
+    /// left, and only then clears this, under the same lock as the callers who
+    /// push jobs. So a queued job always has a committer to take it, and only one
+    /// committer uses the write connection at a time.
+    leading: bool,
+}
+
+/// The write connection, and the writes since expired rows were last purged.
 struct Writer {
     db: Db,
     since_purge: u64,
 }
 
-impl Writer {
-    /// Until the store is dropped: takes what is queued, commits it as one
-    /// transaction, answers each caller, and purges expired rows now and then.
-    fn serve(&mut self, queue: &mpsc::Receiver<Job>, batches: &AtomicU64) {
+/// The committer that a write finding none under way starts on the blocking pool.
+struct Leader {
+    inner: Arc<Inner>,
+    /// Whether it ran until the queue was empty and handed the role back.
+    finished: bool,
+}
+
+impl Leader {
+    /// Commits what is queued, a transaction at a time, until nothing is: each
+    /// caller is answered after the commit that holds its write.
+    fn run(&mut self) {
+        let inner = Arc::clone(&self.inner);
+        // Poisoned only by a panic in an earlier commit; the connection is still
+        // sound (a transaction left open is rolled back before the next).
+        let mut writer = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let mut batch = Vec::new();
-        while let Ok(first) = queue.recv() {
-            batch.push(first);
-            while batch.len() < MAX_BATCH {
-                match queue.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
+        loop {
+            {
+                let Ok(mut queue) = inner.queue.lock() else {
+                    // Nothing can be queued or handed back any more; what this
+                    // committer took is answered, the rest fail as their callers
+                    // find the lock poisoned.
+                    return;
+                };
+                if queue.jobs.is_empty() {
+                    queue.leading = false;
+                    self.finished = true;
+                    return;
+                }
+                if queue.jobs.len() <= MAX_BATCH {
+                    std::mem::swap(&mut batch, &mut queue.jobs);
+                } else {
+                    batch.extend(queue.jobs.drain(..MAX_BATCH));
                 }
             }
             // Only writes whose callers still wait; the others never run.
@@ -377,17 +422,39 @@ impl Writer {
             if batch.is_empty() {
                 continue;
             }
-            let answers = self.db.commit(batch.iter().map(|job| &job.write));
-            batches.fetch_add(1, Ordering::Relaxed);
+            let answers = writer.db.commit(batch.iter().map(|job| &job.write));
+            inner.batches.fetch_add(1, Ordering::Relaxed);
             let written = batch.len() as u64;
             for (job, answer) in batch.drain(..).zip(answers) {
                 // A caller gone since cannot be told; its write stands or not as for any.
                 let _ = job.reply.send(answer);
             }
-            self.wrote(written);
+            writer.wrote(written);
         }
     }
+}
 
+impl Drop for Leader {
+    /// A committer that never ran (the runtime shutting down) or panicked: the
+    /// writes still queued fail at once, never to run, and the next write starts a
+    /// committer again.
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let stranded = match self.inner.queue.lock() {
+            Ok(mut queue) => {
+                queue.leading = false;
+                std::mem::take(&mut queue.jobs)
+            }
+            Err(_) => return,
+        };
+        // Dropping a job's reply answers its caller with an error.
+        drop(stranded);
+    }
+}
+
+impl Writer {
     /// Counts writes and purges expired rows once every [`PURGE_EVERY`], in a
     /// transaction of its own after the callers are answered. A failed purge fails
     /// nothing: the next one tries again.
@@ -463,6 +530,10 @@ impl Db {
     ) -> Vec<Result<bool, StoreError>> {
         let count = writes.len();
         let all = |e: StoreError| vec![Err(e); count];
+        if !self.conn.is_autocommit() {
+            // Left open by a committer that panicked: none of it was reported.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
         if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
             return all(sql_error(e));
         }
