@@ -254,17 +254,18 @@ impl SqliteStore {
                 !std::mem::replace(&mut queue.leading, true)
             };
             if lead {
-                let mut leader = Leader {
+                let leader = Leader {
                     inner: Arc::clone(&self.inner),
                     finished: false,
                 };
-                if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
-                    // On this very thread, the worker's other tasks moved elsewhere
-                    // meanwhile: a lone request waits for no other thread to wake.
-                    tokio::task::block_in_place(|| leader.run(Some(&handle)));
-                } else {
-                    leader.detach(&handle);
-                }
+                // Detached: the commit goes on, and answers the others it took, even
+                // if this caller stops waiting. Never on this thread through
+                // `block_in_place`, which panics when this runtime was entered from
+                // another's `block_on` or a `LocalSet`: a claim must never panic.
+                drop(handle.spawn_blocking(move || {
+                    let mut leader = leader;
+                    leader.run();
+                }));
             }
             // Waiting for the transactions before this one, then for the file's lock.
             let deadline = self.inner.busy_timeout.saturating_mul(2);
@@ -387,27 +388,14 @@ struct Leader {
 }
 
 impl Leader {
-    /// Runs the committer on the blocking pool. Detached: it goes on, and answers
-    /// the writes it took, even if the caller who started it stops waiting.
-    fn detach(self, handle: &tokio::runtime::Handle) {
-        drop(handle.spawn_blocking(move || {
-            let mut leader = self;
-            leader.run(None);
-        }));
-    }
-
     /// Commits what is queued, a transaction at a time, until nothing is: each
-    /// caller is answered after the commit that holds its write. With `hand_off`,
-    /// it runs in a caller's own task, so it commits one transaction (the one with
-    /// that caller's write, first in the queue) and leaves what came meanwhile to a
-    /// committer on the blocking pool.
-    fn run(&mut self, hand_off: Option<&tokio::runtime::Handle>) {
+    /// caller is answered after the commit that holds its write.
+    fn run(&mut self) {
         let inner = Arc::clone(&self.inner);
         // Poisoned only by a panic in an earlier commit; the connection is still
         // sound (a transaction left open is rolled back before the next).
         let mut writer = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let mut batch = Vec::new();
-        let mut committed = false;
         loop {
             {
                 let Ok(mut queue) = inner.queue.lock() else {
@@ -419,16 +407,6 @@ impl Leader {
                 if queue.jobs.is_empty() {
                     queue.leading = false;
                     self.finished = true;
-                    return;
-                }
-                if let Some(handle) = hand_off.filter(|_| committed) {
-                    // A transaction done here already: the role passes on, still held.
-                    self.finished = true;
-                    Leader {
-                        inner: Arc::clone(&inner),
-                        finished: false,
-                    }
-                    .detach(handle);
                     return;
                 }
                 if queue.jobs.len() <= MAX_BATCH {
@@ -443,7 +421,6 @@ impl Leader {
                     .compare_exchange(PENDING, RUNNING, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
             });
-            committed = true;
             if batch.is_empty() {
                 continue;
             }
@@ -560,8 +537,10 @@ impl Db {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
         if count == 1 {
-            // A lone write is a transaction by itself (as one statement, or a write
-            // and a read for a swap): no explicit one needed.
+            // A lone write needs no explicit transaction (BEGIN and COMMIT are two
+            // statements more): its statement commits by itself, and a swap that
+            // did not apply only reads afterwards whether the entry already holds
+            // the new value, which is true or not at that read whatever ran between.
             return writes.map(|write| self.apply(write)).collect();
         }
         if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
