@@ -1,14 +1,16 @@
 //! The SQLite store: claims that survive restarts, in one file that several server
-//! processes on one host may share.
+//! processes on one host may share, with the writes of concurrent requests grouped
+//! into one transaction and one fsync.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mpp_core::method::BoxFuture;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::oneshot;
 
 use super::{Store, StoreError, check_member};
 
@@ -17,6 +19,10 @@ const PURGE_EVERY: u64 = 256;
 /// ...at most this many at a time, so one call does bounded work. Each write adds at
 /// most one row, so purging up to 4 rows per write keeps up with any write rate.
 const PURGE_BATCH: i64 = 1024;
+
+/// The most writes one transaction holds: a bound on how long a batch keeps the
+/// file's write lock, and on how many callers one failed commit answers with an error.
+const MAX_BATCH: usize = 512;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS entries (
@@ -68,26 +74,37 @@ DELETE FROM entries WHERE key IN
 /// `synchronous=FULL`), and server processes on one host that open the same file
 /// share their claims.
 ///
-/// Expiry uses the system clock (Unix milliseconds). Each operation runs on Tokio's
-/// blocking pool (so it needs a Tokio runtime with the time driver, as
-/// `#[tokio::main]` gives). One still waiting for its turn after twice the busy
-/// timeout is given up, never to run, and fails with a [`StoreError`]; one already
-/// running is waited for, since it may commit (each of its statements waits at most
-/// the busy timeout for the file). A new database file is created readable by its
-/// owner only (on Unix), as stored responses may hold paid content and receipts.
+/// Writes (claims, puts, swaps, set changes) are committed in groups. A write that
+/// finds no commit under way starts one at once on Tokio's blocking pool, so a lone
+/// request waits for nothing but its own commit; writes that arrive while a commit
+/// is under way queue up, and the next commit takes all of them, in order, inside
+/// one `BEGIN IMMEDIATE … COMMIT`. Each caller is answered only once the commit
+/// holding its write is on disk. Concurrent requests thus share one fsync, and each
+/// write keeps the meaning it has alone. If the transaction fails, every write in
+/// it fails with an error: nothing of it was recorded. Reads use a connection of
+/// their own on the blocking pool, and see every write already answered.
+///
+/// Expiry uses the system clock (Unix milliseconds). Operations need a Tokio
+/// runtime with the time driver, as `#[tokio::main]` gives. A write still waiting
+/// for its turn after twice the busy timeout is given up, never to run, and fails
+/// with a [`StoreError`]; one already taken into a transaction is waited for, since
+/// it may commit (the transaction waits at most the busy timeout for the file). A
+/// new database file is created readable by its owner only (on Unix), as stored
+/// responses may hold paid content and receipts.
 pub struct SqliteStore {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    db: Mutex<Db>,
+    /// Writes waiting for the next commit, and whether a commit is under way.
+    queue: Mutex<Queue>,
+    /// The write connection, used by one committer at a time (see [`Queue::leading`]).
+    writer: Mutex<Writer>,
+    /// How many transactions have been committed or tried.
+    batches: AtomicU64,
+    reader: Mutex<Connection>,
     path: PathBuf,
     busy_timeout: Duration,
-}
-
-struct Db {
-    conn: Connection,
-    writes: u64,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -95,6 +112,7 @@ impl fmt::Debug for SqliteStore {
         f.debug_struct("SqliteStore")
             .field("path", &self.inner.path)
             .field("busy_timeout", &self.inner.busy_timeout)
+            .field("transactions", &self.inner.batches.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -115,6 +133,34 @@ fn sql_error(e: rusqlite::Error) -> StoreError {
     }
 }
 
+/// A connection to the file with the settings every connection of the store has:
+/// waits `busy_timeout` for other connections' locks, WAL journal, and commits that
+/// reach the disk before they are reported.
+fn connect(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(sql_error)?;
+    // First, so that the set-up below waits for other processes too.
+    conn.busy_timeout(busy_timeout).map_err(sql_error)?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(sql_error)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Invalid(format!(
+            "sqlite: the WAL journal is not available for this file (journal_mode={mode})"
+        )));
+    }
+    // Every commit reaches the disk before it is reported (F_FULLFSYNC on macOS).
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(sql_error)?;
+    conn.pragma_update(None, "fullfsync", "ON")
+        .map_err(sql_error)?;
+    conn.pragma_update(None, "checkpoint_fullfsync", "ON")
+        .map_err(sql_error)?;
+    Ok(conn)
+}
+
 impl SqliteStore {
     /// How long a statement waits for another connection's lock on the file before
     /// it fails, unless [`SqliteStore::open_with_busy_timeout`] says otherwise.
@@ -126,7 +172,7 @@ impl SqliteStore {
         SqliteStore::open_with_busy_timeout(path, SqliteStore::DEFAULT_BUSY_TIMEOUT)
     }
 
-    /// Opens the store in the file at `path`; a statement waits at most
+    /// Opens the store in the file at `path`; a transaction or read waits at most
     /// `busy_timeout` for another connection's lock on the file.
     pub fn open_with_busy_timeout(
         path: impl AsRef<Path>,
@@ -134,77 +180,97 @@ impl SqliteStore {
     ) -> Result<SqliteStore, StoreError> {
         let path = path.as_ref();
         create_private(path)?;
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(sql_error)?;
-        // First, so that the set-up below waits for other processes too.
-        conn.busy_timeout(busy_timeout).map_err(sql_error)?;
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(sql_error)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Invalid(format!(
-                "sqlite: the WAL journal is not available for this file (journal_mode={mode})"
-            )));
-        }
-        // Every commit reaches the disk before it is reported (F_FULLFSYNC on macOS).
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(sql_error)?;
-        conn.pragma_update(None, "fullfsync", "ON")
-            .map_err(sql_error)?;
-        conn.pragma_update(None, "checkpoint_fullfsync", "ON")
-            .map_err(sql_error)?;
+        let conn = connect(path, busy_timeout)?;
         conn.execute_batch(SCHEMA).map_err(sql_error)?;
-        let mut db = Db { conn, writes: 0 };
-        db.purge(now_ms()?)?;
+        let mut writer = Writer {
+            db: Db { conn },
+            since_purge: 0,
+        };
+        writer.db.purge(now_ms()?)?;
+        let reader = connect(path, busy_timeout)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
-                db: Mutex::new(db),
+                queue: Mutex::new(Queue::default()),
+                writer: Mutex::new(writer),
+                batches: AtomicU64::new(0),
+                reader: Mutex::new(reader),
                 path: path.to_owned(),
                 busy_timeout,
             }),
         })
     }
 
-    /// Runs `op` on the blocking pool with the connection. An operation still
-    /// waiting for its turn at the deadline is given up, and never runs; one already
-    /// running is waited for, since it may commit: a timeout is reported only for
-    /// what cannot happen any more.
-    fn run<T, F>(&self, op: F) -> BoxFuture<'_, Result<T, StoreError>>
+    /// Runs `read` on the blocking pool with the read connection. Reads change
+    /// nothing, so one past its deadline is reported as timed out whether or not it
+    /// ran.
+    fn read<T, F>(&self, read: F) -> BoxFuture<'_, Result<T, StoreError>>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Db) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
-            let handle = tokio::runtime::Handle::try_current().map_err(|_| {
-                StoreError::Unavailable("the SQLite store needs a Tokio runtime".into())
-            })?;
-            // Waiting for this process's earlier operations, then for the file's lock.
+            let handle = runtime()?;
             let deadline = inner.busy_timeout.saturating_mul(2);
-            let fate = Arc::new(AtomicU8::new(PENDING));
-            // A caller that stops waiting (its deadline passed, or it was dropped)
-            // takes back an operation that has not started.
-            let _give_up = GiveUp(Arc::clone(&fate));
-            let start = Arc::clone(&fate);
-            let mut task = handle.spawn_blocking(move || {
-                let mut db = inner
-                    .db
+            let task = handle.spawn_blocking(move || {
+                let conn = inner
+                    .reader
                     .lock()
                     .map_err(|_| StoreError::backend("sqlite store lock poisoned"))?;
-                if start
-                    .compare_exchange(PENDING, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-                    .is_err()
-                {
-                    return Err(StoreError::Timeout(
-                        "sqlite store operation given up".into(),
-                    ));
-                }
-                op(&mut db)
+                read(&conn)
             });
-            let joined = match tokio::time::timeout(deadline, &mut task).await {
-                Ok(joined) => joined,
+            match tokio::time::timeout(deadline, task).await {
+                Ok(joined) => {
+                    joined.unwrap_or_else(|_| Err(StoreError::backend("sqlite store read failed")))
+                }
+                Err(_) => Err(StoreError::Timeout("sqlite store read timed out".into())),
+            }
+        })
+    }
+
+    /// Queues `write`, starts a commit on the blocking pool if none is under way,
+    /// and waits for the commit that holds the write. A write still queued at the
+    /// deadline, or when the caller stops waiting, is given up and never runs; one
+    /// taken into a transaction is waited for, since it may commit: a timeout is
+    /// reported only for what cannot happen any more.
+    fn write(&self, write: Write) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let handle = runtime()?;
+            let fate = Arc::new(AtomicU8::new(PENDING));
+            let _give_up = GiveUp(Arc::clone(&fate));
+            let (reply, mut answer) = oneshot::channel();
+            let job = Job {
+                write,
+                fate: Arc::clone(&fate),
+                reply,
+            };
+            let lead = {
+                let mut queue = self
+                    .inner
+                    .queue
+                    .lock()
+                    .map_err(|_| StoreError::backend("sqlite store queue lock poisoned"))?;
+                queue.jobs.push(job);
+                !std::mem::replace(&mut queue.leading, true)
+            };
+            if lead {
+                let leader = Leader {
+                    inner: Arc::clone(&self.inner),
+                    finished: false,
+                };
+                // Detached: the commit goes on, and answers the others it took, even
+                // if this caller stops waiting. Never on this thread through
+                // `block_in_place`, which panics when this runtime was entered from
+                // another's `block_on` or a `LocalSet`: a claim must never panic.
+                drop(handle.spawn_blocking(move || {
+                    let mut leader = leader;
+                    leader.run();
+                }));
+            }
+            // Waiting for the transactions before this one, then for the file's lock.
+            let deadline = self.inner.busy_timeout.saturating_mul(2);
+            let answered = match tokio::time::timeout(deadline, &mut answer).await {
+                Ok(answered) => answered,
                 Err(_) => {
                     if fate
                         .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
@@ -214,23 +280,47 @@ impl SqliteStore {
                             "sqlite store operation timed out".into(),
                         ));
                     }
-                    // Started: its own result is the answer. Each of its statements
-                    // waits at most the busy timeout for the file.
-                    task.await
+                    // Taken: the transaction's outcome is the answer. It waits at most
+                    // the busy timeout for the file.
+                    answer.await
                 }
             };
-            joined.unwrap_or_else(|_| Err(StoreError::backend("sqlite store operation failed")))
+            answered.unwrap_or_else(|_| {
+                Err(StoreError::backend(
+                    "the sqlite store's writer stopped before answering",
+                ))
+            })
         })
+    }
+
+    fn change_member(
+        &self,
+        add: bool,
+        set: &str,
+        member: &str,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        if let Err(e) = check_member(member) {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        let (set, member) = (set.to_owned(), member.to_owned());
+        self.write(Write::Member { add, set, member })
     }
 }
 
-/// An operation's fate, decided once by a compare-exchange: the blocking pool starts
-/// it (`PENDING` → `RUNNING`) or its caller gives it up (`PENDING` → `ABANDONED`).
+/// The current Tokio runtime, which the store's timers and blocking reads need.
+fn runtime() -> Result<tokio::runtime::Handle, StoreError> {
+    tokio::runtime::Handle::try_current()
+        .map_err(|_| StoreError::Unavailable("the SQLite store needs a Tokio runtime".into()))
+}
+
+/// A write's fate, decided once by a compare-exchange: the writer takes it into a
+/// transaction (`PENDING` → `RUNNING`) or its caller gives it up (`PENDING` →
+/// `ABANDONED`).
 const PENDING: u8 = 0;
 const RUNNING: u8 = 1;
 const ABANDONED: u8 = 2;
 
-/// Gives up its operation, if not yet started, when the caller's future ends.
+/// Gives up its write, if not yet taken, when the caller's future ends.
 struct GiveUp(Arc<AtomicU8>);
 
 impl Drop for GiveUp {
@@ -241,18 +331,143 @@ impl Drop for GiveUp {
     }
 }
 
-impl SqliteStore {
-    fn change_member(
-        &self,
-        statement: &'static str,
-        set: &str,
-        member: &str,
-    ) -> BoxFuture<'_, Result<bool, StoreError>> {
-        if let Err(e) = check_member(member) {
-            return Box::pin(std::future::ready(Err(e)));
+/// A write, as the writer thread runs it.
+enum Write {
+    PutIfAbsent {
+        key: String,
+        value: Vec<u8>,
+        ttl: Duration,
+    },
+    Put {
+        key: String,
+        value: Vec<u8>,
+        ttl: Duration,
+    },
+    Swap {
+        key: String,
+        expected: Vec<u8>,
+        new: Vec<u8>,
+        ttl: Duration,
+    },
+    Member {
+        add: bool,
+        set: String,
+        member: String,
+    },
+}
+
+/// A queued write and where its answer goes (`true` for a `put`, which has none).
+struct Job {
+    write: Write,
+    fate: Arc<AtomicU8>,
+    reply: oneshot::Sender<Result<bool, StoreError>>,
+}
+
+/// Writes waiting for a commit.
+#[derive(Default)]
+struct Queue {
+    jobs: Vec<Job>,
+    /// Whether a committer is at work: it takes the jobs queued here until none is
+    /// left, and only then clears this, under the same lock as the callers who
+    /// push jobs. So a queued job always has a committer to take it, and only one
+    /// committer uses the write connection at a time.
+    leading: bool,
+}
+
+/// The write connection, and the writes since expired rows were last purged.
+struct Writer {
+    db: Db,
+    since_purge: u64,
+}
+
+/// The committer that a write finding none under way starts on the blocking pool.
+struct Leader {
+    inner: Arc<Inner>,
+    /// Whether it ran until the queue was empty and handed the role back.
+    finished: bool,
+}
+
+impl Leader {
+    /// Commits what is queued, a transaction at a time, until nothing is: each
+    /// caller is answered after the commit that holds its write.
+    fn run(&mut self) {
+        let inner = Arc::clone(&self.inner);
+        // Poisoned only by a panic in an earlier commit; the connection is still
+        // sound (a transaction left open is rolled back before the next).
+        let mut writer = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut batch = Vec::new();
+        loop {
+            {
+                let Ok(mut queue) = inner.queue.lock() else {
+                    // Nothing can be queued or handed back any more; what this
+                    // committer took is answered, the rest fail as their callers
+                    // find the lock poisoned.
+                    return;
+                };
+                if queue.jobs.is_empty() {
+                    queue.leading = false;
+                    self.finished = true;
+                    return;
+                }
+                if queue.jobs.len() <= MAX_BATCH {
+                    std::mem::swap(&mut batch, &mut queue.jobs);
+                } else {
+                    batch.extend(queue.jobs.drain(..MAX_BATCH));
+                }
+            }
+            // Only writes whose callers still wait; the others never run.
+            batch.retain(|job| {
+                job.fate
+                    .compare_exchange(PENDING, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            });
+            if batch.is_empty() {
+                continue;
+            }
+            let answers = writer.db.commit(batch.iter().map(|job| &job.write));
+            inner.batches.fetch_add(1, Ordering::Relaxed);
+            let written = batch.len() as u64;
+            for (job, answer) in batch.drain(..).zip(answers) {
+                // A caller gone since cannot be told; its write stands or not as for any.
+                let _ = job.reply.send(answer);
+            }
+            writer.wrote(written);
         }
-        let (set, member) = (set.to_owned(), member.to_owned());
-        self.run(move |db| db.change_member(statement, &set, &member))
+    }
+}
+
+impl Drop for Leader {
+    /// A committer that never ran (the runtime shutting down) or panicked: the
+    /// writes still queued fail at once, never to run, and the next write starts a
+    /// committer again.
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let stranded = match self.inner.queue.lock() {
+            Ok(mut queue) => {
+                queue.leading = false;
+                std::mem::take(&mut queue.jobs)
+            }
+            Err(_) => return,
+        };
+        // Dropping a job's reply answers its caller with an error.
+        drop(stranded);
+    }
+}
+
+impl Writer {
+    /// Counts writes and purges expired rows once every [`PURGE_EVERY`], in a
+    /// transaction of its own after the callers are answered. A failed purge fails
+    /// nothing: the next one tries again.
+    fn wrote(&mut self, writes: u64) {
+        self.since_purge += writes;
+        if self.since_purge >= PURGE_EVERY {
+            self.since_purge = 0;
+            if let Ok(now) = now_ms() {
+                let _ = self.db.purge(now);
+            }
+        }
     }
 }
 
@@ -301,7 +516,74 @@ fn expires_at(now: i64, ttl: Duration) -> i64 {
     now.saturating_add(ms)
 }
 
+/// The write connection.
+struct Db {
+    conn: Connection,
+}
+
 impl Db {
+    /// Runs `writes` in order in one transaction; each one's answer, all errors if
+    /// the transaction did not commit. A write that fails alone (its statement
+    /// undone, the transaction still open) fails alone; one whose failure ends the
+    /// transaction fails the writes before it too, since they are undone with it.
+    fn commit<'a>(
+        &mut self,
+        writes: impl ExactSizeIterator<Item = &'a Write>,
+    ) -> Vec<Result<bool, StoreError>> {
+        let count = writes.len();
+        let all = |e: StoreError| vec![Err(e); count];
+        if !self.conn.is_autocommit() {
+            // Left open by a committer that panicked: none of it was reported.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        if count == 1 {
+            // A lone write needs no explicit transaction (BEGIN and COMMIT are two
+            // statements more): its statement commits by itself, and a swap that
+            // did not apply only reads afterwards whether the entry already holds
+            // the new value, which is true or not at that read whatever ran between.
+            return writes.map(|write| self.apply(write)).collect();
+        }
+        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+            return all(sql_error(e));
+        }
+        let mut answers = Vec::with_capacity(count);
+        for write in writes {
+            let answer = self.apply(write);
+            if let Err(e) = &answer {
+                if self.conn.is_autocommit() {
+                    return all(e.clone());
+                }
+            }
+            answers.push(answer);
+        }
+        match self.conn.execute_batch("COMMIT") {
+            Ok(()) => answers,
+            Err(e) => {
+                if !self.conn.is_autocommit() {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                }
+                all(sql_error(e))
+            }
+        }
+    }
+
+    fn apply(&mut self, write: &Write) -> Result<bool, StoreError> {
+        match write {
+            Write::PutIfAbsent { key, value, ttl } => self.put_if_absent(key, value, *ttl),
+            Write::Put { key, value, ttl } => self.put(key, value, *ttl).map(|()| true),
+            Write::Swap {
+                key,
+                expected,
+                new,
+                ttl,
+            } => self.swap(key, expected, new, *ttl),
+            Write::Member { add, set, member } => {
+                let statement = if *add { ADD_MEMBER } else { REMOVE_MEMBER };
+                self.change_member(statement, set, member)
+            }
+        }
+    }
+
     fn put_if_absent(
         &mut self,
         key: &str,
@@ -311,21 +593,18 @@ impl Db {
         let now = now_ms()?;
         let changed = self
             .conn
-            .execute(
-                PUT_IF_ABSENT,
-                params![key, value, expires_at(now, ttl), now],
-            )
+            .prepare(PUT_IF_ABSENT)
+            .and_then(|mut s| s.execute(params![key, value, expires_at(now, ttl), now]))
             .map_err(sql_error)?;
-        self.wrote(now);
         Ok(changed == 1)
     }
 
     fn put(&mut self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
         let now = now_ms()?;
         self.conn
-            .execute(PUT, params![key, value, expires_at(now, ttl)])
+            .prepare(PUT)
+            .and_then(|mut s| s.execute(params![key, value, expires_at(now, ttl)]))
             .map_err(sql_error)?;
-        self.wrote(now);
         Ok(())
     }
 
@@ -339,7 +618,8 @@ impl Db {
         let now = now_ms()?;
         let changed = self
             .conn
-            .execute(SWAP, params![key, expected, new, expires_at(now, ttl), now])
+            .prepare(SWAP)
+            .and_then(|mut s| s.execute(params![key, expected, new, expires_at(now, ttl), now]))
             .map_err(sql_error)?;
         if changed == 1 {
             return Ok(true);
@@ -347,18 +627,10 @@ impl Db {
         // Not swapped: done already if the entry holds `new` (left as it is).
         let holds = self
             .conn
-            .query_row(HOLDS, params![key, new, now], |_| Ok(()))
-            .optional()
+            .prepare(HOLDS)
+            .and_then(|mut s| s.query_row(params![key, new, now], |_| Ok(())).optional())
             .map_err(sql_error)?;
         Ok(holds.is_some())
-    }
-
-    fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let now = now_ms()?;
-        self.conn
-            .query_row(GET, params![key, now], |row| row.get(0))
-            .optional()
-            .map_err(sql_error)
     }
 
     /// Runs `statement` ([`ADD_MEMBER`] or [`REMOVE_MEMBER`]): whether it changed the set.
@@ -370,26 +642,10 @@ impl Db {
     ) -> Result<bool, StoreError> {
         let changed = self
             .conn
-            .execute(statement, params![set, member])
+            .prepare(statement)
+            .and_then(|mut s| s.execute(params![set, member]))
             .map_err(sql_error)?;
         Ok(changed == 1)
-    }
-
-    fn members(&mut self, set: &str) -> Result<Vec<String>, StoreError> {
-        let mut statement = self.conn.prepare(MEMBERS).map_err(sql_error)?;
-        let rows = statement
-            .query_map(params![set], |row| row.get(0))
-            .map_err(sql_error)?;
-        rows.collect::<Result<_, _>>().map_err(sql_error)
-    }
-
-    /// Counts a write and purges expired rows now and then. A failed purge does not
-    /// fail the write: the next one tries again.
-    fn wrote(&mut self, now: i64) {
-        self.writes = self.writes.wrapping_add(1);
-        if self.writes % PURGE_EVERY == 0 {
-            let _ = self.purge(now);
-        }
     }
 
     /// Deletes up to [`PURGE_BATCH`] expired rows; says how many.
@@ -400,6 +656,21 @@ impl Db {
     }
 }
 
+fn get(conn: &Connection, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    let now = now_ms()?;
+    conn.prepare(GET)
+        .and_then(|mut s| s.query_row(params![key, now], |row| row.get(0)).optional())
+        .map_err(sql_error)
+}
+
+fn members(conn: &Connection, set: &str) -> Result<Vec<String>, StoreError> {
+    let mut statement = conn.prepare(MEMBERS).map_err(sql_error)?;
+    let rows = statement
+        .query_map(params![set], |row| row.get(0))
+        .map_err(sql_error)?;
+    rows.collect::<Result<_, _>>().map_err(sql_error)
+}
+
 impl Store for SqliteStore {
     fn put_if_absent<'a>(
         &'a self,
@@ -407,13 +678,16 @@ impl Store for SqliteStore {
         value: &'a [u8],
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        let (key, value) = (key.to_owned(), value.to_vec());
-        self.run(move |db| db.put_if_absent(&key, &value, ttl))
+        self.write(Write::PutIfAbsent {
+            key: key.to_owned(),
+            value: value.to_vec(),
+            ttl,
+        })
     }
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
         let key = key.to_owned();
-        self.run(move |db| db.get(&key))
+        self.read(move |conn| get(conn, &key))
     }
 
     fn put<'a>(
@@ -422,8 +696,12 @@ impl Store for SqliteStore {
         value: &'a [u8],
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        let (key, value) = (key.to_owned(), value.to_vec());
-        self.run(move |db| db.put(&key, &value, ttl))
+        let write = self.write(Write::Put {
+            key: key.to_owned(),
+            value: value.to_vec(),
+            ttl,
+        });
+        Box::pin(async move { write.await.map(|_| ()) })
     }
 
     fn compare_and_swap<'a>(
@@ -433,8 +711,12 @@ impl Store for SqliteStore {
         new: &'a [u8],
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        let (key, expected, new) = (key.to_owned(), expected.to_vec(), new.to_vec());
-        self.run(move |db| db.swap(&key, &expected, &new, ttl))
+        self.write(Write::Swap {
+            key: key.to_owned(),
+            expected: expected.to_vec(),
+            new: new.to_vec(),
+            ttl,
+        })
     }
 
     fn add_member<'a>(
@@ -442,7 +724,7 @@ impl Store for SqliteStore {
         set: &'a str,
         member: &'a str,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        self.change_member(ADD_MEMBER, set, member)
+        self.change_member(true, set, member)
     }
 
     fn remove_member<'a>(
@@ -450,12 +732,12 @@ impl Store for SqliteStore {
         set: &'a str,
         member: &'a str,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        self.change_member(REMOVE_MEMBER, set, member)
+        self.change_member(false, set, member)
     }
 
     fn members<'a>(&'a self, set: &'a str) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
         let set = set.to_owned();
-        self.run(move |db| db.members(&set))
+        self.read(move |conn| members(conn, &set))
     }
 }
 
@@ -487,22 +769,34 @@ mod tests {
         }
     }
 
-    fn db(store: &SqliteStore) -> std::sync::MutexGuard<'_, Db> {
-        store.inner.db.lock().expect("lock")
+    const TTL: Duration = Duration::from_secs(60);
+
+    /// Whether a row holds `key`, read by a connection of its own (what a restarted
+    /// server would find).
+    fn stored(file: &TempFile, key: &str) -> bool {
+        Connection::open(&file.0)
+            .expect("check connection")
+            .query_row(
+                "SELECT count(*) FROM entries WHERE key = ?1",
+                [key],
+                |row| row.get::<_, i64>(0),
+            )
+            .expect("count")
+            == 1
     }
 
     #[test]
     fn the_file_is_durable_and_private() {
         let file = TempFile::new("pragmas");
-        let store = SqliteStore::open(&file.0).expect("open");
-        let db = db(&store);
+        let _store = SqliteStore::open(&file.0).expect("open");
+        // The settings every connection of the store gets.
+        let conn = connect(&file.0, SqliteStore::DEFAULT_BUSY_TIMEOUT).expect("connect");
         let pragma = |name: &str| -> String {
-            db.conn
-                .query_row(&format!("PRAGMA {name}"), [], |row| {
-                    row.get::<_, rusqlite::types::Value>(0)
-                })
-                .map(|v| format!("{v:?}"))
-                .expect("pragma")
+            conn.query_row(&format!("PRAGMA {name}"), [], |row| {
+                row.get::<_, rusqlite::types::Value>(0)
+            })
+            .map(|v| format!("{v:?}"))
+            .expect("pragma")
         };
         assert_eq!(pragma("journal_mode"), r#"Text("wal")"#);
         assert_eq!(pragma("synchronous"), "Integer(2)", "FULL");
@@ -518,62 +812,70 @@ mod tests {
         }
     }
 
-    #[test]
-    fn expired_rows_are_purged_in_bounded_batches() {
+    #[tokio::test]
+    async fn expired_rows_are_purged_in_bounded_batches() {
         let file = TempFile::new("purge");
         let store = SqliteStore::open(&file.0).expect("open");
-        let mut db = db(&store);
-        let count = |db: &Db| -> i64 {
-            db.conn
-                .query_row("SELECT count(*) FROM entries", [], |row| row.get(0))
+        let count = |conn: &Connection| -> i64 {
+            conn.query_row("SELECT count(*) FROM entries", [], |row| row.get(0))
                 .expect("count")
         };
         for i in 0..2000 {
-            db.put(&format!("old{i}"), b"x", Duration::ZERO)
+            store
+                .put(&format!("old{i}"), b"x", Duration::ZERO)
+                .await
                 .expect("put");
         }
+        let mut db = Db {
+            conn: connect(&file.0, SqliteStore::DEFAULT_BUSY_TIMEOUT).expect("connect"),
+        };
         // 2000 writes: 7 purges ran along the way, each of at most PURGE_BATCH rows.
-        assert!(count(&db) < 2000, "purged along the way");
-        let before = count(&db);
+        assert!(count(&db.conn) < 2000, "purged along the way");
+        let before = count(&db.conn);
         let now = now_ms().expect("clock") + 1;
         assert_eq!(
             db.purge(now).expect("purge") as i64,
             before.min(PURGE_BATCH)
         );
         while db.purge(now).expect("purge") > 0 {}
-        assert_eq!(count(&db), 0);
+        assert_eq!(count(&db.conn), 0);
         // Live rows stay.
-        db.put("live", b"x", Duration::from_secs(60)).expect("put");
+        store.put("live", b"x", TTL).await.expect("put");
         assert_eq!(db.purge(now).expect("purge"), 0);
-        assert_eq!(count(&db), 1);
+        assert_eq!(count(&db.conn), 1);
     }
 
     #[tokio::test]
-    async fn a_poisoned_lock_is_an_error() {
+    async fn a_poisoned_read_lock_is_an_error() {
         let file = TempFile::new("poison");
         let store = SqliteStore::open(&file.0).expect("open");
         let inner = Arc::clone(&store.inner);
         let _ = std::thread::spawn(move || {
-            let _guard = inner.db.lock();
+            let _guard = inner.reader.lock();
             panic!("poison the lock");
         })
         .join();
-        let ttl = Duration::from_secs(60);
-        assert!(store.put_if_absent("k", b"v", ttl).await.is_err());
         assert!(store.get("k").await.is_err());
-        assert!(store.put("k", b"v", ttl).await.is_err());
+        assert!(store.members("s").await.is_err());
+        // Writes do not use it.
+        assert_eq!(store.put_if_absent("k", b"v", TTL).await, Ok(true));
     }
 
     #[test]
     fn without_a_runtime_operations_fail_instead_of_panicking() {
         let file = TempFile::new("noruntime");
         let store = SqliteStore::open(&file.0).expect("open");
-        let mut f = std::pin::pin!(store.get("k"));
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match f.as_mut().poll(&mut cx) {
-            std::task::Poll::Ready(r) => assert!(r.is_err()),
-            std::task::Poll::Pending => panic!("expected an immediate error"),
-        }
+        let mut read = std::pin::pin!(store.get("k"));
+        assert!(matches!(
+            read.as_mut().poll(&mut cx),
+            std::task::Poll::Ready(Err(_))
+        ));
+        let mut write = std::pin::pin!(store.put_if_absent("k", b"v", TTL));
+        assert!(matches!(
+            write.as_mut().poll(&mut cx),
+            std::task::Poll::Ready(Err(_))
+        ));
     }
 
     /// Claims queued behind a file locked by another connection: the ones reported
@@ -600,9 +902,7 @@ mod tests {
                 tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_millis(30 * i)).await;
                     let key = format!("k{i}");
-                    let result = store
-                        .put_if_absent(&key, b"v", Duration::from_secs(60))
-                        .await;
+                    let result = store.put_if_absent(&key, b"v", TTL).await;
                     (key, result)
                 })
             })
@@ -612,40 +912,19 @@ mod tests {
             results.push(task.await.expect("task"));
         }
         holder.join().expect("holder");
-        // Every operation handed to the blocking pool holds the store: once the count
-        // is back to one, none is left to commit.
-        for _ in 0..500 {
-            if Arc::strong_count(&store.inner) == 1 {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        assert_eq!(
-            Arc::strong_count(&store.inner),
-            1,
-            "operations still running"
-        );
+        // A write queued behind all of them: once it is answered, the writer has
+        // taken or skipped every one before it, and nothing of theirs is left to land.
+        assert_eq!(store.put_if_absent("last", b"v", TTL).await, Ok(true));
 
-        let check = Connection::open(&file.0).expect("check connection");
-        let stored = |key: &str| -> bool {
-            check
-                .query_row(
-                    "SELECT count(*) FROM entries WHERE key = ?1",
-                    [key],
-                    |row| row.get::<_, i64>(0),
-                )
-                .expect("count")
-                == 1
-        };
         let mut timeouts = 0;
         for (key, result) in &results {
             match result {
-                Ok(true) => assert!(stored(key), "{key} was reported claimed"),
+                Ok(true) => assert!(stored(&file, key), "{key} was reported claimed"),
                 Ok(false) => panic!("{key}: nobody else claimed it"),
                 Err(e) => {
                     timeouts += usize::from(matches!(e, StoreError::Timeout(_)));
                     assert!(
-                        !stored(key),
+                        !stored(&file, key),
                         "{key} was reported failed ({e}) but committed"
                     );
                 }
@@ -662,36 +941,123 @@ mod tests {
     }
 
     /// A caller that stops waiting (a request cancelled by its client) takes back
-    /// its operation if it has not started: nothing lands after nobody is told.
+    /// its write if no transaction has taken it: nothing lands after nobody is told.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_operation_dropped_before_it_started_never_runs() {
         let file = TempFile::new("dropped");
         let store = Arc::new(SqliteStore::open(&file.0).expect("open"));
-        let (held_tx, held_rx) = std::sync::mpsc::channel();
-        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-        let inner = Arc::clone(&store.inner);
-        let holder = std::thread::spawn(move || {
-            let _turn = inner.db.lock().expect("lock");
-            held_tx.send(()).expect("held");
-            let _ = release_rx.recv();
+        // The writer is kept busy: its transaction waits for another connection's lock.
+        let blocker = Connection::open(&file.0).expect("second connection");
+        blocker.execute_batch("BEGIN IMMEDIATE").expect("lock");
+        let first = tokio::spawn({
+            let store = Arc::clone(&store);
+            async move { store.put_if_absent("mpp:claim:first", b"v", TTL).await }
         });
-        held_rx.recv().expect("the connection is busy");
-        let ttl = Duration::from_secs(60);
+        tokio::time::sleep(Duration::from_millis(100)).await;
         let gave_up = tokio::time::timeout(
             Duration::from_millis(50),
-            store.put_if_absent("mpp:claim:dropped", b"v", ttl),
+            store.put_if_absent("mpp:claim:dropped", b"v", TTL),
         )
         .await;
         assert!(gave_up.is_err(), "the operation waited for its turn");
-        release_tx.send(()).expect("release");
-        holder.join().expect("holder");
-        for _ in 0..500 {
-            if Arc::strong_count(&store.inner) == 1 {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        blocker.execute_batch("COMMIT").expect("unlock");
+        assert_eq!(first.await.expect("task"), Ok(true));
+        assert_eq!(store.put_if_absent("last", b"v", TTL).await, Ok(true));
         assert_eq!(store.get("mpp:claim:dropped").await, Ok(None));
+        assert!(!stored(&file, "mpp:claim:dropped"));
+    }
+
+    /// Concurrent claims share transactions, and each is answered with its own
+    /// outcome: of two claims of one key in one batch, the first wins.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_share_commits() {
+        let file = TempFile::new("group");
+        let store = Arc::new(SqliteStore::open(&file.0).expect("open"));
+        let claims: Vec<_> = (0..256)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    let key = format!("mpp:claim:{}", i / 2);
+                    store
+                        .put_if_absent(&key, format!("{i}").as_bytes(), TTL)
+                        .await
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for claim in claims {
+            won += usize::from(claim.await.expect("task").expect("a claim"));
+        }
+        assert_eq!(won, 128, "each key claimed once");
+        let batches = store.inner.batches.load(Ordering::Relaxed);
+        assert!(batches < 128, "256 claims took {batches} transactions");
+        for key in 0..128 {
+            assert!(stored(&file, &format!("mpp:claim:{key}")));
+        }
+    }
+
+    /// Writes in one transaction with a failing one: a failure that undoes only its
+    /// own statement fails that write alone; one that undoes the whole transaction
+    /// fails every write in it, and none is recorded.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_transaction_fails_every_write_in_it() {
+        let file = TempFile::new("rollback");
+        let store = Arc::new(SqliteStore::open(&file.0).expect("open"));
+        let blocker = Connection::open(&file.0).expect("second connection");
+        // Real SQLite failures, on chosen keys: one statement aborted, or the whole
+        // transaction rolled back.
+        blocker
+            .execute_batch(
+                "CREATE TRIGGER fail_one BEFORE INSERT ON entries WHEN NEW.key = 'abort'
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END;
+                 CREATE TRIGGER fail_all BEFORE INSERT ON entries WHEN NEW.key = 'rollback'
+                 BEGIN SELECT RAISE(ROLLBACK, 'rolled back'); END;",
+            )
+            .expect("triggers");
+        for (failing, alone) in [("abort", true), ("rollback", false)] {
+            let before = store.inner.batches.load(Ordering::Relaxed);
+            // The writer waits for the lock with a first write, while the next ones
+            // queue behind it, to make one batch.
+            blocker.execute_batch("BEGIN IMMEDIATE").expect("lock");
+            let spawn = |key: String| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move { store.put_if_absent(&key, b"v", TTL).await })
+            };
+            let first = spawn(format!("{failing}-first"));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let batch = [
+                spawn(format!("{failing}-before")),
+                spawn(failing.to_owned()),
+                spawn(format!("{failing}-after")),
+            ];
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            blocker.execute_batch("COMMIT").expect("unlock");
+            assert_eq!(first.await.expect("task"), Ok(true));
+            let mut answers = Vec::new();
+            for write in batch {
+                answers.push(write.await.expect("task"));
+            }
+            assert_eq!(
+                store.inner.batches.load(Ordering::Relaxed),
+                before + 2,
+                "the three writes were one batch"
+            );
+            assert!(stored(&file, &format!("{failing}-first")));
+            assert!(answers[1].is_err(), "{answers:?}");
+            assert!(!stored(&file, failing));
+            for (answer, key) in [(&answers[0], "before"), (&answers[2], "after")] {
+                let key = format!("{failing}-{key}");
+                if alone {
+                    assert_eq!(answer, &Ok(true), "{key}");
+                    assert!(stored(&file, &key), "{key}");
+                } else {
+                    assert!(answer.is_err(), "{key}: {answer:?}");
+                    assert!(!stored(&file, &key), "{key} was recorded");
+                }
+            }
+        }
+        // The writer goes on after a failed transaction.
+        assert_eq!(store.put_if_absent("next", b"v", TTL).await, Ok(true));
     }
 
     /// Set members are rows keyed by (set, member): adding one inserts into that
@@ -700,10 +1066,9 @@ mod tests {
     #[test]
     fn set_operations_go_through_the_primary_key() {
         let file = TempFile::new("plans");
-        let store = SqliteStore::open(&file.0).expect("open");
-        let db = db(&store);
-        let key: Vec<(String, i64)> = db
-            .conn
+        let _store = SqliteStore::open(&file.0).expect("open");
+        let conn = connect(&file.0, SqliteStore::DEFAULT_BUSY_TIMEOUT).expect("connect");
+        let key: Vec<(String, i64)> = conn
             .prepare("SELECT name, pk FROM pragma_table_info('members') ORDER BY pk")
             .expect("table info")
             .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -713,8 +1078,7 @@ mod tests {
         assert_eq!(key, [("set_key".into(), 1), ("member".into(), 2)]);
         for statement in [REMOVE_MEMBER, MEMBERS] {
             let literal = statement.replace("?1", "'set'").replace("?2", "'member'");
-            let plan: Vec<String> = db
-                .conn
+            let plan: Vec<String> = conn
                 .prepare(&format!("EXPLAIN QUERY PLAN {literal}"))
                 .expect("explain")
                 .query_map([], |row| row.get(3))
@@ -728,13 +1092,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn debug_shows_no_values() {
+    #[tokio::test]
+    async fn debug_shows_no_values() {
         let file = TempFile::new("debug");
         let store = SqliteStore::open(&file.0).expect("open");
-        db(&store)
-            .put("k", b"secret-value", Duration::from_secs(60))
-            .expect("put");
+        store.put("k", b"secret-value", TTL).await.expect("put");
         let debug = format!("{store:?}");
         assert!(debug.contains("SqliteStore"), "{debug}");
         assert!(!debug.contains("secret-value"), "{debug}");
