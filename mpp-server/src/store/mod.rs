@@ -230,6 +230,45 @@ const MAX_MEMBER: usize = 1024;
 
 /// Refuses what cannot be a set member: members are what the default implementation
 /// writes one per line, and session ids are visible ASCII.
+/// How a write whose answer was lost settles from what a read then finds (E27): the
+/// write is never sent again. Shared by the stores whose connection can drop
+/// between a write and its reply.
+#[cfg(any(feature = "redis", feature = "postgres"))]
+pub(crate) mod read_back {
+    use super::StoreError;
+
+    /// An outcome nobody can tell, carrying the lost write's detail.
+    pub(crate) fn unknown(lost: StoreError) -> StoreError {
+        StoreError::OutcomeUnknown(lost.detail().to_owned())
+    }
+
+    /// A claim of `value`: ours if the key holds it, lost to another if it holds
+    /// something else, unknown otherwise.
+    pub(crate) fn claim(
+        found: Result<Option<Vec<u8>>, StoreError>,
+        value: &[u8],
+        lost: StoreError,
+    ) -> Result<bool, StoreError> {
+        match found {
+            Ok(Some(found)) if found == value => Ok(true),
+            Ok(Some(_)) => Ok(false),
+            Ok(None) | Err(_) => Err(unknown(lost)),
+        }
+    }
+
+    /// A put of `value`, or a swap to it: done if the key holds it, unknown otherwise.
+    pub(crate) fn holds(
+        found: Result<Option<Vec<u8>>, StoreError>,
+        value: &[u8],
+        lost: StoreError,
+    ) -> Result<(), StoreError> {
+        match found {
+            Ok(Some(found)) if found == value => Ok(()),
+            _ => Err(unknown(lost)),
+        }
+    }
+}
+
 pub(crate) fn check_member(member: &str) -> Result<(), StoreError> {
     if member.is_empty()
         || member.len() > MAX_MEMBER

@@ -26,6 +26,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
+use super::read_back::{self, unknown};
 use super::{Store, StoreError, check_member};
 
 /// The largest value stored: far above the megabyte the paywall keeps for a replay,
@@ -416,12 +417,6 @@ fn url_error(what: String) -> StoreError {
     StoreError::Invalid(format!("invalid PostgreSQL URL: {what}"))
 }
 
-/// The error for a write whose answer was lost and whose outcome a read-back could
-/// not settle.
-fn unknown(lost: StoreError) -> StoreError {
-    StoreError::OutcomeUnknown(lost.detail().to_owned())
-}
-
 /// A time to live in milliseconds: rounded up, at least 1, at most [`MAX_TTL_MS`].
 fn ttl_ms(ttl: Duration) -> i64 {
     let ms = ttl.as_nanos().div_ceil(1_000_000).clamp(1, MAX_TTL_MS);
@@ -458,11 +453,7 @@ impl Store for PostgresStore {
                 Ok(rows) => Ok(rows == 1),
                 Err(NoAnswer::Failed(e)) => Err(e),
                 // Values are unique per writer: the one found tells whose claim it is.
-                Err(NoAnswer::Lost(e)) => match self.get(key).await {
-                    Ok(Some(found)) if found == value => Ok(true),
-                    Ok(Some(_)) => Ok(false),
-                    Ok(None) | Err(_) => Err(unknown(e)),
-                },
+                Err(NoAnswer::Lost(e)) => read_back::claim(self.get(key).await, value, e),
             }
         })
     }
@@ -504,10 +495,7 @@ impl Store for PostgresStore {
             match outcome {
                 Ok(_) => Ok(()),
                 Err(NoAnswer::Failed(e)) => Err(e),
-                Err(NoAnswer::Lost(e)) => match self.get(key).await {
-                    Ok(Some(found)) if found == value => Ok(()),
-                    _ => Err(unknown(e)),
-                },
+                Err(NoAnswer::Lost(e)) => read_back::holds(self.get(key).await, value, e),
             }
         })
     }
@@ -531,10 +519,9 @@ impl Store for PostgresStore {
             match outcome {
                 Ok(rows) => Ok(rows == 1),
                 Err(NoAnswer::Failed(e)) => Err(e),
-                Err(NoAnswer::Lost(e)) => match self.get(key).await {
-                    Ok(Some(found)) if found == new => Ok(true),
-                    _ => Err(unknown(e)),
-                },
+                Err(NoAnswer::Lost(e)) => {
+                    read_back::holds(self.get(key).await, new, e).map(|()| true)
+                }
             }
         })
     }

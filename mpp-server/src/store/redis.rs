@@ -27,6 +27,7 @@ use redis::{
 };
 use tokio::time::timeout;
 
+use super::read_back::{self, unknown};
 use super::{Store, StoreError, check_member};
 
 /// The largest value stored.
@@ -397,12 +398,6 @@ impl From<NoReply> for StoreError {
     }
 }
 
-/// The error for a write whose reply was lost and whose outcome a read-back could
-/// not settle.
-fn unknown(lost: StoreError) -> StoreError {
-    StoreError::OutcomeUnknown(lost.detail().to_owned())
-}
-
 /// A Redis time to live in milliseconds: rounded up, at least 1 (Redis refuses 0).
 fn ttl_ms(ttl: Duration) -> u64 {
     let ms = ttl.as_nanos().div_ceil(1_000_000).clamp(1, MAX_TTL_MS);
@@ -446,11 +441,7 @@ impl Store for RedisStore {
                 Ok(other) => Err(unexpected(other)),
                 Err(NoReply::Failed(e)) => Err(e),
                 // Values are unique per writer: the one found tells whose claim it is.
-                Err(NoReply::Lost(e)) => match self.get(key).await {
-                    Ok(Some(found)) if found == value => Ok(true),
-                    Ok(Some(_)) => Ok(false),
-                    Ok(None) | Err(_) => Err(unknown(e)),
-                },
+                Err(NoReply::Lost(e)) => read_back::claim(self.get(key).await, value, e),
             }
         })
     }
@@ -481,10 +472,7 @@ impl Store for RedisStore {
                 Ok(Ok(Value::Okay)) => Ok(()),
                 Ok(other) => Err(unexpected(other)),
                 Err(NoReply::Failed(e)) => Err(e),
-                Err(NoReply::Lost(e)) => match self.get(key).await {
-                    Ok(Some(found)) if found == value => Ok(()),
-                    _ => Err(unknown(e)),
-                },
+                Err(NoReply::Lost(e)) => read_back::holds(self.get(key).await, value, e),
             }
         })
     }
@@ -527,10 +515,9 @@ impl Store for RedisStore {
                 Ok(other) => Err(unexpected(other)),
                 Err(NoReply::Failed(e)) => Err(e),
                 // `new` is unique to this write: finding it means the swap ran.
-                Err(NoReply::Lost(e)) => match self.get(key).await {
-                    Ok(Some(found)) if found == new => Ok(true),
-                    _ => Err(unknown(e)),
-                },
+                Err(NoReply::Lost(e)) => {
+                    read_back::holds(self.get(key).await, new, e).map(|()| true)
+                }
             }
         })
     }
